@@ -1,0 +1,119 @@
+/**
+ * Audit trail: every stage of an event's life as a CloudEvent on `integration-hub.audit.v1`, keyed by tenant,
+ * correlated by the source event id and trace id.
+ *
+ * Audit is written off the hot path: `record` buffers, a timer flushes in batches. Losing the process loses at
+ * most one flush interval of audit entries, never an event.
+ */
+import { randomUUID } from 'node:crypto';
+
+export const AUDIT_STAGES = ['EVENT_RECEIVED', 'EVENT_PROCESSED', 'OUTBOX_SEND', 'HTTP_SEND', 'EVENT_ERROR'] as const;
+export type AuditStage = (typeof AUDIT_STAGES)[number];
+
+export interface AuditEntry {
+  stage: AuditStage;
+  /** The source CloudEvent id (stable across deliveries, retries and replays). */
+  eventId: string;
+  tenantId: string;
+  traceId?: string;
+  subscriptionId?: string;
+  /** e.g. number of matched subscriptions (EVENT_PROCESSED) */
+  matches?: number;
+  status?: number;
+  attempt?: number;
+  durationMs?: number;
+  outcome?: string;
+  errorCode?: string;
+  detail?: string;
+  topic?: string;
+}
+
+/** Port. */
+export interface AuditSink {
+  record(entry: AuditEntry): void;
+  flush(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface AuditProducer {
+  send(messages: { key: string; value: string; headers: Record<string, string> }[]): Promise<void>;
+}
+
+/** The audit CloudEvent (structured JSON). */
+export function toAuditCloudEvent(entry: AuditEntry, source: string, now: Date) {
+  return {
+    specversion: '1.0',
+    id: randomUUID(),
+    source,
+    type: `io.integration-hub.audit.${entry.stage.toLowerCase()}`,
+    time: now.toISOString(),
+    datacontenttype: 'application/json',
+    subject: entry.eventId,
+    tenantid: entry.tenantId,
+    ...(entry.traceId ? { traceid: entry.traceId } : {}),
+    data: entry,
+  };
+}
+
+export function createAuditSink(opts: {
+  producer: AuditProducer;
+  source: string;
+  flushIntervalMs?: number;
+  maxBuffer?: number;
+  onError?: (err: unknown, dropped: number) => void;
+}): AuditSink {
+  let buffer: AuditEntry[] = [];
+  const maxBuffer = opts.maxBuffer ?? 10_000;
+  let flushing: Promise<void> = Promise.resolve();
+  const flushNow = async () => {
+    if (buffer.length === 0) return;
+    const batch = buffer;
+    buffer = [];
+    const now = new Date();
+    try {
+      await opts.producer.send(
+        batch.map((e) => ({
+          key: e.tenantId,
+          value: JSON.stringify(toAuditCloudEvent(e, opts.source, now)),
+          headers: { 'content-type': 'application/cloudevents+json' },
+        })),
+      );
+    } catch (err) {
+      opts.onError?.(err, batch.length);
+    }
+  };
+  const flush = () => {
+    flushing = flushing.then(flushNow);
+    return flushing;
+  };
+  const timer = setInterval(() => void flush(), opts.flushIntervalMs ?? 200);
+  timer.unref();
+  return {
+    record(entry) {
+      if (buffer.length >= maxBuffer) {
+        // Back-pressure on audit must never stall delivery: drop the oldest and report it.
+        buffer.shift();
+        opts.onError?.(new Error('audit buffer full'), 1);
+      }
+      buffer.push(entry);
+    },
+    flush,
+    async stop() {
+      clearInterval(timer);
+      await flush();
+    },
+  };
+}
+
+/** In-memory sink for unit tests. */
+export function memoryAuditSink(): AuditSink & { entries: AuditEntry[] } {
+  const entries: AuditEntry[] = [];
+  return {
+    entries,
+    record: (e) => {
+      entries.push(e);
+    },
+    flush: async () => {},
+    stop: async () => {},
+  };
+}

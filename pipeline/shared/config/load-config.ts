@@ -1,0 +1,72 @@
+/**
+ * One config loader for every service: a zod schema over the environment, parsed once.
+ * Every invalid variable is listed in one error, with what to do.
+ */
+import { z } from 'zod';
+
+export class ConfigError extends Error {
+  constructor(
+    readonly service: string,
+    readonly problems: string[],
+  ) {
+    super(
+      `${service}: invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
+        problems.map((p) => `  - ${p}`).join('\n') +
+        '\nSet or fix these environment variables (see the README configuration table) and start again.',
+    );
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadConfig<S extends z.ZodType>(
+  service: string,
+  schema: S,
+  env: Record<string, string | undefined> = process.env,
+): z.infer<S> {
+  const result = schema.safeParse(env);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => {
+    const name = issue.path.join('.') || '(environment)';
+    const given = issue.path.length === 1 ? env[String(issue.path[0])] : undefined;
+    const shown = given === undefined ? 'unset' : looksSecret(name) ? 'given value hidden' : `got "${given}"`;
+    return `${name}: ${issue.message} (${shown})`;
+  });
+  throw new ConfigError(service, problems);
+}
+
+function looksSecret(name: string): boolean {
+  return /KEY|SECRET|PASSWORD|TOKEN|DATABASE_URL/i.test(name);
+}
+
+/** Reusable env field helpers (all env values are strings). */
+const zod = z;
+
+export const env = {
+  int: (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
+    zod.coerce.number().int().min(min).max(max).default(def),
+  bool: (def: boolean) =>
+    zod
+      .enum(['true', 'false', '1', '0', 'yes', 'no'])
+      .default(def ? 'true' : 'false')
+      .transform((v) => v === 'true' || v === '1' || v === 'yes'),
+  list: (def: string[]) =>
+    zod
+      .string()
+      .default(def.join(','))
+      .transform((v) =>
+        v
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      ),
+  port: (def: number) => zod.coerce.number().int().min(0).max(65535).default(def),
+};
+
+/** Variables every service shares. */
+export const commonEnv = {
+  NODE_ENV: zod.string().default('development'),
+  LOG_LEVEL: zod.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  KAFKA_BROKERS: env.list(['localhost:9092']).refine((l) => l.length > 0, 'at least one broker is required'),
+  KAFKA_CLIENT_ID: zod.string().default('integration-hub'),
+  TOPIC_PREFIX: zod.string().default('integration-hub'),
+};

@@ -1,0 +1,142 @@
+/**
+ * SubscriptionDirectory: the processors' in-memory view of the subscription registry.
+ *
+ *   compacted topic integration-hub.subscriptions.v1 ──(consumer, own group, from beginning)──▶ SubscriptionIndex
+ *
+ * Ready once every partition has been read up to the high watermark seen at start; stays fresh afterwards.
+ * No DB or RPC call per event: `match` and `get` answer from memory.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Consumer, Kafka } from 'kafkajs';
+import { errorMessage } from '../errors';
+import type { Logger } from '../logging/logger';
+import { decodeSnapshot, type SubscriptionSnapshot } from './snapshot';
+import { type MatchableEvent, SubscriptionIndex } from './subscription-index';
+
+/** Port: what handlers need from the registry. */
+export interface SubscriptionLookup {
+  get(id: string): SubscriptionSnapshot | undefined;
+  match(event: MatchableEvent, opts?: { includePaused?: boolean }): SubscriptionSnapshot[];
+}
+
+export interface SubscriptionDirectory extends SubscriptionLookup {
+  /** Resolves once caught up to the high watermark seen at start. */
+  ready(): Promise<void>;
+  isReady(): boolean;
+  size(): number;
+  /** Records applied since start (tests and metrics). */
+  applied(): number;
+  stop(): Promise<void>;
+}
+
+export interface DirectoryOptions {
+  kafka: Kafka;
+  topic: string;
+  log: Logger;
+  /** Prefix of the throwaway consumer group; a random suffix keeps every instance reading everything. */
+  groupPrefix?: string;
+  /** Called after each applied change (e.g. to drop cached OAuth tokens of a changed subscription). */
+  onChange?: (id: string, snapshot: SubscriptionSnapshot | null) => void;
+}
+
+export async function startSubscriptionDirectory(opts: DirectoryOptions): Promise<SubscriptionDirectory> {
+  const index = new SubscriptionIndex();
+  const groupId = `${opts.groupPrefix ?? 'integration-hub-directory'}-${randomUUID()}`;
+  const admin = opts.kafka.admin();
+  await admin.connect();
+  const startOffsets = await admin.fetchTopicOffsets(opts.topic);
+  await admin.disconnect();
+
+  // partition -> last offset to reach (high watermark - 1); partitions already empty are done.
+  const pending = new Map<number, bigint>();
+  for (const p of startOffsets) {
+    const high = BigInt(p.high);
+    const low = BigInt(p.low);
+    if (high > low) pending.set(p.partition, high - 1n);
+  }
+  let appliedCount = 0;
+  let readyFlag = false;
+  let resolveReady!: () => void;
+  const readyPromise = new Promise<void>((resolve) => {
+    resolveReady = resolve;
+  });
+  const markReadyIfCaughtUp = () => {
+    if (!readyFlag && pending.size === 0) {
+      readyFlag = true;
+      opts.log.info({ subscriptions: index.size, groupId }, 'subscription directory caught up');
+      resolveReady();
+    }
+  };
+  markReadyIfCaughtUp();
+
+  const consumer: Consumer = opts.kafka.consumer({
+    groupId,
+    // Only committed relay writes; the relay uses an idempotent (non-transactional) producer, so this is a no-op
+    // today but stays correct if it turns transactional.
+    readUncommitted: false,
+    maxWaitTimeInMs: 100,
+  });
+  await consumer.connect();
+  await consumer.subscribe({ topic: opts.topic, fromBeginning: true });
+  await consumer.run({
+    autoCommit: false,
+    eachBatchAutoResolve: true,
+    eachBatch: async ({ batch, heartbeat }) => {
+      for (const message of batch.messages) {
+        const id = message.key?.toString('utf8');
+        if (id) {
+          try {
+            const snapshot = decodeSnapshot(message.value);
+            index.apply(id, snapshot);
+            appliedCount++;
+            opts.onChange?.(id, snapshot);
+          } catch (err) {
+            // A malformed snapshot must not stop the directory: keep the previous view of that id and say so.
+            opts.log.error(
+              { subscriptionId: id, offset: message.offset, err: errorMessage(err) },
+              'ignored malformed subscription snapshot',
+            );
+          }
+        }
+        const target = pending.get(batch.partition);
+        if (target !== undefined && BigInt(message.offset) >= target) pending.delete(batch.partition);
+      }
+      markReadyIfCaughtUp();
+      await heartbeat();
+    },
+  });
+
+  return {
+    get: (id) => index.get(id),
+    match: (event, o) => index.match(event, o),
+    ready: () => readyPromise,
+    isReady: () => readyFlag,
+    size: () => index.size,
+    applied: () => appliedCount,
+    async stop() {
+      await consumer.disconnect();
+      const cleanup = opts.kafka.admin();
+      try {
+        await cleanup.connect();
+        await cleanup.deleteGroups([groupId]);
+      } catch {
+        // The group expires on its own; deleting it is only tidiness.
+      } finally {
+        await cleanup.disconnect().catch(() => {});
+      }
+    },
+  };
+}
+
+/** An in-memory directory for unit tests of handlers (same port as the Kafka-backed one). */
+export function memoryDirectory(snapshots: SubscriptionSnapshot[] = []): SubscriptionLookup & {
+  apply(id: string, s: SubscriptionSnapshot | null): void;
+} {
+  const index = new SubscriptionIndex();
+  for (const s of snapshots) index.apply(s.id, s);
+  return {
+    get: (id) => index.get(id),
+    match: (e, o) => index.match(e, o),
+    apply: (id, s) => index.apply(id, s),
+  };
+}

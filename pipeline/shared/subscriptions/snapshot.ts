@@ -1,0 +1,77 @@
+/**
+ * The subscription snapshot: the value of a record on the compacted changelog topic
+ * `integration-hub.subscriptions.v1` (key = subscription id, null value = deleted).
+ *
+ * Written by subscription-api's changelog relay, materialised by every processor's SubscriptionDirectory.
+ * Secrets stay encrypted (see crypto/secret-box.ts) until the moment of use.
+ */
+import { z } from 'zod';
+
+export const AUTH_TYPES = ['NONE', 'BASIC', 'OAUTH2', 'JWT', 'APIKEY'] as const;
+export type AuthType = (typeof AUTH_TYPES)[number];
+export const CONTENT_MODES = ['BINARY', 'STRUCTURED'] as const;
+export type ContentMode = (typeof CONTENT_MODES)[number];
+export const SUBSCRIPTION_STATUSES = ['ACTIVE', 'PAUSED'] as const;
+export type SubscriptionStatus = (typeof SUBSCRIPTION_STATUSES)[number];
+
+/** Non-secret auth settings, by type. Secret parts live in `auth.secret` (encrypted). */
+export const authSnapshotSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('NONE') }),
+  /** secret = encrypted password */
+  z.object({ type: z.literal('BASIC'), username: z.string(), secret: z.string() }),
+  /** secret = encrypted client_secret */
+  z.object({
+    type: z.literal('OAUTH2'),
+    clientId: z.string(),
+    tokenUrl: z.string(),
+    scope: z.string().optional(),
+    secret: z.string(),
+  }),
+  /** secret = encrypted bearer token */
+  z.object({ type: z.literal('JWT'), secret: z.string() }),
+  /** secret = encrypted API key, sent in `headerName` */
+  z.object({ type: z.literal('APIKEY'), headerName: z.string(), secret: z.string() }),
+]);
+export type AuthSnapshot = z.infer<typeof authSnapshotSchema>;
+
+export const matchKeySchema = z.object({
+  sourceService: z.string(),
+  eventType: z.string(),
+  resourceType: z.string(),
+  operationType: z.string(),
+});
+/** Four-part match key; each part is an exact value or `*`. */
+export type MatchKey = z.infer<typeof matchKeySchema>;
+export const WILDCARD = '*';
+
+export const subscriptionSnapshotSchema = z.object({
+  id: z.string(),
+  tenantId: z.string(),
+  version: z.number().int(),
+  status: z.enum(SUBSCRIPTION_STATUSES),
+  match: matchKeySchema,
+  endpointUrl: z.string(),
+  contentMode: z.enum(CONTENT_MODES),
+  auth: authSnapshotSchema,
+  /** Encrypted signing secrets. `previous` is valid until `previousExpiresAt` (rotation overlap). */
+  signing: z.object({
+    current: z.string(),
+    previous: z.string().optional(),
+    previousExpiresAt: z.string().optional(),
+  }),
+  customHeaders: z.record(z.string(), z.string()),
+  maxAttempts: z.number().int().positive().optional(),
+  ordered: z.boolean(),
+  updatedAt: z.string(),
+});
+export type SubscriptionSnapshot = z.infer<typeof subscriptionSnapshotSchema>;
+
+/** Parses a changelog value; null/empty value = tombstone. Throws a ZodError on a malformed snapshot. */
+export function decodeSnapshot(value: Buffer | null): SubscriptionSnapshot | null {
+  if (value === null || value.length === 0) return null;
+  return subscriptionSnapshotSchema.parse(JSON.parse(value.toString('utf8')));
+}
+
+export function encodeSnapshot(snapshot: SubscriptionSnapshot): Buffer {
+  return Buffer.from(JSON.stringify(snapshot));
+}
