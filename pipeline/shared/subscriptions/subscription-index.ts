@@ -60,15 +60,16 @@ export class SubscriptionIndex {
     const keys = this.byTenant.get(event.tenantId);
     if (!keys) return [];
     const parts = [event.sourceService, event.eventType, event.resourceType, event.operationType];
+    const literalWildcard = parts.includes(WILDCARD);
     const out: SubscriptionSnapshot[] = [];
     for (let mask = 0; mask < 16; mask++) {
+      // When the event itself carries "*" in a part, two masks build the same key: skip the repeat.
+      if (literalWildcard && mask > 0 && parts.some((p, i) => mask & (1 << i) && p === WILDCARD)) continue;
       let k = '';
       for (let i = 0; i < 4; i++) {
         if (i > 0) k += SEP;
         k += mask & (1 << i) ? WILDCARD : parts[i];
       }
-      // When the event itself carries "*" in a part, two masks build the same key: skip the repeat.
-      if (mask > 0 && parts.some((p, i) => mask & (1 << i) && p === WILDCARD)) continue;
       const ids = keys.get(k);
       if (!ids) continue;
       for (const id of ids) {

@@ -1,0 +1,106 @@
+/**
+ * Micro-benchmark: SubscriptionIndex.match with N subscriptions (default 100k) against a linear scan
+ * (the naive baseline) measured in the same run. Prints ops/s and the ratio; asserts nothing.
+ *
+ *   npm run bench:directory -- [N subscriptions] [N tenants]
+ */
+import { performance } from 'node:perf_hooks';
+import type { SubscriptionSnapshot } from '../pipeline/shared/subscriptions/snapshot';
+import { type MatchableEvent, SubscriptionIndex } from '../pipeline/shared/subscriptions/subscription-index';
+
+const N = Number(process.argv[2] ?? 100_000);
+const TENANTS = Number(process.argv[3] ?? 10_000);
+const SOURCES = ['identity', 'iam', 'billing', 'org-svc'];
+const TYPES = ['user.created', 'user.updated', 'role.assigned', 'policy.changed', 'org.updated'];
+const RESOURCES = ['USER', 'ROLE', 'POLICY', 'ORGANIZATION'];
+const OPS = ['CREATE', 'UPDATE', 'DELETE'];
+
+let seed = 42;
+const rnd = (n: number) => {
+  seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+  return seed % n;
+};
+const pick = <T>(a: T[]) => a[rnd(a.length)]!;
+const maybeWild = (v: string) => (rnd(5) === 0 ? '*' : v);
+
+const subs: SubscriptionSnapshot[] = [];
+for (let i = 0; i < N; i++) {
+  subs.push({
+    id: `sub-${i}`,
+    tenantId: `tenant-${rnd(TENANTS)}`,
+    version: 1,
+    status: rnd(10) === 0 ? 'PAUSED' : 'ACTIVE',
+    match: {
+      sourceService: maybeWild(pick(SOURCES)),
+      eventType: maybeWild(pick(TYPES)),
+      resourceType: maybeWild(pick(RESOURCES)),
+      operationType: maybeWild(pick(OPS)),
+    },
+    endpointUrl: 'https://example.com/h',
+    contentMode: 'BINARY',
+    auth: { type: 'NONE' },
+    signing: { current: 'x' },
+    customHeaders: {},
+    ordered: false,
+    updatedAt: new Date().toISOString(),
+  });
+}
+const events: MatchableEvent[] = Array.from({ length: 10_000 }, () => ({
+  tenantId: `tenant-${rnd(TENANTS)}`,
+  sourceService: pick(SOURCES),
+  eventType: pick(TYPES),
+  resourceType: pick(RESOURCES),
+  operationType: pick(OPS),
+}));
+
+const t0 = performance.now();
+const index = new SubscriptionIndex();
+for (const s of subs) index.apply(s.id, s);
+const buildMs = performance.now() - t0;
+
+const linear = (e: MatchableEvent) =>
+  subs.filter(
+    (s) =>
+      s.status === 'ACTIVE' &&
+      s.tenantId === e.tenantId &&
+      (s.match.sourceService === '*' || s.match.sourceService === e.sourceService) &&
+      (s.match.eventType === '*' || s.match.eventType === e.eventType) &&
+      (s.match.resourceType === '*' || s.match.resourceType === e.resourceType) &&
+      (s.match.operationType === '*' || s.match.operationType === e.operationType),
+  );
+
+function measure(label: string, fn: (e: MatchableEvent) => unknown[], budgetMs: number) {
+  let ops = 0;
+  let matched = 0;
+  const start = performance.now();
+  while (performance.now() - start < budgetMs) {
+    for (let i = 0; i < 100; i++) {
+      matched += fn(events[ops % events.length]!).length;
+      ops++;
+    }
+  }
+  const ms = performance.now() - start;
+  return { label, ops, opsPerSec: Math.round((ops / ms) * 1000), usPerOp: (ms * 1000) / ops, matched };
+}
+
+// Same answers first: the index must agree with the naive scan.
+for (const e of events.slice(0, 500)) {
+  const a = index
+    .match(e)
+    .map((s) => s.id)
+    .sort()
+    .join();
+  const b = linear(e)
+    .map((s) => s.id)
+    .sort()
+    .join();
+  if (a !== b) throw new Error(`index and scan disagree for ${JSON.stringify(e)}`);
+}
+const heap = process.memoryUsage().heapUsed;
+const idx = measure('index', (e) => index.match(e), 1500);
+const scan = measure('linear scan (baseline)', linear, 1500);
+console.log(
+  `subscriptions: ${N}, tenants: ${TENANTS}, index build: ${buildMs.toFixed(0)} ms, heap: ${(heap / 1e6).toFixed(0)} MB`,
+);
+console.table([idx, scan].map((r) => ({ ...r, usPerOp: Number(r.usPerOp.toFixed(3)) })));
+console.log(`index / baseline throughput ratio: ${(idx.opsPerSec / scan.opsPerSec).toFixed(0)}x`);
