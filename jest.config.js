@@ -2,12 +2,17 @@
  * broker (started once by globalSetup) and the real Postgres. */
 const transform = { '^.+\\.(t|j)s$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }] };
 const moduleNameMapper = { '^(\\.{1,2}/.*)\\.js$': '$1' };
+// ESM-only dependencies (content-disposition 3 via @fastify/swagger-ui -> @fastify/static, cookie 2 via light-my-request) load fine
+// under Node's require(esm), but jest's module runtime needs them transformed to CommonJS.
+const ESM_ONLY = ['content-disposition', 'cookie'];
+const transformIgnorePatterns = [`/node_modules/(?!(${ESM_ONLY.join('|')})/)`];
 module.exports = {
   projects: [
     {
       displayName: 'unit',
       testEnvironment: 'node',
       transform,
+      transformIgnorePatterns,
       moduleNameMapper,
       testMatch: [
         '<rootDir>/{pipeline,subscription-api,prisma,schemas,scripts}/**/*.test.ts',
@@ -19,6 +24,7 @@ module.exports = {
       displayName: 'integration',
       testEnvironment: 'node',
       transform,
+      transformIgnorePatterns,
       moduleNameMapper,
       testMatch: ['<rootDir>/test/**/*.int.test.ts'],
       globalSetup: '<rootDir>/test/support/global-setup.ts',

@@ -1,0 +1,160 @@
+import { Registry } from 'prom-client';
+import { z } from 'zod';
+import { createLogger } from '../logging/logger';
+import { createApp, type HubApp } from './create-app';
+import { conflict, notFound } from './problem';
+
+const silent = createLogger({ service: 'test', level: 'silent' });
+
+async function anApp(opts: { ready?: () => boolean } = {}): Promise<HubApp> {
+  const app = await createApp({ name: 'test-api', logger: silent, bodyLimit: 1024, registry: new Registry(), ...opts });
+  app.post(
+    '/things',
+    {
+      schema: {
+        body: z
+          .object({
+            name: z.string().min(1),
+            size: z.number().int(),
+            nested: z.object({ a: z.string() }).strict().optional(),
+          })
+          .strict(),
+        response: { 201: z.object({ name: z.string() }) },
+      },
+    },
+    async (req, reply) => reply.code(201).send({ name: req.body.name }),
+  );
+  app.get('/things/:id', async (req) => {
+    const { id } = req.params as { id: string };
+    if (id === 'dup') throw conflict('already there');
+    throw notFound('thing', id);
+  });
+  app.get('/boom', async () => {
+    throw new Error('database password=hunter2 leaked?');
+  });
+  await app.ready();
+  return app;
+}
+
+describe('createApp', () => {
+  let app: HubApp;
+  beforeAll(async () => {
+    app = await anApp();
+  });
+  afterAll(() => app.close());
+
+  it('accepts a valid body', async () => {
+    const res = await app.inject({ method: 'POST', url: '/things', payload: { name: 'x', size: 1 } });
+    expect(res.statusCode).toBe(201);
+    expect(res.json()).toEqual({ name: 'x' });
+    expect(res.headers['x-request-id']).toBeTruthy();
+  });
+
+  it('answers unknown fields with 400 and one error per field path', async () => {
+    const res = await app.inject({
+      method: 'POST',
+      url: '/things',
+      payload: { name: 'x', size: 1, extra: 1, nested: { a: 'y', b: 2 } },
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.headers['content-type']).toContain('application/problem+json');
+    const body = res.json();
+    expect(body).toMatchObject({ status: 400, title: 'Validation failed', instance: '/things' });
+    expect(body.errors).toEqual(
+      expect.arrayContaining([
+        { in: 'body', path: 'extra', message: 'unknown field' },
+        { in: 'body', path: 'nested.b', message: 'unknown field' },
+      ]),
+    );
+  });
+
+  it('answers wrong types with the field path', async () => {
+    const res = await app.inject({ method: 'POST', url: '/things', payload: { name: 'x', size: 'big' } });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().errors).toEqual([expect.objectContaining({ path: 'size' })]);
+  });
+
+  it('answers malformed JSON with 400', async () => {
+    const res = await app.inject({
+      method: 'POST',
+      url: '/things',
+      headers: { 'content-type': 'application/json' },
+      payload: '{"name": ',
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toMatchObject({ title: 'Malformed JSON', type: expect.stringContaining('malformed-json') });
+  });
+
+  it('answers an oversized body with 413', async () => {
+    const res = await app.inject({ method: 'POST', url: '/things', payload: { name: 'x'.repeat(2000), size: 1 } });
+    expect(res.statusCode).toBe(413);
+    expect(res.json()).toMatchObject({ status: 413, detail: expect.stringContaining('1024') });
+  });
+
+  it('answers an unsupported content type with 415', async () => {
+    const res = await app.inject({
+      method: 'POST',
+      url: '/things',
+      headers: { 'content-type': 'text/xml' },
+      payload: '<a/>',
+    });
+    expect(res.statusCode).toBe(415);
+    expect(res.headers['content-type']).toContain('application/problem+json');
+  });
+
+  it('answers an unknown route with a 404 problem', async () => {
+    const res = await app.inject({ method: 'GET', url: '/nope?x=1' });
+    expect(res.statusCode).toBe(404);
+    expect(res.json()).toMatchObject({ status: 404, instance: '/nope' });
+  });
+
+  it('renders problems thrown by routes', async () => {
+    expect((await app.inject({ method: 'GET', url: '/things/abc' })).json()).toMatchObject({
+      status: 404,
+      detail: 'thing "abc" not found',
+    });
+    expect((await app.inject({ method: 'GET', url: '/things/dup' })).statusCode).toBe(409);
+  });
+
+  it('hides internals of unexpected errors', async () => {
+    const res = await app.inject({ method: 'GET', url: '/boom' });
+    expect(res.statusCode).toBe(500);
+    expect(res.body).not.toContain('hunter2');
+  });
+
+  it('treats an empty JSON body as no body', async () => {
+    const res = await app.inject({ method: 'POST', url: '/things', headers: { 'content-type': 'application/json' } });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().title).toBe('Validation failed');
+  });
+
+  it('serves health, readiness, metrics and the OpenAPI document', async () => {
+    expect((await app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+    expect((await app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
+    const metrics = await app.inject({ method: 'GET', url: '/metrics' });
+    expect(metrics.body).toContain('http_request_duration_seconds');
+    const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json();
+    expect(doc.openapi).toMatch(/^3\./);
+    expect(Object.keys(doc.paths)).toContain('/things');
+    expect(Object.keys(doc.paths)).not.toContain('/healthz');
+    expect((await app.inject({ method: 'GET', url: '/docs' })).statusCode).toBeLessThan(400);
+  });
+
+  it('keeps a sane caller request id and replaces a bad one', async () => {
+    const good = await app.inject({ method: 'GET', url: '/healthz', headers: { 'x-request-id': 'abc-123' } });
+    expect(good.headers['x-request-id']).toBe('abc-123');
+    const bad = await app.inject({ method: 'GET', url: '/healthz', headers: { 'x-request-id': 'a b\tc' } });
+    expect(bad.headers['x-request-id']).not.toBe('a b\tc');
+  });
+});
+
+describe('createApp readiness', () => {
+  it('answers 503 until ready', async () => {
+    let ready = false;
+    const app = await anApp({ ready: () => ready });
+    expect((await app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(503);
+    ready = true;
+    expect((await app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
+    await app.close();
+  });
+});
