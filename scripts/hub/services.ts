@@ -1,0 +1,66 @@
+/**
+ * The four services the hub runs, each as its own child process started from its real entry point
+ * (`dist/<entry>.js`) with environment configuration — exactly what a deployment runs.
+ *
+ * Order matters: it is the start order, and its reverse is NOT the stop order — see `STOP_ORDER`.
+ */
+export const SERVICE_NAMES = ['subscription-api', 'event-processor', 'outbox-processor', 'dlt-processor'] as const;
+export type ServiceName = (typeof SERVICE_NAMES)[number];
+
+export interface ServiceSpec {
+  name: ServiceName;
+  /** Entry point relative to the build output folder, without extension. */
+  entry: string;
+  defaultPort: number;
+  /** Serves an API with Swagger UI at /docs. */
+  api: boolean;
+  /** One line for the URL table. */
+  role: string;
+}
+
+export const SERVICES: Record<ServiceName, ServiceSpec> = {
+  'subscription-api': {
+    name: 'subscription-api',
+    entry: 'subscription-api/main',
+    defaultPort: 8080,
+    api: true,
+    role: 'tenants, API keys, event types, subscriptions, HTTP ingest',
+  },
+  'event-processor': {
+    name: 'event-processor',
+    entry: 'pipeline/event-processor/main',
+    defaultPort: 8081,
+    api: false,
+    role: 'ingest topic -> outbox topics (match subscriptions, route by domain)',
+  },
+  'outbox-processor': {
+    name: 'outbox-processor',
+    entry: 'pipeline/outbox-processor/main',
+    defaultPort: 8082,
+    api: false,
+    role: 'outbox topics -> signed HTTP deliveries (retry, DLT)',
+  },
+  'dlt-processor': {
+    name: 'dlt-processor',
+    entry: 'pipeline/dlt-processor/main',
+    defaultPort: 8083,
+    api: true,
+    role: 'DLT topics -> Postgres, scheduled retry, operator failed-events API',
+  },
+};
+
+/**
+ * Stop upstream first so nothing new flows into a service that is already gone: the API stops accepting
+ * ingest and changes, the event-processor stops producing to the outbox, the outbox-processor finishes its
+ * in-flight deliveries (and their DLT produces), and the dlt-processor persists what reached the DLT last.
+ */
+export const STOP_ORDER: readonly ServiceName[] = [
+  'subscription-api',
+  'event-processor',
+  'outbox-processor',
+  'dlt-processor',
+];
+
+export function isServiceName(s: string): s is ServiceName {
+  return (SERVICE_NAMES as readonly string[]).includes(s);
+}
