@@ -1,0 +1,51 @@
+/**
+ * Builds the subscription-api HTTP app without listening (tests use `app.inject` or `listen({ port: 0 })`).
+ *
+ *   /healthz /readyz /metrics /openapi.json /docs         (no auth)
+ *   /v1/api-keys, /v1/event-types, /v1/subscriptions      (API key, per-key rate limit)
+ */
+import type { Registry } from 'prom-client';
+import { apiKeyAuth, createApiKeyVerifier } from '../pipeline/shared/auth/api-key-auth';
+import { registerApiKeyRoutes } from '../pipeline/shared/auth/api-key-routes';
+import type { ApiKeyStore } from '../pipeline/shared/auth/api-key-store';
+import { createApp, type HubApp, type ReadinessResult } from '../pipeline/shared/http/create-app';
+import type { Logger } from '../pipeline/shared/logging/logger';
+import { registerEventTypeRoutes } from './routes/event-types';
+import { registerSubscriptionRoutes } from './routes/subscriptions';
+import type { SubscriptionService } from './service';
+
+export interface SubscriptionApiDeps {
+  logger: Logger;
+  registry?: Registry;
+  apiKeys: ApiKeyStore;
+  service: SubscriptionService;
+  bodyLimitBytes?: number;
+  rateLimitPerMinute?: number;
+  apiKeyCacheTtlMs?: number;
+  ready?: () => boolean | ReadinessResult | Promise<boolean | ReadinessResult>;
+}
+
+export async function buildSubscriptionApi(deps: SubscriptionApiDeps): Promise<HubApp> {
+  const app = await createApp({
+    name: 'subscription-api',
+    description: 'Integration Hub subscription registry',
+    logger: deps.logger,
+    registry: deps.registry,
+    bodyLimit: deps.bodyLimitBytes,
+    ready: deps.ready,
+  });
+  const verifier = createApiKeyVerifier(deps.apiKeys, deps.apiKeyCacheTtlMs ?? 30_000);
+  await app.register(async (api) => {
+    await api.register(apiKeyAuth, {
+      store: deps.apiKeys,
+      verifier,
+      rateLimit: deps.rateLimitPerMinute ? { max: deps.rateLimitPerMinute, timeWindowMs: 60_000 } : undefined,
+    });
+    const scoped = api as unknown as HubApp;
+    registerApiKeyRoutes(scoped, { store: deps.apiKeys, verifier });
+    registerEventTypeRoutes(scoped, deps.service);
+    registerSubscriptionRoutes(scoped, deps.service);
+  });
+  await app.ready();
+  return app;
+}

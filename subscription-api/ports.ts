@@ -1,0 +1,111 @@
+/**
+ * The subscription-api's domain records and the ports its use cases need (adapters: `*.prisma.ts`, fakes:
+ * `*.memory.ts`).
+ */
+import type {
+  AuthSnapshot,
+  ContentMode,
+  MatchKey,
+  SubscriptionSnapshot,
+  SubscriptionStatus,
+} from '../pipeline/shared/subscriptions/snapshot';
+import type { Domain } from '../pipeline/shared/topics';
+
+/** A subscription as stored: secrets sealed (SecretBox, aad = id), exactly what the changelog carries. */
+export interface SubscriptionRecord {
+  id: string;
+  tenantId: string;
+  description: string | null;
+  version: number;
+  status: SubscriptionStatus;
+  match: MatchKey;
+  endpointUrl: string;
+  contentMode: ContentMode;
+  auth: AuthSnapshot;
+  signing: SubscriptionSnapshot['signing'];
+  customHeaders: Record<string, string>;
+  maxAttempts: number | null;
+  ordered: boolean;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export function toSnapshot(r: SubscriptionRecord): SubscriptionSnapshot {
+  return {
+    id: r.id,
+    tenantId: r.tenantId,
+    version: r.version,
+    status: r.status,
+    match: { ...r.match },
+    endpointUrl: r.endpointUrl,
+    contentMode: r.contentMode,
+    auth: { ...r.auth },
+    signing: { ...r.signing },
+    customHeaders: { ...r.customHeaders },
+    ...(r.maxAttempts !== null ? { maxAttempts: r.maxAttempts } : {}),
+    ordered: r.ordered,
+    updatedAt: r.updatedAt.toISOString(),
+  };
+}
+
+export interface SubscriptionFilter {
+  tenantId?: string;
+  status?: SubscriptionStatus;
+  sourceService?: string;
+  eventType?: string;
+  resourceType?: string;
+  operationType?: string;
+}
+
+/**
+ * Port: subscription storage. Every write also records the resulting snapshot (or a tombstone) in the
+ * transactional outbox in the SAME transaction, so the changelog never diverges from the table.
+ */
+export interface SubscriptionRepository {
+  /** Inserts a new subscription (version 1) and its change record. */
+  insert(record: SubscriptionRecord): Promise<void>;
+  get(id: string): Promise<SubscriptionRecord | undefined>;
+  /**
+   * Reads the row under a lock, lets `mutate` compute the new state (it may throw to abort; returning the same
+   * object means "no change"), bumps `version`, sets `updatedAt`, writes row + change record. Undefined = no row.
+   */
+  update(
+    id: string,
+    mutate: (current: SubscriptionRecord) => SubscriptionRecord | Promise<SubscriptionRecord>,
+  ): Promise<SubscriptionRecord | undefined>;
+  /** Deletes the row when `guard` allows it, writing a tombstone change record. Undefined = no row (or guarded). */
+  delete(id: string, guard: (current: SubscriptionRecord) => void): Promise<SubscriptionRecord | undefined>;
+  /** One page ordered by id (ids are time-ordered UUIDv7), strictly after `afterId`. */
+  list(filter: SubscriptionFilter, page: { limit: number; afterId?: string }): Promise<SubscriptionRecord[]>;
+}
+
+export interface EventTypeRecord {
+  id: string;
+  name: string;
+  description: string | null;
+  domain: Domain;
+  schemaRef: string | null;
+  deprecated: boolean;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export class DuplicateError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DuplicateError';
+  }
+}
+
+/** Port: event type catalogue. */
+export interface EventTypeRepository {
+  /** Throws DuplicateError when the name exists. */
+  create(record: EventTypeRecord): Promise<EventTypeRecord>;
+  get(idOrName: string): Promise<EventTypeRecord | undefined>;
+  list(filter: { domain?: Domain; deprecated?: boolean }): Promise<EventTypeRecord[]>;
+  update(
+    id: string,
+    patch: Partial<Omit<EventTypeRecord, 'id' | 'name' | 'createdAt'>>,
+  ): Promise<EventTypeRecord | undefined>;
+  delete(id: string): Promise<boolean>;
+}

@@ -1,0 +1,111 @@
+/**
+ * In-memory repositories for unit tests of routes and use cases. The changelog is an array of
+ * `{ id, subscriptionId, snapshot | null }` in write order, like the SubscriptionChange table.
+ */
+import type { SubscriptionSnapshot } from '../pipeline/shared/subscriptions/snapshot';
+import {
+  DuplicateError,
+  type EventTypeRecord,
+  type EventTypeRepository,
+  type SubscriptionRecord,
+  type SubscriptionRepository,
+  toSnapshot,
+} from './ports';
+
+export interface MemoryChange {
+  seq: number;
+  subscriptionId: string;
+  snapshot: SubscriptionSnapshot | null;
+}
+
+const clone = <T>(v: T): T => structuredClone(v);
+
+export function memorySubscriptionRepository(): SubscriptionRepository & { changes: MemoryChange[] } {
+  const rows = new Map<string, SubscriptionRecord>();
+  const changes: MemoryChange[] = [];
+  const record = (id: string, snapshot: SubscriptionSnapshot | null) =>
+    changes.push({ seq: changes.length + 1, subscriptionId: id, snapshot });
+  return {
+    changes,
+    async insert(r) {
+      if (rows.has(r.id)) throw new DuplicateError(`subscription ${r.id} exists`);
+      rows.set(r.id, clone(r));
+      record(r.id, toSnapshot(r));
+    },
+    async get(id) {
+      const r = rows.get(id);
+      return r ? clone(r) : undefined;
+    },
+    async update(id, mutate) {
+      const current = rows.get(id);
+      if (!current) return undefined;
+      const copy = clone(current);
+      const next = await mutate(copy);
+      if (next === copy) return clone(current);
+      const saved = { ...clone(next), id, version: current.version + 1, updatedAt: new Date() };
+      rows.set(id, saved);
+      record(id, toSnapshot(saved));
+      return clone(saved);
+    },
+    async delete(id, guard) {
+      const current = rows.get(id);
+      if (!current) return undefined;
+      guard(clone(current));
+      rows.delete(id);
+      record(id, null);
+      return clone(current);
+    },
+    async list(f, page) {
+      return [...rows.values()]
+        .filter(
+          (r) =>
+            (f.tenantId === undefined || r.tenantId === f.tenantId) &&
+            (f.status === undefined || r.status === f.status) &&
+            (f.sourceService === undefined || r.match.sourceService === f.sourceService) &&
+            (f.eventType === undefined || r.match.eventType === f.eventType) &&
+            (f.resourceType === undefined || r.match.resourceType === f.resourceType) &&
+            (f.operationType === undefined || r.match.operationType === f.operationType) &&
+            (page.afterId === undefined || r.id > page.afterId),
+        )
+        .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+        .slice(0, page.limit)
+        .map(clone);
+    },
+  };
+}
+
+export function memoryEventTypeRepository(): EventTypeRepository {
+  const rows = new Map<string, EventTypeRecord>();
+  const find = (idOrName: string) => rows.get(idOrName) ?? [...rows.values()].find((r) => r.name === idOrName);
+  return {
+    async create(r) {
+      if ([...rows.values()].some((x) => x.name === r.name)) throw new DuplicateError(`event type ${r.name} exists`);
+      rows.set(r.id, clone(r));
+      return clone(r);
+    },
+    async get(idOrName) {
+      const r = find(idOrName);
+      return r ? clone(r) : undefined;
+    },
+    async list(f) {
+      return [...rows.values()]
+        .filter(
+          (r) =>
+            (f.domain === undefined || r.domain === f.domain) &&
+            (f.deprecated === undefined || r.deprecated === f.deprecated),
+        )
+        .sort((a, b) => a.name.localeCompare(b.name))
+        .map(clone);
+    },
+    async update(id, patch) {
+      const r = rows.get(id);
+      if (!r) return undefined;
+      const next = { ...r, ...patch };
+      rows.set(id, next);
+      return clone(next);
+    },
+    async delete(id) {
+      return rows.delete(id);
+    },
+  };
+}

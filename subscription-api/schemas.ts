@@ -1,0 +1,293 @@
+/**
+ * Wire contracts of the subscription-api (zod; they drive validation, serialization and the OpenAPI document).
+ * Every request object is `.strict()`: unknown fields are a 400 with their paths.
+ * Responses never carry secrets: auth shows which secret is set, the signing secret is returned only by
+ * create and rotate-secret.
+ */
+import { z } from 'zod';
+import { DOMAINS } from '../pipeline/shared/topics';
+
+const TOKEN = /^[A-Za-z0-9._:/-]+$/;
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const NO_CONTROL = /^[^\r\n\0]*$/;
+
+/** Headers the hub sets itself (or that would break the HTTP exchange); not settable as custom headers. */
+export const RESERVED_HEADER =
+  /^(host|content-length|content-type|transfer-encoding|connection|keep-alive|upgrade|te|trailer|expect|authorization|proxy-authorization|cookie|traceparent|tracestate|webhook-.*|ce-.*)$/i;
+
+export const tenantIdSchema = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(TOKEN, 'letters, digits and . _ : / - only')
+  .describe('Tenant id');
+
+const matchPart = (what: string) =>
+  z
+    .string()
+    .min(1)
+    .max(128)
+    .regex(/^(\*|[A-Za-z0-9._:/-]+)$/, `an exact ${what} or *`);
+
+export const matchKeyInput = z
+  .object({
+    sourceService: matchPart('source service'),
+    eventType: matchPart('event type'),
+    resourceType: matchPart('resource type'),
+    operationType: matchPart('operation type'),
+  })
+  .strict()
+  .describe('Four-part match key; each part exact or *');
+
+const headerName = z.string().min(1).max(128).regex(HEADER_NAME, 'an HTTP header name');
+const secretString = (max = 4096) => z.string().min(1).max(max).regex(NO_CONTROL, 'no control characters');
+
+export const authInput = z.discriminatedUnion(
+  'type',
+  [
+    z.object({ type: z.literal('NONE') }).strict(),
+    z
+      .object({
+        type: z.literal('BASIC'),
+        username: z
+          .string()
+          .min(1)
+          .max(256)
+          .regex(/^[^:\r\n\0]*$/, 'no colon or control characters'),
+        password: secretString(1024),
+      })
+      .strict(),
+    z
+      .object({
+        type: z.literal('OAUTH2'),
+        clientId: z.string().min(1).max(512),
+        clientSecret: secretString(),
+        tokenUrl: z.string().min(1).max(2048),
+        scope: z.string().min(1).max(1024).optional(),
+      })
+      .strict(),
+    z.object({ type: z.literal('JWT'), token: secretString(16384) }).strict(),
+    z
+      .object({
+        type: z.literal('APIKEY'),
+        headerName: headerName.refine((h) => !RESERVED_HEADER.test(h), 'this header is set by the hub'),
+        key: secretString(),
+      })
+      .strict(),
+  ],
+  { error: () => 'auth.type must be one of NONE, BASIC, OAUTH2, JWT, APIKEY' },
+);
+export type AuthInput = z.infer<typeof authInput>;
+
+/**
+ * PATCH auth: same shapes, but the secret may be left out when the type stays the same (the stored secret is
+ * kept), so changing a username does not require re-sending the password.
+ */
+export const authPatchInput = z.discriminatedUnion(
+  'type',
+  [
+    z.object({ type: z.literal('NONE') }).strict(),
+    z
+      .object({
+        type: z.literal('BASIC'),
+        username: z
+          .string()
+          .min(1)
+          .max(256)
+          .regex(/^[^:\r\n\0]*$/, 'no colon or control characters'),
+        password: secretString(1024).optional(),
+      })
+      .strict(),
+    z
+      .object({
+        type: z.literal('OAUTH2'),
+        clientId: z.string().min(1).max(512),
+        clientSecret: secretString().optional(),
+        tokenUrl: z.string().min(1).max(2048),
+        scope: z.string().min(1).max(1024).optional(),
+      })
+      .strict(),
+    z.object({ type: z.literal('JWT'), token: secretString(16384).optional() }).strict(),
+    z
+      .object({
+        type: z.literal('APIKEY'),
+        headerName: headerName.refine((h) => !RESERVED_HEADER.test(h), 'this header is set by the hub'),
+        key: secretString().optional(),
+      })
+      .strict(),
+  ],
+  { error: () => 'auth.type must be one of NONE, BASIC, OAUTH2, JWT, APIKEY' },
+);
+export type AuthPatchInput = z.infer<typeof authPatchInput>;
+
+export const customHeadersInput = z
+  .record(
+    headerName.refine((h) => !RESERVED_HEADER.test(h), 'this header is set by the hub'),
+    z.string().max(1024).regex(NO_CONTROL, 'no control characters'),
+  )
+  .refine((h) => Object.keys(h).length <= 20, 'at most 20 custom headers')
+  .describe('Static headers added to every delivery');
+
+export const contentModeSchema = z.enum(['BINARY', 'STRUCTURED']);
+export const statusSchema = z.enum(['ACTIVE', 'PAUSED']);
+
+export const createSubscriptionBody = z
+  .object({
+    tenantId: tenantIdSchema.optional().describe('Required for operator keys; tenant keys default to their tenant'),
+    description: z.string().max(1000).optional(),
+    match: matchKeyInput,
+    endpointUrl: z.string().min(1).max(2048),
+    contentMode: contentModeSchema.default('BINARY'),
+    auth: authInput.default({ type: 'NONE' }),
+    customHeaders: customHeadersInput.default({}),
+    maxAttempts: z.number().int().min(1).max(20).optional(),
+    ordered: z.boolean().default(false),
+    status: statusSchema.default('ACTIVE'),
+  })
+  .strict();
+export type CreateSubscriptionInput = z.infer<typeof createSubscriptionBody>;
+
+export const patchSubscriptionBody = z
+  .object({
+    description: z.string().max(1000).nullable().optional(),
+    match: matchKeyInput.partial().strict().optional(),
+    endpointUrl: z.string().min(1).max(2048).optional(),
+    contentMode: contentModeSchema.optional(),
+    auth: authPatchInput.optional(),
+    customHeaders: customHeadersInput.optional(),
+    maxAttempts: z.number().int().min(1).max(20).nullable().optional(),
+    ordered: z.boolean().optional(),
+    status: statusSchema.optional(),
+  })
+  .strict()
+  .refine((b) => Object.keys(b).length > 0, 'the patch is empty');
+export type PatchSubscriptionInput = z.infer<typeof patchSubscriptionBody>;
+
+export const listSubscriptionsQuery = z
+  .object({
+    tenantId: tenantIdSchema.optional(),
+    sourceService: z.string().min(1).max(128).optional(),
+    eventType: z.string().min(1).max(128).optional(),
+    resourceType: z.string().min(1).max(128).optional(),
+    operationType: z.string().min(1).max(128).optional(),
+    status: statusSchema.optional(),
+    limit: z.coerce.number().int().min(1).max(200).default(50),
+    cursor: z.string().min(1).max(200).optional(),
+  })
+  .strict();
+export type ListSubscriptionsQuery = z.infer<typeof listSubscriptionsQuery>;
+
+export const idParams = z.object({ id: z.string().min(1).max(64) }).strict();
+
+export const authView = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('NONE') }),
+  z.object({ type: z.literal('BASIC'), username: z.string(), passwordSet: z.literal(true) }),
+  z.object({
+    type: z.literal('OAUTH2'),
+    clientId: z.string(),
+    tokenUrl: z.string(),
+    scope: z.string().optional(),
+    clientSecretSet: z.literal(true),
+  }),
+  z.object({ type: z.literal('JWT'), tokenSet: z.literal(true) }),
+  z.object({ type: z.literal('APIKEY'), headerName: z.string(), keySet: z.literal(true) }),
+]);
+export type AuthView = z.infer<typeof authView>;
+
+export const subscriptionView = z
+  .object({
+    id: z.string(),
+    tenantId: z.string(),
+    description: z.string().nullable(),
+    status: statusSchema,
+    match: z.object({
+      sourceService: z.string(),
+      eventType: z.string(),
+      resourceType: z.string(),
+      operationType: z.string(),
+    }),
+    endpointUrl: z.string(),
+    contentMode: contentModeSchema,
+    auth: authView,
+    customHeaders: z.record(z.string(), z.string()),
+    maxAttempts: z.number().int().nullable(),
+    ordered: z.boolean(),
+    signing: z.object({
+      /** When set, the previous secret still signs deliveries until then. */
+      previousSecretExpiresAt: z.string().nullable(),
+    }),
+    version: z.number().int(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .meta({ id: 'Subscription' });
+export type SubscriptionView = z.infer<typeof subscriptionView>;
+
+export const createdSubscriptionView = subscriptionView.extend({
+  signingSecret: z.string().describe('Standard Webhooks signing secret (whsec_...). Shown only in this response.'),
+});
+
+export const rotatedSecretView = z.object({
+  id: z.string(),
+  signingSecret: z.string().describe('The new signing secret. Shown only in this response.'),
+  previousSecretExpiresAt: z.string(),
+  version: z.number().int(),
+});
+
+export const subscriptionPage = z.object({ items: z.array(subscriptionView), nextCursor: z.string().nullable() });
+
+// ----- event types
+
+const eventTypeName = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9._:/-]+$/, 'letters, digits and . _ : / - only');
+
+export const createEventTypeBody = z
+  .object({
+    name: eventTypeName,
+    description: z.string().max(2000).optional(),
+    domain: z.enum(DOMAINS),
+    schemaRef: z
+      .string()
+      .min(1)
+      .max(2048)
+      .optional()
+      .describe('Reference to the event schema (URL or registry subject)'),
+    deprecated: z.boolean().default(false),
+  })
+  .strict();
+export type CreateEventTypeInput = z.infer<typeof createEventTypeBody>;
+
+export const patchEventTypeBody = z
+  .object({
+    description: z.string().max(2000).nullable().optional(),
+    domain: z.enum(DOMAINS).optional(),
+    schemaRef: z.string().min(1).max(2048).nullable().optional(),
+    deprecated: z.boolean().optional(),
+  })
+  .strict()
+  .refine((b) => Object.keys(b).length > 0, 'the patch is empty');
+export type PatchEventTypeInput = z.infer<typeof patchEventTypeBody>;
+
+export const eventTypeView = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    description: z.string().nullable(),
+    domain: z.enum(DOMAINS),
+    schemaRef: z.string().nullable(),
+    deprecated: z.boolean(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .meta({ id: 'EventType' });
+export type EventTypeView = z.infer<typeof eventTypeView>;
+
+export const listEventTypesQuery = z
+  .object({
+    domain: z.enum(DOMAINS).optional(),
+    deprecated: z.enum(['true', 'false']).optional(),
+  })
+  .strict();

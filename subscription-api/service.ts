@@ -1,0 +1,405 @@
+/**
+ * subscription-api use cases.
+ *
+ *   request (validated by zod) ─▶ tenancy (principal) ─▶ endpoint SSRF policy ─▶ seal secrets (aad = id)
+ *     ─▶ repository: row + changelog outbox row in one transaction ─▶ view without secrets
+ *
+ * Tenant keys see only their tenant: another tenant's subscription answers 404 on every route; naming another
+ * tenant explicitly (body or filter) answers 403. Event types are a global catalogue: every key reads, operator
+ * keys write.
+ */
+import { randomBytes } from 'node:crypto';
+import { canAccessTenant, type Principal, tenantScope } from '../pipeline/shared/auth/api-key';
+import type { SecretBox } from '../pipeline/shared/crypto/secret-box';
+import {
+  badRequest,
+  conflict,
+  type FieldError,
+  forbidden,
+  notFound,
+  problem,
+  validationFailed,
+} from '../pipeline/shared/http/problem';
+import { type EndpointPolicy, validateEndpointUrl } from '../pipeline/shared/net/ssrf-policy';
+import type { AuthSnapshot, SubscriptionStatus } from '../pipeline/shared/subscriptions/snapshot';
+import { uuidv7 } from './ids';
+import {
+  DuplicateError,
+  type EventTypeRecord,
+  type EventTypeRepository,
+  type SubscriptionRecord,
+  type SubscriptionRepository,
+} from './ports';
+import type {
+  AuthInput,
+  AuthPatchInput,
+  AuthView,
+  CreateEventTypeInput,
+  CreateSubscriptionInput,
+  EventTypeView,
+  ListSubscriptionsQuery,
+  PatchEventTypeInput,
+  PatchSubscriptionInput,
+  SubscriptionView,
+} from './schemas';
+
+export interface SubscriptionServiceDeps {
+  subscriptions: SubscriptionRepository;
+  eventTypes: EventTypeRepository;
+  box: SecretBox;
+  endpointPolicy: EndpointPolicy;
+  /** How long the previous signing secret stays valid after a rotation. */
+  rotationOverlapMs: number;
+  now?: () => Date;
+}
+
+/** Standard Webhooks signing secret: `whsec_` + base64 of 32 random bytes. */
+export function generateSigningSecret(): string {
+  return `whsec_${randomBytes(32).toString('base64')}`;
+}
+
+export function encodeCursor(lastId: string): string {
+  return Buffer.from(JSON.stringify({ after: lastId }), 'utf8').toString('base64url');
+}
+
+export function decodeCursor(cursor: string): string {
+  try {
+    const parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { after?: unknown };
+    if (typeof parsed.after === 'string' && parsed.after.length > 0 && parsed.after.length <= 64) return parsed.after;
+  } catch {
+    // fall through
+  }
+  throw validationFailed([{ in: 'querystring', path: 'cursor', message: 'not a cursor returned by this API' }]);
+}
+
+export function toAuthView(auth: AuthSnapshot): AuthView {
+  switch (auth.type) {
+    case 'NONE':
+      return { type: 'NONE' };
+    case 'BASIC':
+      return { type: 'BASIC', username: auth.username, passwordSet: true };
+    case 'OAUTH2':
+      return {
+        type: 'OAUTH2',
+        clientId: auth.clientId,
+        tokenUrl: auth.tokenUrl,
+        ...(auth.scope !== undefined ? { scope: auth.scope } : {}),
+        clientSecretSet: true,
+      };
+    case 'JWT':
+      return { type: 'JWT', tokenSet: true };
+    case 'APIKEY':
+      return { type: 'APIKEY', headerName: auth.headerName, keySet: true };
+  }
+}
+
+export function toSubscriptionView(r: SubscriptionRecord): SubscriptionView {
+  return {
+    id: r.id,
+    tenantId: r.tenantId,
+    description: r.description,
+    status: r.status,
+    match: { ...r.match },
+    endpointUrl: r.endpointUrl,
+    contentMode: r.contentMode,
+    auth: toAuthView(r.auth),
+    customHeaders: { ...r.customHeaders },
+    maxAttempts: r.maxAttempts,
+    ordered: r.ordered,
+    signing: { previousSecretExpiresAt: r.signing.previous ? (r.signing.previousExpiresAt ?? null) : null },
+    version: r.version,
+    createdAt: r.createdAt.toISOString(),
+    updatedAt: r.updatedAt.toISOString(),
+  };
+}
+
+export function toEventTypeView(r: EventTypeRecord): EventTypeView {
+  return {
+    id: r.id,
+    name: r.name,
+    description: r.description,
+    domain: r.domain,
+    schemaRef: r.schemaRef,
+    deprecated: r.deprecated,
+    createdAt: r.createdAt.toISOString(),
+    updatedAt: r.updatedAt.toISOString(),
+  };
+}
+
+export type SubscriptionService = ReturnType<typeof createSubscriptionService>;
+
+export function createSubscriptionService(deps: SubscriptionServiceDeps) {
+  const now = deps.now ?? (() => new Date());
+  const { box } = deps;
+
+  async function checkUrl(url: string, path: string): Promise<void> {
+    const res = await validateEndpointUrl(url, deps.endpointPolicy);
+    if (!res.ok) {
+      throw problem(400, 'endpoint-not-allowed', 'Endpoint not allowed', `${path}: ${res.reason} (${res.code})`, {
+        errors: [{ in: 'body', path, message: `${res.reason} (${res.code})` }],
+      });
+    }
+  }
+
+  async function checkAuthUrls(auth: AuthInput | AuthPatchInput | undefined): Promise<void> {
+    if (auth?.type === 'OAUTH2') await checkUrl(auth.tokenUrl, 'auth.tokenUrl');
+  }
+
+  /** Seals a complete auth input. */
+  function sealAuth(input: AuthInput, id: string): AuthSnapshot {
+    switch (input.type) {
+      case 'NONE':
+        return { type: 'NONE' };
+      case 'BASIC':
+        return { type: 'BASIC', username: input.username, secret: box.seal(input.password, id) };
+      case 'OAUTH2':
+        return {
+          type: 'OAUTH2',
+          clientId: input.clientId,
+          tokenUrl: input.tokenUrl,
+          ...(input.scope !== undefined ? { scope: input.scope } : {}),
+          secret: box.seal(input.clientSecret, id),
+        };
+      case 'JWT':
+        return { type: 'JWT', secret: box.seal(input.token, id) };
+      case 'APIKEY':
+        return { type: 'APIKEY', headerName: input.headerName, secret: box.seal(input.key, id) };
+    }
+  }
+
+  /** Seals a patch: a left-out secret keeps the stored one when the auth type is unchanged. */
+  function patchAuth(input: AuthPatchInput, current: AuthSnapshot, id: string): AuthSnapshot {
+    const secretField = { BASIC: 'password', OAUTH2: 'clientSecret', JWT: 'token', APIKEY: 'key', NONE: '' }[
+      input.type
+    ];
+    if (input.type === 'NONE') return { type: 'NONE' };
+    const given = (input as Record<string, unknown>)[secretField] as string | undefined;
+    const kept = current.type === input.type ? current.secret : undefined;
+    if (given === undefined && kept === undefined) {
+      throw validationFailed([
+        { in: 'body', path: `auth.${secretField}`, message: `required when changing the auth type to ${input.type}` },
+      ]);
+    }
+    const secret = given !== undefined ? box.seal(given, id) : kept!;
+    switch (input.type) {
+      case 'BASIC':
+        return { type: 'BASIC', username: input.username, secret };
+      case 'OAUTH2':
+        return {
+          type: 'OAUTH2',
+          clientId: input.clientId,
+          tokenUrl: input.tokenUrl,
+          ...(input.scope !== undefined ? { scope: input.scope } : {}),
+          secret,
+        };
+      case 'JWT':
+        return { type: 'JWT', secret };
+      case 'APIKEY':
+        return { type: 'APIKEY', headerName: input.headerName, secret };
+    }
+  }
+
+  /** Drops a previous signing secret whose overlap window has passed. */
+  function pruneSigning(signing: SubscriptionRecord['signing'], at: Date): SubscriptionRecord['signing'] {
+    if (signing.previousExpiresAt && Date.parse(signing.previousExpiresAt) <= at.getTime()) {
+      return { current: signing.current };
+    }
+    return signing;
+  }
+
+  function visible(principal: Principal, id: string) {
+    return (current: SubscriptionRecord): void => {
+      if (!canAccessTenant(principal, current.tenantId)) throw notFound('subscription', id);
+    };
+  }
+
+  async function mutate(
+    principal: Principal,
+    id: string,
+    change: (current: SubscriptionRecord, at: Date) => SubscriptionRecord,
+  ): Promise<SubscriptionRecord> {
+    const guard = visible(principal, id);
+    const updated = await deps.subscriptions.update(id, (current) => {
+      guard(current);
+      const at = now();
+      const next = change(current, at);
+      if (next === current) return current;
+      return { ...next, signing: pruneSigning(next.signing, at) };
+    });
+    if (!updated) throw notFound('subscription', id);
+    return updated;
+  }
+
+  return {
+    async createSubscription(principal: Principal, input: CreateSubscriptionInput) {
+      if (principal.role === 'OPERATOR' && !input.tenantId) {
+        throw validationFailed([{ in: 'body', path: 'tenantId', message: 'required for operator keys' }]);
+      }
+      const scope = tenantScope(principal, input.tenantId);
+      if (!scope.ok) throw forbidden(scope.detail);
+      await checkUrl(input.endpointUrl, 'endpointUrl');
+      await checkAuthUrls(input.auth);
+      checkApiKeyHeader(input.auth, input.customHeaders);
+
+      const id = uuidv7();
+      const at = now();
+      const signingSecret = generateSigningSecret();
+      const record: SubscriptionRecord = {
+        id,
+        tenantId: scope.tenantId!,
+        description: input.description ?? null,
+        version: 1,
+        status: input.status,
+        match: { ...input.match },
+        endpointUrl: input.endpointUrl,
+        contentMode: input.contentMode,
+        auth: sealAuth(input.auth, id),
+        signing: { current: box.seal(signingSecret, id) },
+        customHeaders: input.customHeaders,
+        maxAttempts: input.maxAttempts ?? null,
+        ordered: input.ordered,
+        createdAt: at,
+        updatedAt: at,
+      };
+      await deps.subscriptions.insert(record);
+      return { record, signingSecret };
+    },
+
+    async getSubscription(principal: Principal, id: string): Promise<SubscriptionRecord> {
+      const rec = await deps.subscriptions.get(id);
+      if (!rec || !canAccessTenant(principal, rec.tenantId)) throw notFound('subscription', id);
+      return rec;
+    },
+
+    async listSubscriptions(principal: Principal, q: ListSubscriptionsQuery) {
+      const scope = tenantScope(principal, q.tenantId);
+      if (!scope.ok) throw forbidden(scope.detail);
+      const afterId = q.cursor ? decodeCursor(q.cursor) : undefined;
+      const rows = await deps.subscriptions.list(
+        {
+          tenantId: scope.tenantId,
+          status: q.status,
+          sourceService: q.sourceService,
+          eventType: q.eventType,
+          resourceType: q.resourceType,
+          operationType: q.operationType,
+        },
+        { limit: q.limit + 1, afterId },
+      );
+      const items = rows.slice(0, q.limit);
+      const nextCursor = rows.length > q.limit ? encodeCursor(items[items.length - 1]!.id) : null;
+      return { items, nextCursor };
+    },
+
+    async patchSubscription(principal: Principal, id: string, input: PatchSubscriptionInput) {
+      // Validate what does not depend on the stored row before taking the row lock.
+      if (input.endpointUrl !== undefined) await checkUrl(input.endpointUrl, 'endpointUrl');
+      await checkAuthUrls(input.auth);
+      return mutate(principal, id, (current) => {
+        const next: SubscriptionRecord = {
+          ...current,
+          ...(input.description !== undefined ? { description: input.description } : {}),
+          ...(input.match ? { match: { ...current.match, ...input.match } } : {}),
+          ...(input.endpointUrl !== undefined ? { endpointUrl: input.endpointUrl } : {}),
+          ...(input.contentMode ? { contentMode: input.contentMode } : {}),
+          ...(input.auth ? { auth: patchAuth(input.auth, current.auth, id) } : {}),
+          ...(input.customHeaders ? { customHeaders: input.customHeaders } : {}),
+          ...(input.maxAttempts !== undefined ? { maxAttempts: input.maxAttempts } : {}),
+          ...(input.ordered !== undefined ? { ordered: input.ordered } : {}),
+          ...(input.status ? { status: input.status } : {}),
+        };
+        checkApiKeyHeader(next.auth, next.customHeaders);
+        return next;
+      });
+    },
+
+    async setStatus(principal: Principal, id: string, status: SubscriptionStatus) {
+      return mutate(principal, id, (current) => (current.status === status ? current : { ...current, status }));
+    },
+
+    async rotateSecret(principal: Principal, id: string) {
+      const signingSecret = generateSigningSecret();
+      let expiresAt = '';
+      const record = await mutate(principal, id, (current, at) => {
+        expiresAt = new Date(at.getTime() + deps.rotationOverlapMs).toISOString();
+        return {
+          ...current,
+          signing: {
+            current: box.seal(signingSecret, id),
+            previous: current.signing.current,
+            previousExpiresAt: expiresAt,
+          },
+        };
+      });
+      return { record, signingSecret, previousSecretExpiresAt: expiresAt };
+    },
+
+    async deleteSubscription(principal: Principal, id: string): Promise<void> {
+      const deleted = await deps.subscriptions.delete(id, visible(principal, id));
+      if (!deleted) throw notFound('subscription', id);
+    },
+
+    // ----- event types
+
+    async createEventType(principal: Principal, input: CreateEventTypeInput): Promise<EventTypeRecord> {
+      requireOperator(principal);
+      const at = now();
+      try {
+        return await deps.eventTypes.create({
+          id: uuidv7(),
+          name: input.name,
+          description: input.description ?? null,
+          domain: input.domain,
+          schemaRef: input.schemaRef ?? null,
+          deprecated: input.deprecated,
+          createdAt: at,
+          updatedAt: at,
+        });
+      } catch (err) {
+        if (err instanceof DuplicateError) throw conflict(`event type "${input.name}" already exists`);
+        throw err;
+      }
+    },
+
+    async getEventType(idOrName: string): Promise<EventTypeRecord> {
+      const rec = await deps.eventTypes.get(idOrName);
+      if (!rec) throw notFound('event type', idOrName);
+      return rec;
+    },
+
+    async listEventTypes(filter: { domain?: EventTypeRecord['domain']; deprecated?: boolean }) {
+      return deps.eventTypes.list(filter);
+    },
+
+    async patchEventType(principal: Principal, idOrName: string, input: PatchEventTypeInput) {
+      requireOperator(principal);
+      const rec = await deps.eventTypes.get(idOrName);
+      if (!rec) throw notFound('event type', idOrName);
+      const updated = await deps.eventTypes.update(rec.id, { ...input, updatedAt: now() });
+      if (!updated) throw notFound('event type', idOrName);
+      return updated;
+    },
+
+    async deleteEventType(principal: Principal, idOrName: string): Promise<void> {
+      requireOperator(principal);
+      const rec = await deps.eventTypes.get(idOrName);
+      if (!rec || !(await deps.eventTypes.delete(rec.id))) throw notFound('event type', idOrName);
+    },
+  };
+}
+
+function requireOperator(principal: Principal): void {
+  if (principal.role !== 'OPERATOR') throw forbidden('managing event types requires an operator API key');
+}
+
+/** The APIKEY auth header must not collide with a custom header (which one would win is unclear). */
+function checkApiKeyHeader(auth: AuthInput | AuthSnapshot, customHeaders: Record<string, string>): void {
+  if (auth.type !== 'APIKEY') return;
+  const clash = Object.keys(customHeaders).find((h) => h.toLowerCase() === auth.headerName.toLowerCase());
+  if (clash) {
+    const errors: FieldError[] = [
+      { in: 'body', path: `customHeaders.${clash}`, message: 'also used as auth.headerName' },
+    ];
+    throw badRequest(`custom header "${clash}" collides with the API-key auth header`, errors);
+  }
+}
