@@ -46,10 +46,10 @@ export function acquireLock(dataDir: string, pid = process.pid): HubLock {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const holder = Number.parseInt(readFileSync(file, 'utf8').trim(), 10);
-      if (Number.isInteger(holder) && holder > 0 && holder !== pid && isAlive(holder)) {
+      if (Number.isInteger(holder) && holder > 0 && (holder === pid || isAlive(holder))) {
         throw new AlreadyRunningError(holder, file);
       }
-      // Stale lock from a launcher that is gone (or our own pid): take it over.
+      // Stale lock from a launcher that is gone: take it over.
       rmSync(file, { force: true });
     }
   }
