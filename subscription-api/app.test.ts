@@ -84,7 +84,7 @@ describe('subscription-api routes (memory)', () => {
 
     const change = ctx.subscriptions.changes.at(-1)!;
     expect(change.snapshot?.auth).toMatchObject({ type: 'BASIC', username: 'hub' });
-    const sealed = (change.snapshot?.auth as { secret: string }).secret;
+    const sealed = (change.snapshot!.auth as { secret: string }).secret;
     expect(sealed).not.toContain('p@ss');
     expect(box.open(sealed, body.id)).toBe('p@ss-w0rd-secret');
     expect(box.open(change.snapshot!.signing.current, body.id)).toBe(body.signingSecret);

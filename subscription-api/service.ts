@@ -20,9 +20,9 @@ import {
   problem,
   validationFailed,
 } from '../pipeline/shared/http/problem';
+import { uuidv7 } from '../pipeline/shared/ids';
 import { type EndpointPolicy, validateEndpointUrl } from '../pipeline/shared/net/ssrf-policy';
 import type { AuthSnapshot, SubscriptionStatus } from '../pipeline/shared/subscriptions/snapshot';
-import { uuidv7 } from './ids';
 import {
   DuplicateError,
   type EventTypeRecord,

@@ -18,6 +18,11 @@ function aNewKey(overrides: Partial<NewApiKey> = {}): NewApiKey & { key: string 
   };
 }
 
+const newKey = (overrides: Partial<NewApiKey> = {}): NewApiKey => {
+  const { key: _key, ...input } = aNewKey(overrides);
+  return input;
+};
+
 export function apiKeyStoreContract(makeStore: () => Promise<ApiKeyStore>): void {
   let store: ApiKeyStore;
   beforeEach(async () => {
@@ -57,9 +62,9 @@ export function apiKeyStoreContract(makeStore: () => Promise<ApiKeyStore>): void
   });
 
   it('lists keys oldest first, by tenant, hiding revoked ones unless asked', async () => {
-    const a = await store.create(aNewKey({ name: 'a', tenantId: 't1' }));
-    const b = await store.create(aNewKey({ name: 'b', tenantId: 't2' }));
-    const c = await store.create(aNewKey({ name: 'c', tenantId: 't1' }));
+    const a = await store.create(newKey({ name: 'a', tenantId: 't1' }));
+    const b = await store.create(newKey({ name: 'b', tenantId: 't2' }));
+    const c = await store.create(newKey({ name: 'c', tenantId: 't1' }));
     await store.revoke(c.id);
     expect((await store.list()).map((k) => k.name)).toEqual(['a', 'b']);
     expect((await store.list({ tenantId: 't1' })).map((k) => k.id)).toEqual([a.id]);
@@ -68,7 +73,7 @@ export function apiKeyStoreContract(makeStore: () => Promise<ApiKeyStore>): void
   });
 
   it('revokes once: the first revocation time sticks', async () => {
-    const k = await store.create(aNewKey());
+    const k = await store.create(newKey());
     const first = new Date('2030-01-01T00:00:00Z');
     expect((await store.revoke(k.id, first))?.revokedAt).toEqual(first);
     expect((await store.revoke(k.id, new Date('2031-01-01T00:00:00Z')))?.revokedAt).toEqual(first);

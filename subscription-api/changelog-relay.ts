@@ -1,0 +1,199 @@
+/**
+ * Changelog relay: publishes the transactional outbox (SubscriptionChange rows) to the compacted topic.
+ *
+ *   loop:
+ *     BEGIN
+ *       pg_try_advisory_xact_lock(relay)            one active relay at a time, so per-key order holds even
+ *                                                   with several API instances (others idle until it frees)
+ *       SELECT ... WHERE published_at IS NULL
+ *         ORDER BY id LIMIT n FOR UPDATE SKIP LOCKED
+ *       producer.send(key = subscription id, value = snapshot | null)   idempotent producer, acks = -1
+ *       UPDATE ... SET published_at = now() WHERE id = ANY(ids)
+ *     COMMIT
+ *     wait for NOTIFY subscription_changes (sent by the repository's transaction) or the poll interval
+ *
+ * Crash-safe and at-least-once: a crash after the produce and before COMMIT leaves the rows unpublished, so
+ * the next relay produces them again (same key, same snapshot; consumers keep the highest version). Rows are
+ * produced in id order in one batch; records of one key go to one partition in that order.
+ */
+import type { Producer } from 'kafkajs';
+import type { Pool, PoolClient } from 'pg';
+import { Client } from 'pg';
+import { errorMessage } from '../pipeline/shared/errors';
+import type { Logger } from '../pipeline/shared/logging/logger';
+import { encodeSnapshot, subscriptionSnapshotSchema } from '../pipeline/shared/subscriptions/snapshot';
+import { CHANGE_TABLE, NOTIFY_CHANNEL } from './subscription-repository.prisma';
+
+/** Arbitrary constant identifying the relay's advisory lock. */
+const RELAY_LOCK_KEY = 0x5b5c4a1;
+
+export interface ChangelogRelayOptions {
+  pool: Pool;
+  /** For LISTEN (a dedicated connection). Omit to rely on polling only. */
+  databaseUrl?: string;
+  producer: Producer;
+  topic: string;
+  log: Logger;
+  batchSize?: number;
+  /** Fallback poll interval. */
+  intervalMs?: number;
+  /** Test hook: runs after the batch was produced and before it is marked published (crash injection). */
+  afterProduce?: (changeIds: string[]) => Promise<void>;
+}
+
+export interface ChangelogRelay {
+  /** Publishes everything pending now; resolves with the number of rows published. */
+  drain(): Promise<number>;
+  published(): number;
+  stop(): Promise<void>;
+}
+
+interface ChangeRow {
+  id: string;
+  subscription_id: string;
+  snapshot: unknown;
+}
+
+export async function startChangelogRelay(opts: ChangelogRelayOptions): Promise<ChangelogRelay> {
+  const batchSize = opts.batchSize ?? 500;
+  const intervalMs = opts.intervalMs ?? 250;
+  let running = true;
+  let publishedCount = 0;
+  let wake: (() => void) | undefined;
+  let listener: Client | undefined;
+  let failures = 0;
+
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const t = setTimeout(done, ms);
+      function done() {
+        clearTimeout(t);
+        wake = undefined;
+        resolve();
+      }
+      wake = done;
+    });
+
+  async function connectListener(): Promise<void> {
+    if (!opts.databaseUrl || !running) return;
+    const client = new Client({ connectionString: opts.databaseUrl });
+    client.on('notification', () => wake?.());
+    client.on('error', (err) => {
+      opts.log.warn({ err: errorMessage(err) }, 'changelog relay LISTEN connection lost; polling until it is back');
+      listener = undefined;
+      client.end().catch(() => {});
+      if (running) setTimeout(() => void connectListener().catch(() => {}), 1000).unref();
+    });
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${NOTIFY_CHANNEL}`);
+      listener = client;
+    } catch (err) {
+      opts.log.warn({ err: errorMessage(err) }, 'changelog relay could not LISTEN; polling only');
+      await client.end().catch(() => {});
+    }
+  }
+
+  async function publishBatch(): Promise<number> {
+    let client: PoolClient | undefined;
+    try {
+      client = await opts.pool.connect();
+      await client.query('BEGIN');
+      const lock = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [RELAY_LOCK_KEY]);
+      if (!lock.rows[0]?.ok) {
+        await client.query('COMMIT');
+        return 0;
+      }
+      const { rows } = await client.query<ChangeRow>(
+        `SELECT id::text AS id, ${CHANGE_TABLE.subscriptionId} AS subscription_id, ${CHANGE_TABLE.snapshot} AS snapshot
+           FROM ${CHANGE_TABLE.name}
+          WHERE ${CHANGE_TABLE.publishedAt} IS NULL
+          ORDER BY id
+          LIMIT $1
+          FOR UPDATE SKIP LOCKED`,
+        [batchSize],
+      );
+      if (rows.length === 0) {
+        await client.query('COMMIT');
+        return 0;
+      }
+      await opts.producer.send({
+        topic: opts.topic,
+        acks: -1,
+        messages: rows.map((r) => ({
+          key: r.subscription_id,
+          value: toValue(r, opts.log),
+        })),
+      });
+      const ids = rows.map((r) => r.id);
+      await opts.afterProduce?.(ids);
+      await client.query(
+        `UPDATE ${CHANGE_TABLE.name} SET ${CHANGE_TABLE.publishedAt} = now() WHERE id = ANY($1::bigint[])`,
+        [ids],
+      );
+      await client.query('COMMIT');
+      publishedCount += rows.length;
+      opts.log.debug({ published: rows.length, lastChangeId: ids[ids.length - 1] }, 'changelog batch published');
+      return rows.length;
+    } catch (err) {
+      await client?.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      client?.release();
+    }
+  }
+
+  async function drain(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const n = await publishBatch();
+      total += n;
+      if (n < batchSize) return total;
+    }
+  }
+
+  await connectListener();
+
+  const loop = (async () => {
+    while (running) {
+      try {
+        await drain();
+        failures = 0;
+        if (running) await sleep(intervalMs);
+      } catch (err) {
+        failures++;
+        const backoff = Math.min(5000, 100 * 2 ** Math.min(failures, 6));
+        opts.log.error({ err: errorMessage(err), backoffMs: backoff }, 'changelog relay batch failed; will retry');
+        if (running) await sleep(backoff);
+      }
+    }
+  })();
+
+  return {
+    drain,
+    published: () => publishedCount,
+    async stop() {
+      running = false;
+      wake?.();
+      await loop;
+      await listener?.end().catch(() => {});
+    },
+  };
+}
+
+/**
+ * The record value: `encodeSnapshot` of the stored snapshot (re-parsed, so the bytes are canonical whatever key
+ * order jsonb returns), or null for a tombstone. A row that does not parse is a bug upstream; it is published as
+ * stored (directories log and ignore it) rather than blocking every later change.
+ */
+function toValue(r: ChangeRow, log: Logger): Buffer | null {
+  const raw = typeof r.snapshot === 'string' ? (JSON.parse(r.snapshot) as unknown) : r.snapshot;
+  if (raw === null || raw === undefined) return null;
+  const parsed = subscriptionSnapshotSchema.safeParse(raw);
+  if (parsed.success) return encodeSnapshot(parsed.data);
+  log.error(
+    { changeId: r.id, subscriptionId: r.subscription_id },
+    'malformed snapshot in the change table; published as stored',
+  );
+  return Buffer.from(JSON.stringify(raw));
+}

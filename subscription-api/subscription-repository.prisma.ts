@@ -1,0 +1,204 @@
+/**
+ * SubscriptionRepository on Postgres through Prisma, with the transactional outbox:
+ *
+ *   BEGIN
+ *     (update/delete) SELECT ... FOR UPDATE            serialises writers of one subscription
+ *     write the Subscription row (version + 1)
+ *     INSERT SubscriptionChange(subscriptionId, snapshot | NULL)   the changelog record, same transaction
+ *     pg_notify('subscription_changes')                 wakes the relay on COMMIT
+ *   COMMIT
+ *
+ * So a subscription change and its changelog record are committed together or not at all.
+ * Structurally typed (the delegate calls used), so the generated client fits without importing it here.
+ */
+import type { SubscriptionSnapshot } from '../pipeline/shared/subscriptions/snapshot';
+import {
+  DuplicateError,
+  type SubscriptionFilter,
+  type SubscriptionRecord,
+  type SubscriptionRepository,
+  toSnapshot,
+} from './ports';
+
+/** SQL identifiers of the outbox table (shared with the relay). */
+export const CHANGE_TABLE = {
+  name: '"SubscriptionChange"',
+  subscriptionId: '"subscriptionId"',
+  snapshot: '"snapshot"',
+  publishedAt: '"publishedAt"',
+} as const;
+export const NOTIFY_CHANNEL = 'subscription_changes';
+
+interface SubscriptionRow {
+  id: string;
+  tenantId: string;
+  description: string | null;
+  status: string;
+  sourceService: string;
+  eventType: string;
+  resourceType: string;
+  operationType: string;
+  endpointUrl: string;
+  contentMode: string;
+  auth: unknown;
+  signing: unknown;
+  customHeaders: unknown;
+  maxAttempts: number | null;
+  ordered: boolean;
+  version: number;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+type RowData = SubscriptionRow;
+type Where = Record<string, unknown>;
+
+interface Tx {
+  subscription: {
+    create(args: { data: RowData }): Promise<unknown>;
+    findUnique(args: { where: { id: string } }): Promise<SubscriptionRow | null>;
+    update(args: { where: { id: string }; data: Partial<RowData> }): Promise<SubscriptionRow>;
+    delete(args: { where: { id: string } }): Promise<unknown>;
+  };
+  $executeRawUnsafe(query: string, ...values: unknown[]): Promise<number>;
+}
+
+export interface SubscriptionPrisma extends Tx {
+  subscription: Tx['subscription'] & {
+    findMany(args: { where: Where; orderBy: { id: 'asc' }; take: number }): Promise<SubscriptionRow[]>;
+  };
+  $transaction<R>(fn: (tx: Tx) => Promise<R>): Promise<R>;
+}
+
+function toRow(r: SubscriptionRecord): RowData {
+  return {
+    id: r.id,
+    tenantId: r.tenantId,
+    description: r.description,
+    status: r.status,
+    sourceService: r.match.sourceService,
+    eventType: r.match.eventType,
+    resourceType: r.match.resourceType,
+    operationType: r.match.operationType,
+    endpointUrl: r.endpointUrl,
+    contentMode: r.contentMode,
+    auth: r.auth,
+    signing: r.signing,
+    customHeaders: r.customHeaders,
+    maxAttempts: r.maxAttempts,
+    ordered: r.ordered,
+    version: r.version,
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
+  };
+}
+
+function toRecord(row: SubscriptionRow): SubscriptionRecord {
+  return {
+    id: row.id,
+    tenantId: row.tenantId,
+    description: row.description,
+    status: row.status as SubscriptionRecord['status'],
+    match: {
+      sourceService: row.sourceService,
+      eventType: row.eventType,
+      resourceType: row.resourceType,
+      operationType: row.operationType,
+    },
+    endpointUrl: row.endpointUrl,
+    contentMode: row.contentMode as SubscriptionRecord['contentMode'],
+    auth: row.auth as SubscriptionRecord['auth'],
+    signing: row.signing as SubscriptionRecord['signing'],
+    customHeaders: (row.customHeaders ?? {}) as Record<string, string>,
+    maxAttempts: row.maxAttempts,
+    ordered: row.ordered,
+    version: row.version,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+async function recordChange(tx: Tx, id: string, snapshot: SubscriptionSnapshot | null): Promise<void> {
+  await tx.$executeRawUnsafe(
+    `INSERT INTO ${CHANGE_TABLE.name} (${CHANGE_TABLE.subscriptionId}, ${CHANGE_TABLE.snapshot}) VALUES ($1, $2::jsonb)`,
+    id,
+    snapshot === null ? null : JSON.stringify(snapshot),
+  );
+  await tx.$executeRawUnsafe(`SELECT pg_notify('${NOTIFY_CHANNEL}', '')`);
+}
+
+async function lockRow(tx: Tx, id: string): Promise<SubscriptionRow | null> {
+  const locked = await tx.$executeRawUnsafe('SELECT 1 FROM "Subscription" WHERE id = $1 FOR UPDATE', id);
+  if (locked === 0) return null;
+  return tx.subscription.findUnique({ where: { id } });
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: string }).code === 'P2002';
+}
+
+export class SubscriptionRepositoryPrisma implements SubscriptionRepository {
+  constructor(private readonly prisma: SubscriptionPrisma) {}
+
+  async insert(record: SubscriptionRecord): Promise<void> {
+    try {
+      await this.prisma.$transaction(async (tx) => {
+        await tx.subscription.create({ data: toRow(record) });
+        await recordChange(tx, record.id, toSnapshot(record));
+      });
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new DuplicateError(`subscription ${record.id} exists`);
+      throw err;
+    }
+  }
+
+  async get(id: string): Promise<SubscriptionRecord | undefined> {
+    if (!UUID.test(id)) return undefined;
+    const row = await this.prisma.subscription.findUnique({ where: { id } });
+    return row ? toRecord(row) : undefined;
+  }
+
+  async update(
+    id: string,
+    mutate: (current: SubscriptionRecord) => SubscriptionRecord | Promise<SubscriptionRecord>,
+  ): Promise<SubscriptionRecord | undefined> {
+    if (!UUID.test(id)) return undefined;
+    return this.prisma.$transaction(async (tx) => {
+      const row = await lockRow(tx, id);
+      if (!row) return undefined;
+      const current = toRecord(row);
+      const next = await mutate(current);
+      if (next === current) return current;
+      const saved: SubscriptionRecord = { ...next, id, version: current.version + 1, updatedAt: new Date() };
+      const { id: _id, createdAt: _c, ...data } = toRow(saved);
+      await tx.subscription.update({ where: { id }, data });
+      await recordChange(tx, id, toSnapshot(saved));
+      return saved;
+    });
+  }
+
+  async delete(id: string, guard: (current: SubscriptionRecord) => void): Promise<SubscriptionRecord | undefined> {
+    if (!UUID.test(id)) return undefined;
+    return this.prisma.$transaction(async (tx) => {
+      const row = await lockRow(tx, id);
+      if (!row) return undefined;
+      const current = toRecord(row);
+      guard(current);
+      await tx.subscription.delete({ where: { id } });
+      await recordChange(tx, id, null);
+      return current;
+    });
+  }
+
+  async list(f: SubscriptionFilter, page: { limit: number; afterId?: string }): Promise<SubscriptionRecord[]> {
+    const where: Where = {};
+    for (const k of ['tenantId', 'status', 'sourceService', 'eventType', 'resourceType', 'operationType'] as const) {
+      if (f[k] !== undefined) where[k] = f[k];
+    }
+    if (page.afterId !== undefined) where.id = { gt: page.afterId };
+    const rows = await this.prisma.subscription.findMany({ where, orderBy: { id: 'asc' }, take: page.limit });
+    return rows.map(toRecord);
+  }
+}
