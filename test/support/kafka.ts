@@ -1,0 +1,128 @@
+/** Helpers for integration tests against the real broker started by the global setup. */
+import { randomUUID } from 'node:crypto';
+import { type IHeaders, Kafka, type KafkaMessage, logLevel } from 'kafkajs';
+
+export function brokers(): string[] {
+  const b = process.env.KAFKA_BROKERS;
+  if (!b) throw new Error('KAFKA_BROKERS is not set: run integration tests through jest (global setup starts Kafka)');
+  return b.split(',');
+}
+
+export function testKafka(clientId = 'test'): Kafka {
+  return new Kafka({ brokers: brokers(), clientId, logLevel: logLevel.NOTHING });
+}
+
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${randomUUID().slice(0, 8)}`;
+}
+
+export async function createTopic(topic: string, partitions = 3, compact = false): Promise<void> {
+  const admin = testKafka().admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: [
+        {
+          topic,
+          numPartitions: partitions,
+          configEntries: compact ? [{ name: 'cleanup.policy', value: 'compact' }] : [],
+        },
+      ],
+    });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+export async function waitFor<T>(
+  fn: () => T | Promise<T>,
+  opts: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + (opts.timeoutMs ?? 15_000);
+  let lastErr: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v) return v as NonNullable<T>;
+    } catch (err) {
+      lastErr = err;
+    }
+    await new Promise((r) => setTimeout(r, opts.intervalMs ?? 50));
+  }
+  throw new Error(
+    `timed out waiting for ${opts.what ?? 'condition'}${lastErr ? `: ${(lastErr as Error).message}` : ''}`,
+  );
+}
+
+export interface ConsumedRecord {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: string | null;
+  value: Buffer | null;
+  headers: Record<string, string>;
+}
+
+function flatHeaders(h: IHeaders | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(h ?? {})) {
+    const first = Array.isArray(v) ? v[0] : v;
+    if (first !== undefined) out[k] = first.toString();
+  }
+  return out;
+}
+
+/**
+ * Reads topics from the beginning until `count` records arrived (or, with `settleMs`, until no new record came
+ * for that long after reaching count — to catch extras). read_committed by default.
+ */
+export async function consumeAll(
+  topics: string | string[],
+  opts: { count: number; timeoutMs?: number; settleMs?: number; readUncommitted?: boolean } = { count: 1 },
+): Promise<ConsumedRecord[]> {
+  const kafka = testKafka('test-reader');
+  const consumer = kafka.consumer({
+    groupId: uniqueName('reader'),
+    readUncommitted: opts.readUncommitted ?? false,
+    maxWaitTimeInMs: 100,
+  });
+  const records: ConsumedRecord[] = [];
+  await consumer.connect();
+  try {
+    for (const topic of Array.isArray(topics) ? topics : [topics])
+      await consumer.subscribe({ topic, fromBeginning: true });
+    let lastAt = Date.now();
+    await consumer.run({
+      eachMessage: async ({
+        topic,
+        partition,
+        message,
+      }: {
+        topic: string;
+        partition: number;
+        message: KafkaMessage;
+      }) => {
+        records.push({
+          topic,
+          partition,
+          offset: message.offset,
+          key: message.key?.toString() ?? null,
+          value: message.value,
+          headers: flatHeaders(message.headers),
+        });
+        lastAt = Date.now();
+      },
+    });
+    await waitFor(() => records.length >= opts.count && Date.now() - lastAt >= (opts.settleMs ?? 0), {
+      timeoutMs: opts.timeoutMs ?? 20_000,
+      intervalMs: 50,
+      what: `${opts.count} records on ${String(topics)} (got ${records.length})`,
+    }).catch((err) => {
+      throw new Error(`${(err as Error).message}; got ${records.length}`);
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return records;
+}
