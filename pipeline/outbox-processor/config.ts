@@ -1,0 +1,34 @@
+/** outbox-processor configuration: one zod schema over the environment, parsed once. */
+import { z } from 'zod';
+import { commonEnv, env, loadConfig } from '../shared/config/load-config';
+
+export const outboxConfigSchema = z.object({
+  ...commonEnv,
+  GROUP_ID: z.string().default('integration-hub-outbox-processor'),
+  PORT: env.port(8082),
+  HOST: z.string().default('0.0.0.0'),
+  HUB_ENCRYPTION_KEYS: z
+    .string()
+    .min(1, 'required: "<id>:<base64 of 32 bytes>" (the key subscription-api seals secrets with)'),
+  ENDPOINT_ALLOW_HOSTS: env.list([]),
+  MAX_ATTEMPTS: env.int(3, 1, 50),
+  RETRY_BASE_MS: env.int(500, 1),
+  RETRY_MAX_MS: env.int(30_000, 1),
+  RETRY_MAX_TOTAL_MS: env.int(60_000, 1),
+  MAX_IN_FLIGHT: env.int(2000, 1),
+  PER_ENDPOINT_CONCURRENCY: env.int(32, 1),
+  PER_ENDPOINT_QUEUE: env.int(1000, 1),
+  PARTITIONS_CONCURRENTLY: env.int(4, 1),
+  CONNECT_TIMEOUT_MS: env.int(5_000, 1),
+  HEADERS_TIMEOUT_MS: env.int(10_000, 1),
+  BODY_TIMEOUT_MS: env.int(10_000, 1),
+  BREAKER_MIN_REQUESTS: env.int(20, 1),
+  BREAKER_FAILURE_RATIO: z.coerce.number().min(0).max(1).default(0.5),
+  BREAKER_OPEN_MS: env.int(5_000, 1),
+  COMMIT_INTERVAL_MS: env.int(200, 10),
+  SHUTDOWN_GRACE_MS: env.int(15_000, 0),
+});
+export type OutboxConfig = z.infer<typeof outboxConfigSchema>;
+
+export const loadOutboxConfig = (e: Record<string, string | undefined> = process.env) =>
+  loadConfig('outbox-processor', outboxConfigSchema, e);

@@ -1,0 +1,161 @@
+/**
+ * outbox-processor entry point — wiring only.
+ *
+ *   config ─▶ kafka ─▶ subscription directory (wait until caught up) ─▶ delivery deps (SecretBox, undici sender,
+ *   auth provider, breakers) ─▶ handler ─▶ outbox consumer ─▶ health/metrics server; SIGTERM drains.
+ */
+import { collectDefaultMetrics } from 'prom-client';
+import { createAuditSink } from '../shared/audit/audit';
+import { kafkaAuditProducer } from '../shared/audit/audit.kafka';
+import { ConfigError } from '../shared/config/load-config';
+import { parseHubKeys, SecretBox } from '../shared/crypto/secret-box';
+import { createAuthProvider } from '../shared/delivery/auth-provider';
+import { CircuitBreaker } from '../shared/delivery/circuit-breaker';
+import { deliverOnce } from '../shared/delivery/deliver';
+import { HttpSender } from '../shared/delivery/send';
+import { errorMessage } from '../shared/errors';
+import { createApp } from '../shared/http/create-app';
+import { createKafka } from '../shared/kafka/client';
+import { createLogger } from '../shared/logging/logger';
+import { startSubscriptionDirectory } from '../shared/subscriptions/directory';
+import { topicNames } from '../shared/topics';
+import { loadOutboxConfig } from './config';
+import { createDeliveryHandler } from './handler';
+import { createOutboxMetrics } from './metrics';
+import { startOutboxConsumer } from './outbox.kafka';
+
+async function main(): Promise<void> {
+  const config = loadOutboxConfig();
+  const log = createLogger({ service: 'outbox-processor', level: config.LOG_LEVEL });
+  const topics = topicNames(config.TOPIC_PREFIX);
+  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-outbox`, log });
+  const metrics = createOutboxMetrics();
+  collectDefaultMetrics({ register: metrics.registry });
+
+  const box = new SecretBox(parseHubKeys(config.HUB_ENCRYPTION_KEYS));
+  const sender = new HttpSender({
+    allowHosts: config.ENDPOINT_ALLOW_HOSTS,
+    connectTimeoutMs: config.CONNECT_TIMEOUT_MS,
+    headersTimeoutMs: config.HEADERS_TIMEOUT_MS,
+    bodyTimeoutMs: config.BODY_TIMEOUT_MS,
+    connectionsPerOrigin: config.PER_ENDPOINT_CONCURRENCY,
+  });
+  const open = (sealed: string, subscriptionId: string) => box.open(sealed, subscriptionId);
+  const auth = createAuthProvider({ open, send: (r) => sender.send(r) });
+  const directory = await startSubscriptionDirectory({
+    kafka,
+    topic: topics.subscriptions,
+    log: log.child({ component: 'directory' }),
+    groupPrefix: `${config.GROUP_ID}-directory`,
+    onChange: (id) => auth.invalidate(id),
+  });
+
+  let consumer: Awaited<ReturnType<typeof startOutboxConsumer>> | undefined;
+  let shuttingDown = false;
+  const app = await createApp({
+    name: 'outbox-processor',
+    logger: log,
+    registry: metrics.registry,
+    docs: false,
+    ready: () => ({
+      ready: !shuttingDown && directory.isReady() && consumer !== undefined,
+      details: { subscriptions: directory.size() },
+    }),
+  });
+  await app.listen({ port: config.PORT, host: config.HOST });
+  await directory.ready();
+
+  const breakers = new Map<string, CircuitBreaker>();
+  const breakerFor = (url: string) => {
+    const origin = URL.canParse(url) ? new URL(url).origin : url;
+    let b = breakers.get(origin);
+    if (!b) {
+      b = new CircuitBreaker({
+        windowMs: 10_000,
+        minRequests: config.BREAKER_MIN_REQUESTS,
+        failureRatio: config.BREAKER_FAILURE_RATIO,
+        openMs: config.BREAKER_OPEN_MS,
+        halfOpenProbes: 1,
+      });
+      breakers.set(origin, b);
+    }
+    return b;
+  };
+  const breakerGauge = setInterval(() => {
+    let open = 0;
+    for (const b of breakers.values()) if (b.current() !== 'closed') open++;
+    metrics.breakersOpen.set(open);
+  }, 1000);
+  breakerGauge.unref();
+
+  const auditProducer = kafka.producer();
+  await auditProducer.connect();
+  const audit = createAuditSink({
+    producer: kafkaAuditProducer(auditProducer, topics.audit),
+    source: '//integration-hub/outbox-processor',
+    onError: (err, dropped) => log.warn({ err: errorMessage(err), dropped }, 'audit entries not written'),
+  });
+  const handle = createDeliveryHandler({
+    directory,
+    deliver: (event, sub) => deliverOnce(event, sub, { sender, auth, open }),
+    policy: {
+      maxAttempts: config.MAX_ATTEMPTS,
+      baseDelayMs: config.RETRY_BASE_MS,
+      maxDelayMs: config.RETRY_MAX_MS,
+      maxTotalMs: config.RETRY_MAX_TOTAL_MS,
+    },
+    breakerFor,
+    audit,
+    onAttempt: (r, attempt) => {
+      metrics.attempts.inc({ status_class: r.status ? `${Math.floor(r.status / 100)}xx` : 'none' });
+      if (attempt > 1) metrics.retries.inc();
+    },
+  });
+  consumer = await startOutboxConsumer({
+    kafka,
+    topics,
+    groupId: config.GROUP_ID,
+    directory,
+    handle,
+    log,
+    metrics,
+    maxInFlight: config.MAX_IN_FLIGHT,
+    perEndpointConcurrency: config.PER_ENDPOINT_CONCURRENCY,
+    perEndpointQueue: config.PER_ENDPOINT_QUEUE,
+    partitionsConsumedConcurrently: config.PARTITIONS_CONCURRENTLY,
+    commitIntervalMs: config.COMMIT_INTERVAL_MS,
+  });
+  log.info({ port: config.PORT, subscriptions: directory.size() }, 'outbox-processor consuming');
+
+  const shutdown = async (signal: string) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    log.info({ signal, inFlight: consumer?.inFlight() }, 'shutting down: finishing in-flight deliveries, committing');
+    const force = setTimeout(() => {
+      log.error('shutdown grace exceeded; exiting (uncommitted records will be redelivered)');
+      process.exit(1);
+    }, config.SHUTDOWN_GRACE_MS + 5_000);
+    force.unref();
+    try {
+      await consumer?.stop(config.SHUTDOWN_GRACE_MS);
+      await audit.stop();
+      await auditProducer.disconnect();
+      await directory.stop();
+      await sender.close();
+      await app.close();
+      log.info('stopped');
+      process.exit(0);
+    } catch (err) {
+      log.error({ err: errorMessage(err) }, 'error during shutdown');
+      process.exit(1);
+    }
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((err) => {
+  if (err instanceof ConfigError) console.error(err.message);
+  else console.error(`outbox-processor failed to start: ${errorMessage(err)}`);
+  process.exit(1);
+});
