@@ -9,8 +9,8 @@
  *   COMMIT
  *
  * So a subscription change and its changelog record are committed together or not at all.
- * Structurally typed (the delegate calls used), so the generated client fits without importing it here.
  */
+import type { Prisma, PrismaClient } from '../prisma/client';
 import type { SubscriptionSnapshot } from '../pipeline/shared/subscriptions/snapshot';
 import {
   DuplicateError,
@@ -29,46 +29,11 @@ export const CHANGE_TABLE = {
 } as const;
 export const NOTIFY_CHANNEL = 'subscription_changes';
 
-interface SubscriptionRow {
-  id: string;
-  tenantId: string;
-  description: string | null;
-  status: string;
-  sourceService: string;
-  eventType: string;
-  resourceType: string;
-  operationType: string;
-  endpointUrl: string;
-  contentMode: string;
-  auth: unknown;
-  signing: unknown;
-  customHeaders: unknown;
-  maxAttempts: number | null;
-  ordered: boolean;
-  version: number;
-  createdAt: Date;
-  updatedAt: Date;
-}
-
-type RowData = SubscriptionRow;
-type Where = Record<string, unknown>;
-
-interface Tx {
-  subscription: {
-    create(args: { data: RowData }): Promise<unknown>;
-    findUnique(args: { where: { id: string } }): Promise<SubscriptionRow | null>;
-    update(args: { where: { id: string }; data: Partial<RowData> }): Promise<SubscriptionRow>;
-    delete(args: { where: { id: string } }): Promise<unknown>;
-  };
-  $executeRawUnsafe(query: string, ...values: unknown[]): Promise<number>;
-}
-
-export interface SubscriptionPrisma extends Tx {
-  subscription: Tx['subscription'] & {
-    findMany(args: { where: Where; orderBy: { id: 'asc' }; take: number }): Promise<SubscriptionRow[]>;
-  };
-  $transaction<R>(fn: (tx: Tx) => Promise<R>): Promise<R>;
-}
+type SubscriptionRow = Prisma.SubscriptionGetPayload<object>;
+type RowData = Prisma.SubscriptionUncheckedCreateInput;
+type Where = Prisma.SubscriptionWhereInput;
+type Tx = Prisma.TransactionClient;
+export type SubscriptionPrisma = PrismaClient;
 
 function toRow(r: SubscriptionRecord): RowData {
   return {
@@ -82,9 +47,9 @@ function toRow(r: SubscriptionRecord): RowData {
     operationType: r.match.operationType,
     endpointUrl: r.endpointUrl,
     contentMode: r.contentMode,
-    auth: r.auth,
-    signing: r.signing,
-    customHeaders: r.customHeaders,
+    auth: r.auth as Prisma.InputJsonValue,
+    signing: r.signing as Prisma.InputJsonValue,
+    customHeaders: r.customHeaders as Prisma.InputJsonValue,
     maxAttempts: r.maxAttempts,
     ordered: r.ordered,
     version: r.version,

@@ -1,4 +1,4 @@
 export default async function globalTeardown(): Promise<void> {
-  const kafka = (globalThis as { __HUB_KAFKA__?: { stop(): Promise<void> } }).__HUB_KAFKA__;
-  await kafka?.stop();
+  const infra = (globalThis as { __HUB_INFRA__?: { stop(): Promise<void> }[] }).__HUB_INFRA__ ?? [];
+  await Promise.all(infra.map((i) => i.stop()));
 }

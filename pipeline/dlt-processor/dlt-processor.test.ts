@@ -1,0 +1,90 @@
+import { toKafkaBinary } from '../shared/cloudevents/envelope';
+import { HUB_HEADERS } from '../shared/topics';
+import { parseDltRecord } from './parse-dlt-record';
+import { decideAfterAttempt } from './retry-decision';
+
+const now = new Date('2026-01-01T00:00:00Z');
+const record = (extra: Record<string, string> = {}, drop: string[] = []) => {
+  const { headers, value } = toKafkaBinary(
+    {
+      specversion: '1.0',
+      id: 'e1',
+      source: '//s',
+      type: 'user.created',
+      extensions: { tenantid: 't1' },
+      data: Buffer.from('{}'),
+    },
+    {
+      [HUB_HEADERS.subscriptionId]: 'sub-1',
+      [HUB_HEADERS.tenantId]: 't1',
+      [HUB_HEADERS.domain]: 'user-lifecycle',
+      [HUB_HEADERS.dltAttempts]: '3',
+      [HUB_HEADERS.dltLastStatus]: '503',
+      [HUB_HEADERS.dltLastErrorCode]: 'DELIVERY.HTTP_503',
+      [HUB_HEADERS.dltFirstAttemptAt]: '2025-12-31T23:59:00.000Z',
+      ...extra,
+    },
+  );
+  for (const d of drop) delete headers[d];
+  return { offset: '5', key: Buffer.from('t1'), value, headers };
+};
+
+describe('parseDltRecord', () => {
+  it('reads a well-formed DLT record as a pending failure', () => {
+    const f = parseDltRecord('hub.dlt.user-lifecycle.v1', 0, record(), now);
+    expect(f).toMatchObject({
+      eventId: 'e1',
+      subscriptionId: 'sub-1',
+      tenantId: 't1',
+      status: 'PENDING',
+      attempts: 3,
+      lastStatusCode: 503,
+    });
+    expect(f.firstFailedAt.toISOString()).toBe('2025-12-31T23:59:00.000Z');
+  });
+  it('marks a permanent failure FAILED with a reason', () => {
+    const f = parseDltRecord(
+      'hub.dlt.user-lifecycle.v1',
+      0,
+      record({ [HUB_HEADERS.dltLastErrorCode]: 'DELIVERY.HTTP_410' }),
+      now,
+    );
+    expect(f.status).toBe('FAILED');
+    expect(f.reason).toMatch(/410/);
+  });
+  it('stores a malformed record as FAILED under a synthetic id instead of dropping it', () => {
+    const f = parseDltRecord('hub.dlt.access.v1', 2, record({}, ['ce_id']), now);
+    expect(f).toMatchObject({ status: 'FAILED', eventId: 'hub.dlt.access.v1:2:5', domain: 'user-lifecycle' });
+    expect(f.reason).toMatch(/ce_id/);
+    const g = parseDltRecord(
+      'hub.dlt.access.v1',
+      2,
+      { offset: '9', key: null, value: Buffer.from('garbage'), headers: {} },
+      now,
+    );
+    expect(g).toMatchObject({ status: 'FAILED', domain: 'access', tenantId: 'unknown' });
+  });
+});
+
+describe('decideAfterAttempt', () => {
+  const opts = { maxAttempts: 3, baseDelayMs: 1000, maxDelayMs: 60_000, now, replay: false };
+  const failed = (kind: 'retriable' | 'permanent', retryAfterMs?: number) => ({
+    outcome: 'failed' as const,
+    durationMs: 1,
+    failure: { kind, code: 'X', message: 'm', retryAfterMs },
+  });
+  it.each([
+    [{ outcome: 'delivered' as const, durationMs: 1 }, 1, false, 'DELIVERED'],
+    [{ outcome: 'delivered' as const, durationMs: 1 }, 1, true, 'REPLAYED'],
+    [failed('permanent'), 1, false, 'FAILED'],
+    [failed('retriable'), 1, false, 'RETRYING'],
+    [failed('retriable'), 3, false, 'FAILED'],
+    [failed('retriable'), 1, true, 'FAILED'],
+  ])('%o after attempt %i (replay %s) -> %s', (result, n, replay, status) => {
+    expect(decideAfterAttempt(result, n, { ...opts, replay }).status).toBe(status);
+  });
+  it('backs off exponentially or as the subscriber asks', () => {
+    expect(decideAfterAttempt(failed('retriable'), 2, opts).nextAttemptAt!.getTime() - now.getTime()).toBe(2000);
+    expect(decideAfterAttempt(failed('retriable', 7000), 1, opts).nextAttemptAt!.getTime() - now.getTime()).toBe(7000);
+  });
+});

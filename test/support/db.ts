@@ -1,0 +1,50 @@
+/** A fresh, migrated database per test file, dropped afterwards. */
+import { randomUUID } from 'node:crypto';
+import { Client } from 'pg';
+import { createPrismaClient, type PrismaClient } from '../../prisma/client';
+import { migrate } from '../../prisma/migrate';
+import { DEFAULT_ADMIN_URL } from './postgres-global';
+
+export function adminUrl(): string {
+  return process.env.TEST_DATABASE_ADMIN_URL ?? DEFAULT_ADMIN_URL;
+}
+
+export function databaseUrl(name: string): string {
+  const u = new URL(adminUrl());
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+async function admin<T>(fn: (c: Client) => Promise<T>): Promise<T> {
+  const c = new Client({ connectionString: adminUrl() });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+
+export interface TestDatabase {
+  name: string;
+  url: string;
+  prisma: PrismaClient;
+  drop(): Promise<void>;
+}
+
+export async function createTestDatabase(opts: { migrate?: boolean } = {}): Promise<TestDatabase> {
+  const name = `hub_test_${randomUUID().replace(/-/g, '').slice(0, 16)}`;
+  await admin((c) => c.query(`CREATE DATABASE "${name}"`));
+  const url = databaseUrl(name);
+  if (opts.migrate !== false) await migrate(url);
+  const prisma = createPrismaClient(url, { poolSize: 5 });
+  return {
+    name,
+    url,
+    prisma,
+    async drop() {
+      await prisma.$disconnect().catch(() => {});
+      await admin((c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
+    },
+  };
+}
