@@ -42,6 +42,8 @@ export const INGEST_CODES = {
   noSchemaRegistry: 'INGEST.NO_SCHEMA_REGISTRY',
   unknownSchema: 'INGEST.UNKNOWN_SCHEMA',
   schemaDecode: 'INGEST.SCHEMA_DECODE',
+  /** The handler threw (a bug): the record is quarantined so the partition moves on. */
+  processingError: 'INGEST.PROCESSING_ERROR',
 } as const;
 export type IngestCode = (typeof INGEST_CODES)[keyof typeof INGEST_CODES];
 

@@ -1,0 +1,321 @@
+/**
+ * Kafka adapter of the event-processor: ingest topics -> handler -> outbox/quarantine, exactly once.
+ *
+ *   consumer (group GROUP_ID, read_committed, eachBatch, CONCURRENCY partitions at once)
+ *     └─ per fetched batch, in chunks of MAX_BATCH_RECORDS:
+ *          decode + handle every record (pure; poison becomes a quarantine record, never an exception)
+ *          ── one Kafka transaction on a transactional producer from the pool ──
+ *             sendBatch(outbox + quarantine records) ─▶ sendOffsets(chunk end) ─▶ commit
+ *          resolveOffset, heartbeat; audit entries go to the audit sink (outside the transaction)
+ *     on any failure: abort, throw -> kafkajs fetches the chunk again from the last committed position.
+ *
+ * Why this is exactly-once: the outbox records and the consumer offset are committed atomically, and outbox
+ * readers use read_committed. A crash before the commit leaves an open transaction that the restarted instance
+ * aborts when it re-initialises the same transactional ids (they are stable per instance and pool slot); its
+ * records never become visible and the records are consumed again from the committed offset.
+ * Limitation: kafkajs 2.2 sends offsets without the consumer-group generation (no KIP-447 fencing), so a *zombie*
+ * instance that lost its partitions in a rebalance but still holds a transaction could commit it; instances with
+ * distinct INSTANCE_IDs therefore rely on session timeouts being longer than one transaction (they are: seconds
+ * vs. milliseconds).
+ */
+import type { Consumer, EachBatchPayload, Kafka, Message, Producer } from 'kafkajs';
+import { Partitioners } from 'kafkajs';
+import type { AuditSink } from '../shared/audit/audit';
+import { errorMessage } from '../shared/errors';
+import type { Logger } from '../shared/logging/logger';
+import { type DecodeResult, INGEST_CODES, type IngestRecord } from './decode-input';
+import type { EventHandler, HandlerResult, ProducedRecord } from './handler';
+import type { EventProcessorMetrics } from './metrics';
+
+export interface IngestOptions {
+  kafka: Kafka;
+  /** Ingest topics. */
+  topics: string[];
+  groupId: string;
+  /** Prefix of the transactional ids, stable per instance: `<group>-<instance>`; the slot number is appended. */
+  transactionalIdPrefix: string;
+  /** Partitions processed at once; one transactional producer each. */
+  concurrency: number;
+  /** Records per transaction at most. */
+  maxBatchRecords: number;
+  transactionTimeoutMs?: number;
+  sessionTimeoutMs?: number;
+  decode: (record: IngestRecord) => Promise<DecodeResult>;
+  handler: EventHandler;
+  audit: AuditSink;
+  metrics?: EventProcessorMetrics;
+  log: Logger;
+  now?: () => number;
+  /** Consume from the beginning when the group has no committed offset. Default true. */
+  fromBeginning?: boolean;
+}
+
+export interface IngestRunner {
+  /** Stops fetching, lets the running chunk commit, leaves the group, closes the producers. */
+  stop(): Promise<void>;
+  /** True between the first partition assignment and stop. */
+  isRunning(): boolean;
+  /** Committed records so far (tests, logs). */
+  processed(): number;
+}
+
+/** One transactional producer; recreated (which fences its previous incarnation) when its state is unknown. */
+class TxProducer {
+  private producer: Producer;
+
+  constructor(
+    private readonly kafka: Kafka,
+    readonly transactionalId: string,
+    private readonly transactionTimeout: number,
+  ) {
+    this.producer = this.create();
+  }
+
+  private create(): Producer {
+    return this.kafka.producer({
+      transactionalId: this.transactionalId,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      transactionTimeout: this.transactionTimeout,
+      allowAutoTopicCreation: false,
+      // Java-compatible murmur2: a tenant lands on the same outbox partition as with JVM producers.
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+  }
+
+  connect(): Promise<void> {
+    return this.producer.connect();
+  }
+
+  async commit(
+    records: ProducedRecord[],
+    groupId: string,
+    offsets: { topic: string; partition: number; offset: string },
+  ): Promise<void> {
+    const txn = await this.producer.transaction();
+    try {
+      if (records.length > 0) await txn.sendBatch({ acks: -1, topicMessages: byTopic(records) });
+      await txn.sendOffsets({
+        consumerGroupId: groupId,
+        topics: [{ topic: offsets.topic, partitions: [{ partition: offsets.partition, offset: offsets.offset }] }],
+      });
+      await txn.commit();
+    } catch (err) {
+      try {
+        await txn.abort();
+      } catch {
+        // Commit outcome unknown or the producer is fenced: start a new incarnation. InitProducerId aborts
+        // whatever the old one left open.
+        await this.reset();
+      }
+      throw err;
+    }
+  }
+
+  async reset(): Promise<void> {
+    await this.producer.disconnect().catch(() => {});
+    this.producer = this.create();
+    await this.producer.connect();
+  }
+
+  disconnect(): Promise<void> {
+    return this.producer.disconnect();
+  }
+}
+
+function byTopic(records: ProducedRecord[]): { topic: string; messages: Message[] }[] {
+  const map = new Map<string, Message[]>();
+  for (const r of records) {
+    let list = map.get(r.topic);
+    if (!list) {
+      list = [];
+      map.set(r.topic, list);
+    }
+    list.push({ key: r.key, value: r.value, headers: r.headers });
+  }
+  return [...map].map(([topic, messages]) => ({ topic, messages }));
+}
+
+/** A fixed pool: kafkajs runs at most `concurrency` eachBatch calls at once, so a producer is always free. */
+class ProducerPool {
+  private readonly free: TxProducer[];
+  private readonly waiters: ((p: TxProducer) => void)[] = [];
+
+  constructor(readonly all: TxProducer[]) {
+    this.free = [...all];
+  }
+
+  async acquire(): Promise<TxProducer> {
+    const p = this.free.pop();
+    if (p) return p;
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  release(p: TxProducer): void {
+    const next = this.waiters.shift();
+    if (next) next(p);
+    else this.free.push(p);
+  }
+}
+
+export async function startIngest(opts: IngestOptions): Promise<IngestRunner> {
+  const now = opts.now ?? Date.now;
+  const log = opts.log;
+  const producers = Array.from(
+    { length: opts.concurrency },
+    (_, slot) =>
+      new TxProducer(opts.kafka, `${opts.transactionalIdPrefix}-${slot}`, opts.transactionTimeoutMs ?? 30_000),
+  );
+  // Connecting initialises the transactional ids: open transactions of a crashed predecessor are aborted here.
+  await Promise.all(producers.map((p) => p.connect()));
+  const pool = new ProducerPool(producers);
+
+  const consumer: Consumer = opts.kafka.consumer({
+    groupId: opts.groupId,
+    readUncommitted: false,
+    sessionTimeout: opts.sessionTimeoutMs ?? 30_000,
+    heartbeatInterval: Math.max(500, Math.floor((opts.sessionTimeoutMs ?? 30_000) / 10)),
+    maxWaitTimeInMs: 200,
+    allowAutoTopicCreation: false,
+  });
+  let running = false;
+  let processed = 0;
+  consumer.on(consumer.events.GROUP_JOIN, (e) => {
+    running = true;
+    log.info({ memberAssignment: e.payload.memberAssignment }, 'joined the ingest consumer group');
+  });
+  consumer.on(consumer.events.CRASH, (e) =>
+    log.error({ err: errorMessage(e.payload.error), restart: e.payload.restart }, 'ingest consumer crashed'),
+  );
+
+  const processChunk = async (
+    producer: TxProducer,
+    topic: string,
+    partition: number,
+    messages: EachBatchPayload['batch']['messages'],
+  ): Promise<HandlerResult[]> => {
+    const fetchedAt = now();
+    const results: HandlerResult[] = [];
+    for (const m of messages) {
+      const record: IngestRecord = { key: m.key, value: m.value, headers: m.headers };
+      const source = { topic, partition, offset: m.offset };
+      // A transient registry failure throws here: the whole chunk is retried (nothing was produced yet).
+      const decoded = await opts.decode(record);
+      let result: HandlerResult;
+      try {
+        result = opts.handler({ record, decoded, source, receivedAt: fetchedAt });
+      } catch (err) {
+        // A bug must not wedge the partition: quarantine the record with what went wrong.
+        result = opts.handler({
+          record,
+          decoded: { ok: false, code: INGEST_CODES.processingError, reason: errorMessage(err) },
+          source,
+          receivedAt: fetchedAt,
+        });
+      }
+      results.push(result);
+    }
+    const last = messages[messages.length - 1]!.offset;
+    const started = now();
+    try {
+      await producer.commit(
+        results.flatMap((r) => r.records),
+        opts.groupId,
+        { topic, partition, offset: (BigInt(last) + 1n).toString() },
+      );
+    } catch (err) {
+      opts.metrics?.transactionsAborted.inc();
+      throw err;
+    }
+    const committedAt = now();
+    opts.metrics?.transactionSeconds.observe((committedAt - started) / 1000);
+    return results;
+  };
+
+  const account = (
+    topic: string,
+    partition: number,
+    offsets: string[],
+    results: HandlerResult[],
+    fetchedAt: number,
+  ) => {
+    const m = opts.metrics;
+    const latency = (now() - fetchedAt) / 1000;
+    results.forEach((r, i) => {
+      for (const entry of r.audit) opts.audit.record(entry);
+      const fields = {
+        topic,
+        partition,
+        offset: offsets[i],
+        eventId: r.event?.id,
+        tenant: r.event?.extensions.tenantid,
+      };
+      if (r.quarantine) {
+        log.warn({ ...fields, code: r.quarantine.code, reason: r.quarantine.reason }, 'quarantined poison record');
+        m?.quarantined.inc({ code: r.quarantine.code });
+        m?.recordsIn.inc({ topic, format: 'poison' });
+      } else {
+        log.debug({ ...fields, outcome: r.outcome.type, matches: r.matches, domain: r.domain }, 'event processed');
+        m?.recordsIn.inc({ topic, format: r.event ? 'event' : 'unknown' });
+        m?.matches.observe(r.matches);
+        if (r.domain && r.matches > 0) m?.recordsOut.inc({ domain: r.domain }, r.matches);
+      }
+      m?.processingLatency.observe(latency);
+    });
+  };
+
+  await consumer.connect();
+  await consumer.subscribe({ topics: opts.topics, fromBeginning: opts.fromBeginning ?? true });
+  await consumer.run({
+    autoCommit: false,
+    partitionsConsumedConcurrently: opts.concurrency,
+    // Offsets are resolved chunk by chunk, after each commit.
+    eachBatchAutoResolve: false,
+    eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+      const { topic, partition } = batch;
+      const producer = await pool.acquire();
+      try {
+        for (let i = 0; i < batch.messages.length; i += opts.maxBatchRecords) {
+          // SIGTERM: finish (commit) the chunk in hand, start no new one. A revoked partition: stop at once.
+          if (!isRunning() || isStale()) break;
+          const chunk = batch.messages.slice(i, i + opts.maxBatchRecords);
+          const fetchedAt = now();
+          const results = await processChunk(producer, topic, partition, chunk);
+          resolveOffset(chunk[chunk.length - 1]!.offset);
+          processed += chunk.length;
+          account(
+            topic,
+            partition,
+            chunk.map((c) => c.offset),
+            results,
+            fetchedAt,
+          );
+          const lag = Number(BigInt(batch.highWatermark) - BigInt(chunk[chunk.length - 1]!.offset) - 1n);
+          opts.metrics?.consumerLag.set({ topic, partition: String(partition) }, Math.max(0, lag));
+          await heartbeat();
+        }
+      } catch (err) {
+        log.warn(
+          { topic, partition, firstOffset: batch.firstOffset(), err: errorMessage(err) },
+          'ingest batch failed; transaction aborted, the batch will be retried',
+        );
+        throw err;
+      } finally {
+        pool.release(producer);
+      }
+    },
+  });
+  // Subscribed and running; treat as running even before the first GROUP_JOIN event (stop is safe either way).
+  running = true;
+
+  return {
+    isRunning: () => running,
+    processed: () => processed,
+    async stop() {
+      running = false;
+      // disconnect = stop fetching, wait for the running eachBatch calls (each finishes its chunk), leave the group.
+      await consumer.disconnect();
+      await Promise.all(producers.map((p) => p.disconnect().catch(() => {})));
+    },
+  };
+}

@@ -1,0 +1,215 @@
+/**
+ * event-processor entry point — wiring only.
+ *
+ *   config ─▶ topics (outbox x4, quarantine, audit, ingest, subscriptions) ─▶ HTTP (/healthz, /readyz, /metrics,
+ *   POST /v1/events when DATABASE_URL is set) ─▶ subscription directory, wait until caught up ─▶ transactional
+ *   ingest consumer ─▶ ready.   SIGTERM: stop HTTP, finish + commit the running chunk, leave the group, flush audit.
+ */
+import type { Kafka, Producer } from 'kafkajs';
+import { Partitioners } from 'kafkajs';
+import { collectDefaultMetrics } from 'prom-client';
+import { createPrismaClient } from '../../prisma/client';
+import { createAuditSink } from '../shared/audit/audit';
+import { kafkaAuditProducer } from '../shared/audit/audit.kafka';
+import { ApiKeyStorePrisma } from '../shared/auth/api-key-store.prisma';
+import { errorMessage } from '../shared/errors';
+import { createApp, type HubApp } from '../shared/http/create-app';
+import { ensureTopics } from '../shared/kafka/admin';
+import { createKafka } from '../shared/kafka/client';
+import { createLogger, type Logger } from '../shared/logging/logger';
+import { type SubscriptionDirectory, startSubscriptionDirectory } from '../shared/subscriptions/directory';
+import { topicNames } from '../shared/topics';
+import { type EventProcessorConfig, loadEventProcessorConfig } from './config';
+import { decodeRecord } from './decode-input';
+import { createEventHandler } from './handler';
+import { registerHttpIngest } from './http-ingest';
+import { type IngestRunner, startIngest } from './ingest.kafka';
+import { kafkaIngestPublisher } from './ingest-publisher.kafka';
+import { createEventProcessorMetrics, type EventProcessorMetrics } from './metrics';
+import { confluentSchemaDecoder, createSchemaRegistry } from './schema-decoder.confluent';
+
+export interface EventProcessor {
+  /** Bound HTTP port. */
+  port: number;
+  app: HubApp;
+  directory: SubscriptionDirectory;
+  runner: IngestRunner;
+  metrics: EventProcessorMetrics;
+  /** Graceful stop (what SIGTERM does). */
+  stop(): Promise<void>;
+}
+
+export async function startEventProcessor(config: EventProcessorConfig, log: Logger): Promise<EventProcessor> {
+  const topics = topicNames(config.TOPIC_PREFIX);
+  const kafka: Kafka = createKafka({
+    brokers: config.KAFKA_BROKERS,
+    clientId: `${config.KAFKA_CLIENT_ID}-event-processor`,
+    log: log.child({ component: 'kafka' }),
+  });
+
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const spec = { partitions: config.TOPIC_PARTITIONS, replicationFactor: config.KAFKA_REPLICATION_FACTOR };
+    const created = await ensureTopics(admin, [
+      { topic: topics.subscriptions, ...spec, compact: true },
+      ...[...topics.allOutbox(), topics.quarantine, topics.audit, ...config.INGEST_TOPICS].map((topic) => ({
+        topic,
+        ...spec,
+      })),
+    ]);
+    if (created.length > 0) log.info({ created }, 'created missing topics');
+  } finally {
+    await admin.disconnect();
+  }
+
+  const metrics = createEventProcessorMetrics();
+  collectDefaultMetrics({ register: metrics.registry });
+  let phase: 'starting' | 'ready' | 'stopping' = 'starting';
+  let directory: SubscriptionDirectory | undefined;
+  const app = await createApp({
+    name: 'event-processor',
+    description: 'Ingests platform events and fans them out to per-domain outbox topics',
+    logger: log,
+    registry: metrics.registry,
+    bodyLimit: config.HTTP_BODY_LIMIT_BYTES,
+    ready: () => ({
+      ready: phase === 'ready',
+      details: { phase, subscriptions: directory?.size() ?? 0, directoryReady: directory?.isReady() ?? false },
+    }),
+  });
+
+  const producers: Producer[] = [];
+  const prisma = config.DATABASE_URL
+    ? createPrismaClient(config.DATABASE_URL, { poolSize: 4, applicationName: 'event-processor' })
+    : undefined;
+  if (prisma) {
+    const ingestProducer = kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+    await ingestProducer.connect();
+    producers.push(ingestProducer);
+    await registerHttpIngest(app, {
+      store: new ApiKeyStorePrisma(prisma),
+      publisher: kafkaIngestPublisher(ingestProducer, config.INGEST_TOPICS[0]!),
+      maxEventBytes: config.MAX_EVENT_BYTES,
+      maxBatchEvents: config.HTTP_MAX_BATCH_EVENTS,
+      bodyLimitBytes: config.HTTP_BODY_LIMIT_BYTES,
+      apiKeyCacheTtlMs: config.API_KEY_CACHE_TTL_MS,
+      rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE,
+      metrics,
+    });
+  } else {
+    log.warn('DATABASE_URL is not set: HTTP ingest (POST /v1/events) is disabled, Kafka ingest only');
+  }
+  await app.listen({ port: config.PORT, host: config.HOST });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.PORT;
+
+  directory = await startSubscriptionDirectory({
+    kafka,
+    topic: topics.subscriptions,
+    log: log.child({ component: 'directory' }),
+    groupPrefix: `${config.GROUP_ID}-directory`,
+  });
+  await directory.ready();
+
+  const auditProducer = kafka.producer({ allowAutoTopicCreation: false });
+  await auditProducer.connect();
+  producers.push(auditProducer);
+  const audit = createAuditSink({
+    producer: kafkaAuditProducer(auditProducer, topics.audit),
+    source: '//integration-hub/event-processor',
+    onError: (err, dropped) => log.warn({ err: errorMessage(err), dropped }, 'audit entries dropped'),
+  });
+
+  const schemaDecoder = config.SCHEMA_REGISTRY_URL
+    ? confluentSchemaDecoder(
+        createSchemaRegistry({
+          url: config.SCHEMA_REGISTRY_URL,
+          username: config.SCHEMA_REGISTRY_USERNAME,
+          password: config.SCHEMA_REGISTRY_PASSWORD,
+        }),
+      )
+    : undefined;
+  const decodeOptions = { maxEventBytes: config.MAX_EVENT_BYTES, schemaDecoder };
+  const runner = await startIngest({
+    kafka,
+    topics: config.INGEST_TOPICS,
+    groupId: config.GROUP_ID,
+    transactionalIdPrefix: `${config.GROUP_ID}-${config.instanceId}`,
+    concurrency: config.CONCURRENCY,
+    maxBatchRecords: config.MAX_BATCH_RECORDS,
+    transactionTimeoutMs: config.TRANSACTION_TIMEOUT_MS,
+    sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
+    decode: (record) => decodeRecord(record, decodeOptions),
+    handler: createEventHandler({ directory, topics }),
+    audit,
+    metrics,
+    log: log.child({ component: 'ingest' }),
+  });
+  phase = 'ready';
+  log.info(
+    { port, ingest: config.INGEST_TOPICS, group: config.GROUP_ID, instance: config.instanceId },
+    'event-processor ready',
+  );
+
+  const dir = directory;
+  let stopping: Promise<void> | undefined;
+  return {
+    port,
+    app,
+    directory: dir,
+    runner,
+    metrics,
+    stop() {
+      stopping ??= (async () => {
+        phase = 'stopping';
+        await app.close().catch((err) => log.warn({ err: errorMessage(err) }, 'HTTP close failed'));
+        await runner.stop();
+        await audit.stop();
+        await Promise.all(producers.map((p) => p.disconnect().catch(() => {})));
+        await dir.stop();
+        await prisma?.$disconnect();
+      })();
+      return stopping;
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const config = loadEventProcessorConfig();
+  const log = createLogger({ service: 'event-processor', level: config.LOG_LEVEL });
+  const processor = await startEventProcessor(config, log);
+  const shutdown = (signal: string) => {
+    log.info({ signal }, 'shutting down: finishing the running batch, committing, leaving the group');
+    const force = setTimeout(() => {
+      log.error('shutdown grace period exceeded; exiting');
+      process.exit(1);
+    }, config.SHUTDOWN_GRACE_MS);
+    force.unref();
+    processor.stop().then(
+      () => {
+        log.info('stopped');
+        process.exit(0);
+      },
+      (err) => {
+        log.error({ err: errorMessage(err) }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+}
+
+if (require.main === module) {
+  main().catch((err) => {
+    // Config errors carry their own advice; anything else is a start failure.
+    process.stderr.write(`event-processor failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,82 @@
+/**
+ * Event-processor test harness: a unique prefix, ingest topic and group per test; subscriptions published straight
+ * onto the test's changelog topic (encodeSnapshot), so no subscription-api is needed; the real main wiring.
+ */
+import pino from 'pino';
+import { loadEventProcessorConfig } from '../../pipeline/event-processor/config';
+import { type EventProcessor, startEventProcessor } from '../../pipeline/event-processor/main';
+import { encodeSnapshot, type SubscriptionSnapshot } from '../../pipeline/shared/subscriptions/snapshot';
+import { type TopicNames, topicNames } from '../../pipeline/shared/topics';
+import type { FixtureRecord } from '../fixtures/platform-events';
+import { brokers, createTopic, testKafka, uniqueName } from '../support/kafka';
+
+export interface ProcessorScenario {
+  prefix: string;
+  ingestTopic: string;
+  groupId: string;
+  topics: TopicNames;
+  /** Env the processor runs with (also for child processes). */
+  env: Record<string, string>;
+}
+
+export function aScenario(name: string, env: Record<string, string> = {}): ProcessorScenario {
+  const prefix = uniqueName(`ep-${name}`);
+  const ingestTopic = `${prefix}.platform.events.v1`;
+  const groupId = `${prefix}-processor`;
+  return {
+    prefix,
+    ingestTopic,
+    groupId,
+    topics: topicNames(prefix),
+    env: {
+      KAFKA_BROKERS: brokers().join(','),
+      TOPIC_PREFIX: prefix,
+      INGEST_TOPICS: ingestTopic,
+      GROUP_ID: groupId,
+      INSTANCE_ID: 'test-0',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      TOPIC_PARTITIONS: '3',
+      KAFKA_SESSION_TIMEOUT_MS: '6000',
+      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+      ...env,
+    },
+  };
+}
+
+/** Creates the compacted changelog (and the ingest topic) and publishes the snapshots (before the processor starts: it reads them all). */
+export async function publishSubscriptions(s: ProcessorScenario, snapshots: SubscriptionSnapshot[]): Promise<void> {
+  const admin = testKafka().admin();
+  await admin.connect();
+  const existing = await admin.listTopics();
+  await admin.disconnect();
+  if (!existing.includes(s.topics.subscriptions)) await createTopic(s.topics.subscriptions, 3, true);
+  if (!existing.includes(s.ingestTopic)) await createTopic(s.ingestTopic, 3);
+  if (snapshots.length === 0) return;
+  const producer = testKafka().producer();
+  await producer.connect();
+  await producer.send({
+    topic: s.topics.subscriptions,
+    acks: -1,
+    messages: snapshots.map((snap) => ({ key: snap.id, value: encodeSnapshot(snap) })),
+  });
+  await producer.disconnect();
+}
+
+export async function startProcessor(s: ProcessorScenario, env: Record<string, string> = {}): Promise<EventProcessor> {
+  const config = loadEventProcessorConfig({ ...s.env, ...env });
+  const log = pino({ level: config.LOG_LEVEL });
+  return startEventProcessor(config, log);
+}
+
+export async function produceIngest(s: ProcessorScenario, records: FixtureRecord[]): Promise<void> {
+  const producer = testKafka().producer();
+  await producer.connect();
+  // One partition for the lot keeps "the good records around the poison" in one ordered stream.
+  await producer.send({
+    topic: s.ingestTopic,
+    acks: -1,
+    messages: records.map((r) => ({ key: r.key, value: r.value, headers: r.headers, partition: 0 })),
+  });
+  await producer.disconnect();
+}
