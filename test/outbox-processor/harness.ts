@@ -14,12 +14,12 @@ import { deliverOnce } from '../../pipeline/shared/delivery/deliver';
 import { HttpSender, type SenderOptions } from '../../pipeline/shared/delivery/send';
 import { ensureTopics } from '../../pipeline/shared/kafka/admin';
 import { startSubscriptionDirectory } from '../../pipeline/shared/subscriptions/directory';
-import { encodeSnapshot, type SubscriptionSnapshot } from '../../pipeline/shared/subscriptions/snapshot';
+import type { SubscriptionSnapshot } from '../../pipeline/shared/subscriptions/snapshot';
 import { DOMAINS, type Domain, HUB_HEADERS, topicNames } from '../../pipeline/shared/topics';
-import { aSnapshot } from '../fixtures/subscriptions';
 import { testKafka, uniqueName, waitFor } from '../support/kafka';
+import { publishSubscription, type SubscriptionSpec, whsec } from '../support/subscriptions';
 
-export const whsec = () => `whsec_${randomBytes(32).toString('base64')}`;
+export { whsec };
 
 export function anEvent(o: Partial<HubCloudEvent> = {}): HubCloudEvent {
   return {
@@ -141,39 +141,7 @@ export async function startHarness(
     box,
     audit,
     topics,
-    async subscribe(s) {
-      const id = s.id ?? uniqueName('sub');
-      const seal = (v: string) => box.seal(v, id);
-      let auth: SubscriptionSnapshot['auth'] = s.auth ?? { type: 'NONE' };
-      if (s.plainAuth) {
-        const p = s.plainAuth;
-        if (p.type === 'BASIC') auth = { type: 'BASIC', username: p.username!, secret: seal(p.password!) };
-        if (p.type === 'JWT') auth = { type: 'JWT', secret: seal(p.token!) };
-        if (p.type === 'APIKEY') auth = { type: 'APIKEY', headerName: p.headerName!, secret: seal(p.key!) };
-        if (p.type === 'OAUTH2')
-          auth = { type: 'OAUTH2', clientId: p.clientId!, tokenUrl: p.tokenUrl!, secret: seal(p.clientSecret!) };
-      }
-      const snapshot = aSnapshot({
-        ...s,
-        id,
-        auth,
-        signing: {
-          current: seal(s.signingSecret ?? whsec()),
-          ...(s.previousSecret
-            ? { previous: seal(s.previousSecret), previousExpiresAt: new Date(Date.now() + 3600_000).toISOString() }
-            : {}),
-        },
-        version: (s.version ?? 1) + Math.floor(Math.random() * 1000),
-      });
-      delete (snapshot as Record<string, unknown>).plainAuth;
-      delete (snapshot as Record<string, unknown>).signingSecret;
-      delete (snapshot as Record<string, unknown>).previousSecret;
-      await producer.send({ topic: topics.subscriptions, messages: [{ key: id, value: encodeSnapshot(snapshot) }] });
-      await waitFor(() => directory.get(id)?.version === snapshot.version, {
-        what: `subscription ${id} in the directory`,
-      });
-      return snapshot;
-    },
+    subscribe: (s) => publishSubscription({ producer, topic: topics.subscriptions, box, directory }, s),
     async publish(event, subscriptionId, domain = 'user-lifecycle') {
       const tenant = event.extensions.tenantid ?? 'tenant-a';
       const { headers, value } = toKafkaBinary(event, {

@@ -1,0 +1,44 @@
+/** The dlt-processor's operator API app (no listen), with the same API-key auth as subscription-api. */
+import type { Registry } from 'prom-client';
+import { apiKeyAuth, createApiKeyVerifier } from '../shared/auth/api-key-auth';
+import type { ApiKeyStore } from '../shared/auth/api-key-store';
+import { createApp, type HubApp, type ReadinessResult } from '../shared/http/create-app';
+import type { Logger } from '../shared/logging/logger';
+import type { FailureStore } from './failure-store';
+import type { createReplayJobs } from './replay-jobs';
+import { registerFailedEventRoutes } from './routes/failed-events';
+import type { RedeliveryDeps } from './scheduler';
+
+export async function buildDltApi(deps: {
+  logger: Logger;
+  registry?: Registry;
+  apiKeys: ApiKeyStore;
+  store: FailureStore;
+  redelivery: RedeliveryDeps;
+  jobs: ReturnType<typeof createReplayJobs>;
+  rateLimitPerMinute?: number;
+  ready?: () => boolean | ReadinessResult | Promise<boolean | ReadinessResult>;
+}): Promise<HubApp> {
+  const app = await createApp({
+    name: 'dlt-processor',
+    description: 'Integration Hub failed deliveries: inspect and replay',
+    logger: deps.logger,
+    registry: deps.registry,
+    ready: deps.ready,
+  });
+  const verifier = createApiKeyVerifier(deps.apiKeys, 30_000);
+  await app.register(async (api) => {
+    await api.register(apiKeyAuth, {
+      store: deps.apiKeys,
+      verifier,
+      rateLimit: deps.rateLimitPerMinute ? { max: deps.rateLimitPerMinute, timeWindowMs: 60_000 } : undefined,
+    });
+    registerFailedEventRoutes(api as unknown as HubApp, {
+      store: deps.store,
+      redelivery: deps.redelivery,
+      jobs: deps.jobs,
+    });
+  });
+  await app.ready();
+  return app;
+}

@@ -1,0 +1,31 @@
+/** dlt-processor configuration: one zod schema over the environment, parsed once. */
+import { z } from 'zod';
+import { commonEnv, env, loadConfig } from '../shared/config/load-config';
+
+export const dltConfigSchema = z.object({
+  ...commonEnv,
+  DATABASE_URL: z.string().min(1, 'required: postgresql://user@host:5432/db'),
+  HUB_ENCRYPTION_KEYS: z
+    .string()
+    .min(1, 'required: "<id>:<base64 of 32 bytes>" (the key subscription-api seals secrets with)'),
+  GROUP_ID: z.string().default('integration-hub-dlt-processor'),
+  PORT: env.port(8083),
+  HOST: z.string().default('0.0.0.0'),
+  ENDPOINT_ALLOW_HOSTS: env.list([]),
+  SCHEDULER_INTERVAL_MS: env.int(3000, 10),
+  SCHEDULER_BATCH_SIZE: env.int(200, 1),
+  SCHEDULER_CONCURRENCY: env.int(16, 1),
+  MAX_ATTEMPTS: env.int(3, 1, 100),
+  RETRY_BASE_MS: env.int(3000, 1),
+  RETRY_MAX_MS: env.int(300_000, 1),
+  CLAIM_LEASE_MS: env.int(60_000, 1000),
+  REPLAY_CONCURRENCY: env.int(16, 1),
+  RATE_LIMIT_PER_MINUTE: env.int(600, 0),
+  CLEANUP_ENABLED: env.bool(false),
+  CLEANUP_INTERVAL_MS: env.int(3_600_000, 1000),
+  RETENTION_HOURS: env.int(168, 1),
+  SHUTDOWN_GRACE_MS: env.int(15_000, 0),
+});
+export type DltConfig = z.infer<typeof dltConfigSchema>;
+export const loadDltConfig = (e: Record<string, string | undefined> = process.env) =>
+  loadConfig('dlt-processor', dltConfigSchema, e);

@@ -1,0 +1,240 @@
+/**
+ * FailureStore on Postgres through Prisma. Raw SQL where Postgres does the work best: `ON CONFLICT` upserts of a
+ * whole batch, and `FOR UPDATE SKIP LOCKED` claims so several dlt-processor instances never share a row.
+ */
+import { randomUUID } from 'node:crypto';
+import { Prisma, type PrismaClient } from '../../prisma/client';
+import type { AttemptRecord, FailureFilter, FailureStore, StoredFailure } from './failure-store';
+import type { NewFailure } from './parse-dlt-record';
+import type { FailureStatus } from './retry-decision';
+
+type Row = Prisma.FailedEventGetPayload<object>;
+
+const UNRESOLVED = ['PENDING', 'RETRYING', 'FAILED'];
+
+function toStored(r: Row): StoredFailure {
+  return {
+    ...r,
+    ceHeaders: r.ceHeaders as Record<string, string>,
+    failureHeaders: r.failureHeaders as Record<string, string>,
+    body: Buffer.from(r.body),
+    status: r.status as FailureStatus,
+  };
+}
+
+function where(f: FailureFilter): Prisma.FailedEventWhereInput {
+  return {
+    tenantId: f.tenantId,
+    subscriptionId: f.subscriptionId,
+    status: f.status,
+    eventType: f.eventType,
+    domain: f.domain,
+    createdAt: f.from || f.to ? { gte: f.from, lt: f.to } : undefined,
+  };
+}
+
+export class FailureStorePrisma implements FailureStore {
+  constructor(private readonly prisma: PrismaClient) {}
+
+  async persistBatch(batch: NewFailure[]): Promise<void> {
+    if (batch.length === 0) return;
+    // One statement cannot update a row twice: keep the last of repeated (eventId, subscriptionId) in a batch.
+    const rows = [...new Map(batch.map((r) => [`${r.eventId}\u0000${r.subscriptionId}`, r])).values()];
+    // "attempts" counts the DLT processor's scheduled attempts (MAX_ATTEMPTS applies to them); the outbox's
+    // attempts stay in failureHeaders and as the OUTBOX attempt row.
+    // One statement for the batch; a repeated (eventId, subscriptionId) updates the row. An already resolved
+    // row keeps its status (the subscriber has the event); an unresolved one takes the newest failure.
+    const values = rows.map(
+      (
+        r,
+      ) => Prisma.sql`(${randomUUID()}::uuid, ${r.eventId}, ${r.subscriptionId}, ${r.tenantId}, ${r.domain}, ${r.eventType},
+        ${r.sourceTopic}, ${r.sourcePartition}, ${r.sourceOffset}, ${JSON.stringify(r.ceHeaders)}::jsonb, ${r.body},
+        ${JSON.stringify(r.failureHeaders)}::jsonb, ${r.status}, ${r.reason}, ${r.status === 'PENDING' ? new Date() : null}::timestamp,
+        ${r.lastStatusCode}, ${r.lastErrorCode}, ${r.firstFailedAt}, ${r.lastFailedAt}, 0)`,
+    );
+    await this.prisma.$transaction(async (tx) => {
+      const inserted = await tx.$queryRaw<{ id: string; eventId: string; subscriptionId: string }[]>`
+        INSERT INTO "FailedEvent" ("id", "eventId", "subscriptionId", "tenantId", "domain", "eventType",
+          "sourceTopic", "sourcePartition", "sourceOffset", "ceHeaders", "body", "failureHeaders", "status", "reason",
+          "nextAttemptAt", "lastStatusCode", "lastErrorCode", "firstFailedAt", "lastFailedAt", "attempts")
+        VALUES ${Prisma.join(values)}
+        ON CONFLICT ("eventId", "subscriptionId") DO UPDATE SET
+          "failureHeaders" = EXCLUDED."failureHeaders",
+          "ceHeaders" = EXCLUDED."ceHeaders",
+          "body" = EXCLUDED."body",
+          "sourceTopic" = EXCLUDED."sourceTopic",
+          "sourcePartition" = EXCLUDED."sourcePartition",
+          "sourceOffset" = EXCLUDED."sourceOffset",
+          "lastFailedAt" = GREATEST("FailedEvent"."lastFailedAt", EXCLUDED."lastFailedAt"),
+          "lastStatusCode" = EXCLUDED."lastStatusCode",
+          "lastErrorCode" = EXCLUDED."lastErrorCode",
+          "status" = CASE WHEN "FailedEvent"."status" IN ('DELIVERED', 'REPLAYED') THEN "FailedEvent"."status"
+                          WHEN "FailedEvent"."sourceOffset" IS NOT DISTINCT FROM EXCLUDED."sourceOffset"
+                           AND "FailedEvent"."sourceTopic" IS NOT DISTINCT FROM EXCLUDED."sourceTopic" THEN "FailedEvent"."status"
+                          ELSE EXCLUDED."status" END,
+          "nextAttemptAt" = CASE WHEN "FailedEvent"."status" IN ('DELIVERED', 'REPLAYED') THEN "FailedEvent"."nextAttemptAt"
+                          WHEN "FailedEvent"."sourceOffset" IS NOT DISTINCT FROM EXCLUDED."sourceOffset"
+                           AND "FailedEvent"."sourceTopic" IS NOT DISTINCT FROM EXCLUDED."sourceTopic" THEN "FailedEvent"."nextAttemptAt"
+                          ELSE EXCLUDED."nextAttemptAt" END,
+          "updatedAt" = now()
+        RETURNING "id", "eventId", "subscriptionId"`;
+      // The outbox attempts that led here, once per DLT record (a redelivered record adds nothing).
+      const idOf = new Map(inserted.map((x) => [`${x.eventId}\u0000${x.subscriptionId}`, x.id]));
+      const attemptRows = rows
+        .map((r) => ({ r, id: idOf.get(`${r.eventId}\u0000${r.subscriptionId}`) }))
+        .filter((x) => x.id);
+      if (attemptRows.length > 0) {
+        await tx.$executeRaw`
+          INSERT INTO "DeliveryAttempt" ("failedEventId", "attemptedAt", "source", "statusCode", "errorCode", "durationMs", "responseSnippet")
+          SELECT v.id::uuid, v.at::timestamp, 'OUTBOX', v.status::int, v.code, 0, ${'outbox retries exhausted'}
+          FROM (VALUES ${Prisma.join(
+            attemptRows.map(
+              (x) =>
+                Prisma.sql`(${x.id}, ${x.r.lastFailedAt}, ${x.r.lastStatusCode}, ${x.r.lastErrorCode}, ${`${x.r.sourceTopic}:${x.r.sourcePartition}:${x.r.sourceOffset}`})`,
+            ),
+          )}) AS v(id, at, status, code, src)
+          WHERE NOT EXISTS (
+            SELECT 1 FROM "DeliveryAttempt" d WHERE d."failedEventId" = v.id::uuid AND d."source" = 'OUTBOX' AND d."responseSnippet" = 'outbox retries exhausted' AND d."errorCode" IS NOT DISTINCT FROM v.code AND d."attemptedAt" = v.at::timestamp
+          )`;
+      }
+    });
+  }
+
+  async claimDue(instanceId: string, limit: number, leaseMs: number): Promise<StoredFailure[]> {
+    const rows = await this.prisma.$queryRaw<Row[]>`
+      UPDATE "FailedEvent" SET "claimedBy" = ${instanceId}, "claimedUntil" = now() + ${`${leaseMs} milliseconds`}::interval,
+        "status" = 'RETRYING', "updatedAt" = now()
+      WHERE "id" IN (
+        SELECT "id" FROM "FailedEvent"
+        WHERE "status" IN ('PENDING', 'RETRYING') AND "nextAttemptAt" <= now()
+          AND ("claimedUntil" IS NULL OR "claimedUntil" < now())
+        ORDER BY "nextAttemptAt" LIMIT ${limit}
+        FOR UPDATE SKIP LOCKED)
+      RETURNING *`;
+    return rows.map(toStored);
+  }
+
+  async claimForReplay(id: string, instanceId: string, leaseMs: number) {
+    const rows = await this.prisma.$queryRaw<Row[]>`
+      UPDATE "FailedEvent" SET "claimedBy" = ${instanceId}, "claimedUntil" = now() + ${`${leaseMs} milliseconds`}::interval, "updatedAt" = now()
+      WHERE "id" = ${id}::uuid AND "status" IN ('PENDING', 'RETRYING', 'FAILED') AND ("claimedUntil" IS NULL OR "claimedUntil" < now())
+      RETURNING *`;
+    if (rows[0]) return toStored(rows[0]);
+    const row = await this.prisma.failedEvent.findUnique({ where: { id } });
+    if (!row) return undefined;
+    return row.status === 'DELIVERED' || row.status === 'REPLAYED' ? ('resolved' as const) : ('busy' as const);
+  }
+
+  async recordAttempt(
+    id: string,
+    a: AttemptRecord,
+    next: { status: FailureStatus; nextAttemptAt: Date | null; reason: string | null; countsAsScheduled: boolean },
+  ): Promise<void> {
+    const resolved = next.status === 'DELIVERED' || next.status === 'REPLAYED';
+    await this.prisma.$transaction([
+      this.prisma.deliveryAttempt.create({ data: { failedEventId: id, ...a } }),
+      this.prisma.failedEvent.update({
+        where: { id },
+        data: {
+          status: next.status,
+          nextAttemptAt: next.nextAttemptAt,
+          reason: next.reason,
+          attempts: next.countsAsScheduled ? { increment: 1 } : undefined,
+          lastStatusCode: a.statusCode,
+          lastErrorCode: a.errorCode,
+          resolvedAt: resolved ? new Date() : null,
+          claimedBy: null,
+          claimedUntil: null,
+          updatedAt: new Date(),
+        },
+      }),
+    ]);
+  }
+
+  async get(id: string) {
+    if (!/^[0-9a-f-]{36}$/i.test(id)) return undefined;
+    const row = await this.prisma.failedEvent.findUnique({
+      where: { id },
+      include: { deliveryAttempts: { orderBy: { id: 'asc' } } },
+    });
+    if (!row) return undefined;
+    const { deliveryAttempts, ...rest } = row;
+    return {
+      ...toStored(rest),
+      attemptsLog: deliveryAttempts.map((d) => ({
+        attemptedAt: d.attemptedAt,
+        source: d.source as AttemptRecord['source'],
+        statusCode: d.statusCode,
+        errorCode: d.errorCode,
+        durationMs: d.durationMs,
+        responseSnippet: d.responseSnippet,
+      })),
+    };
+  }
+
+  async list(filter: FailureFilter, limit: number, cursor?: string) {
+    // Cursor = "<createdAt ISO>|<id>" of the last item; newest first.
+    let cursorWhere: Prisma.FailedEventWhereInput = {};
+    if (cursor) {
+      const [at, id] = Buffer.from(cursor, 'base64url').toString().split('|');
+      const date = new Date(at ?? '');
+      cursorWhere = { OR: [{ createdAt: { lt: date } }, { createdAt: date, id: { lt: id } }] };
+    }
+    const rows = await this.prisma.failedEvent.findMany({
+      where: { AND: [where(filter), cursorWhere] },
+      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      take: limit + 1,
+    });
+    const items = rows.slice(0, limit).map(toStored);
+    const last = items.at(-1);
+    return {
+      items,
+      nextCursor:
+        rows.length > limit && last
+          ? Buffer.from(`${last.createdAt.toISOString()}|${last.id}`).toString('base64url')
+          : null,
+    };
+  }
+
+  count(filter: FailureFilter): Promise<number> {
+    return this.prisma.failedEvent.count({ where: where(filter) });
+  }
+
+  async ids(filter: FailureFilter, afterId: string | undefined, limit: number): Promise<string[]> {
+    const rows = await this.prisma.failedEvent.findMany({
+      where: { AND: [where(filter), afterId ? { id: { gt: afterId } } : {}] },
+      orderBy: { id: 'asc' },
+      take: limit,
+      select: { id: true },
+    });
+    return rows.map((r) => r.id);
+  }
+
+  async stats(tenantId?: string) {
+    const groups = await this.prisma.failedEvent.groupBy({
+      by: ['status'],
+      where: { tenantId },
+      _count: { _all: true },
+    });
+    const oldest = await this.prisma.failedEvent.findFirst({
+      where: { tenantId, status: { in: UNRESOLVED } },
+      orderBy: { firstFailedAt: 'asc' },
+      select: { firstFailedAt: true },
+    });
+    const byStatus: Record<string, number> = { PENDING: 0, RETRYING: 0, DELIVERED: 0, FAILED: 0, REPLAYED: 0 };
+    for (const g of groups) byStatus[g.status] = g._count._all;
+    return {
+      byStatus,
+      oldestUnresolvedAgeSeconds: oldest
+        ? Math.max(0, Math.round((Date.now() - oldest.firstFailedAt.getTime()) / 1000))
+        : null,
+    };
+  }
+
+  async deleteResolvedBefore(before: Date): Promise<number> {
+    const r = await this.prisma.failedEvent.deleteMany({
+      where: { status: { in: ['DELIVERED', 'REPLAYED'] }, resolvedAt: { lt: before } },
+    });
+    return r.count;
+  }
+}

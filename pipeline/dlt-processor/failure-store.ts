@@ -1,0 +1,76 @@
+/** Port: where failed deliveries live. The Prisma adapter is failure-store.prisma.ts. */
+import type { NewFailure } from './parse-dlt-record';
+import type { FailureStatus } from './retry-decision';
+
+export interface StoredFailure {
+  id: string;
+  eventId: string;
+  subscriptionId: string;
+  tenantId: string;
+  domain: string;
+  eventType: string | null;
+  sourceTopic: string | null;
+  sourcePartition: number | null;
+  sourceOffset: string | null;
+  ceHeaders: Record<string, string>;
+  body: Buffer;
+  failureHeaders: Record<string, string>;
+  status: FailureStatus;
+  reason: string | null;
+  attempts: number;
+  nextAttemptAt: Date | null;
+  lastStatusCode: number | null;
+  lastErrorCode: string | null;
+  firstFailedAt: Date;
+  lastFailedAt: Date;
+  resolvedAt: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface AttemptRecord {
+  attemptedAt: Date;
+  source: 'OUTBOX' | 'SCHEDULED' | 'REPLAY';
+  statusCode: number | null;
+  errorCode: string | null;
+  durationMs: number;
+  responseSnippet: string | null;
+}
+
+export interface FailureFilter {
+  tenantId?: string;
+  subscriptionId?: string;
+  status?: FailureStatus;
+  eventType?: string;
+  domain?: string;
+  from?: Date;
+  to?: Date;
+}
+
+export interface FailureStore {
+  /** Upserts a batch in one transaction, idempotent on (eventId, subscriptionId). */
+  persistBatch(rows: NewFailure[]): Promise<void>;
+  /** Claims due rows for this instance (SKIP LOCKED): no two instances get the same row. */
+  claimDue(instanceId: string, limit: number, leaseMs: number): Promise<StoredFailure[]>;
+  /** Claims one row for an operator replay; undefined when it is resolved or being worked on. */
+  claimForReplay(
+    id: string,
+    instanceId: string,
+    leaseMs: number,
+  ): Promise<StoredFailure | 'busy' | 'resolved' | undefined>;
+  recordAttempt(
+    id: string,
+    attempt: AttemptRecord,
+    next: { status: FailureStatus; nextAttemptAt: Date | null; reason: string | null; countsAsScheduled: boolean },
+  ): Promise<void>;
+  get(id: string): Promise<(StoredFailure & { attemptsLog: AttemptRecord[] }) | undefined>;
+  list(
+    filter: FailureFilter,
+    limit: number,
+    cursor?: string,
+  ): Promise<{ items: StoredFailure[]; nextCursor: string | null }>;
+  count(filter: FailureFilter): Promise<number>;
+  ids(filter: FailureFilter, afterId: string | undefined, limit: number): Promise<string[]>;
+  stats(tenantId?: string): Promise<{ byStatus: Record<string, number>; oldestUnresolvedAgeSeconds: number | null }>;
+  deleteResolvedBefore(before: Date): Promise<number>;
+}

@@ -1,0 +1,155 @@
+/**
+ * dlt-processor entry point — wiring only.
+ *
+ *   config ─▶ Prisma ─▶ kafka ─▶ directory (wait) ─▶ DLT consumer (persist, then commit) ─▶ scheduler
+ *   ─▶ operator API (list/detail/replay/bulk/stats) + metrics; optional cleanup; SIGTERM drains.
+ */
+import { hostname } from 'node:os';
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { createPrismaClient } from '../../prisma/client';
+import { createAuditSink } from '../shared/audit/audit';
+import { kafkaAuditProducer } from '../shared/audit/audit.kafka';
+import { ApiKeyStorePrisma } from '../shared/auth/api-key-store.prisma';
+import { ConfigError } from '../shared/config/load-config';
+import { parseHubKeys, SecretBox } from '../shared/crypto/secret-box';
+import { createAuthProvider } from '../shared/delivery/auth-provider';
+import { deliverOnce } from '../shared/delivery/deliver';
+import { HttpSender } from '../shared/delivery/send';
+import { errorMessage } from '../shared/errors';
+import { createKafka } from '../shared/kafka/client';
+import { createLogger } from '../shared/logging/logger';
+import { startSubscriptionDirectory } from '../shared/subscriptions/directory';
+import { topicNames } from '../shared/topics';
+import { buildDltApi } from './app';
+import { startCleanup } from './cleanup';
+import { loadDltConfig } from './config';
+import { startDltConsumer } from './dlt.kafka';
+import { FailureStorePrisma } from './failure-store.prisma';
+import { createReplayJobs } from './replay-jobs';
+import { type RedeliveryDeps, startScheduler } from './scheduler';
+
+async function main(): Promise<void> {
+  const config = loadDltConfig();
+  const log = createLogger({ service: 'dlt-processor', level: config.LOG_LEVEL });
+  const topics = topicNames(config.TOPIC_PREFIX);
+  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-dlt`, log });
+  const prisma = createPrismaClient(config.DATABASE_URL, { applicationName: 'dlt-processor' });
+  const store = new FailureStorePrisma(prisma);
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+
+  const box = new SecretBox(parseHubKeys(config.HUB_ENCRYPTION_KEYS));
+  const sender = new HttpSender({ allowHosts: config.ENDPOINT_ALLOW_HOSTS });
+  const open = (sealed: string, id: string) => box.open(sealed, id);
+  const auth = createAuthProvider({ open, send: (r) => sender.send(r) });
+  const directory = await startSubscriptionDirectory({
+    kafka,
+    topic: topics.subscriptions,
+    log: log.child({ component: 'directory' }),
+    groupPrefix: `${config.GROUP_ID}-directory`,
+    onChange: (id) => auth.invalidate(id),
+  });
+  const auditProducer = kafka.producer();
+  await auditProducer.connect();
+  const audit = createAuditSink({
+    producer: kafkaAuditProducer(auditProducer, topics.audit),
+    source: '//integration-hub/dlt-processor',
+  });
+  const redelivery: RedeliveryDeps = {
+    store,
+    directory,
+    deliver: (event, sub) => deliverOnce(event, sub, { sender, auth, open }),
+    audit,
+    log,
+    instanceId: `${hostname()}-${process.pid}`,
+    maxAttempts: config.MAX_ATTEMPTS,
+    baseDelayMs: config.RETRY_BASE_MS,
+    maxDelayMs: config.RETRY_MAX_MS,
+    leaseMs: config.CLAIM_LEASE_MS,
+  };
+  const jobs = createReplayJobs(prisma, redelivery, config.REPLAY_CONCURRENCY);
+
+  const byStatus = new Gauge({
+    name: 'hub_dlt_failed_events',
+    help: 'Stored failures by status',
+    labelNames: ['status'],
+    registers: [registry],
+  });
+  const oldest = new Gauge({
+    name: 'hub_dlt_oldest_unresolved_age_seconds',
+    help: 'Age of the oldest unresolved failure',
+    registers: [registry],
+  });
+  const statsTimer = setInterval(async () => {
+    try {
+      const s = await store.stats();
+      for (const [k, v] of Object.entries(s.byStatus)) byStatus.set({ status: k }, v);
+      oldest.set(s.oldestUnresolvedAgeSeconds ?? 0);
+    } catch {
+      // The gauges keep their last values while Postgres is away.
+    }
+  }, 5000);
+  statsTimer.unref();
+
+  let shuttingDown = false;
+  let consumer: Awaited<ReturnType<typeof startDltConsumer>> | undefined;
+  const app = await buildDltApi({
+    logger: log,
+    registry,
+    apiKeys: new ApiKeyStorePrisma(prisma),
+    store,
+    redelivery,
+    jobs,
+    rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE || undefined,
+    ready: () => ({
+      ready: !shuttingDown && directory.isReady() && consumer !== undefined && !consumer.paused(),
+      details: { dbPaused: consumer?.paused() ?? null },
+    }),
+  });
+  await app.listen({ port: config.PORT, host: config.HOST });
+  await directory.ready();
+  consumer = await startDltConsumer({ kafka, topics: topics.allDlt(), groupId: config.GROUP_ID, store, log });
+  const scheduler = startScheduler({
+    ...redelivery,
+    intervalMs: config.SCHEDULER_INTERVAL_MS,
+    batchSize: config.SCHEDULER_BATCH_SIZE,
+    concurrency: config.SCHEDULER_CONCURRENCY,
+  });
+  const cleanup = config.CLEANUP_ENABLED
+    ? startCleanup({ store, retentionHours: config.RETENTION_HOURS, intervalMs: config.CLEANUP_INTERVAL_MS, log })
+    : undefined;
+  log.info({ port: config.PORT, cleanup: config.CLEANUP_ENABLED }, 'dlt-processor running');
+
+  const shutdown = async (signal: string) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    log.info({ signal }, 'shutting down: finishing the current batch and retry round');
+    const force = setTimeout(() => process.exit(1), config.SHUTDOWN_GRACE_MS + 5000);
+    force.unref();
+    try {
+      await consumer?.stop();
+      await scheduler.stop();
+      cleanup?.stop();
+      await jobs.drain();
+      await app.close();
+      await audit.stop();
+      await auditProducer.disconnect();
+      await directory.stop();
+      await sender.close();
+      await prisma.$disconnect();
+      log.info('stopped');
+      process.exit(0);
+    } catch (err) {
+      log.error({ err: errorMessage(err) }, 'error during shutdown');
+      process.exit(1);
+    }
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((err) => {
+  if (err instanceof ConfigError) console.error(err.message);
+  else console.error(`dlt-processor failed to start: ${errorMessage(err)}`);
+  process.exit(1);
+});

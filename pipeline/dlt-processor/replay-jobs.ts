@@ -1,0 +1,94 @@
+/** Bulk replay by filter, in the background with bounded concurrency; progress kept in ReplayJob rows. */
+import { randomUUID } from 'node:crypto';
+import type { PrismaClient } from '../../prisma/client';
+import { errorMessage } from '../shared/errors';
+import type { FailureFilter } from './failure-store';
+import { type RedeliveryDeps, redeliver } from './scheduler';
+
+export interface ReplayJobView {
+  id: string;
+  status: string;
+  total: number;
+  processed: number;
+  succeeded: number;
+  failed: number;
+  error: string | null;
+  createdAt: string;
+  finishedAt: string | null;
+}
+
+export function createReplayJobs(prisma: PrismaClient, deps: RedeliveryDeps, concurrency: number) {
+  const toView = (j: Awaited<ReturnType<typeof prisma.replayJob.findUniqueOrThrow>>): ReplayJobView => ({
+    id: j.id,
+    status: j.status,
+    total: j.total,
+    processed: j.processed,
+    succeeded: j.succeeded,
+    failed: j.failed,
+    error: j.error,
+    createdAt: j.createdAt.toISOString(),
+    finishedAt: j.finishedAt?.toISOString() ?? null,
+  });
+  const running = new Set<Promise<void>>();
+
+  async function run(jobId: string, filter: FailureFilter) {
+    let after: string | undefined;
+    let processed = 0;
+    let succeeded = 0;
+    let failed = 0;
+    const flush = () => prisma.replayJob.update({ where: { id: jobId }, data: { processed, succeeded, failed } });
+    try {
+      for (;;) {
+        const ids = await deps.store.ids(filter, after, 500);
+        if (ids.length === 0) break;
+        after = ids.at(-1);
+        let i = 0;
+        const worker = async () => {
+          while (i < ids.length) {
+            const id = ids[i++]!;
+            const claimed = await deps.store.claimForReplay(id, deps.instanceId, deps.leaseMs);
+            if (typeof claimed === 'object') {
+              const out = await redeliver(deps, claimed, true);
+              if (out.delivered) succeeded++;
+              else failed++;
+            } else failed++;
+            processed++;
+          }
+        };
+        await Promise.all(Array.from({ length: concurrency }, worker));
+        await flush();
+      }
+      await prisma.replayJob.update({
+        where: { id: jobId },
+        data: { status: 'COMPLETED', processed, succeeded, failed, finishedAt: new Date() },
+      });
+    } catch (err) {
+      await prisma.replayJob.update({
+        where: { id: jobId },
+        data: { status: 'FAILED', error: errorMessage(err), processed, succeeded, failed, finishedAt: new Date() },
+      });
+    }
+  }
+
+  return {
+    async start(filter: FailureFilter, requestedBy: string, tenantId: string | undefined): Promise<ReplayJobView> {
+      // Replays resolve rows, so the filter always excludes resolved ones.
+      const total = await deps.store.count(filter);
+      const job = await prisma.replayJob.create({
+        data: { id: randomUUID(), requestedBy, tenantId, filter: filter as object, status: 'RUNNING', total },
+      });
+      const p = run(job.id, filter).finally(() => running.delete(p));
+      running.add(p);
+      return toView(job);
+    },
+    async get(id: string, tenantId: string | undefined): Promise<ReplayJobView | undefined> {
+      if (!/^[0-9a-f-]{36}$/i.test(id)) return undefined;
+      const job = await prisma.replayJob.findUnique({ where: { id } });
+      if (!job || (tenantId !== undefined && job.tenantId !== tenantId)) return undefined;
+      return toView(job);
+    },
+    async drain() {
+      await Promise.allSettled([...running]);
+    },
+  };
+}

@@ -1,0 +1,178 @@
+/** Operator API: list, detail, replay (single and bulk), stats. Tenant keys see only their tenant (else 404). */
+import { z } from 'zod';
+import { canAccessTenant, tenantScope } from '../../shared/auth/api-key';
+import { principalOf } from '../../shared/auth/api-key-auth';
+import type { HubApp } from '../../shared/http/create-app';
+import { conflict, forbidden, notFound } from '../../shared/http/problem';
+import type { FailureFilter, FailureStore, StoredFailure } from '../failure-store';
+import type { createReplayJobs } from '../replay-jobs';
+import type { RedeliveryDeps } from '../scheduler';
+import { redeliver } from '../scheduler';
+
+const STATUSES = ['PENDING', 'RETRYING', 'DELIVERED', 'FAILED', 'REPLAYED'] as const;
+const tags = ['failed-events'];
+
+const filterSchema = z
+  .object({
+    tenantId: z.string().min(1).max(128).optional(),
+    subscriptionId: z.string().min(1).max(128).optional(),
+    status: z.enum(STATUSES).optional(),
+    eventType: z.string().min(1).max(256).optional(),
+    domain: z.enum(['user-lifecycle', 'access', 'policy', 'organization']).optional(),
+    from: z.iso.datetime({ offset: true }).optional(),
+    to: z.iso.datetime({ offset: true }).optional(),
+  })
+  .strict();
+const listQuery = filterSchema
+  .extend({ limit: z.coerce.number().int().min(1).max(500).default(50), cursor: z.string().max(512).optional() })
+  .strict();
+const idParams = z.object({ id: z.string().min(1).max(64) });
+
+const failureView = z.object({
+  id: z.string(),
+  eventId: z.string(),
+  subscriptionId: z.string(),
+  tenantId: z.string(),
+  domain: z.string(),
+  eventType: z.string().nullable(),
+  status: z.enum(STATUSES),
+  reason: z.string().nullable(),
+  attempts: z.number(),
+  nextAttemptAt: z.string().nullable(),
+  lastStatusCode: z.number().nullable(),
+  lastErrorCode: z.string().nullable(),
+  firstFailedAt: z.string(),
+  lastFailedAt: z.string(),
+  resolvedAt: z.string().nullable(),
+  createdAt: z.string(),
+});
+const view = (f: StoredFailure): z.infer<typeof failureView> => ({
+  id: f.id,
+  eventId: f.eventId,
+  subscriptionId: f.subscriptionId,
+  tenantId: f.tenantId,
+  domain: f.domain,
+  eventType: f.eventType,
+  status: f.status,
+  reason: f.reason,
+  attempts: f.attempts,
+  nextAttemptAt: f.nextAttemptAt?.toISOString() ?? null,
+  lastStatusCode: f.lastStatusCode,
+  lastErrorCode: f.lastErrorCode,
+  firstFailedAt: f.firstFailedAt.toISOString(),
+  lastFailedAt: f.lastFailedAt.toISOString(),
+  resolvedAt: f.resolvedAt?.toISOString() ?? null,
+  createdAt: f.createdAt.toISOString(),
+});
+
+function toFilter(q: z.infer<typeof filterSchema>, tenantId: string | undefined): FailureFilter {
+  return {
+    tenantId,
+    subscriptionId: q.subscriptionId,
+    status: q.status,
+    eventType: q.eventType,
+    domain: q.domain,
+    from: q.from ? new Date(q.from) : undefined,
+    to: q.to ? new Date(q.to) : undefined,
+  };
+}
+
+export function registerFailedEventRoutes(
+  api: HubApp,
+  deps: { store: FailureStore; redelivery: RedeliveryDeps; jobs: ReturnType<typeof createReplayJobs> },
+): void {
+  const scope = (req: Parameters<typeof principalOf>[0], tenantId?: string) => {
+    const s = tenantScope(principalOf(req), tenantId);
+    if (!s.ok) throw forbidden(s.detail);
+    return s.tenantId;
+  };
+
+  api.get(
+    '/v1/failed-events',
+    { schema: { tags, summary: 'List failed deliveries (filters, cursor pagination)', querystring: listQuery } },
+    async (req) => {
+      const { limit, cursor, ...q } = req.query;
+      const page = await deps.store.list(toFilter(q, scope(req, q.tenantId)), limit, cursor);
+      return { items: page.items.map(view), nextCursor: page.nextCursor };
+    },
+  );
+
+  api.get(
+    '/v1/failed-events/stats',
+    {
+      schema: {
+        tags,
+        summary: 'Counts by status and the age of the oldest unresolved failure',
+        querystring: z.object({ tenantId: z.string().optional() }).strict(),
+      },
+    },
+    async (req) => deps.store.stats(scope(req, req.query.tenantId)),
+  );
+
+  api.get(
+    '/v1/failed-events/:id',
+    { schema: { tags, summary: 'A failed delivery with its event and attempts', params: idParams } },
+    async (req) => {
+      const f = await deps.store.get(req.params.id);
+      if (!f || !canAccessTenant(principalOf(req), f.tenantId)) throw notFound('failed event', req.params.id);
+      // Headers as stored on the DLT record: CloudEvent attributes and hub failure headers, no credentials.
+      return {
+        ...view(f),
+        event: { headers: f.ceHeaders, body: f.body.toString('utf8') },
+        failureHeaders: f.failureHeaders,
+        deliveryAttempts: f.attemptsLog.map((a) => ({ ...a, attemptedAt: a.attemptedAt.toISOString() })),
+      };
+    },
+  );
+
+  api.post(
+    '/v1/failed-events/:id/replay',
+    { schema: { tags, summary: 'Redeliver now and answer the outcome', params: idParams } },
+    async (req) => {
+      const existing = await deps.store.get(req.params.id);
+      if (!existing || !canAccessTenant(principalOf(req), existing.tenantId))
+        throw notFound('failed event', req.params.id);
+      const claimed = await deps.store.claimForReplay(existing.id, deps.redelivery.instanceId, deps.redelivery.leaseMs);
+      if (claimed === 'resolved')
+        throw conflict(`failed event ${existing.id} is already ${existing.status}: nothing to replay`);
+      if (claimed === 'busy' || claimed === undefined)
+        throw conflict(`failed event ${existing.id} is being retried right now; try again in a few seconds`);
+      const out = await redeliver(deps.redelivery, claimed, true);
+      return { id: existing.id, eventId: existing.eventId, ...out };
+    },
+  );
+
+  api.post(
+    '/v1/failed-events/replay',
+    {
+      schema: {
+        tags,
+        summary: 'Bulk replay by filter (dryRun counts); runs in the background',
+        body: filterSchema.extend({ dryRun: z.boolean().default(false) }).strict(),
+      },
+    },
+    async (req, reply) => {
+      const { dryRun, ...q } = req.body;
+      const tenantId = scope(req, q.tenantId);
+      const filter = toFilter(q, tenantId);
+      if (filter.status === 'DELIVERED' || filter.status === 'REPLAYED')
+        throw conflict('delivered or replayed events cannot be replayed');
+      // Bulk replay covers FAILED rows unless a status is named (PENDING/RETRYING rows are already scheduled).
+      const target: FailureFilter = { ...filter, status: filter.status ?? 'FAILED' };
+      if (dryRun) return { dryRun: true, count: await deps.store.count(target) };
+      const job = await deps.jobs.start(target, principalOf(req).keyId, tenantId);
+      return reply.code(202).header('location', `/v1/replay-jobs/${job.id}`).send(job);
+    },
+  );
+
+  api.get(
+    '/v1/replay-jobs/:id',
+    { schema: { tags, summary: 'Progress of a bulk replay', params: idParams } },
+    async (req) => {
+      const p = principalOf(req);
+      const job = await deps.jobs.get(req.params.id, p.role === 'OPERATOR' ? undefined : p.tenantId);
+      if (!job) throw notFound('replay job', req.params.id);
+      return job;
+    },
+  );
+}

@@ -1,0 +1,174 @@
+/** Runs the dlt-processor in-process: real broker, a fresh database, real subscribers, its real operator API. */
+import { randomUUID } from 'node:crypto';
+import pino from 'pino';
+import { buildDltApi } from '../../pipeline/dlt-processor/app';
+import { startDltConsumer } from '../../pipeline/dlt-processor/dlt.kafka';
+import { FailureStorePrisma } from '../../pipeline/dlt-processor/failure-store.prisma';
+import { createReplayJobs } from '../../pipeline/dlt-processor/replay-jobs';
+import { type RedeliveryDeps, startScheduler } from '../../pipeline/dlt-processor/scheduler';
+import { memoryAuditSink } from '../../pipeline/shared/audit/audit';
+import { generateApiKey, hashApiKey, publicPrefix } from '../../pipeline/shared/auth/api-key';
+import { ApiKeyStorePrisma } from '../../pipeline/shared/auth/api-key-store.prisma';
+import { ensureOperatorKey } from '../../pipeline/shared/auth/bootstrap';
+import { type HubCloudEvent, toKafkaBinary } from '../../pipeline/shared/cloudevents/envelope';
+import { generateHubKeySpec, parseHubKeys, SecretBox } from '../../pipeline/shared/crypto/secret-box';
+import { createAuthProvider } from '../../pipeline/shared/delivery/auth-provider';
+import { deliverOnce } from '../../pipeline/shared/delivery/deliver';
+import { HttpSender } from '../../pipeline/shared/delivery/send';
+import type { HubApp } from '../../pipeline/shared/http/create-app';
+import { ensureTopics } from '../../pipeline/shared/kafka/admin';
+import { startSubscriptionDirectory } from '../../pipeline/shared/subscriptions/directory';
+import { DOMAINS, type Domain, HUB_HEADERS, topicNames } from '../../pipeline/shared/topics';
+import { createTestDatabase, type TestDatabase } from '../support/db';
+import { testKafka, uniqueName } from '../support/kafka';
+import { publishSubscription, type SubscriptionSpec } from '../support/subscriptions';
+
+export function anEvent(tenant = 'tenant-a', o: Partial<HubCloudEvent> = {}): HubCloudEvent {
+  return {
+    specversion: '1.0',
+    id: uniqueName('evt'),
+    source: '//identity',
+    type: 'user.created',
+    time: new Date().toISOString(),
+    datacontenttype: 'application/json',
+    extensions: { tenantid: tenant },
+    data: Buffer.from('{"userId":"u1"}'),
+    ...o,
+  };
+}
+
+export async function startDltHarness(
+  opts: {
+    maxAttempts?: number;
+    intervalMs?: number;
+    baseDelayMs?: number;
+    scheduler?: boolean;
+    instances?: number;
+  } = {},
+) {
+  const db: TestDatabase = await createTestDatabase();
+  const kafka = testKafka('dlt-test');
+  const topics = topicNames(uniqueName('hub'));
+  const admin = kafka.admin();
+  await admin.connect();
+  await ensureTopics(admin, [
+    { topic: topics.subscriptions, partitions: 1, compact: true },
+    ...DOMAINS.map((d) => ({ topic: topics.dlt(d), partitions: 2 })),
+  ]);
+  await admin.disconnect();
+  const log = pino({ level: 'silent' });
+  const box = new SecretBox(parseHubKeys(generateHubKeySpec('test')));
+  const directory = await startSubscriptionDirectory({ kafka, topic: topics.subscriptions, log });
+  await directory.ready();
+  const store = new FailureStorePrisma(db.prisma);
+  const sender = new HttpSender({ allowHosts: ['127.0.0.1'], headersTimeoutMs: 2000, totalTimeoutMs: 3000 });
+  const open = (s: string, id: string) => box.open(s, id);
+  const auth = createAuthProvider({ open, send: (r) => sender.send(r) });
+  const audit = memoryAuditSink();
+  const deps = (instanceId: string): RedeliveryDeps => ({
+    store,
+    directory,
+    deliver: (e, s) => deliverOnce(e, s, { sender, auth, open }),
+    audit,
+    log,
+    instanceId,
+    maxAttempts: opts.maxAttempts ?? 3,
+    baseDelayMs: opts.baseDelayMs ?? 100,
+    maxDelayMs: 1000,
+    leaseMs: 30_000,
+  });
+  const redelivery = deps('api');
+  const jobs = createReplayJobs(db.prisma, redelivery, 8);
+  const apiKeys = new ApiKeyStorePrisma(db.prisma);
+  const operatorKey = generateApiKey();
+  await ensureOperatorKey(apiKeys, operatorKey);
+  const app: HubApp = await buildDltApi({ logger: log, apiKeys, store, redelivery, jobs });
+  const consumer = await startDltConsumer({
+    kafka,
+    topics: topics.allDlt(),
+    groupId: uniqueName('dlt'),
+    store,
+    log,
+    maxBackoffMs: 500,
+  });
+  const schedulers =
+    opts.scheduler === false
+      ? []
+      : Array.from({ length: opts.instances ?? 1 }, (_, i) =>
+          startScheduler({
+            ...deps(`instance-${i}`),
+            intervalMs: opts.intervalMs ?? 200,
+            batchSize: 50,
+            concurrency: 8,
+          }),
+        );
+  const producer = kafka.producer({ idempotent: true });
+  await producer.connect();
+
+  return {
+    db,
+    topics,
+    store,
+    app,
+    audit,
+    operatorKey,
+    async tenantKey(tenantId: string): Promise<string> {
+      const key = generateApiKey();
+      await db.prisma.apiKey.create({
+        data: {
+          id: randomUUID(),
+          name: 't',
+          role: 'TENANT',
+          tenantId,
+          prefix: publicPrefix(key),
+          hash: hashApiKey(key),
+        },
+      });
+      return key;
+    },
+    subscribe: (s: SubscriptionSpec) =>
+      publishSubscription({ producer, topic: topics.subscriptions, box, directory }, s),
+    /** Produces a DLT record as the outbox processor does after its retries. */
+    async deadLetter(
+      event: HubCloudEvent,
+      subscriptionId: string,
+      o: {
+        domain?: Domain;
+        code?: string;
+        status?: number;
+        raw?: { value: Buffer | null; headers: Record<string, string> };
+      } = {},
+    ) {
+      const domain = o.domain ?? 'user-lifecycle';
+      const tenant = event.extensions.tenantid ?? 'tenant-a';
+      const rec =
+        o.raw ??
+        toKafkaBinary(event, {
+          [HUB_HEADERS.subscriptionId]: subscriptionId,
+          [HUB_HEADERS.tenantId]: tenant,
+          [HUB_HEADERS.domain]: domain,
+          [HUB_HEADERS.dltAttempts]: '3',
+          [HUB_HEADERS.dltLastStatus]: String(o.status ?? 500),
+          [HUB_HEADERS.dltLastErrorCode]: o.code ?? 'DELIVERY.HTTP_500',
+          [HUB_HEADERS.dltFirstAttemptAt]: new Date(Date.now() - 1000).toISOString(),
+          [HUB_HEADERS.dltLastAttemptAt]: new Date().toISOString(),
+        });
+      await producer.send({
+        topic: topics.dlt(domain),
+        acks: -1,
+        messages: [{ key: tenant, value: rec.value, headers: rec.headers }],
+      });
+    },
+    async stop() {
+      for (const s of schedulers) await s.stop();
+      await jobs.drain();
+      await consumer.stop();
+      await producer.disconnect();
+      await app.close();
+      await directory.stop();
+      await sender.close();
+      await db.drop();
+    },
+  };
+}
+export type DltHarness = Awaited<ReturnType<typeof startDltHarness>>;
