@@ -10,8 +10,9 @@
  *
  * So a subscription change and its changelog record are committed together or not at all.
  */
-import type { Prisma, PrismaClient } from '../prisma/client';
+
 import type { SubscriptionSnapshot } from '../pipeline/shared/subscriptions/snapshot';
+import type { Prisma, PrismaClient } from '../prisma/client';
 import {
   DuplicateError,
   type SubscriptionFilter,

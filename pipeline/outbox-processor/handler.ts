@@ -63,7 +63,7 @@ export function createDeliveryHandler(deps: DeliveryHandlerDeps) {
     const traceId = event.extensions.traceparent?.split('-')[1];
     const base = { eventId: event.id, tenantId, traceId, subscriptionId };
     const sub = deps.directory.get(subscriptionId);
-    if (!sub || sub.status !== 'ACTIVE' || sub.tenantId !== tenantId) {
+    if (sub?.status !== 'ACTIVE' || sub.tenantId !== tenantId) {
       const reason = !sub
         ? 'subscription unknown or deleted'
         : sub.status !== 'ACTIVE'

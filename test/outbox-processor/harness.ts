@@ -16,8 +16,8 @@ import { ensureTopics } from '../../pipeline/shared/kafka/admin';
 import { startSubscriptionDirectory } from '../../pipeline/shared/subscriptions/directory';
 import type { SubscriptionSnapshot } from '../../pipeline/shared/subscriptions/snapshot';
 import { DOMAINS, type Domain, HUB_HEADERS, topicNames } from '../../pipeline/shared/topics';
-import { testKafka, uniqueName, waitFor } from '../support/kafka';
-import { publishSubscription, type SubscriptionSpec, whsec } from '../support/subscriptions';
+import { testKafka, uniqueName } from '../support/kafka';
+import { publishSubscription, whsec } from '../support/subscriptions';
 
 export { whsec };
 
