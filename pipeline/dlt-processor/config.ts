@@ -25,6 +25,9 @@ export const dltConfigSchema = z.object({
   CLEANUP_INTERVAL_MS: env.int(3_600_000, 1000),
   RETENTION_HOURS: env.int(168, 1),
   SHUTDOWN_GRACE_MS: env.int(15_000, 0),
+  /** Apply pending migrations at start (normally the launcher or `npm run migrate` does it). */
+  MIGRATE_ON_START: env.bool(false),
+  STATS_REFRESH_MS: env.int(5000, 100),
 });
 export type DltConfig = z.infer<typeof dltConfigSchema>;
 export const loadDltConfig = (e: Record<string, string | undefined> = process.env) =>

@@ -64,6 +64,35 @@ describe('parseDltRecord', () => {
     );
     expect(g).toMatchObject({ status: 'FAILED', domain: 'access', tenantId: 'unknown' });
   });
+  it('stores a record without hub-subscription-id as FAILED with the reason', () => {
+    const f = parseDltRecord('hub.dlt.policy.v1', 1, record({}, ['hub-subscription-id']), now);
+    expect(f).toMatchObject({ status: 'FAILED', eventId: 'e1', subscriptionId: 'unknown:hub.dlt.policy.v1:1:5' });
+    expect(f.reason).toMatch(/hub-subscription-id/);
+  });
+  it('defuses values Postgres would refuse: NUL characters, oversized ids, out-of-range numbers and dates', () => {
+    const nul = parseDltRecord(
+      'hub.dlt.policy.v1',
+      0,
+      record({ 'hub-tenant-id': 't\u00001', ce_type: 'a\u0000b' }),
+      now,
+    );
+    expect(nul).toMatchObject({ tenantId: 't1', eventType: 'ab', status: 'PENDING' });
+    expect(JSON.stringify(nul.ceHeaders)).not.toContain('\\u0000');
+    const long = parseDltRecord('hub.dlt.policy.v1', 0, record({ ce_id: 'x'.repeat(5000) }), now);
+    expect(long).toMatchObject({ status: 'FAILED', eventId: 'hub.dlt.policy.v1:0:5' });
+    expect(long.reason).toMatch(/event id longer than/);
+    const odd = parseDltRecord(
+      'hub.dlt.policy.v1',
+      0,
+      record({
+        'hub-dlt-last-status': '99999999999',
+        'hub-domain': 'nonsense',
+        'hub-dlt-first-attempt-at': '-271821-04-20T00:00:00Z',
+      }),
+      now,
+    );
+    expect(odd).toMatchObject({ lastStatusCode: null, domain: 'policy', firstFailedAt: now });
+  });
 });
 
 describe('decideAfterAttempt', () => {
@@ -83,8 +112,12 @@ describe('decideAfterAttempt', () => {
   ])('%o after attempt %i (replay %s) -> %s', (result, n, replay, status) => {
     expect(decideAfterAttempt(result, n, { ...opts, replay }).status).toBe(status);
   });
-  it('backs off exponentially or as the subscriber asks', () => {
-    expect(decideAfterAttempt(failed('retriable'), 2, opts).nextAttemptAt!.getTime() - now.getTime()).toBe(2000);
+  it('backs off with the shared jittered exponential policy or as the subscriber asks', () => {
+    const top = { ...opts, random: () => 0.999999 };
+    expect(decideAfterAttempt(failed('retriable'), 2, top).nextAttemptAt!.getTime() - now.getTime()).toBe(1999);
+    expect(decideAfterAttempt(failed('retriable'), 1, { ...opts, random: () => 0.5 }).nextAttemptAt!.getTime()).toBe(
+      now.getTime() + 500,
+    );
     expect(decideAfterAttempt(failed('retriable', 7000), 1, opts).nextAttemptAt!.getTime() - now.getTime()).toBe(7000);
   });
 });

@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Prisma, type PrismaClient } from '../../prisma/client';
+import { decodeCursor, encodeCursor } from './cursor';
 import type { AttemptRecord, FailureFilter, FailureStore, StoredFailure } from './failure-store';
 import type { NewFailure } from './parse-dlt-record';
 import type { FailureStatus } from './retry-decision';
@@ -11,6 +12,8 @@ import type { FailureStatus } from './retry-decision';
 type Row = Prisma.FailedEventGetPayload<object>;
 
 const UNRESOLVED = ['PENDING', 'RETRYING', 'FAILED'];
+/** Rows per INSERT: 20 bind parameters each, far below Postgres' 65535 per statement. */
+const CHUNK = 500;
 
 function toStored(r: Row): StoredFailure {
   return {
@@ -52,12 +55,16 @@ export class FailureStorePrisma implements FailureStore {
         ${JSON.stringify(r.failureHeaders)}::jsonb, ${r.status}, ${r.reason}, ${r.status === 'PENDING' ? new Date() : null}::timestamp,
         ${r.lastStatusCode}, ${r.lastErrorCode}, ${r.firstFailedAt}, ${r.lastFailedAt}, 0)`,
     );
-    await this.prisma.$transaction(async (tx) => {
-      const inserted = await tx.$queryRaw<{ id: string; eventId: string; subscriptionId: string }[]>`
+    // Chunks keep each statement under Postgres' 65535 bind parameters; all chunks share one transaction.
+    await this.prisma.$transaction(
+      async (tx) => {
+        for (let i = 0; i < rows.length; i += CHUNK) {
+          const chunk = rows.slice(i, i + CHUNK);
+          const inserted = await tx.$queryRaw<{ id: string; eventId: string; subscriptionId: string }[]>`
         INSERT INTO "FailedEvent" ("id", "eventId", "subscriptionId", "tenantId", "domain", "eventType",
           "sourceTopic", "sourcePartition", "sourceOffset", "ceHeaders", "body", "failureHeaders", "status", "reason",
           "nextAttemptAt", "lastStatusCode", "lastErrorCode", "firstFailedAt", "lastFailedAt", "attempts")
-        VALUES ${Prisma.join(values)}
+        VALUES ${Prisma.join(values.slice(i, i + CHUNK))}
         ON CONFLICT ("eventId", "subscriptionId") DO UPDATE SET
           "failureHeaders" = EXCLUDED."failureHeaders",
           "ceHeaders" = EXCLUDED."ceHeaders",
@@ -78,13 +85,13 @@ export class FailureStorePrisma implements FailureStore {
                           ELSE EXCLUDED."nextAttemptAt" END,
           "updatedAt" = now()
         RETURNING "id", "eventId", "subscriptionId"`;
-      // The outbox attempts that led here, once per DLT record (a redelivered record adds nothing).
-      const idOf = new Map(inserted.map((x) => [`${x.eventId}\u0000${x.subscriptionId}`, x.id]));
-      const attemptRows = rows
-        .map((r) => ({ r, id: idOf.get(`${r.eventId}\u0000${r.subscriptionId}`) }))
-        .filter((x) => x.id);
-      if (attemptRows.length > 0) {
-        await tx.$executeRaw`
+          // The outbox attempts that led here, once per DLT record (a redelivered record adds nothing).
+          const idOf = new Map(inserted.map((x) => [`${x.eventId}\u0000${x.subscriptionId}`, x.id]));
+          const attemptRows = chunk
+            .map((r) => ({ r, id: idOf.get(`${r.eventId}\u0000${r.subscriptionId}`) }))
+            .filter((x) => x.id);
+          if (attemptRows.length > 0) {
+            await tx.$executeRaw`
           INSERT INTO "DeliveryAttempt" ("failedEventId", "attemptedAt", "source", "statusCode", "errorCode", "durationMs", "responseSnippet")
           SELECT v.id::uuid, v.at::timestamp, 'OUTBOX', v.status::int, v.code, 0, ${'outbox retries exhausted'}
           FROM (VALUES ${Prisma.join(
@@ -96,8 +103,15 @@ export class FailureStorePrisma implements FailureStore {
           WHERE NOT EXISTS (
             SELECT 1 FROM "DeliveryAttempt" d WHERE d."failedEventId" = v.id::uuid AND d."source" = 'OUTBOX' AND d."responseSnippet" = 'outbox retries exhausted' AND d."errorCode" IS NOT DISTINCT FROM v.code AND d."attemptedAt" = v.at::timestamp
           )`;
-      }
-    });
+          }
+        }
+      },
+      { timeout: 30_000 },
+    );
+  }
+
+  async ping(): Promise<void> {
+    await this.prisma.$queryRaw`SELECT 1`;
   }
 
   async claimDue(instanceId: string, limit: number, leaseMs: number): Promise<StoredFailure[]> {
@@ -173,13 +187,11 @@ export class FailureStorePrisma implements FailureStore {
   }
 
   async list(filter: FailureFilter, limit: number, cursor?: string) {
-    // Cursor = "<createdAt ISO>|<id>" of the last item; newest first.
+    // Newest first; the cursor is the last item's (createdAt, id). The route has validated it.
     let cursorWhere: Prisma.FailedEventWhereInput = {};
-    if (cursor) {
-      const [at, id] = Buffer.from(cursor, 'base64url').toString().split('|');
-      const date = new Date(at ?? '');
-      cursorWhere = { OR: [{ createdAt: { lt: date } }, { createdAt: date, id: { lt: id } }] };
-    }
+    const c = cursor ? decodeCursor(cursor) : undefined;
+    if (cursor && !c) throw new Error('invalid cursor');
+    if (c) cursorWhere = { OR: [{ createdAt: { lt: c.createdAt } }, { createdAt: c.createdAt, id: { lt: c.id } }] };
     const rows = await this.prisma.failedEvent.findMany({
       where: { AND: [where(filter), cursorWhere] },
       orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
@@ -189,10 +201,7 @@ export class FailureStorePrisma implements FailureStore {
     const last = items.at(-1);
     return {
       items,
-      nextCursor:
-        rows.length > limit && last
-          ? Buffer.from(`${last.createdAt.toISOString()}|${last.id}`).toString('base64url')
-          : null,
+      nextCursor: rows.length > limit && last ? encodeCursor(last) : null,
     };
   }
 

@@ -50,6 +50,8 @@ export interface FailureFilter {
 export interface FailureStore {
   /** Upserts a batch in one transaction, idempotent on (eventId, subscriptionId). */
   persistBatch(rows: NewFailure[]): Promise<void>;
+  /** Resolves when the database answers (used to tell an outage from a record it refuses). */
+  ping(): Promise<void>;
   /** Claims due rows for this instance (SKIP LOCKED): no two instances get the same row. */
   claimDue(instanceId: string, limit: number, leaseMs: number): Promise<StoredFailure[]>;
   /** Claims one row for an operator replay; undefined when it is resolved or being worked on. */

@@ -5,8 +5,9 @@
  *   ─▶ operator API (list/detail/replay/bulk/stats) + metrics; optional cleanup; SIGTERM drains.
  */
 import { hostname } from 'node:os';
-import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics } from 'prom-client';
 import { createPrismaClient } from '../../prisma/client';
+import { migrate } from '../../prisma/migrate';
 import { createAuditSink } from '../shared/audit/audit';
 import { kafkaAuditProducer } from '../shared/audit/audit.kafka';
 import { ApiKeyStorePrisma } from '../shared/auth/api-key-store.prisma';
@@ -25,6 +26,7 @@ import { startCleanup } from './cleanup';
 import { loadDltConfig } from './config';
 import { startDltConsumer } from './dlt.kafka';
 import { FailureStorePrisma } from './failure-store.prisma';
+import { createDltMetrics, startStatusGauges } from './metrics';
 import { createReplayJobs } from './replay-jobs';
 import { type RedeliveryDeps, startScheduler } from './scheduler';
 
@@ -33,9 +35,14 @@ async function main(): Promise<void> {
   const log = createLogger({ service: 'dlt-processor', level: config.LOG_LEVEL });
   const topics = topicNames(config.TOPIC_PREFIX);
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-dlt`, log });
+  if (config.MIGRATE_ON_START) {
+    const { applied } = await migrate(config.DATABASE_URL, { log: (line) => log.info(line) });
+    log.info({ applied }, 'migrations applied');
+  }
   const prisma = createPrismaClient(config.DATABASE_URL, { applicationName: 'dlt-processor' });
   const store = new FailureStorePrisma(prisma);
-  const registry = new Registry();
+  const metrics = createDltMetrics();
+  const registry = metrics.registry;
   collectDefaultMetrics({ register: registry });
 
   const box = new SecretBox(parseHubKeys(config.HUB_ENCRYPTION_KEYS));
@@ -66,30 +73,12 @@ async function main(): Promise<void> {
     baseDelayMs: config.RETRY_BASE_MS,
     maxDelayMs: config.RETRY_MAX_MS,
     leaseMs: config.CLAIM_LEASE_MS,
+    onAttempt: (source, outcome) => metrics.redeliveries.inc({ source, outcome }),
   };
   const jobs = createReplayJobs(prisma, redelivery, config.REPLAY_CONCURRENCY);
 
-  const byStatus = new Gauge({
-    name: 'hub_dlt_failed_events',
-    help: 'Stored failures by status',
-    labelNames: ['status'],
-    registers: [registry],
-  });
-  const oldest = new Gauge({
-    name: 'hub_dlt_oldest_unresolved_age_seconds',
-    help: 'Age of the oldest unresolved failure',
-    registers: [registry],
-  });
-  const statsTimer = setInterval(async () => {
-    try {
-      const s = await store.stats();
-      for (const [k, v] of Object.entries(s.byStatus)) byStatus.set({ status: k }, v);
-      oldest.set(s.oldestUnresolvedAgeSeconds ?? 0);
-    } catch {
-      // The gauges keep their last values while Postgres is away.
-    }
-  }, 5000);
-  statsTimer.unref();
+  const gauges = startStatusGauges({ metrics, store, intervalMs: config.STATS_REFRESH_MS, log });
+  void gauges.refresh();
 
   let shuttingDown = false;
   let consumer: Awaited<ReturnType<typeof startDltConsumer>> | undefined;
@@ -108,7 +97,16 @@ async function main(): Promise<void> {
   });
   await app.listen({ port: config.PORT, host: config.HOST });
   await directory.ready();
-  consumer = await startDltConsumer({ kafka, topics: topics.allDlt(), groupId: config.GROUP_ID, store, log });
+  consumer = await startDltConsumer({
+    kafka,
+    topics: topics.allDlt(),
+    groupId: config.GROUP_ID,
+    store,
+    log,
+    onPersisted: (n) => metrics.persisted.inc(n),
+  });
+  const pausedTimer = setInterval(() => metrics.dbPaused.set(consumer?.paused() ? 1 : 0), 1000);
+  pausedTimer.unref();
   const scheduler = startScheduler({
     ...redelivery,
     intervalMs: config.SCHEDULER_INTERVAL_MS,
@@ -130,7 +128,9 @@ async function main(): Promise<void> {
       await consumer?.stop();
       await scheduler.stop();
       cleanup?.stop();
-      await jobs.drain();
+      gauges.stop();
+      clearInterval(pausedTimer);
+      await jobs.stop();
       await app.close();
       await audit.stop();
       await auditProducer.disconnect();

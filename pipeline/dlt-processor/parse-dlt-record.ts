@@ -33,26 +33,45 @@ export interface NewFailure {
 const PERMANENT = /^DELIVERY\.(HTTP_4\d\d|REDIRECT|SSRF_BLOCKED|BAD_ENDPOINT|AUTH_SECRET|SIGNING_SECRET)$/;
 const RETRY_ANYWAY = new Set(['DELIVERY.HTTP_408', 'DELIVERY.HTTP_429']);
 
+/** Longest event/subscription/tenant id stored as is (the unique index on them has a per-entry size limit). */
+const MAX_ID = 512;
+const MIN_TIME = Date.UTC(1970, 0, 1);
+const MAX_TIME = Date.UTC(9999, 11, 31);
+
+const clean = (s: string) => (s.includes('\u0000') ? s.replaceAll('\u0000', '') : s);
+const short = (s: string | undefined) => (s === undefined ? undefined : s.slice(0, MAX_ID));
+function tooLong(eventId: string, subscriptionId: string, tenantId: string | undefined): string | undefined {
+  for (const [name, v] of [
+    ['event id', eventId],
+    ['subscription id', subscriptionId],
+    ['tenant id', tenantId],
+  ] as const)
+    if (v !== undefined && v.length > MAX_ID) return `malformed DLT record: ${name} longer than ${MAX_ID} characters`;
+  return undefined;
+}
+
 export function parseDltRecord(
   topic: string,
   partition: number,
   message: { offset: string; key: Buffer | null; value: Buffer | null; headers?: KafkaHeaders },
   now: Date,
 ): NewFailure {
+  // Postgres text/jsonb refuse NUL characters: strip them so a hostile header cannot wedge the partition.
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(message.headers ?? {})) {
     const s = headerString(v);
-    if (s !== undefined) headers[k] = s;
+    if (s !== undefined) headers[clean(k)] = clean(s);
   }
   const failureHeaders = Object.fromEntries(Object.entries(headers).filter(([k]) => k.startsWith('hub-')));
   const domainFromTopic = DOMAINS.find((d) => topic.includes(`.dlt.${d}.`)) ?? 'organization';
   const date = (v: string | undefined) => {
     const t = v ? Date.parse(v) : Number.NaN;
-    return Number.isNaN(t) ? now : new Date(t);
+    return Number.isNaN(t) || t < MIN_TIME || t > MAX_TIME ? now : new Date(t);
   };
-  const decoded = fromKafkaBinary(message.headers, message.value);
+  // Decoded from the cleaned headers: the stored row redelivers exactly what was read here.
+  const decoded = fromKafkaBinary(headers, message.value);
   const subscriptionId = headers[HUB_HEADERS.subscriptionId];
-  const errorCode = headers[HUB_HEADERS.dltLastErrorCode] || null;
+  const errorCode = headers[HUB_HEADERS.dltLastErrorCode]?.slice(0, 128) || null;
   const statusHeader = Number(headers[HUB_HEADERS.dltLastStatus]);
   const base = {
     sourceTopic: topic,
@@ -62,22 +81,32 @@ export function parseDltRecord(
     body: message.value ?? Buffer.alloc(0),
     failureHeaders,
     attempts: Number(headers[HUB_HEADERS.dltAttempts]) || 0,
-    lastStatusCode: Number.isInteger(statusHeader) && statusHeader > 0 ? statusHeader : null,
+    lastStatusCode: Number.isInteger(statusHeader) && statusHeader >= 100 && statusHeader <= 599 ? statusHeader : null,
     lastErrorCode: errorCode,
     firstFailedAt: date(headers[HUB_HEADERS.dltFirstAttemptAt]),
     lastFailedAt: date(headers[HUB_HEADERS.dltLastAttemptAt]),
-    domain: headers[HUB_HEADERS.domain] ?? domainFromTopic,
+    domain: (DOMAINS as readonly string[]).includes(headers[HUB_HEADERS.domain] ?? '')
+      ? headers[HUB_HEADERS.domain]!
+      : domainFromTopic,
   };
   const synthetic = `${topic}:${partition}:${message.offset}`;
-  if (!decoded.ok || !subscriptionId) {
+  const keyTenant = message.key ? clean(message.key.toString('utf8')) : undefined;
+  const problem = !decoded.ok
+    ? `malformed DLT record: ${decoded.reason}`
+    : !subscriptionId
+      ? 'malformed DLT record: no hub-subscription-id header'
+      : tooLong(decoded.event.id, subscriptionId, headers[HUB_HEADERS.tenantId]);
+  if (!decoded.ok || !subscriptionId || problem) {
+    const eventId = decoded.ok ? decoded.event.id : headers.ce_id;
     return {
       ...base,
-      eventId: (decoded.ok ? decoded.event.id : headers.ce_id) ?? synthetic,
-      subscriptionId: subscriptionId ?? `unknown:${synthetic}`,
-      tenantId: headers[HUB_HEADERS.tenantId] ?? message.key?.toString() ?? 'unknown',
-      eventType: headers.ce_type ?? null,
+      // The unique key (eventId, subscriptionId) must stay short enough for its index; else a synthetic id.
+      eventId: eventId && eventId.length <= MAX_ID ? eventId : synthetic,
+      subscriptionId: subscriptionId && subscriptionId.length <= MAX_ID ? subscriptionId : `unknown:${synthetic}`,
+      tenantId: short(headers[HUB_HEADERS.tenantId] ?? keyTenant) ?? 'unknown',
+      eventType: short(headers.ce_type) ?? null,
       status: 'FAILED',
-      reason: decoded.ok ? 'DLT record has no hub-subscription-id header' : `malformed DLT record: ${decoded.reason}`,
+      reason: problem ?? 'malformed DLT record',
     };
   }
   const permanent = errorCode !== null && PERMANENT.test(errorCode) && !RETRY_ANYWAY.has(errorCode);
@@ -85,9 +114,8 @@ export function parseDltRecord(
     ...base,
     eventId: decoded.event.id,
     subscriptionId,
-    tenantId:
-      headers[HUB_HEADERS.tenantId] ?? decoded.event.extensions.tenantid ?? message.key?.toString() ?? 'unknown',
-    eventType: decoded.event.type,
+    tenantId: short(headers[HUB_HEADERS.tenantId] ?? decoded.event.extensions.tenantid ?? keyTenant) ?? 'unknown',
+    eventType: short(decoded.event.type) ?? null,
     status: permanent ? 'FAILED' : 'PENDING',
     reason: permanent
       ? `permanent failure ${errorCode}: no scheduled retry (replay after fixing the subscriber)`

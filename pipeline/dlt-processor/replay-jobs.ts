@@ -30,6 +30,7 @@ export function createReplayJobs(prisma: PrismaClient, deps: RedeliveryDeps, con
     finishedAt: j.finishedAt?.toISOString() ?? null,
   });
   const running = new Set<Promise<void>>();
+  let stopping = false;
 
   async function run(jobId: string, filter: FailureFilter) {
     let after: string | undefined;
@@ -44,7 +45,7 @@ export function createReplayJobs(prisma: PrismaClient, deps: RedeliveryDeps, con
         after = ids.at(-1);
         let i = 0;
         const worker = async () => {
-          while (i < ids.length) {
+          while (i < ids.length && !stopping) {
             const id = ids[i++]!;
             const claimed = await deps.store.claimForReplay(id, deps.instanceId, deps.leaseMs);
             if (typeof claimed === 'object') {
@@ -57,10 +58,18 @@ export function createReplayJobs(prisma: PrismaClient, deps: RedeliveryDeps, con
         };
         await Promise.all(Array.from({ length: concurrency }, worker));
         await flush();
+        if (stopping) break;
       }
       await prisma.replayJob.update({
         where: { id: jobId },
-        data: { status: 'COMPLETED', processed, succeeded, failed, finishedAt: new Date() },
+        data: {
+          status: stopping ? 'FAILED' : 'COMPLETED',
+          error: stopping ? 'interrupted by shutdown: start a new replay with the same filter for the rest' : null,
+          processed,
+          succeeded,
+          failed,
+          finishedAt: new Date(),
+        },
       });
     } catch (err) {
       await prisma.replayJob.update({
@@ -87,7 +96,13 @@ export function createReplayJobs(prisma: PrismaClient, deps: RedeliveryDeps, con
       if (!job || (tenantId !== undefined && job.tenantId !== tenantId)) return undefined;
       return toView(job);
     },
+    /** Waits for running jobs to finish. */
     async drain() {
+      await Promise.allSettled([...running]);
+    },
+    /** Shutdown: running jobs finish the replays in flight, then end as FAILED (interrupted) with their counts. */
+    async stop() {
+      stopping = true;
       await Promise.allSettled([...running]);
     },
   };

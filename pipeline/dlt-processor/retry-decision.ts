@@ -7,9 +7,12 @@
  *                              └ retriable, attempts exhausted ─────────▶ FAILED
  *   FAILED / PENDING / RETRYING ─operator replay─ delivered ────────────▶ REPLAYED
  *
- * Backoff between scheduled attempts: base * 2^(n-1), capped, or the subscriber's Retry-After.
+ * Backoff between scheduled attempts: the shared delivery retry policy (exponential with full jitter,
+ * random(0, min(max, base * 2^(n-1)))) or the subscriber's Retry-After, capped. The scheduler interval adds up to
+ * one tick on top, so a zero jitter never means a tight loop.
  */
 import type { DeliveryResult } from '../shared/delivery/deliver';
+import { nextDelay } from '../shared/delivery/retry-policy';
 
 export type FailureStatus = 'PENDING' | 'RETRYING' | 'DELIVERED' | 'FAILED' | 'REPLAYED';
 
@@ -22,7 +25,14 @@ export interface Decision {
 export function decideAfterAttempt(
   result: DeliveryResult,
   scheduledAttempts: number,
-  opts: { maxAttempts: number; baseDelayMs: number; maxDelayMs: number; now: Date; replay: boolean },
+  opts: {
+    maxAttempts: number;
+    baseDelayMs: number;
+    maxDelayMs: number;
+    now: Date;
+    replay: boolean;
+    random?: () => number;
+  },
 ): Decision {
   if (result.outcome === 'delivered')
     return { status: opts.replay ? 'REPLAYED' : 'DELIVERED', nextAttemptAt: null, reason: null };
@@ -30,13 +40,23 @@ export function decideAfterAttempt(
   if (opts.replay) return { status: 'FAILED', nextAttemptAt: null, reason: `replay failed: ${failure.code}` };
   if (failure.kind === 'permanent')
     return { status: 'FAILED', nextAttemptAt: null, reason: `permanent failure ${failure.code}: ${failure.message}` };
-  if (scheduledAttempts >= opts.maxAttempts)
+  const delay = nextDelay(
+    {
+      maxAttempts: opts.maxAttempts,
+      baseDelayMs: opts.baseDelayMs,
+      maxDelayMs: opts.maxDelayMs,
+      maxTotalMs: Number.POSITIVE_INFINITY,
+    },
+    scheduledAttempts,
+    0,
+    failure.retryAfterMs,
+    opts.random,
+  );
+  if (delay === undefined)
     return {
       status: 'FAILED',
       nextAttemptAt: null,
       reason: `retries exhausted after ${scheduledAttempts} scheduled attempts (last ${failure.code})`,
     };
-  const backoff = Math.min(opts.maxDelayMs, opts.baseDelayMs * 2 ** (scheduledAttempts - 1));
-  const delay = failure.retryAfterMs !== undefined ? Math.min(failure.retryAfterMs, opts.maxDelayMs) : backoff;
   return { status: 'RETRYING', nextAttemptAt: new Date(opts.now.getTime() + delay), reason: null };
 }

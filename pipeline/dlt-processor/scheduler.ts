@@ -25,6 +25,8 @@ export interface RedeliveryDeps {
   baseDelayMs: number;
   maxDelayMs: number;
   leaseMs: number;
+  /** Called after every recorded attempt (metrics). */
+  onAttempt?: (source: 'SCHEDULED' | 'REPLAY', outcome: FailureStatus) => void;
 }
 
 function decodeStored(f: StoredFailure) {
@@ -113,21 +115,28 @@ export async function redeliver(deps: RedeliveryDeps, f: StoredFailure, replay: 
     subscriptionId: f.subscriptionId,
     traceId: event?.extensions.traceparent?.split('-')[1],
   };
-  deps.audit.record({
-    ...base,
-    stage: 'HTTP_SEND',
-    status: result.status,
-    durationMs: result.durationMs,
-    outcome: result.outcome,
-    detail: source,
-  });
+  const attempt = replay ? undefined : scheduledSoFar;
+  // HTTP_SEND only when a request went out (no subscription or an undecodable row sends nothing).
+  if (event && sub && !result.failure?.code.startsWith('DLT.'))
+    deps.audit.record({
+      ...base,
+      stage: 'HTTP_SEND',
+      status: result.status,
+      attempt,
+      durationMs: result.durationMs,
+      outcome: result.outcome,
+      detail: source,
+    });
   if (result.outcome !== 'delivered')
     deps.audit.record({
       ...base,
       stage: 'EVENT_ERROR',
+      status: result.status,
+      attempt,
       errorCode: result.failure?.code,
       detail: `${source} -> ${status}`,
     });
+  deps.onAttempt?.(source, status);
   return {
     status,
     delivered: result.outcome === 'delivered',

@@ -4,6 +4,7 @@ import pino from 'pino';
 import { buildDltApi } from '../../pipeline/dlt-processor/app';
 import { startDltConsumer } from '../../pipeline/dlt-processor/dlt.kafka';
 import { FailureStorePrisma } from '../../pipeline/dlt-processor/failure-store.prisma';
+import { createDltMetrics, startStatusGauges } from '../../pipeline/dlt-processor/metrics';
 import { createReplayJobs } from '../../pipeline/dlt-processor/replay-jobs';
 import { type RedeliveryDeps, startScheduler } from '../../pipeline/dlt-processor/scheduler';
 import { memoryAuditSink } from '../../pipeline/shared/audit/audit';
@@ -19,8 +20,9 @@ import type { HubApp } from '../../pipeline/shared/http/create-app';
 import { ensureTopics } from '../../pipeline/shared/kafka/admin';
 import { startSubscriptionDirectory } from '../../pipeline/shared/subscriptions/directory';
 import { DOMAINS, type Domain, HUB_HEADERS, topicNames } from '../../pipeline/shared/topics';
+import { createPrismaClient } from '../../prisma/client';
 import { createTestDatabase, type TestDatabase } from '../support/db';
-import { testKafka, uniqueName } from '../support/kafka';
+import { testKafka, uniqueName, waitFor } from '../support/kafka';
 import { publishSubscription, type SubscriptionSpec } from '../support/subscriptions';
 
 export function anEvent(tenant = 'tenant-a', o: Partial<HubCloudEvent> = {}): HubCloudEvent {
@@ -44,6 +46,7 @@ export async function startDltHarness(
     baseDelayMs?: number;
     scheduler?: boolean;
     instances?: number;
+    batchSize?: number;
   } = {},
 ) {
   const db: TestDatabase = await createTestDatabase();
@@ -61,14 +64,20 @@ export async function startDltHarness(
   const directory = await startSubscriptionDirectory({ kafka, topic: topics.subscriptions, log });
   await directory.ready();
   const store = new FailureStorePrisma(db.prisma);
+  const metrics = createDltMetrics();
+  const gauges = startStatusGauges({ metrics, store, intervalMs: 60_000, log });
   const sender = new HttpSender({ allowHosts: ['127.0.0.1'], headersTimeoutMs: 2000, totalTimeoutMs: 3000 });
   const open = (s: string, id: string) => box.open(s, id);
   const auth = createAuthProvider({ open, send: (r) => sender.send(r) });
   const audit = memoryAuditSink();
-  const deps = (instanceId: string): RedeliveryDeps => ({
-    store,
+  const deliveriesBy = new Map<string, number>();
+  const deps = (instanceId: string, own = store): RedeliveryDeps => ({
+    store: own,
     directory,
-    deliver: (e, s) => deliverOnce(e, s, { sender, auth, open }),
+    deliver: (e, s) => {
+      deliveriesBy.set(instanceId, (deliveriesBy.get(instanceId) ?? 0) + 1);
+      return deliverOnce(e, s, { sender, auth, open });
+    },
     audit,
     log,
     instanceId,
@@ -76,32 +85,46 @@ export async function startDltHarness(
     baseDelayMs: opts.baseDelayMs ?? 100,
     maxDelayMs: 1000,
     leaseMs: 30_000,
+    onAttempt: (source, outcome) => metrics.redeliveries.inc({ source, outcome }),
   });
   const redelivery = deps('api');
   const jobs = createReplayJobs(db.prisma, redelivery, 8);
   const apiKeys = new ApiKeyStorePrisma(db.prisma);
   const operatorKey = generateApiKey();
   await ensureOperatorKey(apiKeys, operatorKey);
-  const app: HubApp = await buildDltApi({ logger: log, apiKeys, store, redelivery, jobs });
+  let consumerRef: { paused(): boolean } | undefined;
+  const app: HubApp = await buildDltApi({
+    logger: log,
+    apiKeys,
+    store,
+    redelivery,
+    jobs,
+    registry: metrics.registry,
+    ready: () => ({ ready: consumerRef?.paused() === false, details: { dbPaused: consumerRef?.paused() ?? null } }),
+  });
+  const groupId = uniqueName('dlt');
   const consumer = await startDltConsumer({
     kafka,
     topics: topics.allDlt(),
-    groupId: uniqueName('dlt'),
+    groupId,
     store,
     log,
     maxBackoffMs: 500,
+    onPersisted: (n) => metrics.persisted.inc(n),
   });
-  const schedulers =
-    opts.scheduler === false
-      ? []
-      : Array.from({ length: opts.instances ?? 1 }, (_, i) =>
-          startScheduler({
-            ...deps(`instance-${i}`),
-            intervalMs: opts.intervalMs ?? 200,
-            batchSize: 50,
-            concurrency: 8,
-          }),
-        );
+  consumerRef = consumer;
+  // Each scheduler instance has its own connection pool, as separate processes would.
+  const instancePrisma = Array.from({ length: opts.scheduler === false ? 0 : (opts.instances ?? 1) }, () =>
+    createPrismaClient(db.url, { poolSize: 4 }),
+  );
+  const schedulers = instancePrisma.map((p, i) =>
+    startScheduler({
+      ...deps(`instance-${i}`, new FailureStorePrisma(p)),
+      intervalMs: opts.intervalMs ?? 200,
+      batchSize: opts.batchSize ?? 50,
+      concurrency: 8,
+    }),
+  );
   const producer = kafka.producer({ idempotent: true });
   await producer.connect();
 
@@ -111,7 +134,17 @@ export async function startDltHarness(
     store,
     app,
     audit,
+    metrics,
+    gauges,
+    log,
+    directory,
+    producer,
+    kafka,
+    consumer,
+    groupId,
     operatorKey,
+    /** Instance ids that sent at least one request. */
+    claimers: async () => new Set([...deliveriesBy].filter(([, n]) => n > 0).map(([id]) => id)),
     async tenantKey(tenantId: string): Promise<string> {
       const key = generateApiKey();
       await db.prisma.apiKey.create({
@@ -159,8 +192,39 @@ export async function startDltHarness(
         messages: [{ key: tenant, value: rec.value, headers: rec.headers }],
       });
     },
+    /** Deletes a subscription the way subscription-api does: a tombstone on the changelog. */
+    async unsubscribe(id: string) {
+      await producer.send({ topic: topics.subscriptions, messages: [{ key: id, value: null }] });
+      await waitFor(() => directory.get(id) === undefined, { what: `subscription ${id} gone from the directory` });
+    },
+    /** Many DLT records at once (batched produce), as a burst of dead letters would arrive. */
+    async deadLetterMany(events: HubCloudEvent[], subscriptionId: string, code = 'DELIVERY.HTTP_410', status = 410) {
+      const domain: Domain = 'user-lifecycle';
+      for (let i = 0; i < events.length; i += 500) {
+        await producer.send({
+          topic: topics.dlt(domain),
+          acks: -1,
+          messages: events.slice(i, i + 500).map((event) => {
+            const tenant = event.extensions.tenantid ?? 'tenant-a';
+            const rec = toKafkaBinary(event, {
+              [HUB_HEADERS.subscriptionId]: subscriptionId,
+              [HUB_HEADERS.tenantId]: tenant,
+              [HUB_HEADERS.domain]: domain,
+              [HUB_HEADERS.dltAttempts]: '3',
+              [HUB_HEADERS.dltLastStatus]: String(status),
+              [HUB_HEADERS.dltLastErrorCode]: code,
+              [HUB_HEADERS.dltFirstAttemptAt]: new Date(Date.now() - 1000).toISOString(),
+              [HUB_HEADERS.dltLastAttemptAt]: new Date().toISOString(),
+            });
+            return { key: tenant, value: rec.value, headers: rec.headers };
+          }),
+        });
+      }
+    },
     async stop() {
+      gauges.stop();
       for (const s of schedulers) await s.stop();
+      for (const p of instancePrisma) await p.$disconnect();
       await jobs.drain();
       await consumer.stop();
       await producer.disconnect();

@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { canAccessTenant, tenantScope } from '../../shared/auth/api-key';
 import { principalOf } from '../../shared/auth/api-key-auth';
 import type { HubApp } from '../../shared/http/create-app';
-import { conflict, forbidden, notFound } from '../../shared/http/problem';
+import { badRequest, conflict, forbidden, notFound } from '../../shared/http/problem';
+import { decodeCursor } from '../cursor';
 import type { FailureFilter, FailureStore, StoredFailure } from '../failure-store';
 import type { createReplayJobs } from '../replay-jobs';
 import type { RedeliveryDeps } from '../scheduler';
@@ -12,20 +13,25 @@ import { redeliver } from '../scheduler';
 const STATUSES = ['PENDING', 'RETRYING', 'DELIVERED', 'FAILED', 'REPLAYED'] as const;
 const tags = ['failed-events'];
 
-const filterSchema = z
-  .object({
-    tenantId: z.string().min(1).max(128).optional(),
-    subscriptionId: z.string().min(1).max(128).optional(),
-    status: z.enum(STATUSES).optional(),
-    eventType: z.string().min(1).max(256).optional(),
-    domain: z.enum(['user-lifecycle', 'access', 'policy', 'organization']).optional(),
-    from: z.iso.datetime({ offset: true }).optional(),
-    to: z.iso.datetime({ offset: true }).optional(),
-  })
-  .strict();
-const listQuery = filterSchema
+const filterShape = z.object({
+  tenantId: z.string().min(1).max(128).optional(),
+  subscriptionId: z.string().min(1).max(128).optional(),
+  status: z.enum(STATUSES).optional(),
+  eventType: z.string().min(1).max(256).optional(),
+  domain: z.enum(['user-lifecycle', 'access', 'policy', 'organization']).optional(),
+  from: z.iso.datetime({ offset: true }).optional(),
+  to: z.iso.datetime({ offset: true }).optional(),
+});
+const fromBeforeTo = (q: { from?: string; to?: string }) => !q.from || !q.to || Date.parse(q.from) < Date.parse(q.to);
+const fromBeforeToError = { message: '"from" must be before "to"', path: ['from'] };
+const listQuery = filterShape
   .extend({ limit: z.coerce.number().int().min(1).max(500).default(50), cursor: z.string().max(512).optional() })
-  .strict();
+  .strict()
+  .refine(fromBeforeTo, fromBeforeToError);
+const bulkBody = filterShape
+  .extend({ dryRun: z.boolean().default(false) })
+  .strict()
+  .refine(fromBeforeTo, fromBeforeToError);
 const idParams = z.object({ id: z.string().min(1).max(64) });
 
 const failureView = z.object({
@@ -65,7 +71,7 @@ const view = (f: StoredFailure): z.infer<typeof failureView> => ({
   createdAt: f.createdAt.toISOString(),
 });
 
-function toFilter(q: z.infer<typeof filterSchema>, tenantId: string | undefined): FailureFilter {
+function toFilter(q: z.infer<typeof filterShape>, tenantId: string | undefined): FailureFilter {
   return {
     tenantId,
     subscriptionId: q.subscriptionId,
@@ -92,6 +98,10 @@ export function registerFailedEventRoutes(
     { schema: { tags, summary: 'List failed deliveries (filters, cursor pagination)', querystring: listQuery } },
     async (req) => {
       const { limit, cursor, ...q } = req.query;
+      if (cursor !== undefined && !decodeCursor(cursor))
+        throw badRequest('cursor is not one this API handed out: use nextCursor from a previous page', [
+          { path: 'cursor', message: 'invalid cursor' },
+        ]);
       const page = await deps.store.list(toFilter(q, scope(req, q.tenantId)), limit, cursor);
       return { items: page.items.map(view), nextCursor: page.nextCursor };
     },
@@ -148,7 +158,7 @@ export function registerFailedEventRoutes(
       schema: {
         tags,
         summary: 'Bulk replay by filter (dryRun counts); runs in the background',
-        body: filterSchema.extend({ dryRun: z.boolean().default(false) }).strict(),
+        body: bulkBody,
       },
     },
     async (req, reply) => {

@@ -1,0 +1,55 @@
+/** Prometheus metrics of the dlt-processor. The status gauges are refreshed from the store on an interval. */
+import { Counter, Gauge, Registry } from 'prom-client';
+import { errorMessage } from '../shared/errors';
+import type { Logger } from '../shared/logging/logger';
+import type { FailureStore } from './failure-store';
+
+export function createDltMetrics(registry = new Registry()) {
+  return {
+    registry,
+    byStatus: new Gauge({
+      name: 'hub_dlt_failed_events',
+      help: 'Stored failed deliveries by status',
+      labelNames: ['status'],
+      registers: [registry],
+    }),
+    oldestUnresolved: new Gauge({
+      name: 'hub_dlt_oldest_unresolved_age_seconds',
+      help: 'Age of the oldest unresolved (PENDING, RETRYING or FAILED) failure; 0 when there is none',
+      registers: [registry],
+    }),
+    persisted: new Counter({
+      name: 'hub_dlt_records_persisted_total',
+      help: 'DLT records stored (including malformed ones stored as FAILED)',
+      registers: [registry],
+    }),
+    redeliveries: new Counter({
+      name: 'hub_dlt_redeliveries_total',
+      help: 'Redelivery attempts by source (SCHEDULED, REPLAY) and outcome',
+      labelNames: ['source', 'outcome'],
+      registers: [registry],
+    }),
+    dbPaused: new Gauge({
+      name: 'hub_dlt_consumer_paused',
+      help: '1 while the DLT consumer is paused because Postgres does not answer',
+      registers: [registry],
+    }),
+  };
+}
+export type DltMetrics = ReturnType<typeof createDltMetrics>;
+
+/** Keeps the status gauges fresh; they keep their last values while Postgres is away. */
+export function startStatusGauges(opts: { metrics: DltMetrics; store: FailureStore; intervalMs: number; log: Logger }) {
+  const refresh = async () => {
+    try {
+      const s = await opts.store.stats();
+      for (const [status, n] of Object.entries(s.byStatus)) opts.metrics.byStatus.set({ status }, n);
+      opts.metrics.oldestUnresolved.set(s.oldestUnresolvedAgeSeconds ?? 0);
+    } catch (err) {
+      opts.log.debug({ err: errorMessage(err) }, 'status gauges not refreshed');
+    }
+  };
+  const timer = setInterval(() => void refresh(), opts.intervalMs);
+  timer.unref();
+  return { refresh, stop: () => clearInterval(timer) };
+}
