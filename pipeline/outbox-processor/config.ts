@@ -10,21 +10,32 @@ export const outboxConfigSchema = z.object({
   HUB_ENCRYPTION_KEYS: z
     .string()
     .min(1, 'required: "<id>:<base64 of 32 bytes>" (the key subscription-api seals secrets with)'),
+  /** Hosts allowed although they are or resolve to internal addresses (same list as subscription-api's). */
   ENDPOINT_ALLOW_HOSTS: env.list([]),
+  // Retries (see shared/delivery/retry-policy.ts); a subscription's maxAttempts overrides MAX_ATTEMPTS.
   MAX_ATTEMPTS: env.int(3, 1, 50),
   RETRY_BASE_MS: env.int(500, 1),
   RETRY_MAX_MS: env.int(30_000, 1),
   RETRY_MAX_TOTAL_MS: env.int(60_000, 1),
+  // Concurrency bounds.
   MAX_IN_FLIGHT: env.int(2000, 1),
+  MAX_IN_FLIGHT_PER_PARTITION: env.int(500, 1),
   PER_ENDPOINT_CONCURRENCY: env.int(32, 1),
   PER_ENDPOINT_QUEUE: env.int(1000, 1),
   PARTITIONS_CONCURRENTLY: env.int(4, 1),
+  // HTTP (see shared/delivery/send.ts).
   CONNECT_TIMEOUT_MS: env.int(5_000, 1),
   HEADERS_TIMEOUT_MS: env.int(10_000, 1),
   BODY_TIMEOUT_MS: env.int(10_000, 1),
+  REQUEST_TIMEOUT_MS: env.int(30_000, 1),
+  MAX_RESPONSE_BYTES: env.int(64 * 1024, 1),
+  POOL_IDLE_MS: env.int(60_000, 1000),
+  // Per-endpoint circuit breaker (see shared/delivery/circuit-breaker.ts).
+  BREAKER_WINDOW_MS: env.int(10_000, 100),
   BREAKER_MIN_REQUESTS: env.int(20, 1),
   BREAKER_FAILURE_RATIO: z.coerce.number().min(0).max(1).default(0.5),
   BREAKER_OPEN_MS: env.int(5_000, 1),
+  BREAKER_HALF_OPEN_PROBES: env.int(1, 1),
   COMMIT_INTERVAL_MS: env.int(200, 10),
   SHUTDOWN_GRACE_MS: env.int(15_000, 0),
 });

@@ -1,20 +1,25 @@
 /**
- * Outbox delivery use case: one outbox record -> the subscriber, with retries, or a dead-letter decision.
+ * Outbox delivery use case: one outbox record -> its subscriber, with retries, or a dead-letter decision.
  *
- *   outbox record ─▶ subscription (directory) ─┬─ unknown / paused ─────────────▶ skipped (+ audit)
- *                                              └─▶ breaker allows? ─ no ───────▶ deadLetter CIRCUIT_OPEN
- *                                                     │ yes
- *                                                     ▼
- *                                         deliverOnce ─ 2xx ────────────────────▶ delivered
- *                                                     ├─ permanent ─────────────▶ deadLetter
- *                                                     └─ retriable ─ nextDelay? ─ yes: sleep, again
- *                                                                              └─ no: deadLetter
+ *   outbox item ─▶ directory.get(hub-subscription-id) ─┬─ unknown / deleted / paused / other tenant ─▶ skipped (+ audit)
+ *                                                       ▼
+ *                       ┌──────────▶ endpoint breaker allows? ── no ─────────────────────────────▶ deadLetter CIRCUIT_OPEN
+ *                       │                   │ yes
+ *                       │                   ▼
+ *                       │             deliverOnce ── 2xx ────────────────────────────────────────▶ delivered
+ *                       │                   ├── permanent (410, 4xx, 3xx, SSRF) ─────────────────▶ deadLetter
+ *                       │                   └── retriable (5xx, 408, 429, timeout, connect)
+ *                       │                          │ nextDelay (backoff, Retry-After, total bound)
+ *                       └── sleep(delay) ◀── yes ──┤
+ *                                                  └── no more (attempts, time, shutdown) ───────▶ deadLetter
+ *
+ * Returns a value for every input (never throws): the Kafka adapter turns it into a DLT produce and an offset.
  */
 import type { AuditSink } from '../shared/audit/audit';
 import type { HubCloudEvent } from '../shared/cloudevents/envelope';
 import type { DeliveryResult } from '../shared/delivery/deliver';
 import { nextDelay, type RetryPolicy } from '../shared/delivery/retry-policy';
-import { errorMessage, type Failure, permanent } from '../shared/errors';
+import { errorMessage, type Failure, retriable } from '../shared/errors';
 import type { SubscriptionLookup } from '../shared/subscriptions/directory';
 import type { SubscriptionSnapshot } from '../shared/subscriptions/snapshot';
 
@@ -32,10 +37,11 @@ export type DeliveryOutcome =
       failure: Failure;
       attempts: number;
       lastStatus?: number;
-      firstAttemptAt?: Date;
-      lastAttemptAt?: Date;
+      firstAttemptAt: Date;
+      lastAttemptAt: Date;
     };
 
+/** Port: the per-endpoint circuit breaker (CircuitBreaker). */
 export interface Breaker {
   allow(): boolean;
   record(ok: boolean): void;
@@ -43,19 +49,43 @@ export interface Breaker {
 
 export interface DeliveryHandlerDeps {
   directory: SubscriptionLookup;
+  /** One attempt (deliverOnce bound to its sender, auth provider and secret box). Never throws. */
   deliver: (event: HubCloudEvent, sub: SubscriptionSnapshot) => Promise<DeliveryResult>;
   policy: RetryPolicy;
   breakerFor: (endpointUrl: string) => Breaker;
   audit: AuditSink;
-  sleep?: (ms: number) => Promise<void>;
+  /** Aborted on shutdown: no new retry waits; a record that still needed one goes to the DLT instead. */
+  signal?: AbortSignal;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   now?: () => Date;
-  onAttempt?: (result: DeliveryResult, attempt: number) => void;
+  random?: () => number;
+  onAttempt?: (result: DeliveryResult, attempt: number, sub: SubscriptionSnapshot) => void;
 }
 
-const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+/** Resolves after `ms`, or early when `signal` aborts. */
+export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+export function skipReason(sub: SubscriptionSnapshot | undefined, tenantId: string): string | undefined {
+  if (!sub) return 'subscription unknown or deleted';
+  if (sub.status !== 'ACTIVE') return `subscription ${sub.status.toLowerCase()}`;
+  // The outbox record names both; a mismatch means a corrupted or forged record: never cross tenants.
+  if (sub.tenantId !== tenantId) return 'record tenant does not match the subscription tenant';
+  return undefined;
+}
 
 export function createDeliveryHandler(deps: DeliveryHandlerDeps) {
-  const sleep = deps.sleep ?? defaultSleep;
+  const sleep = deps.sleep ?? abortableSleep;
   const now = deps.now ?? (() => new Date());
 
   return async function handle(item: OutboxItem): Promise<DeliveryOutcome> {
@@ -63,86 +93,87 @@ export function createDeliveryHandler(deps: DeliveryHandlerDeps) {
     const traceId = event.extensions.traceparent?.split('-')[1];
     const base = { eventId: event.id, tenantId, traceId, subscriptionId };
     const sub = deps.directory.get(subscriptionId);
-    if (sub?.status !== 'ACTIVE' || sub.tenantId !== tenantId) {
-      const reason = !sub
-        ? 'subscription unknown or deleted'
-        : sub.status !== 'ACTIVE'
-          ? 'subscription paused'
-          : 'tenant mismatch';
+    const reason = skipReason(sub, tenantId);
+    if (!sub || reason) {
       deps.audit.record({ ...base, stage: 'EVENT_ERROR', outcome: 'skipped', detail: reason });
-      return { type: 'skipped', reason };
+      return { type: 'skipped', reason: reason ?? 'subscription unknown' };
     }
     deps.audit.record({ ...base, stage: 'OUTBOX_SEND' });
     const policy = sub.maxAttempts ? { ...deps.policy, maxAttempts: sub.maxAttempts } : deps.policy;
     const breaker = deps.breakerFor(sub.endpointUrl);
-    const started = now();
+    const firstAttemptAt = now();
+    let lastAttemptAt = firstAttemptAt;
     let attempt = 0;
-    let last: DeliveryResult | undefined;
-    let lastAt: Date | undefined;
+    let lastStatus: number | undefined;
+
+    const deadLetter = (failure: Failure): DeliveryOutcome => {
+      deps.audit.record({
+        ...base,
+        stage: 'EVENT_ERROR',
+        errorCode: failure.code,
+        attempt,
+        status: lastStatus,
+        outcome: 'deadLetter',
+        detail: failure.message.slice(0, 300),
+      });
+      return { type: 'deadLetter', failure, attempts: attempt, lastStatus, firstAttemptAt, lastAttemptAt };
+    };
+
     for (;;) {
       if (!breaker.allow()) {
-        const failure = permanent(
-          'DELIVERY.CIRCUIT_OPEN',
-          `circuit open for ${new URL(sub.endpointUrl).origin}; sent to the DLT for a later retry`,
+        // Retriable: the DLT processor retries it on its schedule, once the endpoint has recovered.
+        return deadLetter(
+          retriable('DELIVERY.CIRCUIT_OPEN', `circuit open for ${originOf(sub.endpointUrl)}; retried from the DLT`),
         );
-        deps.audit.record({ ...base, stage: 'EVENT_ERROR', errorCode: failure.code, attempt, outcome: 'deadLetter' });
-        return {
-          type: 'deadLetter',
-          failure,
-          attempts: attempt,
-          lastStatus: last?.status,
-          firstAttemptAt: started,
-          lastAttemptAt: lastAt ?? started,
-        };
       }
       attempt++;
-      lastAt = now();
+      lastAttemptAt = now();
+      let result: DeliveryResult;
       try {
-        last = await deps.deliver(event, sub);
+        result = await deps.deliver(event, sub);
       } catch (err) {
-        // deliverOnce returns failures as values; an exception here is a bug, kept from stalling the partition.
-        last = {
+        // deliverOnce returns failures as values; an exception here is a bug, still kept from stalling anything.
+        result = {
           outcome: 'failed',
-          failure: { kind: 'retriable', code: 'DELIVERY.INTERNAL', message: errorMessage(err) },
+          failure: retriable('DELIVERY.INTERNAL', errorMessage(err)),
           durationMs: 0,
+          responseSnippet: '',
         };
       }
-      breaker.record(last.outcome === 'delivered' || last.failure?.kind === 'permanent');
-      deps.onAttempt?.(last, attempt);
+      lastStatus = result.status ?? lastStatus;
+      // A permanent answer (4xx) proves the endpoint is up: only retriable failures count against the breaker.
+      breaker.record(result.outcome === 'delivered' || result.failure?.kind === 'permanent');
+      deps.onAttempt?.(result, attempt, sub);
       deps.audit.record({
         ...base,
         stage: 'HTTP_SEND',
         attempt,
-        status: last.status,
-        durationMs: last.durationMs,
-        outcome: last.outcome,
-        errorCode: last.failure?.code,
+        status: result.status,
+        durationMs: result.durationMs,
+        outcome: result.outcome,
+        errorCode: result.failure?.code,
       });
-      if (last.outcome === 'delivered') return { type: 'delivered', attempts: attempt, status: last.status };
-      const failure = last.failure!;
-      const delay =
-        failure.kind === 'retriable'
-          ? nextDelay(policy, attempt, now().getTime() - started.getTime(), failure.retryAfterMs)
-          : undefined;
-      if (delay === undefined) {
-        deps.audit.record({
-          ...base,
-          stage: 'EVENT_ERROR',
-          errorCode: failure.code,
-          attempt,
-          status: last.status,
-          outcome: 'deadLetter',
-        });
-        return {
-          type: 'deadLetter',
-          failure,
-          attempts: attempt,
-          lastStatus: last.status,
-          firstAttemptAt: started,
-          lastAttemptAt: lastAt,
-        };
-      }
-      await sleep(delay);
+      if (result.outcome === 'delivered') return { type: 'delivered', attempts: attempt, status: result.status };
+      const failure = result.failure ?? retriable('DELIVERY.UNKNOWN', 'delivery failed without a reason');
+      if (failure.kind !== 'retriable' || deps.signal?.aborted) return deadLetter(failure);
+      const delay = nextDelay(
+        policy,
+        attempt,
+        now().getTime() - firstAttemptAt.getTime(),
+        failure.retryAfterMs,
+        deps.random,
+      );
+      if (delay === undefined) return deadLetter(failure);
+      await sleep(delay, deps.signal);
+      if (deps.signal?.aborted) return deadLetter(failure);
     }
   };
+}
+
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return url;
+  }
 }

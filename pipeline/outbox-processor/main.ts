@@ -10,7 +10,7 @@ import { kafkaAuditProducer } from '../shared/audit/audit.kafka';
 import { ConfigError } from '../shared/config/load-config';
 import { parseHubKeys, SecretBox } from '../shared/crypto/secret-box';
 import { createAuthProvider } from '../shared/delivery/auth-provider';
-import { CircuitBreaker } from '../shared/delivery/circuit-breaker';
+import { BreakerRegistry } from '../shared/delivery/circuit-breaker';
 import { deliverOnce } from '../shared/delivery/deliver';
 import { HttpSender } from '../shared/delivery/send';
 import { errorMessage } from '../shared/errors';
@@ -21,7 +21,7 @@ import { startSubscriptionDirectory } from '../shared/subscriptions/directory';
 import { topicNames } from '../shared/topics';
 import { loadOutboxConfig } from './config';
 import { createDeliveryHandler } from './handler';
-import { createOutboxMetrics } from './metrics';
+import { createOutboxMetrics, statusClass } from './metrics';
 import { startOutboxConsumer } from './outbox.kafka';
 
 async function main(): Promise<void> {
@@ -38,6 +38,9 @@ async function main(): Promise<void> {
     connectTimeoutMs: config.CONNECT_TIMEOUT_MS,
     headersTimeoutMs: config.HEADERS_TIMEOUT_MS,
     bodyTimeoutMs: config.BODY_TIMEOUT_MS,
+    totalTimeoutMs: config.REQUEST_TIMEOUT_MS,
+    maxResponseBytes: config.MAX_RESPONSE_BYTES,
+    poolIdleMs: config.POOL_IDLE_MS,
     connectionsPerOrigin: config.PER_ENDPOINT_CONCURRENCY,
   });
   const open = (sealed: string, subscriptionId: string) => box.open(sealed, subscriptionId);
@@ -65,26 +68,17 @@ async function main(): Promise<void> {
   await app.listen({ port: config.PORT, host: config.HOST });
   await directory.ready();
 
-  const breakers = new Map<string, CircuitBreaker>();
-  const breakerFor = (url: string) => {
-    const origin = URL.canParse(url) ? new URL(url).origin : url;
-    let b = breakers.get(origin);
-    if (!b) {
-      b = new CircuitBreaker({
-        windowMs: 10_000,
-        minRequests: config.BREAKER_MIN_REQUESTS,
-        failureRatio: config.BREAKER_FAILURE_RATIO,
-        openMs: config.BREAKER_OPEN_MS,
-        halfOpenProbes: 1,
-      });
-      breakers.set(origin, b);
-    }
-    return b;
-  };
+  const breakers = new BreakerRegistry({
+    windowMs: config.BREAKER_WINDOW_MS,
+    minRequests: config.BREAKER_MIN_REQUESTS,
+    failureRatio: config.BREAKER_FAILURE_RATIO,
+    openMs: config.BREAKER_OPEN_MS,
+    halfOpenProbes: config.BREAKER_HALF_OPEN_PROBES,
+  });
   const breakerGauge = setInterval(() => {
-    let open = 0;
-    for (const b of breakers.values()) if (b.current() !== 'closed') open++;
-    metrics.breakersOpen.set(open);
+    const counts = breakers.counts();
+    for (const [state, n] of Object.entries(counts)) metrics.breakers.set({ state }, n);
+    metrics.breakersOpen.set(counts.open + counts['half-open']);
   }, 1000);
   breakerGauge.unref();
 
@@ -95,6 +89,7 @@ async function main(): Promise<void> {
     source: '//integration-hub/outbox-processor',
     onError: (err, dropped) => log.warn({ err: errorMessage(err), dropped }, 'audit entries not written'),
   });
+  const stopping = new AbortController();
   const handle = createDeliveryHandler({
     directory,
     deliver: (event, sub) => deliverOnce(event, sub, { sender, auth, open }),
@@ -104,10 +99,11 @@ async function main(): Promise<void> {
       maxDelayMs: config.RETRY_MAX_MS,
       maxTotalMs: config.RETRY_MAX_TOTAL_MS,
     },
-    breakerFor,
+    breakerFor: (url) => breakers.for(url),
     audit,
+    signal: stopping.signal,
     onAttempt: (r, attempt) => {
-      metrics.attempts.inc({ status_class: r.status ? `${Math.floor(r.status / 100)}xx` : 'none' });
+      metrics.attempts.inc({ status_class: statusClass(r.status) });
       if (attempt > 1) metrics.retries.inc();
     },
   });
@@ -117,9 +113,12 @@ async function main(): Promise<void> {
     groupId: config.GROUP_ID,
     directory,
     handle,
+    breakerOpen: (url) => breakers.isOpen(url),
+    shutdown: stopping,
     log,
     metrics,
     maxInFlight: config.MAX_IN_FLIGHT,
+    maxInFlightPerPartition: config.MAX_IN_FLIGHT_PER_PARTITION,
     perEndpointConcurrency: config.PER_ENDPOINT_CONCURRENCY,
     perEndpointQueue: config.PER_ENDPOINT_QUEUE,
     partitionsConsumedConcurrently: config.PARTITIONS_CONCURRENTLY,

@@ -24,7 +24,13 @@ export function createOutboxMetrics(registry = new Registry()) {
     }),
     breakersOpen: new Gauge({
       name: 'hub_outbox_breakers_open',
-      help: 'Endpoints whose circuit is open',
+      help: 'Endpoints whose circuit is open or half-open',
+      registers: [registry],
+    }),
+    breakers: new Gauge({
+      name: 'hub_outbox_breakers',
+      help: 'Endpoint circuit breakers by state',
+      labelNames: ['state'],
       registers: [registry],
     }),
     latencyFromEvent: new Histogram({

@@ -1,20 +1,29 @@
 /**
  * Kafka adapter of the outbox processor.
  *
- *   4 outbox topics (read_committed) ─eachBatch─▶ per record: decode ─▶ [ordered? per (subscription, tenant) queue]
- *        ─▶ per-endpoint slot ─▶ handler (retries) ─▶ delivered | skipped | DLT produce (batched, acks=all)
- *        ─▶ OffsetTracker.complete ─▶ periodic commit of the contiguous completed offsets
+ *   4 outbox topics (read_committed) ─eachBatch─▶ per record: decode ─▶ breaker open? ─ yes ─▶ DLT at once
+ *        │                                            │ no
+ *        │                            ordered? ─▶ per (subscription, tenant) serial queue
+ *        │                                            ▼
+ *        │                              per-endpoint slot (bounded) ─▶ handler (attempts, retries)
+ *        │                                            ▼
+ *        │                    delivered | skipped | DLT produce (batched sendBatch, acks=-1, awaited)
+ *        │                                            ▼
+ *        └─ begin(offset) ─────────────────▶ OffsetTracker.complete ─▶ timer: commit contiguous completed offsets
  *
- * Records finish out of order, so one slow subscriber never holds back another's deliveries; an offset is
- * committed only when its record and every earlier record of the partition are delivered, skipped or in the DLT.
- * Back-pressure: at most MAX_IN_FLIGHT records in flight; an endpoint with a full queue sends its new records
- * straight to the DLT (retried there later) rather than filling the process.
+ * eachBatch only dispatches: deliveries run in the background, so records finish out of order and a slow
+ * subscriber never holds back another's deliveries or the partition's heartbeat. Bounded concurrency in total,
+ * per partition (eachBatch waits, heartbeating, when full) and per endpoint. An offset is committed only when
+ * its record and every earlier record of its partition are delivered, skipped or durably in the DLT.
+ *
+ * Shutdown: stop dispatching, cut retry waits short (those records go to the DLT), let in-flight attempts
+ * finish within the grace period, commit, then leave the group.
  */
 import type { Consumer, Kafka, KafkaMessage, Producer } from 'kafkajs';
-import { fromKafkaBinary, type HubCloudEvent } from '../shared/cloudevents/envelope';
+import { fromKafkaBinary } from '../shared/cloudevents/envelope';
 import { headerString } from '../shared/cloudevents/header-value';
 import { KeyedSerialQueue, Semaphore } from '../shared/concurrency';
-import { errorMessage, type Failure, permanent } from '../shared/errors';
+import { errorMessage, type Failure, permanent, retriable } from '../shared/errors';
 import { OffsetTracker } from '../shared/kafka/offset-tracker';
 import type { Logger } from '../shared/logging/logger';
 import type { SubscriptionLookup } from '../shared/subscriptions/directory';
@@ -28,23 +37,36 @@ export interface OutboxRunnerOptions {
   groupId: string;
   directory: SubscriptionLookup;
   handle: (item: OutboxItem) => Promise<DeliveryOutcome>;
+  /** Whether the endpoint's circuit is open now: its records go to the DLT without waiting for a slot. */
+  breakerOpen?: (endpointUrl: string) => boolean;
+  /** Aborted by stop(): the handler stops waiting between retries. Pass the same signal to the handler. */
+  shutdown?: AbortController;
   log: Logger;
   metrics: OutboxMetrics;
   maxInFlight: number;
+  maxInFlightPerPartition: number;
   perEndpointConcurrency: number;
+  /** Records waiting for one endpoint's slots beyond this go to the DLT (retried there) instead of piling up. */
   perEndpointQueue: number;
   partitionsConsumedConcurrently: number;
   commitIntervalMs: number;
+  sessionTimeoutMs?: number;
+}
+
+export interface OutboxConsumer {
+  /** Records dispatched and not finished. */
+  inFlight(): number;
+  stop(graceMs: number): Promise<void>;
 }
 
 interface DltMessage {
   topic: string;
-  key: string | null;
+  key: Buffer | string | null;
   value: Buffer | null;
   headers: Record<string, string>;
 }
 
-/** Batches DLT produces: one sendBatch for everything that failed within a few milliseconds. */
+/** Batches DLT produces: one sendBatch (acks=-1) for everything that failed within a few milliseconds. */
 class DltProducer {
   private queue: { msg: DltMessage; resolve: () => void; reject: (e: unknown) => void }[] = [];
   private timer: NodeJS.Timeout | undefined;
@@ -53,7 +75,7 @@ class DltProducer {
   send(msg: DltMessage): Promise<void> {
     return new Promise((resolve, reject) => {
       this.queue.push({ msg, resolve, reject });
-      if (this.queue.length >= 200) void this.flush();
+      if (this.queue.length >= 500) void this.flush();
       else this.timer ??= setTimeout(() => void this.flush(), 5);
     });
   }
@@ -65,7 +87,11 @@ class DltProducer {
     this.queue = [];
     if (batch.length === 0) return;
     const byTopic = new Map<string, DltMessage[]>();
-    for (const { msg } of batch) byTopic.set(msg.topic, [...(byTopic.get(msg.topic) ?? []), msg]);
+    for (const { msg } of batch) {
+      const list = byTopic.get(msg.topic);
+      if (list) list.push(msg);
+      else byTopic.set(msg.topic, [msg]);
+    }
     try {
       await this.producer.sendBatch({
         acks: -1,
@@ -81,16 +107,58 @@ class DltProducer {
   }
 }
 
-export async function startOutboxConsumer(
-  opts: OutboxRunnerOptions,
-): Promise<{ stop(graceMs: number): Promise<void>; inFlight(): number }> {
+/** The outbox record's headers as strings (values unchanged), for the DLT copy. */
+function copyHeaders(message: KafkaMessage): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(message.headers ?? {})) {
+    const s = headerString(v as never);
+    if (s !== undefined) headers[k] = s;
+  }
+  return headers;
+}
+
+export function dltHeaders(
+  message: KafkaMessage,
+  source: { topic: string; partition: number },
+  f: { failure: Failure; attempts: number; lastStatus?: number; firstAttemptAt?: Date; lastAttemptAt?: Date },
+): Record<string, string> {
+  const now = new Date();
+  return {
+    ...copyHeaders(message),
+    [HUB_HEADERS.dltAttempts]: String(f.attempts),
+    [HUB_HEADERS.dltLastStatus]: f.lastStatus ? String(f.lastStatus) : '',
+    [HUB_HEADERS.dltLastErrorCode]: f.failure.code,
+    [HUB_HEADERS.dltLastError]: f.failure.message.slice(0, 500),
+    [HUB_HEADERS.dltFirstAttemptAt]: (f.firstAttemptAt ?? now).toISOString(),
+    [HUB_HEADERS.dltLastAttemptAt]: (f.lastAttemptAt ?? now).toISOString(),
+    [HUB_HEADERS.sourceTopic]: source.topic,
+    [HUB_HEADERS.sourcePartition]: String(source.partition),
+    [HUB_HEADERS.sourceOffset]: message.offset,
+  };
+}
+
+const originOf = (url: string) => {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return url;
+  }
+};
+
+export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<OutboxConsumer> {
   const { log, metrics } = opts;
   const tracker = new OffsetTracker();
-  const inFlight = new Semaphore(opts.maxInFlight);
+  const total = new Semaphore(opts.maxInFlight);
+  const perPartition = new Map<string, Semaphore>();
   const endpointSlots = new Map<string, Semaphore>();
   const ordered = new KeyedSerialQueue();
   const pending = new Set<Promise<void>>();
   const outboxTopics = new Map<string, Domain>(DOMAINS.map((d) => [opts.topics.outbox(d), d]));
+  const shutdown = opts.shutdown ?? new AbortController();
+  /** Bumped on every group (re)join: completions of records fetched in an older generation are not tracked. */
+  let epoch = 0;
+  let stopping = false;
+  let batchesRunning = 0;
 
   const producer = opts.kafka.producer({ idempotent: true, maxInFlightRequests: 5 });
   await producer.connect();
@@ -99,39 +167,43 @@ export async function startOutboxConsumer(
     groupId: opts.groupId,
     readUncommitted: false,
     maxWaitTimeInMs: 50,
-    sessionTimeout: 30_000,
+    sessionTimeout: opts.sessionTimeoutMs ?? 30_000,
     heartbeatInterval: 3_000,
   });
   await consumer.connect();
-  for (const topic of outboxTopics.keys()) await consumer.subscribe({ topic, fromBeginning: true });
-  // After a rebalance kafkajs fetches from the committed offsets again: start tracking afresh.
+  await consumer.subscribe({ topics: [...outboxTopics.keys()], fromBeginning: true });
+  // After a (re)join kafkajs fetches from the committed offsets again: start tracking afresh. Records still in
+  // flight from before finish (at-least-once) but no longer move the committed offset.
+  const seenPartitions = new Set<string>();
   consumer.on(consumer.events.GROUP_JOIN, () => {
-    for (const topic of outboxTopics.keys()) for (let p = 0; p < 1024; p++) tracker.forget(topic, p);
+    epoch++;
+    for (const k of seenPartitions) {
+      const i = k.lastIndexOf(':');
+      tracker.forget(k.slice(0, i), Number(k.slice(i + 1)));
+    }
+    seenPartitions.clear();
   });
 
-  let committing = false;
-  const commit = async () => {
-    if (committing) return;
-    committing = true;
-    try {
+  let committing: Promise<void> | undefined;
+  const commit = (): Promise<void> => {
+    committing ??= (async () => {
       const offsets = tracker.drainCommittable();
-      if (offsets.length > 0) await consumer.commitOffsets(offsets);
-    } catch (err) {
-      // A commit lost to a rebalance only means redelivery (at-least-once); the next commit catches up.
-      log.warn({ err: errorMessage(err) }, 'offset commit failed; records may be redelivered');
-    } finally {
-      committing = false;
-    }
+      if (offsets.length === 0) return;
+      try {
+        await consumer.commitOffsets(offsets);
+      } catch (err) {
+        // A commit lost to a rebalance only means redelivery (at-least-once); the next commit catches up.
+        log.warn({ err: errorMessage(err) }, 'offset commit failed; records may be redelivered');
+      }
+    })().finally(() => {
+      committing = undefined;
+    });
+    return committing;
   };
   const commitTimer = setInterval(() => void commit(), opts.commitIntervalMs);
 
   const slotFor = (url: string) => {
-    let origin: string;
-    try {
-      origin = new URL(url).origin;
-    } catch {
-      origin = url;
-    }
+    const origin = originOf(url);
     let s = endpointSlots.get(origin);
     if (!s) {
       s = new Semaphore(opts.perEndpointConcurrency);
@@ -139,103 +211,120 @@ export async function startOutboxConsumer(
     }
     return s;
   };
+  const partitionSlots = (key: string) => {
+    let s = perPartition.get(key);
+    if (!s) {
+      s = new Semaphore(opts.maxInFlightPerPartition);
+      perPartition.set(key, s);
+    }
+    return s;
+  };
 
-  const toDlt = (
+  /** Produces the DLT copy; keeps trying while the broker is away (the offset cannot advance without it). */
+  const toDlt = async (
     topic: string,
     partition: number,
     message: KafkaMessage,
-    failure: Failure,
-    attempts: number,
-    lastStatus?: number,
-    first?: Date,
-    last?: Date,
+    f: Parameters<typeof dltHeaders>[2],
   ) => {
-    const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(message.headers ?? {})) {
-      const s = headerString(v as never);
-      if (s !== undefined) headers[k] = s;
-    }
-    const nowIso = new Date().toISOString();
-    Object.assign(headers, {
-      [HUB_HEADERS.dltAttempts]: String(attempts),
-      [HUB_HEADERS.dltLastStatus]: lastStatus ? String(lastStatus) : '',
-      [HUB_HEADERS.dltLastErrorCode]: failure.code,
-      [HUB_HEADERS.dltLastError]: failure.message.slice(0, 500),
-      [HUB_HEADERS.dltFirstAttemptAt]: (first ?? new Date()).toISOString(),
-      [HUB_HEADERS.dltLastAttemptAt]: last?.toISOString() ?? nowIso,
-      [HUB_HEADERS.sourceTopic]: topic,
-      [HUB_HEADERS.sourcePartition]: String(partition),
-      [HUB_HEADERS.sourceOffset]: message.offset,
-    });
     const domain = outboxTopics.get(topic) ?? 'organization';
-    return dlt.send({
+    const msg = {
       topic: opts.topics.dlt(domain),
-      key: message.key?.toString() ?? null,
+      key: message.key,
       value: message.value,
-      headers,
-    });
+      headers: dltHeaders(message, { topic, partition }, f),
+    };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await dlt.send(msg);
+        return;
+      } catch (err) {
+        if (stopping) throw err;
+        log.error({ topic, partition, offset: message.offset, attempt, err: errorMessage(err) }, 'DLT produce failed');
+        await new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** attempt)));
+      }
+    }
   };
 
   const processRecord = async (topic: string, partition: number, message: KafkaMessage): Promise<void> => {
     const dequeuedAt = performance.now();
     const decoded = fromKafkaBinary(message.headers as never, message.value);
     const subscriptionId = headerString(message.headers?.[HUB_HEADERS.subscriptionId] as never);
+    const where = { topic, partition, offset: message.offset };
     if (!decoded.ok || !subscriptionId) {
       const reason = decoded.ok ? 'outbox record has no hub-subscription-id header' : decoded.reason;
-      await toDlt(topic, partition, message, permanent('OUTBOX.MALFORMED', reason), 0);
+      await toDlt(topic, partition, message, { failure: permanent('OUTBOX.MALFORMED', reason), attempts: 0 });
       metrics.outcomes.inc({ outcome: 'deadLetter', status_class: 'none' });
+      log.warn({ ...where, reason }, 'malformed outbox record sent to the DLT');
       return;
     }
-    const event: HubCloudEvent = decoded.event;
+    const event = decoded.event;
     const tenantId =
       headerString(message.headers?.[HUB_HEADERS.tenantId] as never) ??
       event.extensions.tenantid ??
       message.key?.toString() ??
       '';
+    const item: OutboxItem = { event, subscriptionId, tenantId };
     const sub = opts.directory.get(subscriptionId);
     const run = async (): Promise<DeliveryOutcome> => {
-      if (!sub) return opts.handle({ event, subscriptionId, tenantId });
-      const slot = slotFor(sub.endpointUrl);
-      if (slot.waiting >= opts.perEndpointQueue) {
+      if (!sub) return opts.handle(item);
+      if (opts.breakerOpen?.(sub.endpointUrl)) {
+        const at = new Date();
         return {
           type: 'deadLetter',
-          failure: permanent('DELIVERY.ENDPOINT_SATURATED', 'endpoint queue full; sent to the DLT for a later retry'),
+          failure: retriable('DELIVERY.CIRCUIT_OPEN', `circuit open for ${originOf(sub.endpointUrl)}`),
           attempts: 0,
+          firstAttemptAt: at,
+          lastAttemptAt: at,
         };
       }
-      return slot.run(() => opts.handle({ event, subscriptionId, tenantId }));
+      const slot = slotFor(sub.endpointUrl);
+      if (slot.waiting >= opts.perEndpointQueue) {
+        const at = new Date();
+        return {
+          type: 'deadLetter',
+          failure: retriable('DELIVERY.ENDPOINT_SATURATED', 'endpoint queue full; retried from the DLT'),
+          attempts: 0,
+          firstAttemptAt: at,
+          lastAttemptAt: at,
+        };
+      }
+      return slot.run(() => opts.handle(item));
     };
-    const outcome = sub?.ordered ? await ordered.run(`${subscriptionId}:${tenantId}`, run) : await run();
+    // Ordered subscriptions: one tenant's records one after another (retries included); others run freely.
+    const outcome = sub?.ordered ? await ordered.run(`${subscriptionId}\u0000${tenantId}`, run) : await run();
+    const ms = Math.round(performance.now() - dequeuedAt);
+    const summary = { ...where, eventId: event.id, tenantId, subscriptionId, outcome: outcome.type, ms };
     if (outcome.type === 'deadLetter') {
-      await toDlt(
-        topic,
-        partition,
-        message,
-        outcome.failure,
-        outcome.attempts,
-        outcome.lastStatus,
-        outcome.firstAttemptAt,
-        outcome.lastAttemptAt,
-      );
+      await toDlt(topic, partition, message, outcome);
       metrics.outcomes.inc({ outcome: 'deadLetter', status_class: statusClass(outcome.lastStatus) });
+      log.warn(
+        { ...summary, attempts: outcome.attempts, status: outcome.lastStatus, errorCode: outcome.failure.code },
+        'delivery failed; sent to the DLT',
+      );
     } else if (outcome.type === 'delivered') {
       metrics.outcomes.inc({ outcome: 'delivered', status_class: statusClass(outcome.status) });
       const eventTime = event.time ? Date.parse(event.time) : Number.NaN;
       if (!Number.isNaN(eventTime)) metrics.latencyFromEvent.observe(Math.max(0, Date.now() - eventTime) / 1000);
+      log.debug({ ...summary, attempts: outcome.attempts, status: outcome.status }, 'delivered');
     } else {
       metrics.outcomes.inc({ outcome: 'skipped', status_class: 'none' });
+      log.info({ ...summary, reason: outcome.reason }, 'skipped');
     }
-    metrics.latencyFromDequeue.observe((performance.now() - dequeuedAt) / 1000);
+    metrics.latencyFromDequeue.observe(ms / 1000);
   };
 
-  const dispatch = (topic: string, partition: number, message: KafkaMessage) => {
+  const dispatch = (topic: string, partition: number, message: KafkaMessage, partSlots: Semaphore) => {
+    const myEpoch = epoch;
     tracker.begin(topic, partition, message.offset);
     metrics.inFlight.inc();
     const p = processRecord(topic, partition, message)
       .then(
-        () => tracker.complete(topic, partition, message.offset),
+        () => {
+          if (myEpoch === epoch) tracker.complete(topic, partition, message.offset);
+        },
         (err) => {
-          // Only a failed DLT produce lands here: leave the offset uncommitted so the record is redelivered.
+          // Only a DLT produce that failed during shutdown lands here: the offset stays uncommitted, redelivered.
           log.error(
             { topic, partition, offset: message.offset, err: errorMessage(err) },
             'record not finished; it will be redelivered',
@@ -244,10 +333,31 @@ export async function startOutboxConsumer(
       )
       .finally(() => {
         metrics.inFlight.dec();
-        inFlight.release();
+        partSlots.release();
+        total.release();
         pending.delete(p);
       });
     pending.add(p);
+  };
+
+  /** Waits for a semaphore, heartbeating meanwhile so a long wait does not get us evicted from the group. */
+  const acquire = async (s: Semaphore, heartbeat: () => Promise<void>, live: () => boolean): Promise<boolean> => {
+    let acquired = false;
+    const got = s.acquire().then(() => {
+      acquired = true;
+    });
+    while (!acquired) {
+      await Promise.race([got, new Promise((r) => setTimeout(r, 1000))]);
+      if (!acquired) {
+        if (!live()) {
+          // Give the slot back as soon as it comes: nothing will be dispatched with it.
+          void got.then(() => s.release());
+          return false;
+        }
+        await heartbeat().catch(() => {});
+      }
+    }
+    return true;
   };
 
   await consumer.run({
@@ -255,35 +365,49 @@ export async function startOutboxConsumer(
     eachBatchAutoResolve: false,
     partitionsConsumedConcurrently: opts.partitionsConsumedConcurrently,
     eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-      for (const message of batch.messages) {
-        if (!isRunning() || isStale()) break;
-        // Back-pressure: wait for a free slot, heartbeating so the group does not evict us meanwhile.
-        let acquired = false;
-        const slot = inFlight.acquire().then(() => {
-          acquired = true;
-        });
-        while (!acquired) {
-          await Promise.race([slot, new Promise((r) => setTimeout(r, 1000))]);
-          if (!acquired) await heartbeat();
+      batchesRunning++;
+      try {
+        const key = `${batch.topic}:${batch.partition}`;
+        seenPartitions.add(key);
+        const partSlots = partitionSlots(key);
+        const live = () => !stopping && isRunning() && !isStale();
+        for (const message of batch.messages) {
+          if (!live()) break;
+          if (!(await acquire(total, heartbeat, live))) break;
+          if (!(await acquire(partSlots, heartbeat, live))) {
+            total.release();
+            break;
+          }
+          dispatch(batch.topic, batch.partition, message, partSlots);
+          // "Resolved" only moves kafkajs's fetch position; commits come from the tracker.
+          resolveOffset(message.offset);
         }
-        dispatch(batch.topic, batch.partition, message);
-        // "Resolved" here only moves kafkajs's fetch position; commits come from the tracker.
-        resolveOffset(message.offset);
+        await heartbeat().catch(() => {});
+      } finally {
+        batchesRunning--;
       }
-      await heartbeat();
     },
   });
 
   return {
     inFlight: () => pending.size,
     async stop(graceMs: number) {
-      await consumer.stop();
+      if (stopping) return;
+      stopping = true;
       const deadline = Date.now() + graceMs;
-      while (pending.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      // Stop fetching; the group stays joined so the final commit is accepted.
+      consumer.pause([...outboxTopics.keys()].map((topic) => ({ topic })));
+      // No more retry waits: records that still needed one go to the DLT now.
+      shutdown.abort();
+      while ((batchesRunning > 0 || pending.size > 0) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      if (pending.size > 0)
+        log.warn({ unfinished: pending.size }, 'grace period over; unfinished records will be redelivered');
       clearInterval(commitTimer);
-      committing = false;
+      await committing;
       await commit();
-      await consumer.disconnect();
+      await consumer.disconnect(); // stops the runner and leaves the group
       await producer.disconnect();
     },
   };

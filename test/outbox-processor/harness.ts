@@ -1,23 +1,23 @@
 /** Runs the outbox processor in-process against the real broker, with a test changelog and real subscribers. */
 import { randomBytes } from 'node:crypto';
-import type { Kafka } from 'kafkajs';
+import type { Kafka, Producer } from 'kafkajs';
 import pino from 'pino';
 import { createDeliveryHandler } from '../../pipeline/outbox-processor/handler';
-import { createOutboxMetrics } from '../../pipeline/outbox-processor/metrics';
+import { createOutboxMetrics, type OutboxMetrics } from '../../pipeline/outbox-processor/metrics';
 import { startOutboxConsumer } from '../../pipeline/outbox-processor/outbox.kafka';
 import { memoryAuditSink } from '../../pipeline/shared/audit/audit';
 import { type HubCloudEvent, toKafkaBinary } from '../../pipeline/shared/cloudevents/envelope';
 import { generateHubKeySpec, parseHubKeys, SecretBox } from '../../pipeline/shared/crypto/secret-box';
 import { createAuthProvider } from '../../pipeline/shared/delivery/auth-provider';
-import { CircuitBreaker } from '../../pipeline/shared/delivery/circuit-breaker';
+import { type BreakerOptions, BreakerRegistry } from '../../pipeline/shared/delivery/circuit-breaker';
 import { deliverOnce } from '../../pipeline/shared/delivery/deliver';
 import { HttpSender, type SenderOptions } from '../../pipeline/shared/delivery/send';
 import { ensureTopics } from '../../pipeline/shared/kafka/admin';
-import { startSubscriptionDirectory } from '../../pipeline/shared/subscriptions/directory';
+import { type SubscriptionDirectory, startSubscriptionDirectory } from '../../pipeline/shared/subscriptions/directory';
 import type { SubscriptionSnapshot } from '../../pipeline/shared/subscriptions/snapshot';
-import { DOMAINS, type Domain, HUB_HEADERS, topicNames } from '../../pipeline/shared/topics';
+import { DOMAINS, type Domain, HUB_HEADERS, type TopicNames, topicNames } from '../../pipeline/shared/topics';
 import { testKafka, uniqueName } from '../support/kafka';
-import { publishSubscription, whsec } from '../support/subscriptions';
+import { publishSubscription, type SubscriptionSpec, whsec } from '../support/subscriptions';
 
 export { whsec };
 
@@ -38,32 +38,31 @@ export function anEvent(o: Partial<HubCloudEvent> = {}): HubCloudEvent {
   };
 }
 
-export interface Harness {
+/** The outbox record the event-processor would produce for (event, subscription). */
+export function outboxRecord(event: HubCloudEvent, subscriptionId: string, domain: Domain = 'user-lifecycle') {
+  const tenant = event.extensions.tenantid ?? 'tenant-a';
+  const { headers, value } = toKafkaBinary(event, {
+    [HUB_HEADERS.subscriptionId]: subscriptionId,
+    [HUB_HEADERS.tenantId]: tenant,
+    [HUB_HEADERS.domain]: domain,
+  });
+  return { key: tenant, value, headers };
+}
+
+/** Topics, changelog, secret box and a producer: what both the in-process harness and a child process share. */
+export interface Stage {
   kafka: Kafka;
   prefix: string;
+  topics: TopicNames;
   box: SecretBox;
-  audit: ReturnType<typeof memoryAuditSink>;
-  topics: ReturnType<typeof topicNames>;
-  /** Seals the given plaintext secrets into a snapshot and publishes it on the changelog; waits for the directory. */
-  subscribe(
-    s: Partial<SubscriptionSnapshot> & {
-      plainAuth?: Record<string, string>;
-      signingSecret?: string;
-      previousSecret?: string;
-    },
-  ): Promise<SubscriptionSnapshot>;
+  /** The HUB_ENCRYPTION_KEYS value the box was made from (for a child process). */
+  keySpec: string;
+  producer: Producer;
   publish(event: HubCloudEvent, subscriptionId: string, domain?: Domain): Promise<void>;
   stop(): Promise<void>;
 }
 
-export async function startHarness(
-  opts: {
-    maxAttempts?: number;
-    baseDelayMs?: number;
-    sender?: Partial<SenderOptions>;
-    breaker?: { minRequests: number; openMs: number };
-  } = {},
-): Promise<Harness> {
+export async function startStage(opts: { outboxPartitions?: number } = {}): Promise<Stage> {
   const kafka = testKafka('outbox-test');
   const prefix = uniqueName('hub');
   const topics = topicNames(prefix);
@@ -73,13 +72,57 @@ export async function startHarness(
     { topic: topics.subscriptions, partitions: 1, compact: true },
     { topic: topics.audit, partitions: 1 },
     ...DOMAINS.flatMap((d) => [
-      { topic: topics.outbox(d), partitions: 3 },
+      { topic: topics.outbox(d), partitions: opts.outboxPartitions ?? 3 },
       { topic: topics.dlt(d), partitions: 1 },
     ]),
   ]);
   await admin.disconnect();
+  const keySpec = generateHubKeySpec('test');
+  const box = new SecretBox(parseHubKeys(keySpec));
+  const producer = kafka.producer({ idempotent: true });
+  await producer.connect();
+  return {
+    kafka,
+    prefix,
+    topics,
+    box,
+    keySpec,
+    producer,
+    async publish(event, subscriptionId, domain = 'user-lifecycle') {
+      await producer.send({
+        topic: topics.outbox(domain),
+        acks: -1,
+        messages: [outboxRecord(event, subscriptionId, domain)],
+      });
+    },
+    stop: () => producer.disconnect(),
+  };
+}
+
+export interface Harness extends Stage {
+  audit: ReturnType<typeof memoryAuditSink>;
+  breakers: BreakerRegistry;
+  metrics: OutboxMetrics;
+  sender: HttpSender;
+  directory: SubscriptionDirectory;
+  /** Seals the given plaintext secrets into a snapshot and publishes it on the changelog; waits for the directory. */
+  subscribe(s: SubscriptionSpec): Promise<SubscriptionSnapshot>;
+}
+
+export interface HarnessOptions {
+  maxAttempts?: number;
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  sender?: Partial<SenderOptions>;
+  breaker?: Partial<BreakerOptions>;
+  perEndpointConcurrency?: number;
+  perEndpointQueue?: number;
+}
+
+export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
+  const stage = await startStage();
+  const { kafka, topics, box } = stage;
   const log = pino({ level: 'silent' });
-  const box = new SecretBox(parseHubKeys(generateHubKeySpec('test')));
   const directory = await startSubscriptionDirectory({ kafka, topic: topics.subscriptions, log });
   await directory.ready();
   const sender = new HttpSender({
@@ -92,31 +135,28 @@ export async function startHarness(
   const open = (s: string, id: string) => box.open(s, id);
   const auth = createAuthProvider({ open, send: (r) => sender.send(r) });
   const audit = memoryAuditSink();
-  const breakers = new Map<string, CircuitBreaker>();
+  const breakers = new BreakerRegistry({
+    windowMs: 10_000,
+    minRequests: 1000,
+    failureRatio: 0.5,
+    openMs: 1000,
+    halfOpenProbes: 1,
+    ...opts.breaker,
+  });
+  const shutdown = new AbortController();
+  const metrics = createOutboxMetrics();
   const handle = createDeliveryHandler({
     directory,
     deliver: (e, s) => deliverOnce(e, s, { sender, auth, open }),
     policy: {
       maxAttempts: opts.maxAttempts ?? 3,
       baseDelayMs: opts.baseDelayMs ?? 50,
-      maxDelayMs: 5000,
+      maxDelayMs: opts.maxDelayMs ?? 5000,
       maxTotalMs: 30_000,
     },
-    breakerFor: (url) => {
-      let b = breakers.get(url);
-      if (!b) {
-        b = new CircuitBreaker({
-          windowMs: 10_000,
-          minRequests: opts.breaker?.minRequests ?? 1000,
-          failureRatio: 0.5,
-          openMs: opts.breaker?.openMs ?? 1000,
-          halfOpenProbes: 1,
-        });
-        breakers.set(url, b);
-      }
-      return b;
-    },
+    breakerFor: (url) => breakers.for(url),
     audit,
+    signal: shutdown.signal,
   });
   const consumer = await startOutboxConsumer({
     kafka,
@@ -124,36 +164,29 @@ export async function startHarness(
     groupId: uniqueName('outbox'),
     directory,
     handle,
+    breakerOpen: (url) => breakers.isOpen(url),
+    shutdown,
     log,
-    metrics: createOutboxMetrics(),
+    metrics,
     maxInFlight: 500,
-    perEndpointConcurrency: 8,
-    perEndpointQueue: 1000,
+    maxInFlightPerPartition: 200,
+    perEndpointConcurrency: opts.perEndpointConcurrency ?? 8,
+    perEndpointQueue: opts.perEndpointQueue ?? 1000,
     partitionsConsumedConcurrently: 3,
     commitIntervalMs: 100,
   });
-  const producer = kafka.producer({ idempotent: true });
-  await producer.connect();
 
   return {
-    kafka,
-    prefix,
-    box,
+    ...stage,
     audit,
-    topics,
-    subscribe: (s) => publishSubscription({ producer, topic: topics.subscriptions, box, directory }, s),
-    async publish(event, subscriptionId, domain = 'user-lifecycle') {
-      const tenant = event.extensions.tenantid ?? 'tenant-a';
-      const { headers, value } = toKafkaBinary(event, {
-        [HUB_HEADERS.subscriptionId]: subscriptionId,
-        [HUB_HEADERS.tenantId]: tenant,
-        [HUB_HEADERS.domain]: domain,
-      });
-      await producer.send({ topic: topics.outbox(domain), acks: -1, messages: [{ key: tenant, value, headers }] });
-    },
+    breakers,
+    metrics,
+    sender,
+    directory,
+    subscribe: (s) => publishSubscription({ producer: stage.producer, topic: topics.subscriptions, box, directory }, s),
     async stop() {
       await consumer.stop(2000);
-      await producer.disconnect();
+      await stage.stop();
       await directory.stop();
       await sender.close();
     },

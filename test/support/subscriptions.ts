@@ -29,7 +29,14 @@ export async function publishSubscription(
     if (p.type === 'JWT') auth = { type: 'JWT', secret: seal(p.token!) };
     if (p.type === 'APIKEY') auth = { type: 'APIKEY', headerName: p.headerName!, secret: seal(p.key!) };
     if (p.type === 'OAUTH2')
-      auth = { type: 'OAUTH2', clientId: p.clientId!, tokenUrl: p.tokenUrl!, secret: seal(p.clientSecret!) };
+      auth = {
+        type: 'OAUTH2',
+        clientId: p.clientId!,
+        tokenUrl: p.tokenUrl!,
+        secret: seal(p.clientSecret!),
+        ...(p.scope ? { scope: p.scope } : {}),
+        ...(p.clientAuth === 'body' ? { clientAuth: 'body' as const } : {}),
+      };
   }
   const snapshot = aSnapshot({
     ...rest,

@@ -1,7 +1,12 @@
 /**
- * Builds the subscriber request for one CloudEvent (pure):
- * CloudEvents HTTP binding (binary by default, structured per subscription), Standard Webhooks headers,
- * traceparent, the subscription's static headers (which never override the hub's), and its auth headers.
+ * Builds the subscriber request for one CloudEvent (pure: no clock, no I/O, no secrets opened here).
+ *
+ * - CloudEvents HTTP binding: BINARY (default) puts the attributes in `ce-*` headers, `content-type` =
+ *   `datacontenttype` and the data bytes untouched as the body; STRUCTURED sends `application/cloudevents+json`.
+ * - Standard Webhooks: `webhook-id` = the CloudEvent id (the subscriber's dedupe key, stable across retries and
+ *   replays), `webhook-timestamp` (unix seconds), `webhook-signature` (one `v1,<sig>` per active secret).
+ * - `traceparent`, the subscription's static headers (which can never override the hub's own headers), the
+ *   auth headers, and the hub's user-agent.
  */
 import { type HubCloudEvent, toStructuredJson } from '../cloudevents/envelope';
 import type { SubscriptionSnapshot } from '../subscriptions/snapshot';
@@ -9,13 +14,17 @@ import { signatureHeader } from './sign';
 
 export interface DeliveryRequest {
   url: string;
+  method: 'POST';
   headers: Record<string, string>;
   body: Buffer;
 }
 
 export const USER_AGENT = 'IntegrationHub/0.1 (+https://github.com/integration-hub)';
 
-/** The signing secrets valid at `now`: current, plus previous while its overlap window lasts. */
+/**
+ * The signing secrets valid at `now`: the current one, plus the previous one while its rotation overlap lasts
+ * (`previousExpiresAt` in the future). `open` unseals a secret; it is called only for the secrets used.
+ */
 export function activeSigningSecrets(
   sub: Pick<SubscriptionSnapshot, 'signing'>,
   open: (sealed: string) => string,
@@ -27,19 +36,26 @@ export function activeSigningSecrets(
   return secrets;
 }
 
+/** Headers the hub owns: neither static custom headers nor an APIKEY header name may set them. */
 const RESERVED =
-  /^(ce-|webhook-|content-type$|content-length$|host$|authorization$|traceparent$|user-agent$|transfer-encoding$|connection$)/i;
+  /^(ce-|webhook-|content-type$|content-length$|host$|authorization$|traceparent$|tracestate$|user-agent$|transfer-encoding$|connection$|keep-alive$|upgrade$|expect$|te$|trailer$|proxy-)/i;
+
+export const isReservedHeader = (name: string): boolean => RESERVED.test(name);
 
 export function buildRequest(
   event: HubCloudEvent,
   sub: Pick<SubscriptionSnapshot, 'endpointUrl' | 'contentMode' | 'customHeaders'>,
-  opts: { signingSecrets: string[]; authHeaders: Record<string, string>; now: Date },
+  secrets: { signing: string[] },
+  authHeaders: Record<string, string>,
+  now: Date,
 ): DeliveryRequest {
   const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(sub.customHeaders)) if (!RESERVED.test(k)) headers[k.toLowerCase()] = v;
-  // Auth may use a custom header name (APIKEY); it still must not clobber the hub's own headers.
-  for (const [k, v] of Object.entries(opts.authHeaders)) {
-    if (k.toLowerCase() === 'authorization' || !RESERVED.test(k)) headers[k.toLowerCase()] = v;
+  for (const [k, v] of Object.entries(sub.customHeaders)) if (!isReservedHeader(k)) headers[k.toLowerCase()] = v;
+  // Auth uses `authorization` or, for APIKEY, a configured header name; that name still may not clobber a hub
+  // header (an APIKEY named `webhook-signature` would otherwise forge the signature header).
+  for (const [k, v] of Object.entries(authHeaders)) {
+    const name = k.toLowerCase();
+    if (name === 'authorization' || !isReservedHeader(name)) headers[name] = v;
   }
   let body: Buffer;
   if (sub.contentMode === 'STRUCTURED') {
@@ -48,28 +64,40 @@ export function buildRequest(
   } else {
     body = event.data;
     headers['ce-specversion'] = event.specversion;
-    headers['ce-id'] = event.id;
-    headers['ce-source'] = event.source;
-    headers['ce-type'] = event.type;
-    if (event.time) headers['ce-time'] = event.time;
-    if (event.subject) headers['ce-subject'] = event.subject;
-    if (event.dataschema) headers['ce-dataschema'] = event.dataschema;
+    headers['ce-id'] = encodeHeaderValue(event.id);
+    headers['ce-source'] = encodeHeaderValue(event.source);
+    headers['ce-type'] = encodeHeaderValue(event.type);
+    if (event.time) headers['ce-time'] = encodeHeaderValue(event.time);
+    if (event.subject) headers['ce-subject'] = encodeHeaderValue(event.subject);
+    if (event.dataschema) headers['ce-dataschema'] = encodeHeaderValue(event.dataschema);
     for (const [k, v] of Object.entries(event.extensions)) {
+      // traceparent travels as the W3C header of the same name (the CloudEvents distributed-tracing extension).
       if (k !== 'traceparent') headers[`ce-${k}`] = encodeHeaderValue(v);
     }
-    headers['content-type'] = event.datacontenttype ?? 'application/json';
+    if (event.datacontenttype) headers['content-type'] = event.datacontenttype;
+    else if (body.length > 0) headers['content-type'] = 'application/json';
   }
   const traceparent = event.extensions.traceparent;
   if (traceparent) headers.traceparent = traceparent;
-  const timestamp = Math.floor(opts.now.getTime() / 1000);
+  const timestamp = Math.floor(now.getTime() / 1000);
   headers['webhook-id'] = event.id;
   headers['webhook-timestamp'] = String(timestamp);
-  headers['webhook-signature'] = signatureHeader(opts.signingSecrets, event.id, timestamp, body);
+  headers['webhook-signature'] = signatureHeader(secrets.signing, event.id, timestamp, body);
   headers['user-agent'] = USER_AGENT;
-  return { url: sub.endpointUrl, headers, body };
+  return { url: sub.endpointUrl, method: 'POST', headers, body };
 }
 
-/** CloudEvents HTTP binding: header values are percent-encoded outside printable ASCII (and `%`, `"`). */
+/**
+ * CloudEvents HTTP binding 3.1.3.2: header values are percent-encoded outside printable ASCII, and `%`, `"`
+ * and space are encoded too.
+ */
 function encodeHeaderValue(v: string): string {
-  return /^[\x20-\x7e]*$/.test(v) && !/[%"]/.test(v) ? v : encodeURIComponent(v);
+  if (/^[\x21-\x7e]*$/.test(v) && !/[%"]/.test(v)) return v;
+  return v.replace(/[^\x21-\x7e]|[%"]/gu, (c) => {
+    try {
+      return encodeURIComponent(c);
+    } catch {
+      return '%EF%BF%BD'; // a lone surrogate cannot be UTF-8 encoded: send U+FFFD instead of throwing
+    }
+  });
 }

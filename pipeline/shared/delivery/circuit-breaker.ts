@@ -77,3 +77,42 @@ export class CircuitBreaker {
     this.events = [];
   }
 }
+
+/** One breaker per endpoint origin (scheme://host:port), created on first use. */
+export class BreakerRegistry {
+  private readonly breakers = new Map<string, CircuitBreaker>();
+
+  constructor(
+    private readonly opts: BreakerOptions = DEFAULT_BREAKER,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  static originOf(url: string): string {
+    try {
+      return new URL(url).origin;
+    } catch {
+      return url;
+    }
+  }
+
+  for(endpointUrl: string): CircuitBreaker {
+    const origin = BreakerRegistry.originOf(endpointUrl);
+    let b = this.breakers.get(origin);
+    if (!b) {
+      b = new CircuitBreaker(this.opts, this.now);
+      this.breakers.set(origin, b);
+    }
+    return b;
+  }
+
+  /** Open right now (not yet half-open): records for it need not wait for a slot. */
+  isOpen(endpointUrl: string): boolean {
+    return this.breakers.get(BreakerRegistry.originOf(endpointUrl))?.current() === 'open';
+  }
+
+  counts(): Record<BreakerState, number> {
+    const out: Record<BreakerState, number> = { closed: 0, open: 0, 'half-open': 0 };
+    for (const b of this.breakers.values()) out[b.current()]++;
+    return out;
+  }
+}

@@ -14,9 +14,11 @@ import { type Failure, permanent, retriable } from '../errors';
 
 export type Classification = { delivered: true } | { delivered: false; failure: Failure };
 
+/** Milliseconds to wait asked by a Retry-After header, or undefined when absent or unparsable. */
 export function parseRetryAfter(value: string | undefined, now: Date): number | undefined {
   if (!value) return undefined;
   const trimmed = value.trim();
+  // delay-seconds or an HTTP-date (RFC 9110 10.2.3); a date in the past means "now".
   if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
   const at = Date.parse(trimmed);
   if (Number.isNaN(at)) return undefined;
@@ -48,20 +50,26 @@ const TIMEOUT_CODES = new Set([
   'UND_ERR_CONNECT_TIMEOUT',
   'UND_ERR_HEADERS_TIMEOUT',
   'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_ABORTED',
   'ETIMEDOUT',
+  'ESOCKETTIMEDOUT',
 ]);
+const CONNECT_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
+const RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'ECONNABORTED']);
 
+/** Classifies an exception of the send stage (network level: nothing or no complete answer came back). */
 export function classifyError(err: unknown): Failure {
-  const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+  const e = err as { code?: string; name?: string; message?: string; cause?: { code?: string; name?: string } };
   const code = e?.code ?? e?.cause?.code;
   const message = e?.message ?? String(err);
   if (code === 'ERR_HUB_SSRF_BLOCKED' || e?.cause?.code === 'ERR_HUB_SSRF_BLOCKED')
     return permanent('DELIVERY.SSRF_BLOCKED', message);
-  if (code && TIMEOUT_CODES.has(code)) return retriable('DELIVERY.TIMEOUT', message);
+  // AbortSignal.timeout (the whole-exchange bound) rejects with a DOMException named TimeoutError.
+  if ((code && TIMEOUT_CODES.has(code)) || e?.name === 'TimeoutError' || e?.cause?.name === 'TimeoutError')
+    return retriable('DELIVERY.TIMEOUT', message);
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return retriable('DELIVERY.DNS', message);
-  if (code === 'ECONNREFUSED') return retriable('DELIVERY.CONNECT', message);
-  if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE')
-    return retriable('DELIVERY.RESET', message);
+  if (code && CONNECT_CODES.has(code)) return retriable('DELIVERY.CONNECT', message);
+  if (code && RESET_CODES.has(code)) return retriable('DELIVERY.RESET', message);
   if (code === 'ERR_INVALID_URL' || code === 'UND_ERR_INVALID_ARG') return permanent('DELIVERY.BAD_ENDPOINT', message);
   return retriable('DELIVERY.NETWORK', message);
 }

@@ -1,19 +1,25 @@
 /**
- * One delivery attempt: auth -> buildRequest -> send -> classify. Shared by the outbox processor (first
- * attempts and retries) and the DLT processor (scheduled retries and operator replays): the same CloudEvent id
- * (`webhook-id`) every time, a fresh timestamp and signature each attempt.
+ * One delivery attempt: auth headers -> buildRequest -> send -> classify. Shared by the outbox processor (first
+ * attempts and its retries) and the DLT processor (scheduled retries and operator replays): the same CloudEvent
+ * id (`webhook-id`) every time, a fresh timestamp and signature on each attempt.
+ *
+ * Expected failures come back as values (`outcome: 'failed'` with a classified `failure`); this never throws.
+ * An OAuth2 subscriber answering 401 gets one more try within the attempt, with a freshly fetched token.
  */
 import type { HubCloudEvent } from '../cloudevents/envelope';
-import type { Failure } from '../errors';
+import { errorMessage, type Failure, permanent, retriable } from '../errors';
 import type { SubscriptionSnapshot } from '../subscriptions/snapshot';
 import type { AuthProvider, OpenSecret } from './auth-provider';
 import { activeSigningSecrets, buildRequest } from './build-request';
 import { classifyError, classifyResponse } from './classify-response';
-import type { HttpSender } from './send';
+import type { Sender } from './send';
 
 export interface DeliveryDeps {
-  sender: Pick<HttpSender, 'send'>;
+  /** undici sender (HttpSender): pools, timeouts, capped read, SSRF guard. */
+  sender: Sender;
+  /** Auth headers per subscription (OAuth2 token cache). One per process, shared by all deliveries. */
   auth: AuthProvider;
+  /** Unseals a subscription secret (SecretBox.open with aad = subscription id). */
   open: OpenSecret;
   now?: () => Date;
 }
@@ -21,8 +27,10 @@ export interface DeliveryDeps {
 export interface DeliveryResult {
   outcome: 'delivered' | 'failed';
   failure?: Failure;
+  /** HTTP status, when the subscriber answered. */
   status?: number;
   durationMs: number;
+  /** First characters of the subscriber's answer (deliverOnce always sets it, '' when none); no hub secret. */
   responseSnippet?: string;
 }
 
@@ -31,40 +39,65 @@ export async function deliverOnce(
   sub: SubscriptionSnapshot,
   deps: DeliveryDeps,
 ): Promise<DeliveryResult> {
-  const first = await attempt(event, sub, deps);
-  // An expired or revoked OAuth token: drop it and try once more with a fresh one.
-  if (first.status === 401 && sub.auth.type === 'OAUTH2') {
-    deps.auth.invalidate(sub.id);
-    const second = await attempt(event, sub, deps);
-    return { ...second, durationMs: first.durationMs + second.durationMs };
-  }
-  return first;
-}
-
-async function attempt(event: HubCloudEvent, sub: SubscriptionSnapshot, deps: DeliveryDeps): Promise<DeliveryResult> {
-  const now = deps.now?.() ?? new Date();
   const started = performance.now();
-  const auth = await deps.auth.headersFor(sub);
-  if (!auth.ok)
-    return { outcome: 'failed', failure: auth.failure, durationMs: Math.round(performance.now() - started) };
-  let signingSecrets: string[];
   try {
-    signingSecrets = activeSigningSecrets(sub, (s) => deps.open(s, sub.id), now);
+    const first = await attempt(event, sub, deps);
+    // An expired or revoked OAuth token: drop exactly that token and try once more with a fresh one.
+    if (first.result.status === 401 && sub.auth.type === 'OAUTH2') {
+      deps.auth.invalidate(sub.id, first.bearer);
+      const second = await attempt(event, sub, deps);
+      return { ...second.result, durationMs: Math.round(performance.now() - started) };
+    }
+    return first.result;
   } catch (err) {
+    // Not expected (every stage returns failures as values); still a value, so no caller can stall on it.
     return {
       outcome: 'failed',
-      failure: { kind: 'permanent', code: 'DELIVERY.SIGNING_SECRET', message: (err as Error).message },
+      failure: retriable('DELIVERY.INTERNAL', errorMessage(err)),
       durationMs: Math.round(performance.now() - started),
+      responseSnippet: '',
     };
   }
-  const request = buildRequest(event, sub, { signingSecrets, authHeaders: auth.headers, now });
+}
+
+async function attempt(
+  event: HubCloudEvent,
+  sub: SubscriptionSnapshot,
+  deps: DeliveryDeps,
+): Promise<{ result: DeliveryResult; bearer?: string }> {
+  const now = deps.now?.() ?? new Date();
+  const started = performance.now();
+  const elapsed = () => Math.round(performance.now() - started);
+  const auth = await deps.auth.headersFor(sub);
+  if (!auth.ok)
+    return { result: { outcome: 'failed', failure: auth.failure, durationMs: elapsed(), responseSnippet: '' } };
+  const bearer = auth.headers.authorization?.startsWith('Bearer ') ? auth.headers.authorization.slice(7) : undefined;
+  let signing: string[];
+  try {
+    signing = activeSigningSecrets(sub, (s) => deps.open(s, sub.id), now);
+  } catch {
+    return {
+      result: {
+        outcome: 'failed',
+        failure: permanent('DELIVERY.SIGNING_SECRET', `signing secret of subscription ${sub.id} cannot be opened`),
+        durationMs: elapsed(),
+        responseSnippet: '',
+      },
+    };
+  }
+  const request = buildRequest(event, sub, { signing }, auth.headers, now);
   try {
     const res = await deps.sender.send(request);
     const c = classifyResponse(res.status, res.headers, now);
-    const durationMs = Math.round(performance.now() - started);
-    if (c.delivered) return { outcome: 'delivered', status: res.status, durationMs, responseSnippet: res.snippet };
-    return { outcome: 'failed', failure: c.failure, status: res.status, durationMs, responseSnippet: res.snippet };
+    const base = { status: res.status, durationMs: elapsed(), responseSnippet: res.snippet };
+    return {
+      bearer,
+      result: c.delivered ? { outcome: 'delivered', ...base } : { outcome: 'failed', failure: c.failure, ...base },
+    };
   } catch (err) {
-    return { outcome: 'failed', failure: classifyError(err), durationMs: Math.round(performance.now() - started) };
+    return {
+      bearer,
+      result: { outcome: 'failed', failure: classifyError(err), durationMs: elapsed(), responseSnippet: '' },
+    };
   }
 }

@@ -1,20 +1,33 @@
 /**
- * The one I/O call of a delivery: an undici keep-alive Pool per origin, timeouts, a capped response read,
- * no redirects, and the SSRF guard at connect time (the address connected to is the address checked).
+ * The one I/O call of a delivery (undici adapter).
+ *
+ * - One keep-alive `Pool` per origin, at most `connectionsPerOrigin` sockets; pools idle for `poolIdleMs` are
+ *   closed so a hub that delivered to many endpoints once does not keep their sockets forever.
+ * - Timeouts: connect, response headers, body (between chunks), and one bound on the whole exchange so a
+ *   subscriber trickling a never-ending body cannot hold a slot.
+ * - The response body is read up to `maxResponseBytes` (64 KiB); past that the socket is dropped.
+ * - Redirects are never followed (a 3xx is a result, classified as a failure).
+ * - SSRF guard at connect time: the socket connects through a `lookup` that checks every resolved address with
+ *   the shared policy (`net/ssrf-policy.ts`), so the address connected to is the address checked and DNS
+ *   rebinding cannot reach an internal host. IP literals never reach a lookup, so they are checked here first.
  */
 import { Pool } from 'undici';
-import { createSafeLookup } from '../net/safe-lookup';
+import { BlockedAddressError, createSafeLookup } from '../net/safe-lookup';
+import { checkAddress, classifyIp } from '../net/ssrf-policy';
 
 export interface SenderOptions {
   connectTimeoutMs: number;
   headersTimeoutMs: number;
   bodyTimeoutMs: number;
-  /** Upper bound for one whole exchange, so a subscriber trickling a never-ending body cannot hold a slot. */
+  /** Upper bound for one whole exchange (connect to last body byte read). */
   totalTimeoutMs: number;
   maxResponseBytes: number;
   connectionsPerOrigin: number;
+  /** Close an origin's pool after this long without a request. */
+  poolIdleMs: number;
+  /** Hosts (or addresses) allowed although they are or resolve to internal addresses: same as the API's. */
   allowHosts: string[];
-  /** DNS lookup used under the SSRF guard (tests inject one). */
+  /** The DNS lookup under the SSRF guard (tests inject one; default `dns.lookup`). */
   lookup?: Parameters<typeof createSafeLookup>[1];
 }
 
@@ -25,14 +38,22 @@ export const DEFAULT_SENDER: SenderOptions = {
   totalTimeoutMs: 30_000,
   maxResponseBytes: 64 * 1024,
   connectionsPerOrigin: 32,
+  poolIdleMs: 60_000,
   allowHosts: [],
 };
+
+/** Characters of the response kept for diagnostics (DLT header, attempt history). */
+export const SNIPPET_CHARS = 512;
 
 export interface SendResult {
   status: number;
   headers: Record<string, string | string[] | undefined>;
-  /** First bytes of the response body (capped), for diagnostics. */
+  /** The response body, read up to maxResponseBytes. */
+  body: Buffer;
+  /** Its first characters, for diagnostics. */
   snippet: string;
+  /** The body was longer than maxResponseBytes and was cut (the connection was dropped). */
+  truncated: boolean;
   durationMs: number;
 }
 
@@ -43,69 +64,139 @@ export interface HttpRequest {
   body?: Buffer | string;
 }
 
-export class HttpSender {
-  private readonly pools = new Map<string, Pool>();
+/** Port: what delivery needs from HTTP. Throws on network errors (see classifyError); any status is a result. */
+export interface Sender {
+  send(req: HttpRequest): Promise<SendResult>;
+}
+
+interface PoolEntry {
+  pool: Pool;
+  lastUsed: number;
+  active: number;
+}
+
+export class HttpSender implements Sender {
+  private readonly pools = new Map<string, PoolEntry>();
   private readonly opts: SenderOptions;
   private readonly lookup: ReturnType<typeof createSafeLookup>;
+  private readonly sweeper: NodeJS.Timeout;
 
   constructor(opts: Partial<SenderOptions> = {}) {
     this.opts = { ...DEFAULT_SENDER, ...opts };
     this.lookup = createSafeLookup({ allowHosts: this.opts.allowHosts }, this.opts.lookup);
+    this.sweeper = setInterval(() => this.closeIdle(), Math.max(1000, Math.floor(this.opts.poolIdleMs / 2)));
+    this.sweeper.unref();
   }
 
-  private pool(origin: string): Pool {
-    let p = this.pools.get(origin);
-    if (!p) {
-      p = new Pool(origin, {
+  /** Origins with an open pool (metrics, tests). */
+  origins(): string[] {
+    return [...this.pools.keys()];
+  }
+
+  private pool(origin: string): PoolEntry {
+    let entry = this.pools.get(origin);
+    if (!entry) {
+      const pool = new Pool(origin, {
         connections: this.opts.connectionsPerOrigin,
         pipelining: 1,
         keepAliveTimeout: 30_000,
+        keepAliveMaxTimeout: 60_000,
         headersTimeout: this.opts.headersTimeoutMs,
         bodyTimeout: this.opts.bodyTimeoutMs,
         connect: { timeout: this.opts.connectTimeoutMs, lookup: this.lookup as never },
       });
-      this.pools.set(origin, p);
+      entry = { pool, lastUsed: Date.now(), active: 0 };
+      this.pools.set(origin, entry);
     }
-    return p;
+    return entry;
   }
 
-  /** Throws on network errors (classified by classifyError); any HTTP status is a result. */
+  private closeIdle(): void {
+    const cutoff = Date.now() - this.opts.poolIdleMs;
+    for (const [origin, entry] of this.pools) {
+      if (entry.active === 0 && entry.lastUsed < cutoff) {
+        this.pools.delete(origin);
+        void entry.pool.close().catch(() => {});
+      }
+    }
+  }
+
   async send(req: HttpRequest): Promise<SendResult> {
     const started = performance.now();
     const url = new URL(req.url);
-    const res = await this.pool(url.origin).request({
-      path: `${url.pathname}${url.search}`,
-      method: req.method ?? 'POST',
-      headers: req.headers,
-      body: req.body,
-      signal: AbortSignal.timeout(this.opts.totalTimeoutMs),
-    });
-    const chunks: Buffer[] = [];
-    let size = 0;
-    try {
-      for await (const chunk of res.body) {
-        const buf = chunk as Buffer;
-        if (size < this.opts.maxResponseBytes) chunks.push(buf.subarray(0, this.opts.maxResponseBytes - size));
-        size += buf.length;
-        if (size >= this.opts.maxResponseBytes) {
-          // Enough for diagnostics: drop the rest (and the socket) instead of reading a huge body.
-          res.body.destroy();
-          break;
-        }
-      }
-    } catch {
-      // The status is what counts; a body cut short is only a shorter snippet.
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      throw Object.assign(new Error(`unsupported URL scheme ${url.protocol}`), { code: 'ERR_INVALID_URL' });
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    // net.connect does not call `lookup` for an IP literal: check the literal itself.
+    if (classifyIp(host)) {
+      const check = checkAddress(host, host, { allowHosts: this.opts.allowHosts });
+      if (!check.ok) throw new BlockedAddressError(check.reason);
     }
-    return {
-      status: res.statusCode,
-      headers: res.headers,
-      snippet: Buffer.concat(chunks).toString('utf8').slice(0, 512),
-      durationMs: Math.round(performance.now() - started),
-    };
+    const entry = this.pool(url.origin);
+    entry.active++;
+    entry.lastUsed = Date.now();
+    try {
+      const res = await entry.pool.request({
+        path: `${url.pathname}${url.search}`,
+        method: req.method ?? 'POST',
+        headers: req.headers,
+        body: req.body,
+        signal: AbortSignal.timeout(this.opts.totalTimeoutMs),
+      });
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let truncated = false;
+      try {
+        for await (const chunk of res.body) {
+          const buf = chunk as Buffer;
+          const room = this.opts.maxResponseBytes - size;
+          if (buf.length > room) {
+            chunks.push(buf.subarray(0, room));
+            size += room;
+            truncated = true;
+            // Enough: drop the rest, and with it the connection, instead of reading a huge or endless body.
+            res.body.destroy();
+            break;
+          }
+          chunks.push(buf);
+          size += buf.length;
+        }
+      } catch {
+        // The status is what counts; a body cut short (timeout, reset) is only a shorter snippet.
+        truncated = true;
+      }
+      const body = Buffer.concat(chunks, size);
+      return {
+        status: res.statusCode,
+        headers: res.headers,
+        body,
+        snippet: body
+          .subarray(0, SNIPPET_CHARS * 4)
+          .toString('utf8')
+          .slice(0, SNIPPET_CHARS),
+        truncated,
+        durationMs: Math.round(performance.now() - started),
+      };
+    } finally {
+      entry.active--;
+      entry.lastUsed = Date.now();
+    }
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.pools.values()].map((p) => p.close().catch(() => {})));
+    clearInterval(this.sweeper);
+    const all = [...this.pools.values()];
     this.pools.clear();
+    // Let requests in flight finish for a moment, then cut them (a hanging subscriber must not block shutdown).
+    await Promise.all(
+      all.map(async (e) => {
+        const closed = e.pool.close().then(
+          () => true,
+          () => false,
+        );
+        const timer = new Promise<false>((r) => setTimeout(() => r(false), 1000).unref());
+        if (!(await Promise.race([closed, timer]))) await e.pool.destroy().catch(() => {});
+      }),
+    );
   }
 }

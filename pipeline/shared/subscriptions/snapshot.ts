@@ -25,6 +25,8 @@ export const authSnapshotSchema = z.discriminatedUnion('type', [
     clientId: z.string(),
     tokenUrl: z.string(),
     scope: z.string().optional(),
+    /** How the client authenticates at the token endpoint (RFC 6749 2.3.1): HTTP Basic (default) or form body. */
+    clientAuth: z.enum(['basic', 'body']).optional(),
     secret: z.string(),
   }),
   /** secret = encrypted bearer token */
