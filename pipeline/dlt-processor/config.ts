@@ -9,6 +9,9 @@ export const dltConfigSchema = z.object({
     .string()
     .min(1, 'required: "<id>:<base64 of 32 bytes>" (the key subscription-api seals secrets with)'),
   GROUP_ID: z.string().default('integration-hub-dlt-processor'),
+  /** Used only when the DLT/changelog/audit topics do not exist yet (created like the other services do). */
+  TOPIC_PARTITIONS: env.int(6, 1, 1000),
+  KAFKA_REPLICATION_FACTOR: env.int(1, 1, 10),
   PORT: env.port(8083),
   HOST: z.string().default('0.0.0.0'),
   ENDPOINT_ALLOW_HOSTS: env.list([]),

@@ -17,6 +17,7 @@ import { createAuthProvider } from '../shared/delivery/auth-provider';
 import { deliverOnce } from '../shared/delivery/deliver';
 import { HttpSender } from '../shared/delivery/send';
 import { errorMessage } from '../shared/errors';
+import { ensureTopics } from '../shared/kafka/admin';
 import { createKafka } from '../shared/kafka/client';
 import { createLogger } from '../shared/logging/logger';
 import { startSubscriptionDirectory } from '../shared/subscriptions/directory';
@@ -38,6 +39,18 @@ async function main(): Promise<void> {
   if (config.MIGRATE_ON_START) {
     const { applied } = await migrate(config.DATABASE_URL, { log: (line) => log.info(line) });
     log.info({ applied }, 'migrations applied');
+  }
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const spec = { partitions: config.TOPIC_PARTITIONS, replicationFactor: config.KAFKA_REPLICATION_FACTOR };
+    const created = await ensureTopics(admin, [
+      { topic: topics.subscriptions, ...spec, compact: true },
+      ...[...topics.allDlt(), topics.audit].map((topic) => ({ topic, ...spec })),
+    ]);
+    if (created.length > 0) log.info({ created }, 'created missing topics');
+  } finally {
+    await admin.disconnect();
   }
   const prisma = createPrismaClient(config.DATABASE_URL, { applicationName: 'dlt-processor' });
   const store = new FailureStorePrisma(prisma);

@@ -40,7 +40,7 @@ export function createReplayJobs(prisma: PrismaClient, deps: RedeliveryDeps, con
     const flush = () => prisma.replayJob.update({ where: { id: jobId }, data: { processed, succeeded, failed } });
     try {
       for (;;) {
-        const ids = await deps.store.ids(filter, after, 500);
+        const ids = await deps.store.ids(filter, after, 200);
         if (ids.length === 0) break;
         after = ids.at(-1);
         let i = 0;

@@ -1,5 +1,6 @@
 /** Runs the dlt-processor in-process: real broker, a fresh database, real subscribers, its real operator API. */
 import { randomUUID } from 'node:crypto';
+import type { Kafka } from 'kafkajs';
 import pino from 'pino';
 import { buildDltApi } from '../../pipeline/dlt-processor/app';
 import { startDltConsumer } from '../../pipeline/dlt-processor/dlt.kafka';
@@ -19,7 +20,7 @@ import { HttpSender } from '../../pipeline/shared/delivery/send';
 import type { HubApp } from '../../pipeline/shared/http/create-app';
 import { ensureTopics } from '../../pipeline/shared/kafka/admin';
 import { startSubscriptionDirectory } from '../../pipeline/shared/subscriptions/directory';
-import { DOMAINS, type Domain, HUB_HEADERS, topicNames } from '../../pipeline/shared/topics';
+import { DOMAINS, type Domain, HUB_HEADERS, type TopicNames, topicNames } from '../../pipeline/shared/topics';
 import { createPrismaClient } from '../../prisma/client';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { testKafka, uniqueName, waitFor } from '../support/kafka';
@@ -47,20 +48,24 @@ export async function startDltHarness(
     scheduler?: boolean;
     instances?: number;
     batchSize?: number;
+    /** Share topics and the secret box with another in-process stage (e.g. the outbox processor's). */
+    stage?: { kafka: Kafka; topics: TopicNames; box: SecretBox };
   } = {},
 ) {
   const db: TestDatabase = await createTestDatabase();
-  const kafka = testKafka('dlt-test');
-  const topics = topicNames(uniqueName('hub'));
-  const admin = kafka.admin();
-  await admin.connect();
-  await ensureTopics(admin, [
-    { topic: topics.subscriptions, partitions: 1, compact: true },
-    ...DOMAINS.map((d) => ({ topic: topics.dlt(d), partitions: 2 })),
-  ]);
-  await admin.disconnect();
+  const kafka = opts.stage?.kafka ?? testKafka('dlt-test');
+  const topics = opts.stage?.topics ?? topicNames(uniqueName('hub'));
+  if (!opts.stage) {
+    const admin = kafka.admin();
+    await admin.connect();
+    await ensureTopics(admin, [
+      { topic: topics.subscriptions, partitions: 1, compact: true },
+      ...DOMAINS.map((d) => ({ topic: topics.dlt(d), partitions: 2 })),
+    ]);
+    await admin.disconnect();
+  }
   const log = pino({ level: 'silent' });
-  const box = new SecretBox(parseHubKeys(generateHubKeySpec('test')));
+  const box = opts.stage?.box ?? new SecretBox(parseHubKeys(generateHubKeySpec('test')));
   const directory = await startSubscriptionDirectory({ kafka, topic: topics.subscriptions, log });
   await directory.ready();
   const store = new FailureStorePrisma(db.prisma);
