@@ -16,7 +16,7 @@ import { ensureTopics } from '../../pipeline/shared/kafka/admin';
 import { type SubscriptionDirectory, startSubscriptionDirectory } from '../../pipeline/shared/subscriptions/directory';
 import type { SubscriptionSnapshot } from '../../pipeline/shared/subscriptions/snapshot';
 import { DOMAINS, type Domain, HUB_HEADERS, type TopicNames, topicNames } from '../../pipeline/shared/topics';
-import { testKafka, uniqueName } from '../support/kafka';
+import { type ConsumedRecord, testKafka, uniqueName, waitFor } from '../support/kafka';
 import { publishSubscription, type SubscriptionSpec, whsec } from '../support/subscriptions';
 
 export { whsec };
@@ -76,6 +76,16 @@ export async function startStage(opts: { outboxPartitions?: number } = {}): Prom
       { topic: topics.dlt(d), partitions: 1 },
     ]),
   ]);
+  // createTopics waits for leaders, yet right after creation the broker may still answer "not the leader" for a
+  // moment: wait until every topic answers a ListOffsets (the directory's first call) before going on.
+  await waitFor(
+    async () => {
+      for (const t of [topics.subscriptions, ...topics.allOutbox(), ...topics.allDlt()])
+        await admin.fetchTopicOffsets(t);
+      return true;
+    },
+    { what: 'topic leaders', timeoutMs: 20_000, intervalMs: 200 },
+  );
   await admin.disconnect();
   const keySpec = generateHubKeySpec('test');
   const box = new SecretBox(parseHubKeys(keySpec));
@@ -191,4 +201,47 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       await sender.close();
     },
   };
+}
+
+/** Reads all DLT topics from the beginning until `count` records of `subscriptionId` arrived. */
+export async function dltRecordsOf(
+  hub: Pick<Stage, 'topics'>,
+  subscriptionId: string,
+  count: number,
+  opts: { timeoutMs?: number; settleMs?: number } = {},
+): Promise<ConsumedRecord[]> {
+  const kafka = testKafka('dlt-reader');
+  const consumer = kafka.consumer({ groupId: uniqueName('dlt-reader'), maxWaitTimeInMs: 100 });
+  const records: ConsumedRecord[] = [];
+  let lastAt = Date.now();
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topics: hub.topics.allDlt(), fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ topic, partition, message }) => {
+        const headers: Record<string, string> = {};
+        for (const [k, v] of Object.entries(message.headers ?? {})) {
+          const first = Array.isArray(v) ? v[0] : v;
+          if (first !== undefined) headers[k] = first.toString();
+        }
+        if (headers[HUB_HEADERS.subscriptionId] !== subscriptionId) return;
+        records.push({
+          topic,
+          partition,
+          offset: message.offset,
+          key: message.key?.toString() ?? null,
+          value: message.value,
+          headers,
+        });
+        lastAt = Date.now();
+      },
+    });
+    await waitFor(() => records.length >= count && Date.now() - lastAt >= (opts.settleMs ?? 0), {
+      timeoutMs: opts.timeoutMs ?? 20_000,
+      what: `${count} DLT records of ${subscriptionId} (got ${records.length})`,
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return records;
 }
