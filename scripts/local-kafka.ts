@@ -8,7 +8,7 @@
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -26,21 +26,26 @@ export function kafkaLibsDir(): string {
 }
 
 export class LocalKafkaError extends Error {
-  constructor(message: string) {
+  /** The broker process that was started and stopped again, when the failure came after the spawn. */
+  readonly pid?: number;
+  constructor(message: string, pid?: number) {
     super(message);
+    this.pid = pid;
     this.name = 'LocalKafkaError';
   }
 }
 
-/** Runs scripts/kafka-fetch.mjs (no-op when cached). Throws a LocalKafkaError with its one-line advice. */
+/**
+ * Runs scripts/kafka-fetch.mjs (no-op when cached) and returns the libs directory. The first fetch shows its
+ * progress on stderr even when `quiet` (which only silences the "already cached" line).
+ * Throws a LocalKafkaError with the fetcher's one-line advice.
+ */
 export function ensureKafkaJars(opts: { quiet?: boolean } = {}): string {
   const r = spawnSync(
     process.execPath,
     [join(ROOT, 'scripts', 'kafka-fetch.mjs'), ...(opts.quiet ? ['--quiet'] : [])],
-    {
-      stdio: ['ignore', opts.quiet ? 'ignore' : 'inherit', 'pipe'],
-      encoding: 'utf8',
-    },
+    // stdout -> our stderr: callers (the launcher) keep stdout for the addresses they print.
+    { stdio: ['ignore', 2, 'pipe'], encoding: 'utf8' },
   );
   if (r.status !== 0) throw new LocalKafkaError((r.stderr || 'kafka-fetch failed').trim());
   return kafkaLibsDir();
@@ -129,9 +134,35 @@ function serverProperties(dataDir: string, port: number, controllerPort: number)
   ].join('\n');
 }
 
+/**
+ * A watchdog outside the JVM: if this Node process dies without stopping the broker (SIGKILL, crash, a signal
+ * with no handler), the broker gets SIGTERM within a second, then SIGKILL. It exits by itself once the broker is gone.
+ */
+function guardAgainstOrphan(javaPid: number): void {
+  const script =
+    'while kill -0 "$1" 2>/dev/null && kill -0 "$2" 2>/dev/null; do sleep 1; done; ' +
+    'if kill -0 "$2" 2>/dev/null; then kill -TERM "$2"; sleep 15; kill -KILL "$2" 2>/dev/null; fi';
+  try {
+    const w = spawn('sh', ['-c', script, 'kafka-watchdog', String(process.pid), String(javaPid)], {
+      detached: true,
+      stdio: 'ignore',
+    });
+    w.on('error', () => {});
+    w.unref();
+  } catch {
+    // No sh: the process 'exit' hook still covers normal exits.
+  }
+}
+
+/**
+ * Starts a single-node KRaft broker+controller. Restarting on the same `dataDir` reuses its storage and, unless
+ * other ports are given, its ports (saved in `<dataDir>/ports.json`). Without `dataDir` a temp dir is used and
+ * removed by `stop()`. Errors are LocalKafkaError with one line saying what to do; nothing is left running.
+ */
 export async function startLocalKafka(opts: LocalKafkaOptions = {}): Promise<LocalKafka> {
   const log = opts.log ?? (() => {});
   const libs = ensureKafkaJars({ quiet: true });
+  const tempDir = opts.dataDir === undefined;
   const dataDir = resolve(opts.dataDir ?? mkdtempSync(join(tmpdir(), 'hub-kafka-')));
   mkdirSync(dataDir, { recursive: true });
   const portsFile = join(dataDir, 'ports.json');
@@ -141,8 +172,12 @@ export async function startLocalKafka(opts: LocalKafkaOptions = {}): Promise<Loc
   const port = opts.port ?? saved?.port ?? (await freePort());
   const controllerPort = opts.controllerPort ?? saved?.controllerPort ?? (await freePort());
   for (const p of [port, controllerPort]) {
-    if (p !== 0 && (await portInUse(p)))
-      throw new LocalKafkaError(`port ${p} is already in use: stop what holds it or choose another port (KAFKA_PORT).`);
+    if (p !== 0 && (await portInUse(p))) {
+      if (tempDir) rmSync(dataDir, { recursive: true, force: true });
+      throw new LocalKafkaError(
+        `port ${p} is already in use: stop what holds it (is another broker running on ${dataDir}?) or choose another port (KAFKA_PORT).`,
+      );
+    }
   }
   writeFileSync(portsFile, JSON.stringify({ port, controllerPort }));
   const props = join(dataDir, 'server.properties');
@@ -167,6 +202,9 @@ export async function startLocalKafka(opts: LocalKafkaOptions = {}): Promise<Loc
         encoding: 'utf8',
       },
     );
+    if (fmt.error || fmt.status !== 0) {
+      if (tempDir) rmSync(dataDir, { recursive: true, force: true });
+    }
     if (fmt.error)
       throw new LocalKafkaError('java not found: install Java 17+ (e.g. apt-get install openjdk-17-jdk-headless).');
     if (fmt.status !== 0)
@@ -181,6 +219,7 @@ export async function startLocalKafka(opts: LocalKafkaOptions = {}): Promise<Loc
   closeSync(fd);
   installExitHook();
   running.add(child);
+  if (child.pid !== undefined) guardAgainstOrphan(child.pid);
   let exited: { code: number | null; signal: string | null } | undefined;
   const exitPromise = new Promise<void>((res) =>
     child.once('exit', (code, signal) => {
@@ -190,20 +229,35 @@ export async function startLocalKafka(opts: LocalKafkaOptions = {}): Promise<Loc
     }),
   );
   const brokers = `127.0.0.1:${port}`;
+  const removeTemp = () => {
+    if (tempDir) rmSync(dataDir, { recursive: true, force: true });
+  };
   const stop = async () => {
-    if (exited) return;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    await exitPromise;
-    clearTimeout(timer);
+    if (!exited) {
+      // SIGTERM = controlled shutdown (flushes logs, writes a clean-shutdown marker); SIGKILL if it hangs.
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exitPromise;
+      clearTimeout(timer);
+    }
+    removeTemp();
   };
   const started = Date.now();
   try {
     await waitUntilReady(brokers, opts.readyTimeoutMs ?? 60_000, () => exited);
   } catch (err) {
-    await stop();
+    if (!exited) {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exitPromise;
+      clearTimeout(timer);
+    }
     const tail = existsSync(logFile) ? readFileSync(logFile, 'utf8').trim().split('\n').slice(-5).join('\n    ') : '';
-    throw new LocalKafkaError(`${(err as Error).message}\n  last broker log lines (${logFile}):\n    ${tail}`);
+    removeTemp();
+    throw new LocalKafkaError(
+      `${(err as Error).message}\n  last broker log lines (${tempDir ? 'temp dir removed' : logFile}):\n    ${tail}`,
+      child.pid,
+    );
   }
   log(
     `Kafka ${kafkaVersion()} ready at ${brokers} in ${((Date.now() - started) / 1000).toFixed(1)} s (data ${dataDir})`,

@@ -1,6 +1,8 @@
 import { ensureTopics } from '../../pipeline/shared/kafka/admin';
 import { consumeAll, createTopic, testKafka, uniqueName, waitFor } from '../support/kafka';
 
+jest.setTimeout(60_000);
+
 describe('the real Kafka broker', () => {
   it('lands keyed records in one partition per key on a multi-partition topic', async () => {
     const topic = uniqueName('keyed');
@@ -91,7 +93,7 @@ describe('the real Kafka broker', () => {
 
     const readCommitted = await consumeAll(topic, { count: 2, settleMs: 1000 });
     expect(readCommitted.map((r) => r.value!.toString()).sort()).toEqual(['committed-1', 'committed-2']);
-    const readAll = await consumeAll(topic, { count: 3, readUncommitted: true, settleMs: 500 });
+    const readAll = await consumeAll(topic, { count: 3, isolation: 'read_uncommitted', settleMs: 500 });
     expect(readAll.map((r) => r.value!.toString())).toContain('aborted');
   });
 
@@ -114,6 +116,13 @@ describe('the real Kafka broker', () => {
       resources: [{ type: 2, name: compacted, configNames: ['cleanup.policy'] }],
     });
     expect(configs.resources[0]!.configEntries[0]!.configValue).toBe('compact');
+    // Given a Kafka client instead of an admin, it opens and closes its own admin.
+    const viaClient = uniqueName('via-client');
+    expect(await ensureTopics(testKafka(), [{ topic: viaClient, numPartitions: 2 }, { topic: plain }])).toEqual([
+      viaClient,
+    ]);
+    const viaMeta = await admin.fetchTopicMetadata({ topics: [viaClient] });
+    expect(viaMeta.topics[0]!.partitions).toHaveLength(2);
     await admin.disconnect();
   });
 });

@@ -1,6 +1,7 @@
 /** Helpers for integration tests against the real broker started by the global setup. */
 import { randomUUID } from 'node:crypto';
-import { type IHeaders, Kafka, type KafkaMessage, logLevel } from 'kafkajs';
+import { Kafka, type KafkaMessage, logLevel } from 'kafkajs';
+import { headersToStrings } from '../../pipeline/shared/kafka/headers';
 
 export function brokers(): string[] {
   const b = process.env.KAFKA_BROKERS;
@@ -64,27 +65,29 @@ export interface ConsumedRecord {
   headers: Record<string, string>;
 }
 
-function flatHeaders(h: IHeaders | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(h ?? {})) {
-    const first = Array.isArray(v) ? v[0] : v;
-    if (first !== undefined) out[k] = first.toString();
-  }
-  return out;
+export interface ConsumeAllOptions {
+  count: number;
+  timeoutMs?: number;
+  /** After reaching `count`, wait until no new record came for this long (to catch extras). */
+  settleMs?: number;
+  /** Default read_committed: records of aborted or open transactions stay invisible. */
+  isolation?: 'read_committed' | 'read_uncommitted';
+  /** Same as isolation: 'read_uncommitted'. */
+  readUncommitted?: boolean;
 }
 
 /**
- * Reads topics from the beginning until `count` records arrived (or, with `settleMs`, until no new record came
- * for that long after reaching count — to catch extras). read_committed by default.
+ * Reads topics from the beginning, in a fresh consumer group, until `count` records arrived (or, with
+ * `settleMs`, until no new record came for that long after reaching count). read_committed by default.
  */
 export async function consumeAll(
   topics: string | string[],
-  opts: { count: number; timeoutMs?: number; settleMs?: number; readUncommitted?: boolean } = { count: 1 },
+  opts: ConsumeAllOptions = { count: 1 },
 ): Promise<ConsumedRecord[]> {
   const kafka = testKafka('test-reader');
   const consumer = kafka.consumer({
     groupId: uniqueName('reader'),
-    readUncommitted: opts.readUncommitted ?? false,
+    readUncommitted: opts.isolation === 'read_uncommitted' || opts.readUncommitted === true,
     maxWaitTimeInMs: 100,
   });
   const records: ConsumedRecord[] = [];
@@ -109,7 +112,7 @@ export async function consumeAll(
           offset: message.offset,
           key: message.key?.toString() ?? null,
           value: message.value,
-          headers: flatHeaders(message.headers),
+          headers: headersToStrings(message.headers),
         });
         lastAt = Date.now();
       },

@@ -1,16 +1,32 @@
 /** Topic admin: idempotent creation with partitions and compaction where asked. */
-import type { Admin } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
 
 export interface TopicSpec {
   topic: string;
   partitions?: number;
+  /** Alias of `partitions` (kafkajs' name). */
+  numPartitions?: number;
   replicationFactor?: number;
   compact?: boolean;
   configEntries?: { name: string; value: string }[];
 }
 
-/** Creates the topics that do not exist yet; existing topics are left as they are. Returns the created names. */
-export async function ensureTopics(admin: Admin, specs: TopicSpec[]): Promise<string[]> {
+/**
+ * Creates the topics that do not exist yet; existing topics are left as they are (not re-partitioned or
+ * re-configured). Returns the names it created. Takes a connected Admin, or a Kafka (then it opens and closes
+ * its own admin). Default 6 partitions, replication factor 1 (-1 would mean the broker default).
+ */
+export async function ensureTopics(target: Admin | Kafka, specs: TopicSpec[]): Promise<string[]> {
+  if ('admin' in target && typeof target.admin === 'function') {
+    const admin = target.admin();
+    await admin.connect();
+    try {
+      return await ensureTopics(admin, specs);
+    } finally {
+      await admin.disconnect();
+    }
+  }
+  const admin = target as Admin;
   const existing = new Set(await admin.listTopics());
   const missing = specs.filter((s) => !existing.has(s.topic));
   if (missing.length === 0) return [];
@@ -19,7 +35,7 @@ export async function ensureTopics(admin: Admin, specs: TopicSpec[]): Promise<st
       waitForLeaders: true,
       topics: missing.map((s) => ({
         topic: s.topic,
-        numPartitions: s.partitions ?? 6,
+        numPartitions: s.partitions ?? s.numPartitions ?? 6,
         replicationFactor: s.replicationFactor ?? 1,
         configEntries: [
           ...(s.compact ? [{ name: 'cleanup.policy', value: 'compact' }] : []),

@@ -1,17 +1,31 @@
 /** kafkajs client factory: one place for brokers, client id, TLS/SASL and routing kafkajs logs to pino. */
 import { Kafka, type KafkaConfig, logLevel, type SASLOptions } from 'kafkajs';
-import type { Logger } from '../logging/logger';
+
+export type KafkaLogLevel = 'error' | 'warn' | 'info' | 'debug';
+
+/** Anything pino-shaped (`logger.warn(obj, msg)`), e.g. the service's pino logger. */
+export interface KafkaLogTarget {
+  error(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+  debug(obj: object, msg: string): void;
+}
+
+/** Or a plain callback. */
+export type KafkaLogFn = (level: KafkaLogLevel, message: string, extra: Record<string, unknown>) => void;
 
 export interface KafkaClientOptions {
   brokers: string[];
   clientId: string;
-  ssl?: boolean;
+  ssl?: KafkaConfig['ssl'];
   sasl?: SASLOptions;
-  log?: Logger;
+  log?: KafkaLogTarget | KafkaLogFn;
+  /** kafkajs log level; default WARN (kafkajs is chatty at INFO on every join/rebalance). */
+  level?: logLevel;
   connectionTimeoutMs?: number;
 }
 
-const LEVEL: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+const LEVEL: Record<number, KafkaLogLevel> = {
   [logLevel.ERROR]: 'error',
   [logLevel.WARN]: 'warn',
   [logLevel.INFO]: 'info',
@@ -19,6 +33,7 @@ const LEVEL: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
 };
 
 export function createKafka(opts: KafkaClientOptions): Kafka {
+  const { log } = opts;
   const config: KafkaConfig = {
     brokers: opts.brokers,
     clientId: opts.clientId,
@@ -27,13 +42,15 @@ export function createKafka(opts: KafkaClientOptions): Kafka {
     connectionTimeout: opts.connectionTimeoutMs ?? 3000,
     // Keep retrying through a broker restart instead of crashing the consumer.
     retry: { initialRetryTime: 200, retries: 10, maxRetryTime: 5000 },
-    logLevel: logLevel.WARN,
+    logLevel: opts.level ?? logLevel.WARN,
     logCreator: () => (entry) => {
-      if (!opts.log) return;
-      const { message, ...extra } = entry.log;
-      // kafkajs logs a routine WARN on every rebalance; keep it at info to avoid alarm.
+      if (!log) return;
+      // kafkajs puts message, timestamp, logger and free-form fields (broker, groupId, error, stack) in one object.
+      const { message, timestamp: _ts, logger: _logger, ...extra } = entry.log as Record<string, unknown>;
       const level = LEVEL[entry.level] ?? 'info';
-      opts.log[level]({ kafka: { namespace: entry.namespace, ...extra } }, message);
+      const fields = { namespace: entry.namespace, ...extra };
+      if (typeof log === 'function') log(level, String(message), fields);
+      else log[level]({ kafka: fields }, String(message));
     },
   };
   return new Kafka(config);
