@@ -2,6 +2,7 @@ import { toKafkaBinary } from '../shared/cloudevents/envelope';
 import { HUB_HEADERS } from '../shared/topics';
 import { parseDltRecord } from './parse-dlt-record';
 import { decideAfterAttempt } from './retry-decision';
+import { safeSnippet } from './snippet';
 
 const now = new Date('2026-01-01T00:00:00Z');
 const record = (extra: Record<string, string> = {}, drop: string[] = []) => {
@@ -119,5 +120,24 @@ describe('decideAfterAttempt', () => {
       now.getTime() + 500,
     );
     expect(decideAfterAttempt(failed('retriable', 7000), 1, opts).nextAttemptAt!.getTime() - now.getTime()).toBe(7000);
+  });
+});
+
+describe('safeSnippet', () => {
+  it('truncates and masks what looks like a credential echoed back by the subscriber', () => {
+    const echoed = JSON.stringify({
+      headers: {
+        authorization: 'Bearer abc.def.ghi',
+        'webhook-signature': 'v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4=',
+      },
+      password: 'hunter2',
+      note: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+    });
+    const s = safeSnippet(echoed)!;
+    expect(s).not.toMatch(/abc\.def|hunter2|K5oZfzN95Z9|MfKQ9r8/);
+    expect(s).toMatch(/\[redacted\]/);
+    expect(safeSnippet('x'.repeat(5000))).toHaveLength(512);
+    expect(safeSnippet('')).toBeNull();
+    expect(safeSnippet('gone')).toBe('gone');
   });
 });

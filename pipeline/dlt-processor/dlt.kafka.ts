@@ -5,15 +5,16 @@
  *   eachBatch ─ parse every record (malformed -> FAILED row with its reason) ─ persistBatch (ONE transaction,
  *   idempotent upsert) ─▶ resolve + commit lastOffset+1
  *        │ persist throws
- *        ├ Postgres answers a ping ─▶ the batch itself is refused: store record by record, and a record Postgres
- *        │                              still refuses as a FAILED placeholder with the reason (never dropped)
- *        └ Postgres does not answer ─▶ pause every DLT topic (kafkajs `pause`), nothing resolved or committed;
- *                                      probe with backoff; `resume` when it answers: the batch is fetched again
+ *        ├ RecordRefusedError (Postgres refuses the data) ─▶ store record by record; a record still refused
+ *        │     becomes a FAILED placeholder with the reason (never dropped, never a stuck partition)
+ *        └ anything else (Postgres away, pool timeout) ─▶ pause every DLT topic (kafkajs `pause`), nothing
+ *              resolved or committed; probe with backoff; `resume` when it answers: the batch is fetched again.
+ *              The same batch failing MAX_STRIKES rounds while Postgres answers is taken apart record by record.
  */
 import type { Consumer, Kafka } from 'kafkajs';
 import { errorMessage } from '../shared/errors';
 import type { Logger } from '../shared/logging/logger';
-import type { FailureStore } from './failure-store';
+import { type FailureStore, RecordRefusedError } from './failure-store';
 import { type NewFailure, parseDltRecord } from './parse-dlt-record';
 
 export interface DltConsumerOptions {
@@ -34,6 +35,9 @@ export interface DltConsumer {
   /** True while the consumer is paused because Postgres does not answer. */
   paused(): boolean;
 }
+
+/** Rounds a batch may fail while Postgres answers before its records are stored one by one. */
+const MAX_STRIKES = 5;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -85,13 +89,15 @@ export async function startDltConsumer(opts: DltConsumerOptions): Promise<DltCon
 
   const all = () => opts.topics.map((topic) => ({ topic }));
 
-  const pauseUntilBack = (err: unknown) => {
+  const pauseUntilBack = (err: unknown, answersPing: boolean) => {
     if (dbDown) return;
     dbDown = true;
     consumer.pause(all());
     log.error(
-      { err: errorMessage(err) },
-      'Postgres does not answer: DLT topics paused, nothing committed; resuming when it is back',
+      { err: errorMessage(err), answersPing },
+      answersPing
+        ? 'cannot persist DLT records: DLT topics paused, nothing committed; trying again shortly'
+        : 'Postgres does not answer: DLT topics paused, nothing committed; resuming when it is back',
     );
     recovery = (async () => {
       let backoff = 200;
@@ -109,38 +115,59 @@ export async function startDltConsumer(opts: DltConsumerOptions): Promise<DltCon
     })();
   };
 
-  /** True when every row is in the database; false when Postgres is away (nothing may be committed then). */
-  const persist = async (rows: NewFailure[]): Promise<boolean> => {
+  /** Consecutive failures of the same batch while Postgres answers pings, per partition. */
+  const strikes = new Map<string, { offset: string; n: number }>();
+
+  /** True when every row is in the database; false when it must be tried again later (nothing committed). */
+  const persist = async (rows: NewFailure[], partitionKey: string, firstOffset: string): Promise<boolean> => {
     try {
       await opts.store.persistBatch(rows);
+      strikes.delete(partitionKey);
       return true;
     } catch (err) {
-      if (!(await alive())) {
-        pauseUntilBack(err);
-        return false;
+      if (!(err instanceof RecordRefusedError)) {
+        // Unavailable (or a fault we cannot name): pause and try again. A batch that keeps failing while
+        // Postgres answers is taken apart after a few rounds, so one bad record cannot hold the partition.
+        const up = await alive();
+        const prior = strikes.get(partitionKey);
+        const n = up ? (prior?.offset === firstOffset ? prior.n : 0) + 1 : 0;
+        strikes.set(partitionKey, { offset: firstOffset, n });
+        if (n < MAX_STRIKES) {
+          pauseUntilBack(err, up);
+          return false;
+        }
       }
       log.warn({ err: errorMessage(err), records: rows.length }, 'batch refused; storing its records one by one');
     }
     for (const row of rows) {
-      try {
-        await opts.store.persistBatch([row]);
-      } catch (err) {
-        if (!(await alive())) {
-          pauseUntilBack(err);
-          return false;
-        }
+      let last: unknown;
+      for (let attempt = 0; attempt < 2; attempt++) {
         try {
-          await opts.store.persistBatch([unstorable(row, err)]);
-          log.warn(
-            { topic: row.sourceTopic, partition: row.sourcePartition, offset: row.sourceOffset },
-            'record refused by Postgres: stored as a FAILED placeholder',
-          );
-        } catch (again) {
-          pauseUntilBack(again);
-          return false;
+          await opts.store.persistBatch([row]);
+          last = undefined;
+          break;
+        } catch (err) {
+          last = err;
+          if (err instanceof RecordRefusedError) break;
         }
       }
+      if (last === undefined) continue;
+      if (!(last instanceof RecordRefusedError) && !(await alive())) {
+        pauseUntilBack(last, false);
+        return false;
+      }
+      try {
+        await opts.store.persistBatch([unstorable(row, last)]);
+        log.warn(
+          { topic: row.sourceTopic, partition: row.sourcePartition, offset: row.sourceOffset, err: errorMessage(last) },
+          'record refused by Postgres: stored as a FAILED placeholder',
+        );
+      } catch (again) {
+        pauseUntilBack(again, await alive());
+        return false;
+      }
     }
+    strikes.delete(partitionKey);
     return true;
   };
 
@@ -156,7 +183,7 @@ export async function startDltConsumer(opts: DltConsumerOptions): Promise<DltCon
       const now = new Date();
       const rows = batch.messages.map((m) => parseDltRecord(batch.topic, batch.partition, m, now));
       const malformed = rows.filter((r) => r.reason?.startsWith('malformed')).length;
-      if (!(await persist(rows))) return;
+      if (!(await persist(rows, `${batch.topic}:${batch.partition}`, batch.firstOffset() ?? ''))) return;
       for (const m of batch.messages) resolveOffset(m.offset);
       const next = (BigInt(batch.lastOffset()) + 1n).toString();
       try {

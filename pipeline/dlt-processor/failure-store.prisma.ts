@@ -5,7 +5,13 @@
 import { randomUUID } from 'node:crypto';
 import { Prisma, type PrismaClient } from '../../prisma/client';
 import { decodeCursor, encodeCursor } from './cursor';
-import type { AttemptRecord, FailureFilter, FailureStore, StoredFailure } from './failure-store';
+import {
+  type AttemptRecord,
+  type FailureFilter,
+  type FailureStore,
+  RecordRefusedError,
+  type StoredFailure,
+} from './failure-store';
 import type { NewFailure } from './parse-dlt-record';
 import type { FailureStatus } from './retry-decision';
 
@@ -14,6 +20,24 @@ type Row = Prisma.FailedEventGetPayload<object>;
 const UNRESOLVED = ['PENDING', 'RETRYING', 'FAILED'];
 /** Rows per INSERT: 20 bind parameters each, far below Postgres' 65535 per statement. */
 const CHUNK = 500;
+
+/** SQLSTATE of a Postgres error as Prisma's pg driver adapter reports it. */
+export function sqlStateOf(err: unknown): string | undefined {
+  const e = err as { meta?: { driverAdapterError?: { cause?: { originalCode?: string; code?: string } } } };
+  const cause = e?.meta?.driverAdapterError?.cause;
+  const code = cause?.originalCode ?? cause?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+}
+
+/** Data exception (22), integrity constraint (23), program limit e.g. index row size (54): the data is at fault. */
+const DATA_FAULT = /^(22|23|54)/;
+
+function valuesOf(r: NewFailure) {
+  return Prisma.sql`(${randomUUID()}::uuid, ${r.eventId}, ${r.subscriptionId}, ${r.tenantId}, ${r.domain}, ${r.eventType},
+        ${r.sourceTopic}, ${r.sourcePartition}, ${r.sourceOffset}, ${JSON.stringify(r.ceHeaders)}::jsonb, ${r.body},
+        ${JSON.stringify(r.failureHeaders)}::jsonb, ${r.status}, ${r.reason}, ${r.status === 'PENDING' ? new Date() : null}::timestamp,
+        ${r.lastStatusCode}, ${r.lastErrorCode}, ${r.firstFailedAt}, ${r.lastFailedAt}, 0)`;
+}
 
 function toStored(r: Row): StoredFailure {
   return {
@@ -47,15 +71,18 @@ export class FailureStorePrisma implements FailureStore {
     // attempts stay in failureHeaders and as the OUTBOX attempt row.
     // One statement for the batch; a repeated (eventId, subscriptionId) updates the row. An already resolved
     // row keeps its status (the subscriber has the event); an unresolved one takes the newest failure.
-    const values = rows.map(
-      (
-        r,
-      ) => Prisma.sql`(${randomUUID()}::uuid, ${r.eventId}, ${r.subscriptionId}, ${r.tenantId}, ${r.domain}, ${r.eventType},
-        ${r.sourceTopic}, ${r.sourcePartition}, ${r.sourceOffset}, ${JSON.stringify(r.ceHeaders)}::jsonb, ${r.body},
-        ${JSON.stringify(r.failureHeaders)}::jsonb, ${r.status}, ${r.reason}, ${r.status === 'PENDING' ? new Date() : null}::timestamp,
-        ${r.lastStatusCode}, ${r.lastErrorCode}, ${r.firstFailedAt}, ${r.lastFailedAt}, 0)`,
-    );
+    try {
+      await this.upsert(rows);
+    } catch (err) {
+      const state = sqlStateOf(err);
+      if (state && DATA_FAULT.test(state)) throw new RecordRefusedError((err as Error).message, state);
+      throw err;
+    }
+  }
+
+  private async upsert(rows: NewFailure[]): Promise<void> {
     // Chunks keep each statement under Postgres' 65535 bind parameters; all chunks share one transaction.
+    const values = rows.map(valuesOf);
     await this.prisma.$transaction(
       async (tx) => {
         for (let i = 0; i < rows.length; i += CHUNK) {
@@ -142,13 +169,20 @@ export class FailureStorePrisma implements FailureStore {
   async recordAttempt(
     id: string,
     a: AttemptRecord,
-    next: { status: FailureStatus; nextAttemptAt: Date | null; reason: string | null; countsAsScheduled: boolean },
-  ): Promise<void> {
+    next: {
+      status: FailureStatus;
+      nextAttemptAt: Date | null;
+      reason: string | null;
+      countsAsScheduled: boolean;
+      claimedBy: string;
+    },
+  ): Promise<boolean> {
     const resolved = next.status === 'DELIVERED' || next.status === 'REPLAYED';
-    await this.prisma.$transaction([
+    // The attempt happened, so it is always recorded; the new status only while the claim is still ours.
+    const [, updated] = await this.prisma.$transaction([
       this.prisma.deliveryAttempt.create({ data: { failedEventId: id, ...a } }),
-      this.prisma.failedEvent.update({
-        where: { id },
+      this.prisma.failedEvent.updateMany({
+        where: { id, claimedBy: next.claimedBy },
         data: {
           status: next.status,
           nextAttemptAt: next.nextAttemptAt,
@@ -163,6 +197,7 @@ export class FailureStorePrisma implements FailureStore {
         },
       }),
     ]);
+    return updated.count === 1;
   }
 
   async get(id: string) {

@@ -47,8 +47,22 @@ export interface FailureFilter {
   to?: Date;
 }
 
+/** Postgres refused the data itself (bad value, constraint, size limit): retrying the same rows cannot help. */
+export class RecordRefusedError extends Error {
+  constructor(
+    message: string,
+    readonly sqlState: string,
+  ) {
+    super(message);
+    this.name = 'RecordRefusedError';
+  }
+}
+
 export interface FailureStore {
-  /** Upserts a batch in one transaction, idempotent on (eventId, subscriptionId). */
+  /**
+   * Upserts a batch in one transaction, idempotent on (eventId, subscriptionId). Throws `RecordRefusedError` when
+   * Postgres refuses the rows' data; any other error means the database is (for now) unavailable.
+   */
   persistBatch(rows: NewFailure[]): Promise<void>;
   /** Resolves when the database answers (used to tell an outage from a record it refuses). */
   ping(): Promise<void>;
@@ -60,11 +74,21 @@ export interface FailureStore {
     instanceId: string,
     leaseMs: number,
   ): Promise<StoredFailure | 'busy' | 'resolved' | undefined>;
+  /**
+   * Records an attempt and, if `claimedBy` still holds the claim, the row's new state (releasing the claim).
+   * False when the claim was lost (lease expired and another instance took the row): only the attempt is kept.
+   */
   recordAttempt(
     id: string,
     attempt: AttemptRecord,
-    next: { status: FailureStatus; nextAttemptAt: Date | null; reason: string | null; countsAsScheduled: boolean },
-  ): Promise<void>;
+    next: {
+      status: FailureStatus;
+      nextAttemptAt: Date | null;
+      reason: string | null;
+      countsAsScheduled: boolean;
+      claimedBy: string;
+    },
+  ): Promise<boolean>;
   get(id: string): Promise<(StoredFailure & { attemptsLog: AttemptRecord[] }) | undefined>;
   list(
     filter: FailureFilter,

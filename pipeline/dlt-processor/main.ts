@@ -19,7 +19,7 @@ import { HttpSender } from '../shared/delivery/send';
 import { errorMessage } from '../shared/errors';
 import { ensureTopics } from '../shared/kafka/admin';
 import { createKafka } from '../shared/kafka/client';
-import { createLogger } from '../shared/logging/logger';
+import { createLogger, type Logger } from '../shared/logging/logger';
 import { startSubscriptionDirectory } from '../shared/subscriptions/directory';
 import { topicNames } from '../shared/topics';
 import { buildDltApi } from './app';
@@ -30,6 +30,19 @@ import { FailureStorePrisma } from './failure-store.prisma';
 import { createDltMetrics, startStatusGauges } from './metrics';
 import { createReplayJobs } from './replay-jobs';
 import { type RedeliveryDeps, startScheduler } from './scheduler';
+
+/** Retries a start step on retriable Kafka errors (e.g. "not the leader" just after topics were created). */
+async function retryingKafka<T>(log: Logger, what: string, fn: () => Promise<T>, attempts = 20): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (i >= attempts || (err as { retriable?: boolean }).retriable !== true) throw err;
+      log.warn({ err: errorMessage(err), attempt: i }, `${what}: retrying`);
+      await new Promise((r) => setTimeout(r, Math.min(2000, 100 * i)));
+    }
+  }
+}
 
 async function main(): Promise<void> {
   const config = loadDltConfig();
@@ -62,13 +75,15 @@ async function main(): Promise<void> {
   const sender = new HttpSender({ allowHosts: config.ENDPOINT_ALLOW_HOSTS });
   const open = (sealed: string, id: string) => box.open(sealed, id);
   const auth = createAuthProvider({ open, send: (r) => sender.send(r) });
-  const directory = await startSubscriptionDirectory({
-    kafka,
-    topic: topics.subscriptions,
-    log: log.child({ component: 'directory' }),
-    groupPrefix: `${config.GROUP_ID}-directory`,
-    onChange: (id) => auth.invalidate(id),
-  });
+  const directory = await retryingKafka(log, 'subscription directory', () =>
+    startSubscriptionDirectory({
+      kafka,
+      topic: topics.subscriptions,
+      log: log.child({ component: 'directory' }),
+      groupPrefix: `${config.GROUP_ID}-directory`,
+      onChange: (id) => auth.invalidate(id),
+    }),
+  );
   const auditProducer = kafka.producer();
   await auditProducer.connect();
   const audit = createAuditSink({

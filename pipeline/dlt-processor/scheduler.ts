@@ -13,6 +13,7 @@ import type { SubscriptionLookup } from '../shared/subscriptions/directory';
 import type { SubscriptionSnapshot } from '../shared/subscriptions/snapshot';
 import type { FailureStore, StoredFailure } from './failure-store';
 import { decideAfterAttempt, type FailureStatus } from './retry-decision';
+import { safeSnippet } from './snippet';
 
 export interface RedeliveryDeps {
   store: FailureStore;
@@ -92,7 +93,7 @@ export async function redeliver(deps: RedeliveryDeps, f: StoredFailure, replay: 
   });
   // A failed replay leaves a row that was still being retried in its retry schedule.
   const status = replay && result.outcome !== 'delivered' && f.status !== 'FAILED' ? f.status : decision.status;
-  await deps.store.recordAttempt(
+  const applied = await deps.store.recordAttempt(
     f.id,
     {
       attemptedAt: new Date(),
@@ -100,15 +101,21 @@ export async function redeliver(deps: RedeliveryDeps, f: StoredFailure, replay: 
       statusCode: result.status ?? null,
       errorCode: result.failure?.code ?? null,
       durationMs: result.durationMs,
-      responseSnippet: result.responseSnippet?.slice(0, 512) ?? null,
+      responseSnippet: safeSnippet(result.responseSnippet),
     },
     {
       status,
       nextAttemptAt: status === f.status && replay ? f.nextAttemptAt : decision.nextAttemptAt,
       reason: decision.reason ?? (result.outcome === 'delivered' ? null : (result.failure?.message ?? null)),
       countsAsScheduled: !replay,
+      claimedBy: deps.instanceId,
     },
   );
+  if (!applied)
+    deps.log.warn(
+      { id: f.id, eventId: f.eventId, instanceId: deps.instanceId },
+      'claim lease expired during the attempt: attempt recorded, status left to the current claimer',
+    );
   const base = {
     eventId: f.eventId,
     tenantId: f.tenantId,

@@ -4,6 +4,7 @@ import type { Kafka } from 'kafkajs';
 import pino from 'pino';
 import { buildDltApi } from '../../pipeline/dlt-processor/app';
 import { startDltConsumer } from '../../pipeline/dlt-processor/dlt.kafka';
+import type { FailureStore } from '../../pipeline/dlt-processor/failure-store';
 import { FailureStorePrisma } from '../../pipeline/dlt-processor/failure-store.prisma';
 import { createDltMetrics, startStatusGauges } from '../../pipeline/dlt-processor/metrics';
 import { createReplayJobs } from '../../pipeline/dlt-processor/replay-jobs';
@@ -48,6 +49,8 @@ export async function startDltHarness(
     scheduler?: boolean;
     instances?: number;
     batchSize?: number;
+    /** Wraps the store the DLT consumer writes through (to inject refusals). */
+    consumerStore?: (store: FailureStore) => FailureStore;
     /** Share topics and the secret box with another in-process stage (e.g. the outbox processor's). */
     stage?: { kafka: Kafka; topics: TopicNames; box: SecretBox };
   } = {},
@@ -62,6 +65,14 @@ export async function startDltHarness(
       { topic: topics.subscriptions, partitions: 1, compact: true },
       ...DOMAINS.map((d) => ({ topic: topics.dlt(d), partitions: 2 })),
     ]);
+    // Right after creation a partition may still answer "not the leader": wait until every one has a leader.
+    await waitFor(
+      async () => {
+        for (const t of [topics.subscriptions, ...topics.allDlt()]) await admin.fetchTopicOffsets(t);
+        return true;
+      },
+      { what: 'partition leaders' },
+    );
     await admin.disconnect();
   }
   const log = pino({ level: 'silent' });
@@ -112,7 +123,7 @@ export async function startDltHarness(
     kafka,
     topics: topics.allDlt(),
     groupId,
-    store,
+    store: opts.consumerStore ? opts.consumerStore(store) : store,
     log,
     maxBackoffMs: 500,
     onPersisted: (n) => metrics.persisted.inc(n),
