@@ -37,6 +37,8 @@ export const outboxConfigSchema = z.object({
   BREAKER_OPEN_MS: env.int(5_000, 1),
   BREAKER_HALF_OPEN_PROBES: env.int(1, 1),
   COMMIT_INTERVAL_MS: env.int(200, 10),
+  /** Consumer group session timeout: how fast a crashed instance's partitions move to the others. */
+  SESSION_TIMEOUT_MS: env.int(30_000, 6_000),
   SHUTDOWN_GRACE_MS: env.int(15_000, 0),
 });
 export type OutboxConfig = z.infer<typeof outboxConfigSchema>;

@@ -65,7 +65,7 @@ async function main(): Promise<void> {
       details: { subscriptions: directory.size() },
     }),
   });
-  await app.listen({ port: config.PORT, host: config.HOST });
+  const address = await app.listen({ port: config.PORT, host: config.HOST });
   await directory.ready();
 
   const breakers = new BreakerRegistry({
@@ -123,8 +123,9 @@ async function main(): Promise<void> {
     perEndpointQueue: config.PER_ENDPOINT_QUEUE,
     partitionsConsumedConcurrently: config.PARTITIONS_CONCURRENTLY,
     commitIntervalMs: config.COMMIT_INTERVAL_MS,
+    sessionTimeoutMs: config.SESSION_TIMEOUT_MS,
   });
-  log.info({ port: config.PORT, subscriptions: directory.size() }, 'outbox-processor consuming');
+  log.info({ address, subscriptions: directory.size() }, 'outbox-processor consuming');
 
   const shutdown = async (signal: string) => {
     if (shuttingDown) return;

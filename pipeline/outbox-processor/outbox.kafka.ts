@@ -168,7 +168,7 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
     readUncommitted: false,
     maxWaitTimeInMs: 50,
     sessionTimeout: opts.sessionTimeoutMs ?? 30_000,
-    heartbeatInterval: 3_000,
+    heartbeatInterval: Math.min(3_000, Math.floor((opts.sessionTimeoutMs ?? 30_000) / 3)),
   });
   await consumer.connect();
   await consumer.subscribe({ topics: [...outboxTopics.keys()], fromBeginning: true });
