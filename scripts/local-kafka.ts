@@ -194,7 +194,10 @@ export async function startLocalKafka(opts: LocalKafkaOptions = {}): Promise<Loc
     `-Dkafka.logs.dir=${dataDir}`,
   ];
   if (!existsSync(join(dataDir, 'logs', 'meta.properties'))) {
-    const clusterId = randomBytes(16).toString('base64url').slice(0, 22);
+    // A random UUID in Kafka's base64url form. Like Kafka's Uuid.randomUuid, never one starting with '-':
+    // StorageTool's argument parser would read it as an option (a 1-in-64 failure).
+    let clusterId = randomBytes(16).toString('base64url').slice(0, 22);
+    while (clusterId.startsWith('-')) clusterId = randomBytes(16).toString('base64url').slice(0, 22);
     const fmt = spawnSync(
       'java',
       [...jvm, '-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props],
@@ -280,6 +283,9 @@ async function waitUntilReady(brokers: string, timeoutMs: number, exited: () => 
     try {
       await admin.connect();
       await admin.createTopics({ topics: [{ topic: '__hub_ready_probe', numPartitions: 1 }], waitForLeaders: true });
+      // Also wait for the group coordinator: on a first start this creates __consumer_offsets, after a restart it
+      // waits until the offsets are loaded (else the first consumer meets "coordinator is loading").
+      await admin.describeGroups(['__hub_ready_probe']);
       return;
     } catch (err) {
       last = (err as Error).message;
