@@ -7,7 +7,7 @@ import { type RedeliveryDeps, redeliver } from './scheduler';
 
 export interface ReplayJobView {
   id: string;
-  status: string;
+  status: 'RUNNING' | 'COMPLETED' | 'FAILED';
   total: number;
   processed: number;
   succeeded: number;
@@ -20,7 +20,7 @@ export interface ReplayJobView {
 export function createReplayJobs(prisma: PrismaClient, deps: RedeliveryDeps, concurrency: number) {
   const toView = (j: Awaited<ReturnType<typeof prisma.replayJob.findUniqueOrThrow>>): ReplayJobView => ({
     id: j.id,
-    status: j.status,
+    status: j.status as ReplayJobView['status'],
     total: j.total,
     processed: j.processed,
     succeeded: j.succeeded,

@@ -52,6 +52,51 @@ const failureView = z.object({
   resolvedAt: z.string().nullable(),
   createdAt: z.string(),
 });
+const attemptView = z.object({
+  attemptedAt: z.string(),
+  source: z.enum(['OUTBOX', 'SCHEDULED', 'REPLAY']),
+  statusCode: z.number().nullable(),
+  errorCode: z.string().nullable(),
+  durationMs: z.number(),
+  responseSnippet: z.string().nullable(),
+});
+const detailView = failureView.extend({
+  event: z.object({
+    headers: z
+      .record(z.string(), z.string())
+      .describe('CloudEvent attributes (ce_*) and hub headers, as on the DLT record'),
+    body: z.string().describe('The event data as UTF-8'),
+  }),
+  failureHeaders: z.record(z.string(), z.string()),
+  deliveryAttempts: z.array(attemptView),
+});
+const pageView = z.object({ items: z.array(failureView), nextCursor: z.string().nullable() });
+const statsView = z.object({
+  byStatus: z.record(z.string(), z.number()),
+  oldestUnresolvedAgeSeconds: z.number().nullable(),
+});
+const replayView = z.object({
+  id: z.string(),
+  eventId: z.string(),
+  delivered: z.boolean(),
+  status: z.enum(STATUSES),
+  statusCode: z.number().optional(),
+  errorCode: z.string().optional(),
+  durationMs: z.number(),
+  reason: z.string().nullable(),
+});
+const jobView = z.object({
+  id: z.string(),
+  status: z.enum(['RUNNING', 'COMPLETED', 'FAILED']),
+  total: z.number(),
+  processed: z.number(),
+  succeeded: z.number(),
+  failed: z.number(),
+  error: z.string().nullable(),
+  createdAt: z.string(),
+  finishedAt: z.string().nullable(),
+});
+
 const view = (f: StoredFailure): z.infer<typeof failureView> => ({
   id: f.id,
   eventId: f.eventId,
@@ -95,7 +140,14 @@ export function registerFailedEventRoutes(
 
   api.get(
     '/v1/failed-events',
-    { schema: { tags, summary: 'List failed deliveries (filters, cursor pagination)', querystring: listQuery } },
+    {
+      schema: {
+        tags,
+        summary: 'List failed deliveries (filters, cursor pagination), newest first',
+        querystring: listQuery,
+        response: { 200: pageView },
+      },
+    },
     async (req) => {
       const { limit, cursor, ...q } = req.query;
       if (cursor !== undefined && !decodeCursor(cursor))
@@ -114,6 +166,7 @@ export function registerFailedEventRoutes(
         tags,
         summary: 'Counts by status and the age of the oldest unresolved failure',
         querystring: z.object({ tenantId: z.string().optional() }).strict(),
+        response: { 200: statsView },
       },
     },
     async (req) => deps.store.stats(scope(req, req.query.tenantId)),
@@ -121,7 +174,14 @@ export function registerFailedEventRoutes(
 
   api.get(
     '/v1/failed-events/:id',
-    { schema: { tags, summary: 'A failed delivery with its event and attempts', params: idParams } },
+    {
+      schema: {
+        tags,
+        summary: 'A failed delivery with its event and attempts',
+        params: idParams,
+        response: { 200: detailView },
+      },
+    },
     async (req) => {
       const f = await deps.store.get(req.params.id);
       if (!f || !canAccessTenant(principalOf(req), f.tenantId)) throw notFound('failed event', req.params.id);
@@ -137,7 +197,14 @@ export function registerFailedEventRoutes(
 
   api.post(
     '/v1/failed-events/:id/replay',
-    { schema: { tags, summary: 'Redeliver now and answer the outcome', params: idParams } },
+    {
+      schema: {
+        tags,
+        summary: 'Redeliver now (same webhook-id, fresh signature) and answer the outcome; 409 when resolved or busy',
+        params: idParams,
+        response: { 200: replayView },
+      },
+    },
     async (req) => {
       const existing = await deps.store.get(req.params.id);
       if (!existing || !canAccessTenant(principalOf(req), existing.tenantId))
@@ -157,8 +224,9 @@ export function registerFailedEventRoutes(
     {
       schema: {
         tags,
-        summary: 'Bulk replay by filter (dryRun counts); runs in the background',
+        summary: 'Bulk replay by filter (FAILED rows unless a status is given); dryRun answers the count',
         body: bulkBody,
+        response: { 200: z.object({ dryRun: z.literal(true), count: z.number() }), 202: jobView },
       },
     },
     async (req, reply) => {
@@ -169,7 +237,7 @@ export function registerFailedEventRoutes(
         throw conflict('delivered or replayed events cannot be replayed');
       // Bulk replay covers FAILED rows unless a status is named (PENDING/RETRYING rows are already scheduled).
       const target: FailureFilter = { ...filter, status: filter.status ?? 'FAILED' };
-      if (dryRun) return { dryRun: true, count: await deps.store.count(target) };
+      if (dryRun) return { dryRun: true as const, count: await deps.store.count(target) };
       const job = await deps.jobs.start(target, principalOf(req).keyId, tenantId);
       return reply.code(202).header('location', `/v1/replay-jobs/${job.id}`).send(job);
     },
@@ -177,7 +245,7 @@ export function registerFailedEventRoutes(
 
   api.get(
     '/v1/replay-jobs/:id',
-    { schema: { tags, summary: 'Progress of a bulk replay', params: idParams } },
+    { schema: { tags, summary: 'Progress of a bulk replay', params: idParams, response: { 200: jobView } } },
     async (req) => {
       const p = principalOf(req);
       const job = await deps.jobs.get(req.params.id, p.role === 'OPERATOR' ? undefined : p.tenantId);
