@@ -204,6 +204,27 @@ async function main(): Promise<number> {
       500,
     );
 
+    // Keep flaky failing until the dlt-processor's scheduled retries have exhausted some rows (FAILED), so the
+    // demo shows both recoveries: scheduled retry for rows still due, operator replay for exhausted ones.
+    const half = Math.ceil(count / 2);
+    let lastFailed = -1;
+    await waitUntil(
+      'some rows exhausted (FAILED)',
+      async () => {
+        const rows = (await operator.listFailedEvents({ subscriptionId: subs.flaky.id })).filter((r) =>
+          byId.has(r.eventId),
+        );
+        const failed = rows.filter((r) => r.status === 'FAILED').length;
+        if (failed !== lastFailed) {
+          lastFailed = failed;
+          say(`   scheduled retries keep failing: ${statusCounts(rows)}`);
+        }
+        return failed >= half;
+      },
+      timeoutMs,
+      1000,
+    ).catch(() => say(yellow('   (no row exhausted yet; continuing)')));
+
     say();
     say(bold('4. flaky recovers; the scheduler retries what is due, the operator replays what is exhausted'));
     sub.configure('flaky', { failing: false });

@@ -4,7 +4,8 @@
  * infrastructure, HUB_*_PORT for the service ports, HUB_DATA_DIR for local state.
  */
 import { spawn } from 'node:child_process';
-import { formatLogLine } from './hub/log-format';
+import { relative } from 'node:path';
+import { formatLogLine, probeNoiseFilter } from './hub/log-format';
 import { SERVICE_NAMES, SERVICES, type ServiceName } from './hub/services';
 import { type Hub, HubStartError, startHub } from './hub/start-hub';
 import { formatSummary } from './hub/summary';
@@ -53,6 +54,7 @@ async function main(): Promise<void> {
   const json = process.env.HUB_LOG_FORMAT === 'json';
   const color = process.stdout.isTTY && !process.env.NO_COLOR;
   const width = Math.max(...SERVICE_NAMES.map((n) => n.length));
+  const showProbe = probeNoiseFilter();
   let hub: Hub | undefined;
   let stopping = false;
 
@@ -68,7 +70,7 @@ async function main(): Promise<void> {
       abort.abort();
       return;
     }
-    say(`hub: ${signal} received; stopping services (they drain in-flight work), then Kafka and Postgres`);
+    say(`hub: stopping (${signal}): services first (they drain in-flight work), then Kafka and Postgres`);
     void hub.stop();
   };
   process.on('SIGINT', onSignal);
@@ -86,12 +88,14 @@ async function main(): Promise<void> {
       host: process.env.HUB_HOST || undefined,
       endpointAllowHosts: process.env.ENDPOINT_ALLOW_HOSTS || undefined,
       ports: Object.fromEntries(SERVICE_NAMES.map((n) => [n, portEnv(n)])),
-      logSink: (service, line) =>
+      logSink: (service, line) => {
+        if (!json && !showProbe(service, line)) return;
         process.stdout.write(
           json
             ? `${line}\n`
             : `${formatLogLine(service, line, { color, width, index: SERVICE_NAMES.indexOf(service.split('#')[0] as ServiceName) })}\n`,
-        ),
+        );
+      },
       log: say,
       signal: abort.signal,
     });
@@ -112,7 +116,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
 
-  say(formatSummary(hub));
+  say(formatSummary(hub, relative(process.cwd(), hub.dataDir) || '.'));
   const reason = await hub.stopped;
   if (reason.kind === 'crashed') {
     process.stderr.write(`\nhub: stopped because ${reason.service} crashed; its last lines:\n`);

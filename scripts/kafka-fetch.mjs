@@ -74,7 +74,7 @@ const r = await new Promise((res) => {
     pending = lines.pop() ?? '';
     for (const line of lines) {
       const m = /Downloaded from \S+: (\S+)/.exec(line);
-      if (m && m[1].endsWith('.jar')) {
+      if (m?.[1].endsWith('.jar')) {
         downloads += 1;
         process.stdout.write(`  [${downloads}] ${m[1].split('/').pop()}\n`);
       }

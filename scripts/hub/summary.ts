@@ -4,12 +4,15 @@ import { SERVICE_NAMES, SERVICES } from './services';
 import type { Hub } from './start-hub';
 import { redactUrl } from './start-hub';
 
-export function formatSummary(hub: Pick<Hub, 'urls' | 'kafka' | 'postgres' | 'topics' | 'secretsFile'>): string {
+export function formatSummary(
+  hub: Pick<Hub, 'urls' | 'kafka' | 'postgres' | 'topics' | 'secretsFile'>,
+  dataDir = '.data',
+): string {
   const rows: [string, string, string][] = [];
   for (const name of SERVICE_NAMES) {
     const u = hub.urls[name];
     if (!u) continue;
-    rows.push([name, 'API', u.url]);
+    rows.push([name, u.docs ? 'API' : 'base', u.url]);
     if (u.docs) rows.push(['', 'docs', u.docs]);
     rows.push(['', 'metrics', u.metrics]);
     rows.push(['', 'health', `${u.healthz}  ${u.readyz}`]);
@@ -22,8 +25,8 @@ export function formatSummary(hub: Pick<Hub, 'urls' | 'kafka' | 'postgres' | 'to
     '',
     ...rows.map(([a, b, c]) => `  ${a.padEnd(w0)}  ${b.padEnd(w1)}  ${c}`),
     '',
-    `  Kafka     ${hub.kafka.brokers}${hub.kafka.local ? '  (local broker, data in .data/kafka)' : ''}`,
-    `  Postgres  ${redactUrl(hub.postgres.url)}${hub.postgres.embedded ? '  (embedded, data in .data/postgres)' : ''}`,
+    `  Kafka     ${hub.kafka.brokers}${hub.kafka.local ? `  (local broker, data in ${dataDir}/kafka)` : ''}`,
+    `  Postgres  ${redactUrl(hub.postgres.url)}${hub.postgres.embedded ? `  (embedded, data in ${dataDir}/postgres)` : ''}`,
     `  Topics    ingest ${hub.topics.ingest}; hub topics ${hub.topics.prefix}.*`,
   ];
   if (hub.secretsFile) lines.push(`  Secrets   operator API key and encryption key in ${hub.secretsFile}`);

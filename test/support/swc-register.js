@@ -18,3 +18,16 @@ function compile(module, filename) {
 }
 
 Module._extensions['.ts'] = compile;
+
+// Sources import each other extensionless or with `.js` (NodeNext style, e.g. the generated Prisma client):
+// resolve a relative `x.js` that does not exist to `x.ts`, as jest's moduleNameMapper does.
+const resolveFilename = Module._resolveFilename;
+Module._resolveFilename = function (request, ...rest) {
+  try {
+    return resolveFilename.call(this, request, ...rest);
+  } catch (err) {
+    if (err && err.code === 'MODULE_NOT_FOUND' && request.startsWith('.') && request.endsWith('.js'))
+      return resolveFilename.call(this, `${request.slice(0, -3)}.ts`, ...rest);
+    throw err;
+  }
+};

@@ -1,0 +1,248 @@
+/**
+ * End to end across real processes: the real broker (jest global setup), a fresh Postgres database, the four
+ * services as child processes started by the same launcher as `npm start` (their built entry points), and real
+ * HTTP subscribers on loopback. Needs `npm run build` first (`npm test` does it).
+ *
+ *   seed:    2 subscriptions for USER CREATE (REST) -> one raw platform event on the ingest topic -> both
+ *            subscribers receive it, signatures valid, same webhook-id (= the event id).
+ *   failure: subscriber answers 500 -> outbox retries -> DLT -> scheduler retries until exhausted -> FAILED row in
+ *            GET /v1/failed-events -> subscriber recovers -> POST replay -> REPLAYED, delivered with the same id.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Kafka, logLevel } from 'kafkajs';
+import { generateApiKey } from '../../pipeline/shared/auth/api-key';
+import { generateHubKeySpec } from '../../pipeline/shared/crypto/secret-box';
+import { type DemoSubscriber, startDemoSubscriber } from '../../scripts/demo/demo-subscriber';
+import { type HubClient, hubClient, waitUntil } from '../../scripts/demo/hub-client';
+import { type Hub, startHub } from '../../scripts/hub/start-hub';
+import { createTestDatabase } from '../support/db';
+
+const USER_CREATE = { sourceService: '*', eventType: '*', resourceType: 'USER', operationType: 'CREATE' };
+
+function rawUserCreated(tenantId: string, eventId = randomUUID()) {
+  return {
+    eventId,
+    sourceService: 'identity-service',
+    eventType: 'user.created',
+    resourceType: 'USER',
+    operationType: 'CREATE',
+    tenantId,
+    occurredAt: new Date().toISOString(),
+    traceId: randomUUID().replace(/-/g, ''),
+    correlationId: randomUUID(),
+    payload: { userId: `u-${eventId.slice(0, 8)}`, email: 'ada@example.com' },
+  };
+}
+
+describe('Integration Hub end to end (four services as separate processes)', () => {
+  const logs: string[] = [];
+  let hub: Hub;
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  let sub: DemoSubscriber;
+  let operator: HubClient;
+  let dataDir: string;
+  let kafka: Kafka;
+  const prefix = `e2e-${randomUUID().slice(0, 8)}`;
+  const ingestTopic = `${prefix}.platform.events.v1`;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    sub = await startDemoSubscriber();
+    dataDir = mkdtempSync(join(tmpdir(), 'hub-e2e-'));
+    hub = await startHub({
+      dataDir,
+      kafkaBrokers: process.env.KAFKA_BROKERS!,
+      databaseUrl: db.url,
+      topicPrefix: prefix,
+      ingestTopic,
+      partitions: 2,
+      ports: { 'subscription-api': 0, 'event-processor': 0, 'outbox-processor': 0, 'dlt-processor': 0 },
+      secrets: { HUB_ENCRYPTION_KEYS: generateHubKeySpec('e2e'), OPERATOR_API_KEY: generateApiKey() },
+      lock: false,
+      writeInfo: false,
+      inheritEnv: false,
+      env: {
+        LOG_LEVEL: 'info',
+        // Short schedules so the failure path runs in seconds.
+        ...FAST_RETRIES,
+      },
+      logSink: (service, line) => logs.push(`${service} ${line}`),
+      log: (m) => logs.push(m),
+      readyTimeoutMs: 60_000,
+      stopTimeoutMs: 10_000,
+    });
+    operator = hubClient(apiUrls(hub), hub.operatorApiKey);
+    kafka = new Kafka({
+      clientId: `${prefix}-test`,
+      brokers: hub.kafka.brokers.split(','),
+      logLevel: logLevel.NOTHING,
+    });
+  }, 180_000);
+
+  afterAll(async () => {
+    await hub?.stop();
+    await sub?.stop();
+    await db?.drop();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  }, 60_000);
+
+  /** On failure, show what the services logged (the processes are gone after the run). */
+  const withLogs = (fn: () => Promise<void>) => async () => {
+    try {
+      await fn();
+    } catch (err) {
+      process.stdout.write(`---- hub logs (last 300 lines) ----\n${logs.slice(-300).join('\n')}\n`);
+      throw err;
+    }
+  };
+
+  async function produceRaw(event: ReturnType<typeof rawUserCreated>) {
+    const producer = kafka.producer();
+    await producer.connect();
+    try {
+      await producer.send({
+        topic: ingestTopic,
+        messages: [
+          { key: event.tenantId, value: JSON.stringify(event), headers: { 'content-type': 'application/json' } },
+        ],
+      });
+    } finally {
+      await producer.disconnect();
+    }
+  }
+
+  /**
+   * Subscriptions reach the processors through the changelog topic (within about a second). Instead of sleeping,
+   * send probe events until every endpoint has received one: then the processors know every subscription.
+   */
+  async function untilSubscriptionsAreLive(tenantId: string, endpoints: string[]) {
+    const probes = new Set<string>();
+    const seen = () => endpoints.every((e) => sub.receipts(e).some((r) => probes.has(r.webhookId) && r.status < 300));
+    await waitUntil(
+      `a probe event at ${endpoints.join(', ')}`,
+      async () => {
+        if (seen()) return true;
+        const probe = rawUserCreated(tenantId);
+        probes.add(probe.eventId);
+        await produceRaw(probe);
+        await new Promise((r) => setTimeout(r, 700));
+        return seen();
+      },
+      45_000,
+      0,
+    );
+  }
+
+  it('is up: every service answers /readyz and serves /metrics', async () => {
+    for (const u of Object.values(hub.urls)) {
+      expect((await fetch(u.readyz)).status).toBe(200);
+      expect(await (await fetch(u.metrics)).text()).toContain('# TYPE');
+    }
+  });
+
+  it(
+    'delivers one USER CREATE event to both matching subscriptions, signed, with the same webhook-id',
+    withLogs(async () => {
+      const tenantId = `acme-${randomUUID().slice(0, 6)}`;
+      const { key } = await operator.createApiKey({ name: 'e2e tenant', role: 'TENANT', tenantId });
+      const tenant = hubClient(apiUrls(hub), key);
+      for (const name of ['crm', 'billing']) sub.configure(name, {});
+      const subs = await Promise.all(
+        ['crm', 'billing'].map((name) =>
+          tenant.createSubscription({ match: USER_CREATE, endpointUrl: sub.endpointUrl(name) }),
+        ),
+      );
+      for (const [i, s] of subs.entries()) sub.configure(['crm', 'billing'][i]!, { secret: s.signingSecret });
+      await untilSubscriptionsAreLive(tenantId, ['crm', 'billing']);
+
+      const event = rawUserCreated(tenantId);
+      await produceRaw(event);
+      await waitUntil(
+        'both deliveries',
+        () => sub.deliveredIds('crm').has(event.eventId) && sub.deliveredIds('billing').has(event.eventId),
+        30_000,
+      );
+
+      for (const endpoint of ['crm', 'billing']) {
+        const got = sub.receipts(endpoint).filter((r) => r.webhookId === event.eventId);
+        expect(got.length).toBeGreaterThanOrEqual(1); // at-least-once: a retry would carry the same id
+        for (const r of got) {
+          expect(r).toMatchObject({ signatureValid: true, status: 204 });
+          expect(r.ce).toMatchObject({ id: event.eventId, type: 'user.created', tenantid: tenantId });
+          expect(JSON.parse(r.body)).toEqual(event.payload);
+        }
+      }
+    }),
+  );
+
+  it(
+    'sends a failing subscriber to the DLT, marks it FAILED after the retries, and an operator replay delivers it',
+    withLogs(async () => {
+      const tenantId = `globex-${randomUUID().slice(0, 6)}`;
+      const { key } = await operator.createApiKey({ name: 'e2e tenant', role: 'TENANT', tenantId });
+      const tenant = hubClient(apiUrls(hub), key);
+      sub.configure('flaky', {});
+      const s = await tenant.createSubscription({ match: USER_CREATE, endpointUrl: sub.endpointUrl('flaky') });
+      sub.configure('flaky', { secret: s.signingSecret });
+      await untilSubscriptionsAreLive(tenantId, ['flaky']);
+
+      sub.configure('flaky', { failing: true });
+      const event = rawUserCreated(tenantId);
+      await produceRaw(event);
+
+      const failed = await waitUntil(
+        'a FAILED row for the event',
+        async () =>
+          (await operator.listFailedEvents({ subscriptionId: s.id })).find(
+            (f) => f.eventId === event.eventId && f.status === 'FAILED',
+          ),
+        45_000,
+        300,
+      );
+      const attemptsAtSubscriber = sub.receipts('flaky').filter((r) => r.webhookId === event.eventId);
+      expect(attemptsAtSubscriber.length).toBeGreaterThanOrEqual(2); // outbox attempts + scheduled retries
+      expect(attemptsAtSubscriber.every((r) => r.status === 500 && r.signatureValid)).toBe(true);
+      // A tenant sees its own failures through the same API.
+      expect((await tenant.listFailedEvents({})).map((f) => f.id)).toContain(failed.id);
+
+      sub.configure('flaky', { failing: false });
+      await operator.replay(failed.id);
+
+      await waitUntil('the replayed delivery', () => sub.deliveredIds('flaky').has(event.eventId), 20_000);
+      const row = await waitUntil(
+        'status REPLAYED',
+        async () => {
+          const r = await operator.getFailedEvent(failed.id);
+          return r.status === 'REPLAYED' ? r : undefined;
+        },
+        20_000,
+      );
+      expect(row.eventId).toBe(event.eventId);
+      const delivered = sub.receipts('flaky').filter((r) => r.webhookId === event.eventId && r.status === 204);
+      expect(delivered).toHaveLength(1);
+      expect(delivered[0]).toMatchObject({ signatureValid: true, ce: { id: event.eventId } });
+    }),
+  );
+
+  it('keeps secrets out of every service log line', () => {
+    const all = logs.join('\n');
+    expect(all).not.toContain(hub.operatorApiKey);
+    expect(all).not.toContain(hub.env.HUB_ENCRYPTION_KEYS!.split(':')[1]);
+    expect(all).not.toMatch(/whsec_[A-Za-z0-9+/=]{20,}/);
+    expect(all).not.toContain(sub.oauthClient.clientSecret);
+  });
+});
+
+/** Environment that shortens retry schedules (names from each service's config.ts). */
+const FAST_RETRIES: Record<string, string> = {};
+
+function apiUrls(hub: Hub) {
+  return {
+    subscriptionApi: hub.urls['subscription-api'].url,
+    eventApi: hub.urls['event-processor'].url,
+    dltApi: hub.urls['dlt-processor'].url,
+  };
+}
