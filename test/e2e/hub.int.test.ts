@@ -20,6 +20,10 @@ import { type HubClient, hubClient, waitUntil } from '../../scripts/demo/hub-cli
 import { type Hub, startHub } from '../../scripts/hub/start-hub';
 import { createTestDatabase } from '../support/db';
 
+// Each scenario waits on real processes (changelog propagation, retries, the DLT scheduler): minutes at worst on
+// a loaded 2-core CI box, seconds usually.
+jest.setTimeout(120_000);
+
 const USER_CREATE = { sourceService: '*', eventType: '*', resourceType: 'USER', operationType: 'CREATE' };
 
 function rawUserCreated(tenantId: string, eventId = randomUUID()) {
@@ -236,8 +240,16 @@ describe('Integration Hub end to end (four services as separate processes)', () 
   });
 });
 
-/** Environment that shortens retry schedules (names from each service's config.ts). */
-const FAST_RETRIES: Record<string, string> = {};
+/**
+ * Environment that shortens retry schedules (names from each service's config.ts): the outbox-processor and the
+ * dlt-processor both read MAX_ATTEMPTS / RETRY_BASE_MS / RETRY_MAX_MS; the dlt scheduler polls every 250 ms.
+ */
+const FAST_RETRIES: Record<string, string> = {
+  MAX_ATTEMPTS: '2',
+  RETRY_BASE_MS: '100',
+  RETRY_MAX_MS: '300',
+  SCHEDULER_INTERVAL_MS: '250',
+};
 
 function apiUrls(hub: Hub) {
   return {

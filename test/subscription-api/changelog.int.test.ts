@@ -116,6 +116,14 @@ describe('subscription changelog', () => {
     const tenantKey = await h.tenantKey('cl-secrets');
     issuedSecrets.push(tenantKey);
     await waitFor(() => ids.every((id) => h.directory!.get(id)) || undefined, { what: 'all four' });
+    // The rotation is a later change of ids[0] than its creation: wait for that one too, not only for the id.
+    await waitFor(
+      () => {
+        const current = h.directory!.get(ids[0]!)?.signing.current;
+        return (current && h.box.open(current, ids[0]!) === rotated.signingSecret) || undefined;
+      },
+      { what: 'the rotated secret in the directory' },
+    );
 
     const tables = (
       await h.pool.query<{ table_name: string }>(
