@@ -31,5 +31,17 @@ module.exports = {
       globalTeardown: '<rootDir>/test/support/global-teardown.ts',
       testTimeout: 120000,
     },
+    {
+      // Faults, bad input and attacks (test/reliability/README.md). Short profile in `npm test`; the long one with
+      // RELIABILITY_PROFILE=long. Each scenario records its figures for RELIABILITY.md.
+      displayName: 'reliability',
+      testEnvironment: 'node',
+      transform,
+      transformIgnorePatterns,
+      moduleNameMapper,
+      testMatch: ['<rootDir>/test/reliability/**/*.rel.test.ts'],
+      globalSetup: '<rootDir>/test/support/global-setup.ts',
+      globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+    },
   ],
 };
