@@ -1,10 +1,11 @@
 /**
- * Minimal benchmark subscriber in its own process: answers 204 (or 500 with FAIL=1), records receive times.
- * Reports over IPC: { count, unique, latencies (receive time - event time from the body) }.
+ * Minimal benchmark subscriber in its own process: answers 204 (or 500 while failing: FAIL=1 or the `fail` IPC
+ * message), records receive times. Reports over IPC: { count, unique, latencies (receive time - event time from
+ * the `ce-time` header, else `x-sent-at`) }; counts only answered-2xx requests as unique deliveries.
  */
 import { createServer } from 'node:http';
 
-const fail = process.env.FAIL === '1';
+let fail = process.env.FAIL === '1';
 const seen = new Set<string>();
 const latencies: number[] = [];
 let count = 0;
@@ -14,20 +15,31 @@ const server = createServer((req, res) => {
   req.on('end', () => {
     const now = Date.now();
     count++;
+    if (fail) {
+      res.writeHead(500).end();
+      return;
+    }
     const id = (req.headers['webhook-id'] as string) ?? (req.headers['x-id'] as string) ?? '';
     const sub = (req.url ?? '/').slice(1);
-    seen.add(`${id}|${sub}`);
-    const sentAt = Number(req.headers['x-sent-at'] ?? Number.NaN);
-    const time = req.headers['ce-time'] ? Date.parse(req.headers['ce-time'] as string) : sentAt;
-    if (!Number.isNaN(time)) latencies.push(now - time);
-    res.writeHead(fail ? 500 : 204).end();
+    const key = `${id}|${sub}`;
+    if (!seen.has(key)) {
+      seen.add(key);
+      const sentAt = Number(req.headers['x-sent-at'] ?? Number.NaN);
+      const time = req.headers['ce-time'] ? Date.parse(req.headers['ce-time'] as string) : sentAt;
+      if (!Number.isNaN(time)) latencies.push(now - time);
+    }
+    res.writeHead(204).end();
   });
 });
 server.keepAliveTimeout = 30_000;
 server.listen(0, '127.0.0.1', () => {
   process.send?.({ type: 'listening', port: (server.address() as { port: number }).port });
 });
-process.on('message', (m: { type: string }) => {
+process.on('message', (m: { type: string; on?: boolean }) => {
+  if (m.type === 'fail') {
+    fail = m.on === true;
+    process.send?.({ type: 'fail' });
+  }
   if (m.type === 'report') process.send?.({ type: 'report', count, unique: seen.size, latencies });
   if (m.type === 'reset') {
     count = 0;

@@ -147,10 +147,9 @@ async function applyMigrations(url: string, say: (m: string) => void): Promise<v
   }
 }
 
-async function createTopics(brokers: string, opts: InfraOptions): Promise<void> {
-  const { names, ingest } = opts.topics;
-  const p = opts.partitions;
-  const specs = [
+/** Every topic the hub uses, as the launcher creates them (the bench pre-creates the same set). */
+export function hubTopicSpecs(names: TopicNames, ingest: string, p: number) {
+  return [
     { topic: ingest, partitions: p },
     { topic: names.subscriptions, partitions: p, compact: true },
     ...names.allOutbox().map((topic) => ({ topic, partitions: p })),
@@ -158,6 +157,10 @@ async function createTopics(brokers: string, opts: InfraOptions): Promise<void> 
     { topic: names.quarantine, partitions: 1 },
     { topic: names.audit, partitions: p },
   ];
+}
+
+async function createTopics(brokers: string, opts: InfraOptions): Promise<void> {
+  const specs = hubTopicSpecs(opts.topics.names, opts.topics.ingest, opts.partitions);
   try {
     const admin = createKafka({ brokers: brokers.split(','), clientId: 'integration-hub-launcher' }).admin();
     await admin.connect();
