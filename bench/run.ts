@@ -4,7 +4,7 @@
  * met/unmet targets, and writes JSON to bench/results/. Asserts nothing (speed is never a test assertion).
  *
  *   npm run bench -- [--events 100000] [--fanout 1,10] [--partitions 6] [--skip-failure]
- *                    [--growth] [--million] [--soak 600]
+ *                    [--growth] [--million] [--soak 600] [--profile DIR] [--env K=V,...]
  *
  * Scenarios (each hub run is the real hub as `npm start` runs it: all four services as separate processes started
  * by the launcher, the real broker, a fresh Postgres database, signing, acks=all, read_committed):
@@ -47,6 +47,15 @@ const SOAK_S = Number(arg('soak', '0'));
 const SKIP_FAILURE = process.argv.includes('--skip-failure');
 const GROWTH = process.argv.includes('--growth');
 const MILLION = process.argv.includes('--million');
+/** `--profile DIR`: every service runs with --cpu-prof and writes its profile to DIR when it stops. */
+const PROFILE_DIR = arg('profile', '');
+/** `--env K=V,K2=V2`: extra environment for every service (tuning experiments). */
+const EXTRA_ENV: Record<string, string> = Object.fromEntries(
+  arg('env', '')
+    .split(',')
+    .filter(Boolean)
+    .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+);
 const TENANTS = 100;
 /** A fixed-rate phase lasts this long at most (or until EVENTS events). */
 const RATE_PHASE_S = 30;
@@ -139,11 +148,26 @@ function procStats(pid: number | undefined): { peakMb: number; rssMb: number; cp
   }
 }
 
-/** Waits until the subscriber has `target` unique deliveries; gives up after 20 s without progress. */
-async function waitDeliveries(sub: Subscriber, target: number, label: string, diagnose?: () => Promise<string>) {
+/**
+ * Waits until the subscriber has `target` unique deliveries; gives up after 20 s without progress. `stage` adds
+ * where the pipeline is (e.g. records in the outbox topics) to the progress line, so a slow stage shows itself.
+ */
+async function waitDeliveries(
+  sub: Subscriber,
+  target: number,
+  label: string,
+  diagnose?: () => Promise<string>,
+  stage?: () => Promise<string>,
+) {
   let last = -1;
   let lastChange = Date.now();
+  let stageText = '';
+  let stageAt = 0;
   for (;;) {
+    if (stage && Date.now() - stageAt > 2000) {
+      stageAt = Date.now();
+      stageText = await stage().catch(() => '');
+    }
     const r = await sub.report();
     if (r.unique >= target) {
       process.stdout.write('\n');
@@ -158,7 +182,7 @@ async function waitDeliveries(sub: Subscriber, target: number, label: string, di
       say(`${label}: stalled at ${r.unique}/${target}${diagnose ? ` (${await diagnose().catch(String)})` : ''}`);
       return r;
     }
-    progress(`${label}: ${r.unique}/${target} delivered`);
+    progress(`${label}: ${r.unique}/${target} delivered${stageText ? `; ${stageText}` : ''}`);
     await new Promise((res) => setTimeout(res, 500));
   }
 }
@@ -398,7 +422,9 @@ async function startBenchHub(
     writeInfo: false,
     logLevel: 'warn',
     endpointAllowHosts: '127.0.0.1',
+    env: EXTRA_ENV,
     serviceEnv,
+    nodeArgs: PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${resolve(PROFILE_DIR)}`] : [],
     logSink: (service, line) => {
       lastLines.push(`${service} ${line}`);
       if (lastLines.length > 50) lastLines.shift();
@@ -461,6 +487,22 @@ function lagReport(b: BenchHub) {
   };
 }
 
+/** Records produced to the hub's outbox topics so far (what the event-processor has fanned out). */
+function outboxProgress(b: BenchHub) {
+  return async () => {
+    const a = b.kafka.admin();
+    await a.connect();
+    try {
+      let n = 0;
+      for (const t of b.topics.filter((x) => x.includes('.outbox.')))
+        for (const p of await a.fetchTopicOffsets(t)) n += Number(p.high);
+      return `outbox topics hold ${n} records (incl. transaction markers)`;
+    } finally {
+      await a.disconnect();
+    }
+  };
+}
+
 /** Saturation, then a fixed-rate phase at 60% of the measured event rate (optionally a long soak). */
 async function hubRun(
   kafka: Kafka,
@@ -479,7 +521,7 @@ async function hubRun(
     say(`${label}: ${events} events (~1 KB) -> ${events * fanout} deliveries`);
     const start = performance.now();
     await produceFast(kafka, b.ingest, events);
-    const rep = await waitDeliveries(sub, events * fanout, label, lagReport(b));
+    const rep = await waitDeliveries(sub, events * fanout, label, lagReport(b), outboxProgress(b));
     const seconds = (performance.now() - start) / 1000;
     const result: Result = {
       scenario: label,

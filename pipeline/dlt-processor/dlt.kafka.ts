@@ -13,6 +13,7 @@
  */
 import type { Consumer, Kafka } from 'kafkajs';
 import { errorMessage } from '../shared/errors';
+import { FETCH_MAX_WAIT_MS } from '../shared/kafka/client';
 import type { Logger } from '../shared/logging/logger';
 import { type FailureStore, RecordRefusedError } from './failure-store';
 import { type NewFailure, parseDltRecord } from './parse-dlt-record';
@@ -63,7 +64,7 @@ export async function startDltConsumer(opts: DltConsumerOptions): Promise<DltCon
   const consumer: Consumer = opts.kafka.consumer({
     groupId: opts.groupId,
     readUncommitted: false,
-    maxWaitTimeInMs: 100,
+    maxWaitTimeInMs: FETCH_MAX_WAIT_MS,
   });
   const log = opts.log.child({ component: 'dlt-consumer' });
   let dbDown = false;

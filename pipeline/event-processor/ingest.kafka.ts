@@ -22,6 +22,7 @@ import type { Consumer, EachBatchPayload, Kafka, Message, Producer } from 'kafka
 import { Partitioners } from 'kafkajs';
 import type { AuditSink } from '../shared/audit/audit';
 import { errorMessage } from '../shared/errors';
+import { FETCH_MAX_WAIT_MS } from '../shared/kafka/client';
 import type { Logger } from '../shared/logging/logger';
 import { type DecodeResult, INGEST_CODES, type IngestRecord } from './decode-input';
 import type { EventHandler, HandlerResult, ProducedRecord } from './handler';
@@ -175,7 +176,7 @@ export async function startIngest(opts: IngestOptions): Promise<IngestRunner> {
     readUncommitted: false,
     sessionTimeout: opts.sessionTimeoutMs ?? 30_000,
     heartbeatInterval: Math.max(500, Math.floor((opts.sessionTimeoutMs ?? 30_000) / 10)),
-    maxWaitTimeInMs: 200,
+    maxWaitTimeInMs: FETCH_MAX_WAIT_MS,
     allowAutoTopicCreation: false,
   });
   let running = false;

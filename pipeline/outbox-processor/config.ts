@@ -22,6 +22,8 @@ export const outboxConfigSchema = z.object({
   MAX_IN_FLIGHT_PER_PARTITION: env.int(500, 1),
   PER_ENDPOINT_CONCURRENCY: env.int(32, 1),
   PER_ENDPOINT_QUEUE: env.int(1000, 1),
+  /** An endpoint that delivered nothing for this long has its queue overflow shed to the DLT (endpoint-gate.ts). */
+  ENDPOINT_STALL_MS: env.int(1000, 1),
   PARTITIONS_CONCURRENTLY: env.int(4, 1),
   // HTTP (see shared/delivery/send.ts).
   CONNECT_TIMEOUT_MS: env.int(5_000, 1),

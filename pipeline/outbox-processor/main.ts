@@ -121,6 +121,7 @@ async function main(): Promise<void> {
     maxInFlightPerPartition: config.MAX_IN_FLIGHT_PER_PARTITION,
     perEndpointConcurrency: config.PER_ENDPOINT_CONCURRENCY,
     perEndpointQueue: config.PER_ENDPOINT_QUEUE,
+    endpointStallMs: config.ENDPOINT_STALL_MS,
     partitionsConsumedConcurrently: config.PARTITIONS_CONCURRENTLY,
     commitIntervalMs: config.COMMIT_INTERVAL_MS,
     sessionTimeoutMs: config.SESSION_TIMEOUT_MS,

@@ -24,10 +24,12 @@ import { fromKafkaBinary } from '../shared/cloudevents/envelope';
 import { headerString } from '../shared/cloudevents/header-value';
 import { KeyedSerialQueue, Semaphore } from '../shared/concurrency';
 import { errorMessage, type Failure, permanent, retriable } from '../shared/errors';
+import { FETCH_MAX_WAIT_MS } from '../shared/kafka/client';
 import { OffsetTracker } from '../shared/kafka/offset-tracker';
 import type { Logger } from '../shared/logging/logger';
 import type { SubscriptionLookup } from '../shared/subscriptions/directory';
 import { DOMAINS, type Domain, HUB_HEADERS, type TopicNames } from '../shared/topics';
+import { EndpointGate } from './endpoint-gate';
 import type { DeliveryOutcome, OutboxItem } from './handler';
 import { type OutboxMetrics, statusClass } from './metrics';
 
@@ -46,8 +48,12 @@ export interface OutboxRunnerOptions {
   maxInFlight: number;
   maxInFlightPerPartition: number;
   perEndpointConcurrency: number;
-  /** Records waiting for one endpoint's slots beyond this go to the DLT (retried there) instead of piling up. */
+  /**
+   * Records waiting for one endpoint's slots beyond this go to the DLT (retried there) instead of piling up — when
+   * the endpoint has delivered nothing for `endpointStallMs` (see endpoint-gate.ts); a busy healthy one is waited for.
+   */
   perEndpointQueue: number;
+  endpointStallMs?: number;
   partitionsConsumedConcurrently: number;
   commitIntervalMs: number;
   sessionTimeoutMs?: number;
@@ -150,7 +156,7 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
   const tracker = new OffsetTracker();
   const total = new Semaphore(opts.maxInFlight);
   const perPartition = new Map<string, Semaphore>();
-  const endpointSlots = new Map<string, Semaphore>();
+  const endpointSlots = new Map<string, EndpointGate>();
   const ordered = new KeyedSerialQueue();
   const pending = new Set<Promise<void>>();
   const outboxTopics = new Map<string, Domain>(DOMAINS.map((d) => [opts.topics.outbox(d), d]));
@@ -166,7 +172,7 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
   const consumer: Consumer = opts.kafka.consumer({
     groupId: opts.groupId,
     readUncommitted: false,
-    maxWaitTimeInMs: 50,
+    maxWaitTimeInMs: FETCH_MAX_WAIT_MS,
     sessionTimeout: opts.sessionTimeoutMs ?? 30_000,
     heartbeatInterval: Math.min(3_000, Math.floor((opts.sessionTimeoutMs ?? 30_000) / 3)),
   });
@@ -206,7 +212,11 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
     const origin = originOf(url);
     let s = endpointSlots.get(origin);
     if (!s) {
-      s = new Semaphore(opts.perEndpointConcurrency);
+      s = new EndpointGate({
+        concurrency: opts.perEndpointConcurrency,
+        queueLimit: opts.perEndpointQueue,
+        stallMs: opts.endpointStallMs ?? 1000,
+      });
       endpointSlots.set(origin, s);
     }
     return s;
@@ -279,7 +289,7 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
         };
       }
       const slot = slotFor(sub.endpointUrl);
-      if (slot.waiting >= opts.perEndpointQueue) {
+      if (slot.shouldShed()) {
         const at = new Date();
         return {
           type: 'deadLetter',
@@ -289,7 +299,10 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
           lastAttemptAt: at,
         };
       }
-      return slot.run(() => opts.handle(item));
+      return slot.run(
+        () => opts.handle(item),
+        (o) => o.type === 'delivered',
+      );
     };
     // Ordered subscriptions: one tenant's records one after another (retries included); others run freely.
     const outcome = sub?.ordered ? await ordered.run(`${subscriptionId}\u0000${tenantId}`, run) : await run();

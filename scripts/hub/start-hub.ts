@@ -69,6 +69,8 @@ export interface StartHubOptions {
   serviceEnv?: Partial<Record<ServiceName, Record<string, string>>>;
   /** Inherit the launcher's own environment in the children (default true). */
   inheritEnv?: boolean;
+  /** Extra Node.js flags for every service process (e.g. `--cpu-prof`, `--max-old-space-size=256`). */
+  nodeArgs?: string[];
   /** Receives every line a service writes. Default: compact prefixed lines on stdout. */
   logSink?: (service: string, line: string, stream: 'stdout' | 'stderr') => void;
   /** The launcher's own progress messages. Default: stdout. */
@@ -306,7 +308,7 @@ export async function startHub(opts: StartHubOptions = {}): Promise<Hub> {
       const child = new ManagedChild({
         name: label,
         command: process.execPath,
-        args: ['--enable-source-maps', join(distDir, `${SERVICES[name].entry}.js`)],
+        args: ['--enable-source-maps', ...(opts.nodeArgs ?? []), join(distDir, `${SERVICES[name].entry}.js`)],
         cwd: rootDir,
         env: {
           ...base,

@@ -117,6 +117,11 @@ export interface Harness extends Stage {
   directory: SubscriptionDirectory;
   /** Seals the given plaintext secrets into a snapshot and publishes it on the changelog; waits for the directory. */
   subscribe(s: SubscriptionSpec): Promise<SubscriptionSnapshot>;
+  /**
+   * The most HTTP attempts the hub had open at once per endpoint URL, as the hub sees them (from the start of an
+   * attempt until its response or timeout): what the per-endpoint concurrency cap bounds.
+   */
+  maxOpenAttempts(endpointUrl: string): number;
 }
 
 export interface HarnessOptions {
@@ -155,9 +160,19 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   });
   const shutdown = new AbortController();
   const metrics = createOutboxMetrics();
+  const openAttempts = new Map<string, { now: number; max: number }>();
   const handle = createDeliveryHandler({
     directory,
-    deliver: (e, s) => deliverOnce(e, s, { sender, auth, open }),
+    deliver: async (e, s) => {
+      const o = openAttempts.get(s.endpointUrl) ?? { now: 0, max: 0 };
+      openAttempts.set(s.endpointUrl, o);
+      o.max = Math.max(o.max, ++o.now);
+      try {
+        return await deliverOnce(e, s, { sender, auth, open });
+      } finally {
+        o.now--;
+      }
+    },
     policy: {
       maxAttempts: opts.maxAttempts ?? 3,
       baseDelayMs: opts.baseDelayMs ?? 50,
@@ -194,6 +209,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     sender,
     directory,
     subscribe: (s) => publishSubscription({ producer: stage.producer, topic: topics.subscriptions, box, directory }, s),
+    maxOpenAttempts: (url) => openAttempts.get(url)?.max ?? 0,
     async stop() {
       await consumer.stop(2000);
       await stage.stop();

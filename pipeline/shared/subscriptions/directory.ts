@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Consumer, Kafka } from 'kafkajs';
 import { errorMessage } from '../errors';
+import { FETCH_MAX_WAIT_MS } from '../kafka/client';
 import type { Logger } from '../logging/logger';
 import { decodeSnapshot, type SubscriptionSnapshot } from './snapshot';
 import { type MatchableEvent, SubscriptionIndex } from './subscription-index';
@@ -74,7 +75,7 @@ export async function startSubscriptionDirectory(opts: DirectoryOptions): Promis
     // Only committed relay writes; the relay uses an idempotent (non-transactional) producer, so this is a no-op
     // today but stays correct if it turns transactional.
     readUncommitted: false,
-    maxWaitTimeInMs: 100,
+    maxWaitTimeInMs: FETCH_MAX_WAIT_MS,
   });
   await consumer.connect();
   await consumer.subscribe({ topic: opts.topic, fromBeginning: true });
