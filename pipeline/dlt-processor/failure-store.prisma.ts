@@ -17,6 +17,21 @@ import type { FailureStatus } from './retry-decision';
 
 type Row = Prisma.FailedEventGetPayload<object>;
 
+interface AttemptNext {
+  status: FailureStatus;
+  nextAttemptAt: Date | null;
+  reason: string | null;
+  countsAsScheduled: boolean;
+  claimedBy: string;
+}
+interface PendingAttempt {
+  id: string;
+  a: AttemptRecord;
+  next: AttemptNext;
+  resolve: (applied: boolean) => void;
+  reject: (err: unknown) => void;
+}
+
 const UNRESOLVED = ['PENDING', 'RETRYING', 'FAILED'];
 /** Rows per INSERT: 20 bind parameters each, far below Postgres' 65535 per statement. */
 const CHUNK = 500;
@@ -166,38 +181,82 @@ export class FailureStorePrisma implements FailureStore {
     return row.status === 'DELIVERED' || row.status === 'REPLAYED' ? ('resolved' as const) : ('busy' as const);
   }
 
-  async recordAttempt(
-    id: string,
-    a: AttemptRecord,
-    next: {
-      status: FailureStatus;
-      nextAttemptAt: Date | null;
-      reason: string | null;
-      countsAsScheduled: boolean;
-      claimedBy: string;
-    },
-  ): Promise<boolean> {
-    const resolved = next.status === 'DELIVERED' || next.status === 'REPLAYED';
-    // The attempt happened, so it is always recorded; the new status only while the claim is still ours.
-    const [, updated] = await this.prisma.$transaction([
-      this.prisma.deliveryAttempt.create({ data: { failedEventId: id, ...a } }),
-      this.prisma.failedEvent.updateMany({
-        where: { id, claimedBy: next.claimedBy },
-        data: {
-          status: next.status,
-          nextAttemptAt: next.nextAttemptAt,
-          reason: next.reason,
-          attempts: next.countsAsScheduled ? { increment: 1 } : undefined,
-          lastStatusCode: a.statusCode,
-          lastErrorCode: a.errorCode,
-          resolvedAt: resolved ? new Date() : null,
-          claimedBy: null,
-          claimedUntil: null,
-          updatedAt: new Date(),
-        },
-      }),
+  async claimManyForReplay(ids: string[], instanceId: string, leaseMs: number): Promise<StoredFailure[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.prisma.$queryRaw<Row[]>`
+      UPDATE "FailedEvent" SET "claimedBy" = ${instanceId}, "claimedUntil" = now() + ${`${leaseMs} milliseconds`}::interval, "updatedAt" = now()
+      WHERE "id" = ANY(${ids}::uuid[]) AND "status" IN ('PENDING', 'RETRYING', 'FAILED') AND ("claimedUntil" IS NULL OR "claimedUntil" < now())
+      RETURNING *`;
+    return rows.map(toStored);
+  }
+
+  /**
+   * Records an attempt and the row's new status (only while the claim is still ours; the attempt itself always).
+   * Group commit: calls that arrive while a write is in flight are written together in the next transaction, so
+   * N concurrent redeliveries cost about one commit, not N (bulk replay and scheduled retries went from one
+   * transaction per row to one per batch).
+   */
+  recordAttempt(id: string, a: AttemptRecord, next: AttemptNext): Promise<boolean> {
+    return new Promise<boolean>((resolve, reject) => {
+      this.attemptQueue.push({ id, a, next, resolve, reject });
+      if (!this.attemptWriting) {
+        this.attemptWriting = true;
+        setImmediate(() => void this.writeAttempts());
+      }
+    });
+  }
+
+  private attemptQueue: PendingAttempt[] = [];
+  private attemptWriting = false;
+
+  private async writeAttempts(): Promise<void> {
+    while (this.attemptQueue.length > 0) {
+      const batch = this.attemptQueue.splice(0, CHUNK);
+      try {
+        const applied = await this.writeAttemptBatch(batch);
+        for (const p of batch) p.resolve(applied.has(p.id));
+      } catch (err) {
+        for (const p of batch) p.reject(err);
+      }
+    }
+    this.attemptWriting = false;
+  }
+
+  private async writeAttemptBatch(batch: PendingAttempt[]): Promise<Set<string>> {
+    const iso = (d: Date | null) => (d ? d.toISOString() : null);
+    const col = <T>(f: (p: PendingAttempt) => T) => batch.map(f);
+    const now = new Date();
+    // Timestamps travel as ISO strings and become UTC `timestamp(3)`, as Prisma stores DateTime.
+    const utc = (x: Prisma.Sql) => Prisma.sql`(${x}::timestamptz AT TIME ZONE 'UTC')`;
+    const rows = await this.prisma.$transaction([
+      this.prisma.$executeRaw`
+        INSERT INTO "DeliveryAttempt" ("failedEventId", "attemptedAt", "source", "statusCode", "errorCode", "durationMs", "responseSnippet")
+        SELECT v.id, (v.at AT TIME ZONE 'UTC'), v.source, v.status_code, v.error_code, v.duration_ms, v.snippet
+        FROM unnest(${col((p) => p.id)}::uuid[], ${col((p) => iso(p.a.attemptedAt))}::timestamptz[], ${col((p) => p.a.source)}::text[],
+          ${col((p) => p.a.statusCode)}::int[], ${col((p) => p.a.errorCode)}::text[], ${col((p) => p.a.durationMs)}::int[],
+          ${col((p) => p.a.responseSnippet)}::text[])
+          AS v(id, at, source, status_code, error_code, duration_ms, snippet)`,
+      this.prisma.$queryRaw<{ id: string }[]>`
+        UPDATE "FailedEvent" f SET
+          "status" = v.status,
+          "nextAttemptAt" = (v.next_at AT TIME ZONE 'UTC'),
+          "reason" = v.reason,
+          "attempts" = f."attempts" + v.inc,
+          "lastStatusCode" = v.status_code,
+          "lastErrorCode" = v.error_code,
+          "resolvedAt" = CASE WHEN v.status IN ('DELIVERED', 'REPLAYED') THEN ${utc(Prisma.sql`${now.toISOString()}`)} ELSE NULL END,
+          "claimedBy" = NULL,
+          "claimedUntil" = NULL,
+          "updatedAt" = ${utc(Prisma.sql`${now.toISOString()}`)}
+        FROM unnest(${col((p) => p.id)}::uuid[], ${col((p) => p.next.claimedBy)}::text[], ${col((p) => p.next.status)}::text[],
+          ${col((p) => iso(p.next.nextAttemptAt))}::timestamptz[], ${col((p) => p.next.reason)}::text[],
+          ${col((p) => (p.next.countsAsScheduled ? 1 : 0))}::int[], ${col((p) => p.a.statusCode)}::int[],
+          ${col((p) => p.a.errorCode)}::text[])
+          AS v(id, claimed_by, status, next_at, reason, inc, status_code, error_code)
+        WHERE f."id" = v.id AND f."claimedBy" = v.claimed_by
+        RETURNING f."id"::text AS id`,
     ]);
-    return updated.count === 1;
+    return new Set(rows[1].map((r) => r.id));
   }
 
   async get(id: string) {

@@ -74,6 +74,8 @@ export interface FailureStore {
     instanceId: string,
     leaseMs: number,
   ): Promise<StoredFailure | 'busy' | 'resolved' | undefined>;
+  /** Claims several rows for a bulk replay in one statement; returns the rows it could claim (unresolved, free). */
+  claimManyForReplay(ids: string[], instanceId: string, leaseMs: number): Promise<StoredFailure[]>;
   /**
    * Records an attempt and, if `claimedBy` still holds the claim, the row's new state (releasing the claim).
    * False when the claim was lost (lease expired and another instance took the row): only the attempt is kept.

@@ -43,16 +43,16 @@ export function createReplayJobs(prisma: PrismaClient, deps: RedeliveryDeps, con
         const ids = await deps.store.ids(filter, after, 200);
         if (ids.length === 0) break;
         after = ids.at(-1);
+        // One claim for the page; rows resolved or being retried meanwhile are not replayed (counted as failed).
+        const claimed = await deps.store.claimManyForReplay(ids, deps.instanceId, deps.leaseMs);
+        failed += ids.length - claimed.length;
+        processed += ids.length - claimed.length;
         let i = 0;
         const worker = async () => {
-          while (i < ids.length && !stopping) {
-            const id = ids[i++]!;
-            const claimed = await deps.store.claimForReplay(id, deps.instanceId, deps.leaseMs);
-            if (typeof claimed === 'object') {
-              const out = await redeliver(deps, claimed, true);
-              if (out.delivered) succeeded++;
-              else failed++;
-            } else failed++;
+          while (i < claimed.length && !stopping) {
+            const out = await redeliver(deps, claimed[i++]!, true);
+            if (out.delivered) succeeded++;
+            else failed++;
             processed++;
           }
         };

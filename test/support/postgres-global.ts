@@ -5,7 +5,7 @@ import { resolvePostgres } from '../../scripts/local-postgres';
 export const DEFAULT_ADMIN_URL = 'postgresql://postgres@127.0.0.1:5432/test';
 
 async function reachable(url: string): Promise<boolean> {
-  const c = new Client({ connectionString: url, connectionTimeoutMillis: 2000 });
+  const c = new Client({ connectionString: url, connectionTimeoutMillis: 5000 });
   try {
     await c.connect();
     return true;
