@@ -92,6 +92,16 @@ const latencyOf = (values: number[]): Latency | undefined => {
   return { p50: pct(s, 0.5), p95: pct(s, 0.95), p99: pct(s, 0.99), max: s.at(-1)! };
 };
 
+const resultOf = (scenario: string, events: number, seconds: number, rep: { unique: number; latencies: number[] }) => ({
+  scenario,
+  events,
+  deliveries: rep.unique,
+  seconds,
+  eventsPerSec: events / seconds,
+  deliveriesPerSec: rep.unique / seconds,
+  latency: latencyOf(rep.latencies),
+});
+
 /** A ~1 KB raw platform event; `occurredAt` is its event time, so latency = subscriber receive - occurredAt. */
 function payload(i: number, tenant: string) {
   return {
@@ -248,15 +258,7 @@ async function rawHttp(sub: Subscriber): Promise<Result> {
   process.stdout.write('\n');
   await pool.close();
   const rep = await sub.report();
-  return {
-    scenario: 'raw-http',
-    events: EVENTS,
-    deliveries: rep.unique,
-    seconds,
-    eventsPerSec: EVENTS / seconds,
-    deliveriesPerSec: rep.unique / seconds,
-    latency: latencyOf(rep.latencies),
-  };
+  return resultOf('raw-http', EVENTS, seconds, rep);
 }
 
 /** The hops alone: the same events through two topics and one POST each, with plain kafkajs and undici. */
@@ -314,15 +316,7 @@ async function rawPassthrough(kafka: Kafka, sub: Subscriber): Promise<Result> {
   const seconds = (performance.now() - start) / 1000;
   await Promise.all([c1.disconnect(), c2.disconnect(), producer.disconnect(), pool.close()]);
   await deleteTopics(kafka, [`${prefix}.in`, `${prefix}.mid`]);
-  return {
-    scenario: 'raw-passthrough',
-    events: EVENTS,
-    deliveries: rep.unique,
-    seconds,
-    eventsPerSec: EVENTS / seconds,
-    deliveriesPerSec: rep.unique / seconds,
-    latency: latencyOf(rep.latencies),
-  };
+  return resultOf('raw-passthrough', EVENTS, seconds, rep);
 }
 
 async function deleteTopics(kafka: Kafka, topics: string[]) {
@@ -523,15 +517,7 @@ async function hubRun(
     await produceFast(kafka, b.ingest, events);
     const rep = await waitDeliveries(sub, events * fanout, label, lagReport(b), outboxProgress(b));
     const seconds = (performance.now() - start) / 1000;
-    const result: Result = {
-      scenario: label,
-      events,
-      deliveries: rep.unique,
-      seconds,
-      eventsPerSec: events / seconds,
-      deliveriesPerSec: rep.unique / seconds,
-      latency: latencyOf(rep.latencies),
-    };
+    const result: Result = resultOf(label, events, seconds, rep);
     if (opts.rate60 || opts.soakS) {
       const rate = Math.max(1, Math.floor(0.6 * result.eventsPerSec));
       const phaseS = opts.soakS ?? Math.min(RATE_PHASE_S, events / rate);

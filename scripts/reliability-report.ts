@@ -7,16 +7,21 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 
-interface Row {
+/** One scenario's recorded result (written by test/reliability/report.ts). */
+export interface ScenarioResult {
+  /** Stable id, also the file name: `hard-kills`, `poison-corpus`, … */
   id: string;
+  /** The issue's scenario number (1–11), for ordering the table. */
   order: number;
   title: string;
+  /** Whether the scenario's pass criteria held (the test asserts the same criteria). */
   pass: boolean;
+  /** The figures, in display order: `{ events: 5000, lost: 0, duplicates: '12 (0.08%)' }`. */
   figures: Record<string, string | number | boolean>;
+  /** The pass criteria in words, shown beside the figures. */
   criteria: string;
-  profile: string;
-  at: string;
 }
+type Row = ScenarioResult & { profile: string; at: string };
 
 /** The repository root, from the source (scripts/) or the build (dist/scripts/). */
 function repoRoot(from = __dirname): string {

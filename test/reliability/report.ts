@@ -5,21 +5,10 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import type { ScenarioResult } from '../../scripts/reliability-report';
 import { PROFILE } from './profile';
 
-export interface ScenarioResult {
-  /** Stable id, also the file name: `hard-kills`, `poison-corpus`, … */
-  id: string;
-  /** The issue's scenario number (1–11), for ordering the table. */
-  order: number;
-  title: string;
-  /** Whether the scenario's pass criteria held (the test asserts the same criteria). */
-  pass: boolean;
-  /** The figures, in display order: `{ events: 5000, lost: 0, duplicates: '12 (0.08%)' }`. */
-  figures: Record<string, string | number | boolean>;
-  /** The pass criteria in words, shown beside the figures. */
-  criteria: string;
-}
+export type { ScenarioResult };
 
 export const RESULTS_DIR = resolve(__dirname, '..', '..', 'reliability-results');
 
