@@ -141,7 +141,9 @@ describe('reliability 7: poison corpus', () => {
         if (!r) continue;
         delays.push(r.receivedAt.getTime() - sentAt.get(id)!);
         const ce = cloudEventAttributes(e);
-        if (r.signatureValid && r.body === JSON.stringify(e.payload) && r.ce.subject === ce.subject) intact++;
+        // ce-* header values are percent-encoded outside printable ASCII (CloudEvents HTTP binding 3.1.3.2).
+        const subject = decodeURIComponent(r.ce.subject ?? '');
+        if (r.signatureValid && r.body === JSON.stringify(e.payload) && subject === ce.subject) intact++;
       }
       const poisonIds = new Set(kafkaPoison.map((p) => p.name));
       const delivered = goods.size - [...goods.keys()].filter((id) => !sub.deliveredIds('poison').has(id)).length;

@@ -51,7 +51,7 @@ export async function kafkaPoisonExtras(
     },
     {
       name: 'magic byte 0 and a schema id but no payload',
-      code: 'INGEST.SCHEMA_DECODE',
+      code: 'INGEST.BAD_WIRE_FORMAT',
       record: { key: 'tenant-a', value: bytes([0, 0, 0, 0, ids.avro]), headers: {} },
     },
     // Unicode and encoding edge cases

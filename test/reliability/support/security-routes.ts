@@ -3,6 +3,7 @@
  * and for each one how tenant A calls it with tenant B's ids and what it must answer. A route in a document
  * without an entry here fails the scenario: a new route needs its isolation case.
  */
+import { request as httpRequest } from 'node:http';
 import { request } from 'undici';
 import type { HubUrls } from '../../../scripts/demo/hub-client';
 
@@ -33,6 +34,7 @@ export interface RouteCase {
 
 export async function callRoute(urls: HubUrls, key: string, call: Call): Promise<CallResult> {
   const body = call.raw ?? (call.body === undefined ? undefined : Buffer.from(JSON.stringify(call.body)));
+  if (body && body.length > 64 * 1024) return callOversized(`${urls[call.api]}${call.path}`, key, call, body);
   const res = await request(`${urls[call.api]}${call.path}`, {
     method: call.method,
     headers: {
@@ -45,6 +47,38 @@ export async function callRoute(urls: HubUrls, key: string, call: Call): Promise
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
   return { status: res.statusCode, headers, text };
+}
+
+/**
+ * A large body through node:http: a server refusing it (413) may answer and close before reading it all, which
+ * undici reports as a write error (EPIPE) instead of the answer. Here the answer wins; write errors are ignored.
+ */
+function callOversized(url: string, key: string, call: Call, body: Buffer): Promise<CallResult> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, {
+      method: call.method,
+      headers: {
+        authorization: `Bearer ${key}`,
+        'content-type': call.contentType ?? 'application/json',
+        'content-length': String(body.length),
+      },
+    });
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const headers: Record<string, string> = {};
+        for (const [k, v] of Object.entries(res.headers))
+          if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+        resolve({ status: res.statusCode ?? 0, headers, text: Buffer.concat(chunks).toString('utf8') });
+      });
+    });
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE' && err.code !== 'ECONNRESET') reject(err);
+    });
+    req.setTimeout(30_000, () => req.destroy(new Error(`no answer from ${url} within 30 s`)));
+    req.end(body);
+  });
 }
 
 /** Routes of infrastructure without tenant data or auth (health, metrics, the documents themselves). */
