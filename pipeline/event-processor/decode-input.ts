@@ -439,7 +439,10 @@ export function validateEvent(e: HubCloudEvent): DecodeFailure | undefined {
   ];
   const broken = attributes.find(([, v]) => typeof v === 'string' && LONE_SURROGATE.test(v));
   if (broken)
-    return fail(INGEST_CODES.badEncoding, `attribute ${broken[0]} contains an unpaired UTF-16 surrogate (\\uD800-\\uDFFF)`);
+    return fail(
+      INGEST_CODES.badEncoding,
+      `attribute ${broken[0]} contains an unpaired UTF-16 surrogate (\\uD800-\\uDFFF)`,
+    );
   if (e.id.length > MAX_ID_LENGTH || !PRINTABLE_ASCII_ID.test(e.id))
     return fail(
       INGEST_CODES.badId,

@@ -84,9 +84,12 @@ describe('reliability 7: poison corpus', () => {
       // Kafka: good, poison, good, ..., good on one partition.
       const kafkaPoison: PoisonCase[] = [];
       for (let r = 0; r < ROUNDS; r++)
-        kafkaPoison.push(...poisonCases((n) => `poison-${r}-${n}-${randomUUID().slice(0, 4)}`), ...(await kafkaPoisonExtras(registryClient, ids)));
+        kafkaPoison.push(
+          ...poisonCases((n) => `poison-${r}-${n}-${randomUUID().slice(0, 4)}`),
+          ...(await kafkaPoisonExtras(registryClient, ids)),
+        );
       const records: FixtureRecord[] = [];
-      kafkaPoison.forEach((p, i) => records.push(rawRecord(good(i)), p.record));
+      for (const [i, p] of kafkaPoison.entries()) records.push(rawRecord(good(i)), p.record);
       records.push(rawRecord(good(kafkaPoison.length)));
       const before = await partitionEnd(h, h.hub.topics.ingest);
       const t0 = Date.now();
@@ -115,7 +118,12 @@ describe('reliability 7: poison corpus', () => {
       }
       const last = good(i++);
       sentAt.set(last.eventId, Date.now());
-      await ingestHttp(h.urls.eventApi, key, { 'content-type': 'application/cloudevents+json' }, structuredRecord(last).value!);
+      await ingestHttp(
+        h.urls.eventApi,
+        key,
+        { 'content-type': 'application/cloudevents+json' },
+        structuredRecord(last).value!,
+      );
 
       // Quarantine: exactly the Kafka poison, in order, each with its code and a reason.
       const quarantineTopic = h.hub.topics.all.find((t) => t.endsWith('.quarantine.v1'))!;
@@ -129,7 +137,8 @@ describe('reliability 7: poison corpus', () => {
       const gotCodes = quarantined.map((q) => q.headers['hub-quarantine-code']);
       const reasons = quarantined.filter((q) => (q.headers['hub-quarantine-reason'] ?? '').length > 5).length;
       const offsetsRight = quarantined.every(
-        (q, k) => Number(q.headers['hub-source-offset']) === before + 2 * k + 1 && q.headers['hub-source-partition'] === '0',
+        (q, k) =>
+          Number(q.headers['hub-source-offset']) === before + 2 * k + 1 && q.headers['hub-source-partition'] === '0',
       );
 
       // Deliveries: every good id, signature valid, payload intact, delay measured from the send.
@@ -181,7 +190,8 @@ describe('reliability 7: poison corpus', () => {
           'delay p50 ms': delays[Math.floor(delays.length / 2)] ?? -1,
           'delay max ms': maxDelay,
         },
-        criteria: 'every Kafka poison quarantined with its code and reason; every bad HTTP body 4xx problem+json; all good delivered intact, max delay < 5 s',
+        criteria:
+          'every Kafka poison quarantined with its code and reason; every bad HTTP body 4xx problem+json; all good delivered intact, max delay < 5 s',
       });
 
       expect(wrongCodes).toEqual([]);

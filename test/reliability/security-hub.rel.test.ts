@@ -22,8 +22,8 @@ import { consumeAll } from '../support/kafka';
 import { type Receiver, startReceiver } from '../support/receiver';
 import { pick } from './profile';
 import { recordScenario } from './report';
-import { type Call, callRoute, openApiRoutes, type RouteCase, tenantIsolationTable } from './support/security-routes';
 import { aUserCreated, type SecurityHub, startSecurityHub, USER_CREATE, untilLive } from './support/security-hub';
+import { type Call, callRoute, openApiRoutes, type RouteCase, tenantIsolationTable } from './support/security-routes';
 import { randomPayload, signerConformance, verifyReceived } from './support/security-signing';
 
 jest.setTimeout(300_000);
@@ -82,7 +82,9 @@ describe('reliability 9-11: signing, tenant isolation, secrets', () => {
       // Rotation: the processors learn the new secret from the changelog; from then on two signatures.
       const rotated = await rotate(h, t.key, s.id);
       secrets.set('rotated signing secret', rotated);
-      const rotation = Array.from({ length: pick(20, 100) }, () => aUserCreated(t.tenantId, { payload: randomPayload() }));
+      const rotation = Array.from({ length: pick(20, 100) }, () =>
+        aUserCreated(t.tenantId, { payload: randomPayload() }),
+      );
       await waitUntil(
         'deliveries with two signatures',
         async () => {
@@ -97,7 +99,11 @@ describe('reliability 9-11: signing, tenant isolation, secrets', () => {
         0,
       );
       await h.produce(rotation.map((e) => rawRecord(e)));
-      await waitUntil('the rotation-window deliveries', () => rotation.every((e) => deliveredTo('/sign')(e.eventId)), 60_000);
+      await waitUntil(
+        'the rotation-window deliveries',
+        () => rotation.every((e) => deliveredTo('/sign')(e.eventId)),
+        60_000,
+      );
       const rotIds = new Set(rotation.map((e) => e.eventId));
       const inWindow = receivedAt('/sign').filter((r) => rotIds.has(String(r.headers['webhook-id'])));
       const eachAlone = inWindow.filter(
@@ -132,7 +138,8 @@ describe('reliability 9-11: signing, tenant isolation, secrets', () => {
           'real deliveries verified': `${realValid}/${real.length}`,
           'rotation-window deliveries, each secret alone': `${eachAlone}/${inWindow.length}`,
         },
-        criteria: 'every signature verifies; every tampered body and every timestamp outside ±5 min is rejected; in a rotation window each secret verifies alone',
+        criteria:
+          'every signature verifies; every tampered body and every timestamp outside ±5 min is rejected; in a rotation window each secret verifies alone',
       });
       expect(pure.verified).toBe(pure.payloads);
       expect(pure.tamperedRejected).toBe(pure.payloads);
@@ -183,7 +190,11 @@ describe('reliability 9-11: signing, tenant isolation, secrets', () => {
         body: { subscriptionId: bFailing.id, dryRun: false },
       });
       const bJobId = (JSON.parse(bJob.text) as { id?: string }).id ?? 'missing-job-id';
-      const bBefore = await callRoute(h.urls, b.key, { method: 'GET', api: 'subscriptionApi', path: `/v1/subscriptions/${bSub.id}` });
+      const bBefore = await callRoute(h.urls, b.key, {
+        method: 'GET',
+        api: 'subscriptionApi',
+        path: `/v1/subscriptions/${bSub.id}`,
+      });
 
       const ctx = {
         a,
@@ -204,17 +215,28 @@ describe('reliability 9-11: signing, tenant isolation, secrets', () => {
         if (!c) continue;
         for (const call of c.calls) {
           const res = await callRoute(h.urls, a.key, call);
-          results.push({ route: `${route} ${call.note ?? ''}`.trim(), status: res.status, ok: c.expect.includes(res.status) && c.check(res) });
+          results.push({
+            route: `${route} ${call.note ?? ''}`.trim(),
+            status: res.status,
+            ok: c.expect.includes(res.status) && c.check(res),
+          });
         }
       }
       const denied = results.filter((r) => r.ok);
       const leaks = results.filter((r) => !r.ok);
 
       // B's data unchanged by all of that.
-      const bAfter = await callRoute(h.urls, b.key, { method: 'GET', api: 'subscriptionApi', path: `/v1/subscriptions/${bSub.id}` });
+      const bAfter = await callRoute(h.urls, b.key, {
+        method: 'GET',
+        api: 'subscriptionApi',
+        path: `/v1/subscriptions/${bSub.id}`,
+      });
       const bFailedAfter = await b.client.getFailedEvent(bFailed.id);
-      const bKeyStillWorks = (await callRoute(h.urls, b.key, { method: 'GET', api: 'subscriptionApi', path: '/v1/subscriptions' })).status === 200;
-      const bUnchanged = bAfter.status === 200 && bAfter.text === bBefore.text && bKeyStillWorks && bFailedAfter.status !== undefined;
+      const bKeyStillWorks =
+        (await callRoute(h.urls, b.key, { method: 'GET', api: 'subscriptionApi', path: '/v1/subscriptions' }))
+          .status === 200;
+      const bUnchanged =
+        bAfter.status === 200 && bAfter.text === bBefore.text && bKeyStillWorks && bFailedAfter.status !== undefined;
 
       // 429 + Retry-After on each API, with a key of its own.
       const c = await h.tenant();
@@ -229,7 +251,13 @@ describe('reliability 9-11: signing, tenant isolation, secrets', () => {
         ).map(async (call) => {
           for (let i = 0; i < RATE_LIMIT + 20; i++) {
             const res = await callRoute(h.urls, c.key, call);
-            if (res.status === 429) return { api: call.api, after: i, retryAfter: Number(res.headers['retry-after']), problem: res.headers['content-type']?.startsWith('application/problem+json') };
+            if (res.status === 429)
+              return {
+                api: call.api,
+                after: i,
+                retryAfter: Number(res.headers['retry-after']),
+                problem: res.headers['content-type']?.startsWith('application/problem+json'),
+              };
           }
           return { api: call.api, after: -1, retryAfter: Number.NaN, problem: false };
         }),
@@ -241,13 +269,33 @@ describe('reliability 9-11: signing, tenant isolation, secrets', () => {
       const oversized = await Promise.all(
         (
           [
-            { method: 'POST', api: 'subscriptionApi', path: '/v1/subscriptions', body: { description: 'x'.repeat(200_000), match: USER_CREATE, endpointUrl: `${rx.url}/x` } },
-            { method: 'POST', api: 'dltApi', path: '/v1/failed-events/replay', body: { eventType: 'x'.repeat(2_000_000) } },
-            { method: 'POST', api: 'eventApi', path: '/v1/events', raw: Buffer.alloc(6 * 1024 * 1024, 0x61), contentType: 'application/cloudevents+json' },
+            {
+              method: 'POST',
+              api: 'subscriptionApi',
+              path: '/v1/subscriptions',
+              body: { description: 'x'.repeat(200_000), match: USER_CREATE, endpointUrl: `${rx.url}/x` },
+            },
+            {
+              method: 'POST',
+              api: 'dltApi',
+              path: '/v1/failed-events/replay',
+              body: { eventType: 'x'.repeat(2_000_000) },
+            },
+            {
+              method: 'POST',
+              api: 'eventApi',
+              path: '/v1/events',
+              raw: Buffer.alloc(6 * 1024 * 1024, 0x61),
+              contentType: 'application/cloudevents+json',
+            },
           ] as Call[]
         ).map(async (call) => {
           const res = await callRoute(h.urls, d.key, call);
-          return { api: call.api, status: res.status, problem: res.headers['content-type']?.startsWith('application/problem+json') ?? false };
+          return {
+            api: call.api,
+            status: res.status,
+            problem: res.headers['content-type']?.startsWith('application/problem+json') ?? false,
+          };
         }),
       );
       const tooLarge = oversized.filter((o) => o.status === 413 && o.problem).length;
@@ -268,12 +316,15 @@ describe('reliability 9-11: signing, tenant isolation, secrets', () => {
           'APIs answering 429 + Retry-After': `${rateLimited}/3`,
           'APIs answering 413': `${tooLarge}/3`,
         },
-        criteria: 'every route of every OpenAPI document has a case; every cross-tenant call 403/404; 429 with Retry-After and 413 problem+json on each API',
+        criteria:
+          'every route of every OpenAPI document has a case; every cross-tenant call 403/404; 429 with Retry-After and 413 problem+json on each API',
       });
       expect(untested).toEqual([]);
       expect(leaks).toEqual([]);
       expect(bUnchanged).toBe(true);
-      expect(limited).toEqual(limited.map((l) => ({ ...l, after: expect.any(Number), retryAfter: expect.any(Number), problem: true })));
+      expect(limited).toEqual(
+        limited.map((l) => ({ ...l, after: expect.any(Number), retryAfter: expect.any(Number), problem: true })),
+      );
       expect(rateLimited).toBe(3);
       expect(oversized.map((o) => [o.api, o.status, o.problem])).toEqual(oversized.map((o) => [o.api, 413, true]));
     }));
@@ -291,12 +342,21 @@ describe('reliability 9-11: signing, tenant isolation, secrets', () => {
       secrets.set('APIKEY key', apiKey);
       const auths = {
         basic: { type: 'BASIC', username: 'svc', password },
-        oauth: { type: 'OAUTH2', clientId: demo.oauthClient.clientId, clientSecret: demo.oauthClient.clientSecret, tokenUrl: demo.tokenUrl },
+        oauth: {
+          type: 'OAUTH2',
+          clientId: demo.oauthClient.clientId,
+          clientSecret: demo.oauthClient.clientSecret,
+          tokenUrl: demo.tokenUrl,
+        },
         jwt: { type: 'JWT', token: jwt },
         apikey: { type: 'APIKEY', headerName: 'x-api-key', key: apiKey },
       };
       for (const [name, auth] of Object.entries(auths)) {
-        const s = await t.client.createSubscription({ match: USER_CREATE, endpointUrl: `${rx.url}/auth-${name}`, auth });
+        const s = await t.client.createSubscription({
+          match: USER_CREATE,
+          endpointUrl: `${rx.url}/auth-${name}`,
+          auth,
+        });
         secrets.set(`signing secret ${name}`, s.signingSecret);
       }
       // One more with auth that fails at the subscriber: its secrets travel the DLT path and land in Postgres.
@@ -323,13 +383,19 @@ describe('reliability 9-11: signing, tenant isolation, secrets', () => {
       // Every Authorization / API-key value the subscriber saw (OAuth2 tokens included).
       for (const r of rx.received) {
         const auth = r.headers.authorization;
-        if (auth) secrets.set(`Authorization value ${auth.slice(0, 12)}…${secrets.size}`, auth.replace(/^(Basic|Bearer) /, ''));
+        if (auth)
+          secrets.set(`Authorization value ${auth.slice(0, 12)}…${secrets.size}`, auth.replace(/^(Basic|Bearer) /, ''));
         const key = r.headers['x-api-key'];
         if (typeof key === 'string') secrets.set('x-api-key value', key);
       }
-      const oauthTokens = rx.received.filter((r) => r.path === '/auth-oauth' && r.headers.authorization?.startsWith('Bearer '));
+      const oauthTokens = rx.received.filter(
+        (r) => r.path === '/auth-oauth' && r.headers.authorization?.startsWith('Bearer '),
+      );
       const expectedAuth = {
-        basic: rx.received.some((r) => r.path === '/auth-basic' && r.headers.authorization === `Basic ${secrets.get('BASIC Authorization value')}`),
+        basic: rx.received.some(
+          (r) =>
+            r.path === '/auth-basic' && r.headers.authorization === `Basic ${secrets.get('BASIC Authorization value')}`,
+        ),
         oauth: oauthTokens.length > 0 && demo.tokensIssued() > 0,
         jwt: rx.received.some((r) => r.path === '/auth-jwt' && r.headers.authorization === `Bearer ${jwt}`),
         apikey: rx.received.some((r) => r.path === '/auth-apikey' && r.headers['x-api-key'] === apiKey),
@@ -345,7 +411,14 @@ describe('reliability 9-11: signing, tenant isolation, secrets', () => {
         if (kafkaDump.text.includes(value) || kafkaDump.text.includes(hex)) found.push(`${what} on Kafka`);
         if (logs.includes(value)) found.push(`${what} in the logs`);
       }
-      const pass = found.length === 0 && Object.values(expectedAuth).every(Boolean);
+      // Positive control: the scan sees what is there (the tenant id is in all three, and so would be a secret).
+      const control = {
+        db: db.text.includes(t.tenantId),
+        kafka: kafkaDump.text.includes(t.tenantId),
+        logs: logs.includes(t.tenantId),
+      };
+      const pass =
+        found.length === 0 && Object.values(expectedAuth).every(Boolean) && Object.values(control).every(Boolean);
       recordScenario({
         id: 'secrets',
         order: 10,
@@ -364,18 +437,25 @@ describe('reliability 9-11: signing, tenant isolation, secrets', () => {
           'kafka records': kafkaDump.records,
           'log lines': h.logs.length,
           'plaintext findings': found.length,
+          'scan control (tenant id found in db/kafka/logs)': Object.values(control).every(Boolean),
         },
-        criteria: 'none of the secrets, tokens, keys or Authorization values appear in the DB dump, any Kafka record or any log line',
+        criteria:
+          'none of the secrets, tokens, keys or Authorization values appear in the DB dump, any Kafka record or any log line',
       });
       expect(expectedAuth).toEqual({ basic: true, oauth: true, jwt: true, apikey: true });
       expect(found).toEqual([]);
+      expect(control).toEqual({ db: true, kafka: true, logs: true });
       expect(db.rows).toBeGreaterThan(0);
       expect(kafkaDump.records).toBeGreaterThan(0);
     }));
 });
 
 async function rotate(h: SecurityHub, key: string, id: string): Promise<string> {
-  const res = await callRoute(h.urls, key, { method: 'POST', api: 'subscriptionApi', path: `/v1/subscriptions/${id}/rotate-secret` });
+  const res = await callRoute(h.urls, key, {
+    method: 'POST',
+    api: 'subscriptionApi',
+    path: `/v1/subscriptions/${id}/rotate-secret`,
+  });
   if (res.status !== 200) throw new Error(`rotate-secret answered ${res.status}: ${res.text}`);
   return (JSON.parse(res.text) as { signingSecret: string }).signingSecret;
 }

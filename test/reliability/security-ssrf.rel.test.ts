@@ -25,15 +25,9 @@ import { aSnapshot } from '../fixtures/subscriptions';
 import { type Receiver, startReceiver } from '../support/receiver';
 import { whsec } from '../support/subscriptions';
 import { recordScenario } from './report';
-import { callRoute } from './support/security-routes';
 import { aUserCreated, type SecurityHub, startSecurityHub, USER_CREATE } from './support/security-hub';
-import {
-  type Canary,
-  HOSTS_FILE_NAMES,
-  REBINDING_DNS,
-  startCanary,
-  TARGET_FORMS,
-} from './support/security-ssrf-forms';
+import { callRoute } from './support/security-routes';
+import { type Canary, HOSTS_FILE_NAMES, REBINDING_DNS, startCanary, TARGET_FORMS } from './support/security-ssrf-forms';
 
 jest.setTimeout(300_000);
 
@@ -72,7 +66,12 @@ describe('reliability 8: SSRF matrix', () => {
       // --- registration: every form refused, as endpoint and as token URL ---
       const registration: { form: string; status: number; reason: string }[] = [];
       const register = async (form: string, body: Record<string, unknown>) => {
-        const res = await callRoute(h.urls, t.key, { method: 'POST', api: 'subscriptionApi', path: '/v1/subscriptions', body });
+        const res = await callRoute(h.urls, t.key, {
+          method: 'POST',
+          api: 'subscriptionApi',
+          path: '/v1/subscriptions',
+          body,
+        });
         const problem = res.headers['content-type']?.startsWith('application/problem+json') ? res.text : '';
         registration.push({ form, status: res.status, reason: problem });
       };
@@ -82,7 +81,12 @@ describe('reliability 8: SSRF matrix', () => {
         await register(`token URL ${f.host}`, {
           match: USER_CREATE,
           endpointUrl: partnerUrl,
-          auth: { type: 'OAUTH2', clientId: 'c', clientSecret: 's3cret', tokenUrl: `https://${f.host}:${canary.port}/token` },
+          auth: {
+            type: 'OAUTH2',
+            clientId: 'c',
+            clientSecret: 's3cret',
+            tokenUrl: `https://${f.host}:${canary.port}/token`,
+          },
         });
       const refusedAtRegistration = registration.filter(
         (r) => r.status >= 400 && r.status < 500 && r.reason.length > 0 && !r.reason.includes('HTTPS_REQUIRED'),
@@ -104,7 +108,10 @@ describe('reliability 8: SSRF matrix', () => {
       // --- delivery: snapshots that never went through registration ---
       const box = new SecretBox(parseHubKeys(h.hub.env.HUB_ENCRYPTION_KEYS!));
       const injected = new Map<string, string>();
-      const hosts = [...TARGET_FORMS.map((f) => f.host), ...HOSTS_FILE_NAMES.filter((n) => n !== 'localhost' && n !== 'vm')];
+      const hosts = [
+        ...TARGET_FORMS.map((f) => f.host),
+        ...HOSTS_FILE_NAMES.filter((n) => n !== 'localhost' && n !== 'vm'),
+      ];
       const producer = h.kafka.producer();
       await producer.connect();
       try {
@@ -153,7 +160,9 @@ describe('reliability 8: SSRF matrix', () => {
         byCode.set(r.code, list);
       }
       const blockedAtDelivery = new Set(
-        dlt.records.filter((r) => injected.has(r.subscriptionId) && r.code === 'DELIVERY.SSRF_BLOCKED').map((r) => r.subscriptionId),
+        dlt.records
+          .filter((r) => injected.has(r.subscriptionId) && r.code === 'DELIVERY.SSRF_BLOCKED')
+          .map((r) => r.subscriptionId),
       );
       const otherCodes = [...byCode.entries()].filter(([code]) => code !== 'DELIVERY.SSRF_BLOCKED');
       const redirectNotFollowed = partner.received.length > 0 && canary.connections() === baseline;
@@ -237,7 +246,8 @@ async function collectDlt(h: SecurityHub) {
   const records: { subscriptionId: string; code: string }[] = [];
   const consumer = h.kafka.consumer({ groupId: `${h.prefix}-ssrf-dlt-${randomUUID()}`, maxWaitTimeInMs: 200 });
   await consumer.connect();
-  for (const topic of h.hub.topics.all.filter((x) => x.includes('.dlt.'))) await consumer.subscribe({ topic, fromBeginning: true });
+  for (const topic of h.hub.topics.all.filter((x) => x.includes('.dlt.')))
+    await consumer.subscribe({ topic, fromBeginning: true });
   await consumer.run({
     eachMessage: async ({ message }) => {
       const header = (name: string) => message.headers?.[name]?.toString() ?? '';

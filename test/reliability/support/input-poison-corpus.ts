@@ -31,7 +31,8 @@ export async function kafkaPoisonExtras(
 ): Promise<PoisonCase[]> {
   const { payload, ...rest } = aRawEvent();
   const avro = await registry.encode(ids.avro, { ...rest, payloadJson: JSON.stringify(payload) });
-  const e = (o: Partial<RawPlatformEvent> = {}) => aRawEvent({ eventId: `u-${Math.random().toString(36).slice(2)}`, ...o });
+  const e = (o: Partial<RawPlatformEvent> = {}) =>
+    aRawEvent({ eventId: `u-${Math.random().toString(36).slice(2)}`, ...o });
   return [
     // Registry framing
     {
@@ -90,11 +91,23 @@ export async function kafkaPoisonExtras(
       code: 'INGEST.BAD_ID',
       record: binaryRecord(e(), { ce_id: 'évt-1' }),
     },
-    { name: 'zero-width space in the tenant id', code: 'INGEST.BAD_TENANT', record: rawRecord(e({ tenantId: 'tenant\u200ba' })) },
-    { name: 'full-width letters as tenant id', code: 'INGEST.BAD_TENANT', record: rawRecord(e({ tenantId: 'ｔｅｎａｎｔ' })) },
+    {
+      name: 'zero-width space in the tenant id',
+      code: 'INGEST.BAD_TENANT',
+      record: rawRecord(e({ tenantId: 'tenant\u200ba' })),
+    },
+    {
+      name: 'full-width letters as tenant id',
+      code: 'INGEST.BAD_TENANT',
+      record: rawRecord(e({ tenantId: 'ｔｅｎａｎｔ' })),
+    },
     { name: 'NUL in the event id', code: 'INGEST.BAD_ID', record: rawRecord(e({ eventId: 'evt\u0000-1' })) },
     { name: 'CR LF in the event id', code: 'INGEST.BAD_ID', record: rawRecord(e({ eventId: 'evt\r\nx: y' })) },
-    { name: 'NUL in the resource type', code: 'INGEST.BAD_MATCH_KEY', record: rawRecord(e({ resourceType: 'US\u0000ER' })) },
+    {
+      name: 'NUL in the resource type',
+      code: 'INGEST.BAD_MATCH_KEY',
+      record: rawRecord(e({ resourceType: 'US\u0000ER' })),
+    },
     {
       name: 'JSON null',
       code: 'INGEST.NOT_AN_OBJECT',
@@ -198,11 +211,20 @@ export function httpPoisonCases(tenantId: string): HttpPoisonCase[] {
     {
       name: 'escaped lone surrogate in the id',
       headers: ce,
-      body: Buffer.from(structured().toString().replace(/"id":"[^"]*"/, '"id":"h-\\udc00"')),
+      body: Buffer.from(
+        structured()
+          .toString()
+          .replace(/"id":"[^"]*"/, '"id":"h-\\udc00"'),
+      ),
       status: 400,
     },
     { name: 'emoji in the id', headers: ce, body: structured({ eventId: 'h-😀' }), status: 400 },
-    { name: 'zero-width space in the tenant id', headers: ce, body: structured({ tenantId: `${tenantId}\u200b` }), status: 400 },
+    {
+      name: 'zero-width space in the tenant id',
+      headers: ce,
+      body: structured({ tenantId: `${tenantId}\u200b` }),
+      status: 400,
+    },
     { name: 'NUL in a match key', headers: ce, body: structured({ resourceType: 'US\u0000ER' }), status: 400 },
     {
       name: 'one event larger than MAX_EVENT_BYTES',

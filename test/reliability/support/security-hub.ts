@@ -12,8 +12,8 @@ import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { generateApiKey } from '../../../pipeline/shared/auth/api-key';
 import { generateHubKeySpec } from '../../../pipeline/shared/crypto/secret-box';
 import { type HubClient, type HubUrls, hubClient, waitUntil } from '../../../scripts/demo/hub-client';
-import { type Hub, type StartHubOptions, startHub } from '../../../scripts/hub/start-hub';
 import type { ServiceName } from '../../../scripts/hub/services';
+import { type Hub, type StartHubOptions, startHub } from '../../../scripts/hub/start-hub';
 import { aRawEvent, type FixtureRecord, type RawPlatformEvent, rawRecord } from '../../fixtures/platform-events';
 import { createTestDatabase, type TestDatabase } from '../../support/db';
 
@@ -91,7 +91,11 @@ export async function startSecurityHub(opts: SecurityHubOptions): Promise<Securi
     eventApi: hub.urls['event-processor']?.url ?? '',
     dltApi: hub.urls['dlt-processor']?.url ?? '',
   };
-  const kafka = new Kafka({ clientId: `${prefix}-test`, brokers: hub.kafka.brokers.split(','), logLevel: logLevel.NOTHING });
+  const kafka = new Kafka({
+    clientId: `${prefix}-test`,
+    brokers: hub.kafka.brokers.split(','),
+    logLevel: logLevel.NOTHING,
+  });
   let producer: Producer | undefined;
   const operator = hubClient(urls, hub.operatorApiKey);
 

@@ -45,7 +45,8 @@ export async function callRoute(urls: HubUrls, key: string, call: Call): Promise
   });
   const text = await res.body.text();
   const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+  for (const [k, v] of Object.entries(res.headers))
+    if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
   return { status: res.statusCode, headers, text };
 }
 
@@ -160,7 +161,9 @@ export function tenantIsolationTable(ctx: IsolationContext): Map<string, RouteCa
     // subscription-api: subscriptions
     [
       'subscriptionApi POST /v1/subscriptions',
-      denied(s('POST', '/v1/subscriptions', { tenantId: ctx.b.tenantId, match, endpointUrl: `${ctx.rxUrl}/x` }, 'for B')),
+      denied(
+        s('POST', '/v1/subscriptions', { tenantId: ctx.b.tenantId, match, endpointUrl: `${ctx.rxUrl}/x` }, 'for B'),
+      ),
     ],
     ['subscriptionApi GET /v1/subscriptions', denied(s('GET', `/v1/subscriptions?tenantId=${ctx.b.tenantId}`))],
     ['subscriptionApi GET /v1/subscriptions/:id', denied(s('GET', sub))],
