@@ -91,6 +91,7 @@ describe('reliability 7: poison corpus', () => {
       const records: FixtureRecord[] = [];
       for (const [i, p] of kafkaPoison.entries()) records.push(rawRecord(good(i)), p.record);
       records.push(rawRecord(good(kafkaPoison.length)));
+      const kafkaGood = new Set(goods.keys());
       const before = await partitionEnd(h, h.hub.topics.ingest);
       const t0 = Date.now();
       for (const e of goods.values()) sentAt.set(e.eventId, t0);
@@ -144,11 +145,15 @@ describe('reliability 7: poison corpus', () => {
       // Deliveries: every good id, signature valid, payload intact, delay measured from the send.
       await waitUntilAll(goods, sub, 30_000);
       const delays: number[] = [];
+      const byPath = { kafka: 0, http: 0 };
       let intact = 0;
       for (const [id, e] of goods) {
         const r = sub.receipts('poison').find((x) => x.webhookId === id && x.status < 300);
         if (!r) continue;
-        delays.push(r.receivedAt.getTime() - sentAt.get(id)!);
+        const delay = r.receivedAt.getTime() - sentAt.get(id)!;
+        delays.push(delay);
+        const path = kafkaGood.has(id) ? 'kafka' : 'http';
+        byPath[path] = Math.max(byPath[path], delay);
         const ce = cloudEventAttributes(e);
         // ce-* header values are percent-encoded outside printable ASCII (CloudEvents HTTP binding 3.1.3.2).
         const subject = decodeURIComponent(r.ce.subject ?? '');
@@ -189,6 +194,8 @@ describe('reliability 7: poison corpus', () => {
           'delivered intact & signed': intact,
           'delay p50 ms': delays[Math.floor(delays.length / 2)] ?? -1,
           'delay max ms': maxDelay,
+          'delay max kafka path ms': byPath.kafka,
+          'delay max http path ms': byPath.http,
         },
         criteria:
           'every Kafka poison quarantined with its code and reason; every bad HTTP body 4xx problem+json; all good delivered intact, max delay < 5 s',
