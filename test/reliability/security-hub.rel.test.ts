@@ -50,6 +50,12 @@ describe('reliability 9-11: signing, tenant isolation, secrets', () => {
     secrets.set('operator API key', h.hub.operatorApiKey);
     secrets.set('hub encryption key', h.hub.env.HUB_ENCRYPTION_KEYS!.split(':')[1]!);
     secrets.set('OAuth2 client secret', demo.oauthClient.clientSecret);
+    // What the hub sends the token endpoint: Authorization: Basic base64(urlencoded id ":" urlencoded secret).
+    const { clientId, clientSecret } = demo.oauthClient;
+    secrets.set(
+      'OAuth2 token request Authorization value',
+      Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}`).toString('base64'),
+    );
   }, 180_000);
 
   afterAll(async () => {
