@@ -14,6 +14,7 @@ import {
   rawRecord,
   structuredRecord,
 } from '../../fixtures/platform-events';
+import { flatHeaders } from './security-routes';
 
 const bytes = (...parts: (string | number[])[]) =>
   Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : Buffer.from(p))));
@@ -259,8 +260,5 @@ export async function ingestHttp(
     headers: { authorization: `Bearer ${apiKey}`, ...headers },
     body,
   });
-  const text = await res.body.text();
-  const flat: Record<string, string> = {};
-  for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) flat[k] = Array.isArray(v) ? v.join(', ') : v;
-  return { status: res.statusCode, headers: flat, text };
+  return { status: res.statusCode, headers: flatHeaders(res.headers), text: await res.body.text() };
 }

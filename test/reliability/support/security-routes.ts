@@ -43,11 +43,14 @@ export async function callRoute(urls: HubUrls, key: string, call: Call): Promise
     },
     body,
   });
-  const text = await res.body.text();
-  const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(res.headers))
-    if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
-  return { status: res.statusCode, headers, text };
+  return { status: res.statusCode, headers: flatHeaders(res.headers), text: await res.body.text() };
+}
+
+/** Response or request headers as one string per name (repeated headers joined with ", "). */
+export function flatHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
+  const flat: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers)) if (v !== undefined) flat[k] = Array.isArray(v) ? v.join(', ') : v;
+  return flat;
 }
 
 /**
@@ -67,12 +70,13 @@ function callOversized(url: string, key: string, call: Call, body: Buffer): Prom
     req.on('response', (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const headers: Record<string, string> = {};
-        for (const [k, v] of Object.entries(res.headers))
-          if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
-        resolve({ status: res.statusCode ?? 0, headers, text: Buffer.concat(chunks).toString('utf8') });
-      });
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: flatHeaders(res.headers),
+          text: Buffer.concat(chunks).toString('utf8'),
+        }),
+      );
     });
     req.on('error', (err: NodeJS.ErrnoException) => {
       if (err.code !== 'EPIPE' && err.code !== 'ECONNRESET') reject(err);

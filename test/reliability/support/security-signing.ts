@@ -9,6 +9,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { Webhook } from 'standardwebhooks';
 import { signatureHeader } from '../../../pipeline/shared/delivery/sign';
 import { generateSigningSecret } from '../../../subscription-api/service';
+import { flatHeaders } from './security-routes';
 
 /** A random code point, never a lone surrogate: ASCII, Latin-1, the rest of the BMP, or an astral plane. */
 function randomCodePoint(): number {
@@ -115,7 +116,5 @@ export function signerConformance(n: number): SignerFigures {
 
 /** Standard Webhooks verification of a request a real subscriber received. */
 export function verifyReceived(secret: string, headers: IncomingHttpHeaders, body: Buffer): boolean {
-  const flat: Record<string, string> = {};
-  for (const [k, v] of Object.entries(headers)) if (v !== undefined) flat[k] = Array.isArray(v) ? v.join(', ') : v;
-  return verifies(secret, body.toString('utf8'), flat);
+  return verifies(secret, body.toString('utf8'), flatHeaders(headers));
 }
