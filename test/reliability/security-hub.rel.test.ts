@@ -160,6 +160,7 @@ describe('reliability 9-11: signing, tenant isolation, secrets', () => {
 
   it('11: tenant A gets 403/404 on every route given tenant B ids; 429 with Retry-After; 413', () =>
     h.withLogs(async () => {
+      h.step('11: tenants and B data');
       const a = await h.tenant();
       const b = await h.tenant();
       secrets.set('tenant A key', a.key);
@@ -178,6 +179,7 @@ describe('reliability 9-11: signing, tenant isolation, secrets', () => {
       secrets.set('signing secret B', bSub.signingSecret);
       secrets.set('signing secret B failing', bFailing.signingSecret);
       await untilLive(h, b.tenantId, deliveredTo('/b-ok'));
+      h.step('11: a FAILED row for B');
       const failedEvent = aUserCreated(b.tenantId);
       await h.produce([rawRecord(failedEvent)]);
       const bFailed = await waitUntil(
@@ -189,6 +191,7 @@ describe('reliability 9-11: signing, tenant isolation, secrets', () => {
         60_000,
         1_000,
       );
+      h.step('11: a replay job for B');
       const bJob = await callRoute(h.urls, b.key, {
         method: 'POST',
         api: 'dltApi',
@@ -212,6 +215,7 @@ describe('reliability 9-11: signing, tenant isolation, secrets', () => {
         eventType,
         rxUrl: rx.url,
       };
+      h.step('11: cross-tenant calls');
       const table = tenantIsolationTable(ctx);
       const routes = await openApiRoutes(h.urls);
       const untested = routes.filter((r) => !table.has(r));
@@ -244,6 +248,7 @@ describe('reliability 9-11: signing, tenant isolation, secrets', () => {
       const bUnchanged =
         bAfter.status === 200 && bAfter.text === bBefore.text && bKeyStillWorks && bFailedAfter.status !== undefined;
 
+      h.step('11: rate limits');
       // 429 + Retry-After on each API, with a key of its own.
       const c = await h.tenant();
       secrets.set('tenant C key', c.key);
@@ -270,6 +275,7 @@ describe('reliability 9-11: signing, tenant isolation, secrets', () => {
       );
       const rateLimited = limited.filter((l) => l.after >= 0 && l.retryAfter > 0 && l.problem).length;
 
+      h.step('11: body limits');
       // 413 on each API (beyond its body limit).
       const d = await h.tenant();
       const oversized = await Promise.all(

@@ -259,6 +259,8 @@ export async function ingestHttp(
     method: 'POST',
     headers: { authorization: `Bearer ${apiKey}`, ...headers },
     body,
+    headersTimeout: 30_000,
+    bodyTimeout: 30_000,
   });
   return { status: res.statusCode, headers: flatHeaders(res.headers), text: await res.body.text() };
 }

@@ -30,8 +30,13 @@ export interface SecurityHub {
   tenant(tenantId?: string): Promise<{ tenantId: string; key: string; keyId: string; client: HubClient }>;
   /** Produces records to the ingest topic in one batch (to `partition` when given, else by key). */
   produce(records: FixtureRecord[], partition?: number): Promise<void>;
-  /** The service logs, printed when `fn` fails (the processes are gone after the run). */
-  withLogs<T>(fn: () => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn`; when it fails or takes longer than `timeoutMs` (below jest's timeout, so the failure has a cause),
+   * prints the service logs (the processes are gone after the run) and the last `step` reached.
+   */
+  withLogs<T>(fn: () => Promise<T>, timeoutMs?: number): Promise<T>;
+  /** Names the phase a scenario is in (shown when it fails or times out). */
+  step(name: string): void;
   stop(): Promise<void>;
 }
 
@@ -97,6 +102,7 @@ export async function startSecurityHub(opts: SecurityHubOptions): Promise<Securi
     logLevel: logLevel.NOTHING,
   });
   let producer: Producer | undefined;
+  let step = 'start';
   const operator = hubClient(urls, hub.operatorApiKey);
 
   return {
@@ -121,13 +127,24 @@ export async function startSecurityHub(opts: SecurityHubOptions): Promise<Securi
         messages: records.map((r) => ({ key: r.key, value: r.value, headers: r.headers, partition })),
       });
     },
-    async withLogs(fn) {
+    async withLogs(fn, timeoutMs = 270_000) {
+      let timer: NodeJS.Timeout | undefined;
       try {
-        return await fn();
+        return await Promise.race([
+          fn(),
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
+          }),
+        ]);
       } catch (err) {
         process.stdout.write(`---- hub logs (last 200 lines) ----\n${logs.slice(-200).join('\n')}\n`);
-        throw err;
+        throw new Error(`${(err as Error).message} (at step: ${step})`, { cause: err });
+      } finally {
+        clearTimeout(timer);
       }
+    },
+    step(name) {
+      step = name;
     },
     async stop() {
       await producer?.disconnect().catch(() => {});

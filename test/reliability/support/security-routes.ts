@@ -35,15 +35,22 @@ export interface RouteCase {
 export async function callRoute(urls: HubUrls, key: string, call: Call): Promise<CallResult> {
   const body = call.raw ?? (call.body === undefined ? undefined : Buffer.from(JSON.stringify(call.body)));
   if (body && body.length > 64 * 1024) return callOversized(`${urls[call.api]}${call.path}`, key, call, body);
-  const res = await request(`${urls[call.api]}${call.path}`, {
-    method: call.method,
-    headers: {
-      authorization: `Bearer ${key}`,
-      ...(body ? { 'content-type': call.contentType ?? 'application/json' } : {}),
-    },
-    body,
-  });
-  return { status: res.statusCode, headers: flatHeaders(res.headers), text: await res.body.text() };
+  try {
+    const res = await request(`${urls[call.api]}${call.path}`, {
+      method: call.method,
+      headers: {
+        authorization: `Bearer ${key}`,
+        ...(body ? { 'content-type': call.contentType ?? 'application/json' } : {}),
+      },
+      body,
+      // A service that does not answer is a finding with a name, not a test hanging until jest gives up.
+      headersTimeout: 30_000,
+      bodyTimeout: 30_000,
+    });
+    return { status: res.statusCode, headers: flatHeaders(res.headers), text: await res.body.text() };
+  } catch (err) {
+    throw new Error(`${call.method} ${call.api}${call.path}: ${(err as Error).message}`, { cause: err });
+  }
 }
 
 /** Response or request headers as one string per name (repeated headers joined with ", "). */
