@@ -28,13 +28,14 @@ import { type FakeSchemaRegistry, startFakeSchemaRegistry } from '../support/fak
 import { consumeAll } from '../support/kafka';
 import { pick } from './profile';
 import { recordScenario } from './report';
-import { httpPoisonCases, ingestHttp, kafkaPoisonExtras } from './support/input-poison-corpus';
+import { type HttpPoisonCase, httpPoisonCases, ingestHttp, kafkaPoisonExtras } from './support/input-poison-corpus';
 import { aUserCreated, type SecurityHub, startSecurityHub, USER_CREATE, untilLive } from './support/security-hub';
 
 jest.setTimeout(300_000);
 
 const ROUNDS = pick(1, 4);
 const MAX_DELAY_MS = 5_000;
+const CE_JSON = { 'content-type': 'application/cloudevents+json' };
 
 describe('reliability 7: poison corpus', () => {
   let h: SecurityHub;
@@ -80,50 +81,62 @@ describe('reliability 7: poison corpus', () => {
         return e;
       };
 
-      // Kafka: good, poison, good, ..., good on one partition.
+      // Round after round (the long profile repeats the corpus; the scenario is about poison among good records,
+      // not about one burst - bursts are scenarios 1-6): Kafka, then HTTP.
       const kafkaPoison: PoisonCase[] = [];
-      for (let r = 0; r < ROUNDS; r++)
-        kafkaPoison.push(
+      const kafkaGood = new Set<string>();
+      const expectedOffsets: number[] = [];
+      const httpPoison: HttpPoisonCase[] = [];
+      const rejected: { name: string; status: number; expected: number; problem: boolean; reason: string }[] = [];
+      const goodHttp = async () => {
+        const e = good(goods.size);
+        sentAt.set(e.eventId, Date.now());
+        const ok = await ingestHttp(h.urls.eventApi, key, CE_JSON, structuredRecord(e).value!);
+        if (ok.status !== 202) throw new Error(`a good HTTP event was refused: ${ok.status} ${ok.text}`);
+      };
+      for (let r = 0; r < ROUNDS; r++) {
+        // Kafka: good, poison, good, ..., good on one partition.
+        const round = [
           ...poisonCases((n) => `poison-${r}-${n}-${randomUUID().slice(0, 4)}`),
           ...(await kafkaPoisonExtras(registryClient, ids)),
-        );
-      const records: FixtureRecord[] = [];
-      for (const [i, p] of kafkaPoison.entries()) records.push(rawRecord(good(i)), p.record);
-      records.push(rawRecord(good(kafkaPoison.length)));
-      const kafkaGood = new Set(goods.keys());
-      const before = await partitionEnd(h, h.hub.topics.ingest);
-      const t0 = Date.now();
-      for (const e of goods.values()) sentAt.set(e.eventId, t0);
-      await h.produce(records, 0);
+        ];
+        const records: FixtureRecord[] = [];
+        const roundGood: string[] = [];
+        for (const p of round) {
+          const e = good(goods.size);
+          roundGood.push(e.eventId);
+          records.push(rawRecord(e), p.record);
+        }
+        const e = good(goods.size);
+        roundGood.push(e.eventId);
+        records.push(rawRecord(e));
+        const before = await partitionEnd(h, h.hub.topics.ingest);
+        for (let k = 0; k < round.length; k++) expectedOffsets.push(before + 2 * k + 1);
+        kafkaPoison.push(...round);
+        const t0 = Date.now();
+        for (const id of roundGood) {
+          kafkaGood.add(id);
+          sentAt.set(id, t0);
+        }
+        await h.produce(records, 0);
 
-      // HTTP: good, bad, good, ..., good.
-      const httpPoison = Array.from({ length: ROUNDS }, () => httpPoisonCases(tenantId)).flat();
-      const rejected: { name: string; status: number; expected: number; problem: boolean; reason: string }[] = [];
-      let i = 0;
-      for (const bad of httpPoison) {
-        const e = good(i++);
-        const body = structuredRecord(e).value!;
-        sentAt.set(e.eventId, Date.now());
-        const ok = await ingestHttp(h.urls.eventApi, key, { 'content-type': 'application/cloudevents+json' }, body);
-        if (ok.status !== 202) throw new Error(`a good HTTP event was refused: ${ok.status} ${ok.text}`);
-        const res = await ingestHttp(h.urls.eventApi, key, bad.headers, bad.body);
-        const problem = parseProblem(res);
-        rejected.push({
-          name: bad.name,
-          status: res.status,
-          expected: bad.status,
-          problem: problem !== undefined,
-          reason: problem?.detail ?? problem?.title ?? '',
-        });
+        // HTTP: good, bad, good, ..., good.
+        const bad = httpPoisonCases(tenantId);
+        httpPoison.push(...bad);
+        for (const b of bad) {
+          await goodHttp();
+          const res = await ingestHttp(h.urls.eventApi, key, b.headers, b.body);
+          const problem = parseProblem(res);
+          rejected.push({
+            name: b.name,
+            status: res.status,
+            expected: b.status,
+            problem: problem !== undefined,
+            reason: problem?.detail ?? problem?.title ?? '',
+          });
+        }
+        await goodHttp();
       }
-      const last = good(i++);
-      sentAt.set(last.eventId, Date.now());
-      await ingestHttp(
-        h.urls.eventApi,
-        key,
-        { 'content-type': 'application/cloudevents+json' },
-        structuredRecord(last).value!,
-      );
 
       // Quarantine: exactly the Kafka poison, in order, each with its code and a reason.
       const quarantineTopic = h.hub.topics.all.find((t) => t.endsWith('.quarantine.v1'))!;
@@ -138,7 +151,7 @@ describe('reliability 7: poison corpus', () => {
       const reasons = quarantined.filter((q) => (q.headers['hub-quarantine-reason'] ?? '').length > 5).length;
       const offsetsRight = quarantined.every(
         (q, k) =>
-          Number(q.headers['hub-source-offset']) === before + 2 * k + 1 && q.headers['hub-source-partition'] === '0',
+          Number(q.headers['hub-source-offset']) === expectedOffsets[k] && q.headers['hub-source-partition'] === '0',
       );
 
       // Deliveries: every good id, signature valid, payload intact, delay measured from the send.
