@@ -135,6 +135,25 @@ describe('decodeInput', () => {
     if (!r.ok) expect(r.reason.length).toBeGreaterThan(5);
   });
 
+  it('rejects ids outside printable ASCII: the id is sent as the webhook-id header as is', () => {
+    for (const eventId of ['evt-😀', 'évt-1', 'evt\u00a0x'])
+      expect(decodeInput(rawRecord(aRawEvent({ eventId })), opts)).toMatchObject({ ok: false, code: 'INGEST.BAD_ID' });
+    expect(decodeInput(binaryRecord(aRawEvent(), { ce_id: 'évt-1' }), opts)).toMatchObject({ code: 'INGEST.BAD_ID' });
+    expect(ok(decodeInput(rawRecord(aRawEvent({ eventId: 'evt 1~!' })), opts)).event.id).toBe('evt 1~!');
+  });
+
+  it('rejects attributes with an unpaired surrogate (no UTF-8 form) but keeps paired ones', () => {
+    const raw = (field: string, json: string) => ({
+      key: 'tenant-a',
+      value: Buffer.from(JSON.stringify({ ...aRawEvent(), [field]: '@@' }).replace('"@@"', json)),
+      headers: {},
+    });
+    expect(decodeInput(raw('eventId', '"a\\ud800"'), opts)).toMatchObject({ code: 'INGEST.BAD_ENCODING' });
+    expect(decodeInput(raw('eventType', '"user.\\udfff"'), opts)).toMatchObject({ code: 'INGEST.BAD_ENCODING' });
+    expect(decodeInput(raw('resourceId', '"u-\\udc00\\ud800"'), opts)).toMatchObject({ code: 'INGEST.BAD_ENCODING' });
+    expect(ok(decodeInput(raw('resourceId', '"u-\\ud83d\\ude00"'), opts)).event.subject).toBe('USER/u-😀');
+  });
+
   it('says a wire-format value needs a registry when none is configured', () => {
     const value = Buffer.concat([Buffer.from([0, 0, 0, 0, 7]), Buffer.from('xyz')]);
     expect(decodeInput({ value }, opts)).toMatchObject({ ok: false, code: 'INGEST.NO_SCHEMA_REGISTRY' });

@@ -57,6 +57,17 @@ const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:
 // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f]/;
 const JSON_CONTENT_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(;|$)/i;
+/**
+ * A UTF-16 surrogate without its pair (only reachable through a JSON `\uD800` escape: UTF-8 input cannot carry
+ * one). Such a string has no UTF-8 form: Kafka headers and HTTP would carry U+FFFD instead, so the attribute
+ * would silently change between ingest and delivery.
+ */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+/**
+ * The id is the Standard Webhooks `webhook-id` header and the subscriber's dedupe key, sent as is: printable
+ * ASCII only (a header value outside Latin-1 cannot be sent at all, and Latin-1 bytes read back differently).
+ */
+const PRINTABLE_ASCII_ID = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/;
 
 /** One record as it came off an ingest topic (or was built from an HTTP request). */
 export interface IngestRecord {
@@ -416,8 +427,27 @@ function finish(draft: Draft, format: InputFormat): DecodeResult {
 /** The rules every ingested event meets, whatever its format. Returns the first violation. */
 export function validateEvent(e: HubCloudEvent): DecodeFailure | undefined {
   if (e.specversion !== '1.0') return fail(INGEST_CODES.badSpecversion, `unsupported specversion "${e.specversion}"`);
-  if (e.id.length > MAX_ID_LENGTH || CONTROL.test(e.id) || e.id.trim() !== e.id)
-    return fail(INGEST_CODES.badId, `id must be 1-${MAX_ID_LENGTH} printable characters without surrounding spaces`);
+  const attributes: [string, string | undefined][] = [
+    ['id', e.id],
+    ['source', e.source],
+    ['type', e.type],
+    ['subject', e.subject],
+    ['time', e.time],
+    ['dataschema', e.dataschema],
+    ['datacontenttype', e.datacontenttype],
+    ...Object.entries(e.extensions),
+  ];
+  const broken = attributes.find(([, v]) => typeof v === 'string' && LONE_SURROGATE.test(v));
+  if (broken)
+    return fail(
+      INGEST_CODES.badEncoding,
+      `attribute ${broken[0]} contains an unpaired UTF-16 surrogate (\\uD800-\\uDFFF)`,
+    );
+  if (e.id.length > MAX_ID_LENGTH || !PRINTABLE_ASCII_ID.test(e.id))
+    return fail(
+      INGEST_CODES.badId,
+      `id must be 1-${MAX_ID_LENGTH} printable ASCII characters without surrounding spaces (it is the webhook-id header)`,
+    );
   if (e.source.length > 1024 || CONTROL.test(e.source))
     return fail(INGEST_CODES.badAttributeType, 'source must be at most 1024 printable characters');
   const tenant = e.extensions[EXT.tenant];

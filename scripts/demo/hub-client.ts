@@ -50,6 +50,12 @@ export interface HubUrls {
   dltApi: string;
 }
 
+/**
+ * A hub that stops answering is an error here, not a caller waiting forever (undici's default is 5 min): a
+ * `waitUntil` probe then fails and is retried instead of hanging. A replay answers within the delivery timeout.
+ */
+const TIMEOUTS = { headersTimeout: 60_000, bodyTimeout: 60_000 };
+
 export function hubClient(urls: HubUrls, apiKey: string) {
   const call = async <T>(base: string, method: string, path: string, body?: unknown, ok = [200, 201, 202, 204]) => {
     const res = await request(`${base}${path}`, {
@@ -59,6 +65,7 @@ export function hubClient(urls: HubUrls, apiKey: string) {
         ...(body === undefined ? {} : { 'content-type': 'application/json' }),
       },
       body: body === undefined ? undefined : JSON.stringify(body),
+      ...TIMEOUTS,
     });
     const text = await res.body.text();
     const parsed = text ? safeJson(text) : undefined;
@@ -87,6 +94,7 @@ export function hubClient(urls: HubUrls, apiKey: string) {
         method: 'POST',
         headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/cloudevents+json' },
         body: JSON.stringify(event),
+        ...TIMEOUTS,
       });
       const text = await res.body.text();
       if (res.statusCode !== 202) throw new HubApiError(res.statusCode, 'POST', '/v1/events', safeJson(text));

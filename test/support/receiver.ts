@@ -21,7 +21,10 @@ export interface Receiver {
   close(): Promise<void>;
 }
 
-export async function startReceiver(responder: Responder = (_r, res) => res.writeHead(204).end()): Promise<Receiver> {
+export async function startReceiver(
+  responder: Responder = (_r, res) => res.writeHead(204).end(),
+  host = '127.0.0.1',
+): Promise<Receiver> {
   let current = responder;
   const received: Received[] = [];
   const state = { connections: 0 };
@@ -43,10 +46,10 @@ export async function startReceiver(responder: Responder = (_r, res) => res.writ
   server.on('connection', () => {
     state.connections++;
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  await new Promise<void>((r) => server.listen(0, host, r));
   const port = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${host}:${port}`,
     port,
     received,
     get connections() {

@@ -46,6 +46,20 @@ describe('createSafeLookup', () => {
     expect(res.err?.message).toContain('metadata');
   });
 
+  it('refuses internal-by-definition names without asking DNS (as registration does)', async () => {
+    const asked: string[] = [];
+    const base: Base = (hostname, opts, cb) => {
+      asked.push(hostname);
+      dns!(hostname, opts, cb);
+    };
+    const safe = createSafeLookup({ allowHosts: [] }, base);
+    for (const host of ['api.localhost', 'LOCALHOST.', 'metadata.google.internal']) {
+      const res = await lookup(safe, host);
+      expect(res.err).toMatchObject({ code: 'ERR_HUB_SSRF_BLOCKED' });
+    }
+    expect(asked).toEqual([]);
+  });
+
   it('lets allowlisted hosts through and honours all: true', async () => {
     const res = await lookup(createSafeLookup({ allowHosts: ['localhost'] }, dns), 'localhost', true);
     expect(res).toMatchObject({ err: null, address: [{ address: '127.0.0.1', family: 4 }] });

@@ -2,12 +2,13 @@
  * DNS adapters for the SSRF policy.
  *
  * - `dnsResolver()`: the `EndpointPolicy.resolve` port backed by the OS resolver (all A/AAAA answers).
- * - `createSafeLookup(policy)`: a drop-in `lookup` for `net.connect` / undici `connect: { lookup }` that checks
- *   every address it returns with `checkAddress`, so the address actually connected to is the one that was
+ * - `createSafeLookup(policy)`: a drop-in `lookup` for `net.connect` / undici `connect: { lookup }` that refuses
+ *   internal-by-definition names (`localhost`, `*.localhost`, metadata names) and checks every address it
+ *   returns with `checkAddress`, so the address actually connected to is the one that was
  *   checked (no DNS-rebinding window between check and connect).
  */
 import dns, { type LookupAddress, type LookupOptions } from 'node:dns';
-import { checkAddress, classifyIp, type EndpointPolicy } from './ssrf-policy';
+import { checkAddress, classifyIp, type EndpointPolicy, internalHostName, isAllowlisted } from './ssrf-policy';
 
 export function dnsResolver(): (host: string) => Promise<string[]> {
   return async (host) => (await dns.promises.lookup(host, { all: true, verbatim: true })).map((a) => a.address);
@@ -40,6 +41,13 @@ export function createSafeLookup(policy: Pick<EndpointPolicy, 'allowHosts'>, bas
     };
     if (literal) {
       done([{ address: hostname, family: hostname.includes(':') ? 6 : 4 }]);
+      return;
+    }
+    // Names internal by definition are refused before DNS, as at registration: a resolver that maps
+    // `*.localhost` to loopback (RFC 6761) or knows the metadata names is not even asked.
+    const internal = isAllowlisted(hostname, policy.allowHosts) ? undefined : internalHostName(hostname);
+    if (internal) {
+      callback(new BlockedAddressError(internal), '', 0);
       return;
     }
     base(hostname, { ...options, all: true }, (err, addresses) => {

@@ -273,6 +273,16 @@ const INTERNAL_NAMES: Array<{ test: (h: string) => boolean; class: AddressClass;
   },
 ];
 
+/**
+ * Why a host name is internal by definition (`localhost`, `*.localhost`, cloud metadata names), or undefined.
+ * The registration check and the connect-time lookup both refuse these without asking DNS.
+ */
+export function internalHostName(host: string): string | undefined {
+  const h = normaliseHost(host);
+  const name = INTERNAL_NAMES.find((n) => n.test(h));
+  return name ? `"${h}" is a ${name.what} (${name.class}); not allowed unless allowlisted` : undefined;
+}
+
 export function normaliseHost(host: string): string {
   let h = host.toLowerCase();
   if (h.startsWith('[') && h.endsWith(']')) h = h.slice(1, -1);
@@ -359,15 +369,8 @@ export async function validateEndpointUrl(raw: string, policy: EndpointPolicy): 
     const check = checkAddress(host, host, policy);
     return check.ok ? { ok: true, url, allowlisted: false } : { ok: false, code: check.code, reason: check.reason };
   }
-  for (const name of INTERNAL_NAMES) {
-    if (name.test(host)) {
-      return {
-        ok: false,
-        code: 'URL.BLOCKED_HOST',
-        reason: `"${host}" is a ${name.what} (${name.class}); not allowed unless allowlisted`,
-      };
-    }
-  }
+  const internal = internalHostName(host);
+  if (internal) return { ok: false, code: 'URL.BLOCKED_HOST', reason: internal };
   if (!host.includes('.')) {
     return { ok: false, code: 'URL.BLOCKED_HOST', reason: `"${host}" is a single-label (internal) host name` };
   }

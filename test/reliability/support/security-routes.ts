@@ -1,0 +1,227 @@
+/**
+ * Tenant isolation (reliability scenario 11): the routes of the three APIs as their OpenAPI documents list them,
+ * and for each one how tenant A calls it with tenant B's ids and what it must answer. A route in a document
+ * without an entry here fails the scenario: a new route needs its isolation case.
+ */
+import { request as httpRequest } from 'node:http';
+import { request } from 'undici';
+import type { HubUrls } from '../../../scripts/demo/hub-client';
+
+export interface Call {
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE' | 'PUT';
+  api: keyof HubUrls;
+  path: string;
+  body?: unknown;
+  /** Raw bytes instead of a JSON body. */
+  raw?: Buffer;
+  contentType?: string;
+  note?: string;
+}
+
+export interface CallResult {
+  status: number;
+  headers: Record<string, string>;
+  text: string;
+}
+
+export interface RouteCase {
+  calls: Call[];
+  /** Acceptable statuses. */
+  expect: number[];
+  /** Extra check on the answer (default: none). */
+  check: (res: CallResult) => boolean;
+}
+
+export async function callRoute(urls: HubUrls, key: string, call: Call): Promise<CallResult> {
+  const body = call.raw ?? (call.body === undefined ? undefined : Buffer.from(JSON.stringify(call.body)));
+  if (body && body.length > 64 * 1024) return callOversized(`${urls[call.api]}${call.path}`, key, call, body);
+  try {
+    const res = await request(`${urls[call.api]}${call.path}`, {
+      method: call.method,
+      headers: {
+        authorization: `Bearer ${key}`,
+        ...(body ? { 'content-type': call.contentType ?? 'application/json' } : {}),
+      },
+      body,
+      // A service that does not answer is a finding with a name, not a test hanging until jest gives up.
+      headersTimeout: 30_000,
+      bodyTimeout: 30_000,
+    });
+    return { status: res.statusCode, headers: flatHeaders(res.headers), text: await res.body.text() };
+  } catch (err) {
+    throw new Error(`${call.method} ${call.api}${call.path}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** Response or request headers as one string per name (repeated headers joined with ", "). */
+export function flatHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
+  const flat: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers)) if (v !== undefined) flat[k] = Array.isArray(v) ? v.join(', ') : v;
+  return flat;
+}
+
+/**
+ * A large body through node:http: a server refusing it (413) may answer and close before reading it all, which
+ * undici reports as a write error (EPIPE) instead of the answer. Here the answer wins; write errors are ignored.
+ */
+function callOversized(url: string, key: string, call: Call, body: Buffer): Promise<CallResult> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, {
+      method: call.method,
+      headers: {
+        authorization: `Bearer ${key}`,
+        'content-type': call.contentType ?? 'application/json',
+        'content-length': String(body.length),
+      },
+    });
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: flatHeaders(res.headers),
+          text: Buffer.concat(chunks).toString('utf8'),
+        }),
+      );
+    });
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE' && err.code !== 'ECONNRESET') reject(err);
+    });
+    req.setTimeout(30_000, () => req.destroy(new Error(`no answer from ${url} within 30 s`)));
+    req.end(body);
+  });
+}
+
+/** Routes of infrastructure without tenant data or auth (health, metrics, the documents themselves). */
+const INFRA = /^(GET|HEAD) \/(healthz|readyz|livez|metrics|openapi\.json|docs)(\/.*)?$/;
+
+/** `METHOD /path/:param` for every operation of every API's /openapi.json (infrastructure routes left out). */
+export async function openApiRoutes(urls: HubUrls): Promise<string[]> {
+  const routes: string[] = [];
+  for (const api of ['subscriptionApi', 'dltApi', 'eventApi'] as const) {
+    const res = await request(`${urls[api]}/openapi.json`);
+    if (res.statusCode !== 200) throw new Error(`${api} /openapi.json answered ${res.statusCode}`);
+    const doc = (await res.body.json()) as { paths: Record<string, Record<string, unknown>> };
+    for (const [path, ops] of Object.entries(doc.paths))
+      for (const method of Object.keys(ops)) {
+        if (!['get', 'post', 'put', 'patch', 'delete'].includes(method)) continue;
+        const route = `${method.toUpperCase()} ${path.replace(/\{([^}]+)\}/g, ':$1')}`;
+        if (!INFRA.test(route)) routes.push(`${api} ${route}`);
+      }
+  }
+  return routes;
+}
+
+export interface IsolationContext {
+  a: { tenantId: string };
+  b: { tenantId: string };
+  bSubscriptionId: string;
+  bApiKeyId: string;
+  bFailedEventId: string;
+  bReplayJobId: string;
+  eventType: string;
+  rxUrl: string;
+}
+
+const DENIED = [403, 404];
+const any = () => true;
+/** A shared, tenant-free resource: readable by every key, and the answer names no tenant. */
+const tenantFree = (ctx: IsolationContext) => (res: CallResult) => !res.text.includes(ctx.b.tenantId);
+
+export function tenantIsolationTable(ctx: IsolationContext): Map<string, RouteCase> {
+  const sub = `/v1/subscriptions/${ctx.bSubscriptionId}`;
+  const fe = `/v1/failed-events/${ctx.bFailedEventId}`;
+  const match = { sourceService: '*', eventType: '*', resourceType: 'USER', operationType: 'CREATE' };
+  const denied = (...calls: Call[]): RouteCase => ({ calls, expect: DENIED, check: any });
+  const s = (method: Call['method'], path: string, body?: unknown, note?: string): Call => ({
+    method,
+    api: 'subscriptionApi',
+    path,
+    body,
+    note,
+  });
+  const d = (method: Call['method'], path: string, body?: unknown, note?: string): Call => ({
+    method,
+    api: 'dltApi',
+    path,
+    body,
+    note,
+  });
+  const ingest = (tenantId: string): Call => ({
+    method: 'POST',
+    api: 'eventApi',
+    path: '/v1/events',
+    contentType: 'application/cloudevents+json',
+    raw: Buffer.from(
+      JSON.stringify({
+        specversion: '1.0',
+        id: `iso-${Date.now()}`,
+        source: '//identity',
+        type: 'user.created',
+        tenantid: tenantId,
+        sourceservice: 'identity',
+        resourcetype: 'USER',
+        operationtype: 'CREATE',
+        data: { userId: 'u-1' },
+      }),
+    ),
+    note: `for tenant ${tenantId === ctx.b.tenantId ? 'B' : 'A'}`,
+  });
+  return new Map<string, RouteCase>([
+    // subscription-api: subscriptions
+    [
+      'subscriptionApi POST /v1/subscriptions',
+      denied(
+        s('POST', '/v1/subscriptions', { tenantId: ctx.b.tenantId, match, endpointUrl: `${ctx.rxUrl}/x` }, 'for B'),
+      ),
+    ],
+    ['subscriptionApi GET /v1/subscriptions', denied(s('GET', `/v1/subscriptions?tenantId=${ctx.b.tenantId}`))],
+    ['subscriptionApi GET /v1/subscriptions/:id', denied(s('GET', sub))],
+    ['subscriptionApi PATCH /v1/subscriptions/:id', denied(s('PATCH', sub, { description: 'taken over' }))],
+    ['subscriptionApi DELETE /v1/subscriptions/:id', denied(s('DELETE', sub))],
+    ['subscriptionApi POST /v1/subscriptions/:id/pause', denied(s('POST', `${sub}/pause`))],
+    ['subscriptionApi POST /v1/subscriptions/:id/resume', denied(s('POST', `${sub}/resume`))],
+    ['subscriptionApi POST /v1/subscriptions/:id/rotate-secret', denied(s('POST', `${sub}/rotate-secret`))],
+    // subscription-api: the event type catalogue is shared (no tenant in it): tenants read, only operators write.
+    [
+      'subscriptionApi POST /v1/event-types',
+      denied(s('POST', '/v1/event-types', { name: `${ctx.eventType}.a`, domain: 'access' })),
+    ],
+    [
+      'subscriptionApi GET /v1/event-types',
+      { calls: [s('GET', '/v1/event-types')], expect: [200], check: tenantFree(ctx) },
+    ],
+    [
+      'subscriptionApi GET /v1/event-types/:idOrName',
+      { calls: [s('GET', `/v1/event-types/${ctx.eventType}`)], expect: [200], check: tenantFree(ctx) },
+    ],
+    [
+      'subscriptionApi PATCH /v1/event-types/:idOrName',
+      denied(s('PATCH', `/v1/event-types/${ctx.eventType}`, { description: 'taken over' })),
+    ],
+    ['subscriptionApi DELETE /v1/event-types/:idOrName', denied(s('DELETE', `/v1/event-types/${ctx.eventType}`))],
+    // subscription-api: API keys are operator business.
+    [
+      'subscriptionApi POST /v1/api-keys',
+      denied(s('POST', '/v1/api-keys', { name: 'takeover', role: 'TENANT', tenantId: ctx.b.tenantId })),
+    ],
+    ['subscriptionApi GET /v1/api-keys', denied(s('GET', `/v1/api-keys?tenantId=${ctx.b.tenantId}`))],
+    ['subscriptionApi DELETE /v1/api-keys/:id', denied(s('DELETE', `/v1/api-keys/${ctx.bApiKeyId}`))],
+    // dlt-processor
+    ['dltApi GET /v1/failed-events', denied(d('GET', `/v1/failed-events?tenantId=${ctx.b.tenantId}`))],
+    ['dltApi GET /v1/failed-events/stats', denied(d('GET', `/v1/failed-events/stats?tenantId=${ctx.b.tenantId}`))],
+    ['dltApi GET /v1/failed-events/:id', denied(d('GET', fe))],
+    ['dltApi POST /v1/failed-events/:id/replay', denied(d('POST', `${fe}/replay`))],
+    [
+      'dltApi POST /v1/failed-events/replay',
+      denied(
+        d('POST', '/v1/failed-events/replay', { tenantId: ctx.b.tenantId }, 'for B'),
+        d('POST', '/v1/failed-events/replay', { tenantId: ctx.b.tenantId, dryRun: true }, 'dry run for B'),
+      ),
+    ],
+    ['dltApi GET /v1/replay-jobs/:id', denied(d('GET', `/v1/replay-jobs/${ctx.bReplayJobId}`))],
+    // event-processor: HTTP ingest of an event of another tenant
+    ['eventApi POST /v1/events', denied(ingest(ctx.b.tenantId))],
+  ]);
+}
