@@ -271,6 +271,20 @@ describe('process-level faults (reliability scenarios 1, 2, 5, 6)', () => {
       watching = false;
       await watcher;
       const p99 = percentile(latencies(t, stream), 99);
+      if (process.env.REL_DEBUG) {
+        for (const name of healthy) {
+          const byS = new Map<number, number[]>();
+          const t0 = Math.min(...stream.sentAt.values());
+          for (const r of t.target(name).receiver.receipts(name)) {
+            const id = r.ce.id ?? r.webhookId;
+            const s = stream.sentAt.get(id);
+            if (r.status >= 300 || s === undefined) continue;
+            const k = Math.floor((s - t0) / 1000);
+            byS.set(k, [...(byS.get(k) ?? []), r.receivedAt.getTime() - s]);
+          }
+          process.stdout.write(`${name}: ${[...byS].sort((a, b) => a[0] - b[0]).map(([k, v]) => `${k}s:${percentile(v, 50)}/${percentile(v, 99)}`).join(' ')}\n`);
+        }
+      }
       const hangMax = t.target('hang').receiver.concurrency('hang').max;
 
       // On a shared 2-core box the p99 of a few-second run moves by more than 10% between identical runs: the
