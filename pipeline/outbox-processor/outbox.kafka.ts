@@ -154,11 +154,6 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
   const ordered = new KeyedSerialQueue();
   const pending = new Set<Promise<void>>();
   const outboxTopics = new Map<string, Domain>(DOMAINS.map((d) => [opts.topics.outbox(d), d]));
-  // Records waiting for an endpoint's slots also hold their partition's in-flight slots. If one slow endpoint
-  // could queue as many as the partition admits, eachBatch would stop fetching and every other subscriber on
-  // that partition would wait behind it (head-of-line). So one endpoint queues at most a quarter of a partition's
-  // slots; beyond that its records go to the DLT (retried from there).
-  const endpointQueueBound = Math.max(1, Math.min(opts.perEndpointQueue, Math.floor(opts.maxInFlightPerPartition / 4)));
   const shutdown = opts.shutdown ?? new AbortController();
   /** Bumped on every group (re)join: completions of records fetched in an older generation are not tracked. */
   let epoch = 0;
@@ -284,7 +279,7 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
         };
       }
       const slot = slotFor(sub.endpointUrl);
-      if (slot.waiting >= endpointQueueBound) {
+      if (slot.waiting >= opts.perEndpointQueue) {
         const at = new Date();
         return {
           type: 'deadLetter',

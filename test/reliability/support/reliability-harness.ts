@@ -20,6 +20,7 @@ import { generateHubKeySpec } from '../../../pipeline/shared/crypto/secret-box';
 import { type DemoSubscriber, type EndpointBehaviour, startDemoSubscriber } from '../../../scripts/demo/demo-subscriber';
 import { type HubClient, hubClient, waitUntil } from '../../../scripts/demo/hub-client';
 import { type Hub, type StartHubOptions, startHub } from '../../../scripts/hub/start-hub';
+import { aRawEvent, type RawPlatformEvent, rawRecord } from '../../fixtures/platform-events';
 import { createTestDatabase, type TestDatabase } from '../../support/db';
 
 export { waitUntil };
@@ -137,19 +138,17 @@ export function apiUrls(hub: Hub) {
   };
 }
 
-export function rawUserCreated(tenantId: string, eventId = randomUUID()) {
-  return {
+/** A fresh USER CREATE platform event of the tenant (unique id, occurring now). */
+export function rawUserCreated(tenantId: string): RawPlatformEvent {
+  const eventId = randomUUID();
+  return aRawEvent({
     eventId,
-    sourceService: 'identity-service',
-    eventType: 'user.created',
-    resourceType: 'USER',
-    operationType: 'CREATE',
     tenantId,
+    resourceId: `u-${eventId.slice(0, 8)}`,
     occurredAt: new Date().toISOString(),
     traceId: randomUUID().replace(/-/g, ''),
     correlationId: randomUUID(),
-    payload: { userId: `u-${eventId.slice(0, 8)}`, email: 'ada@example.com' },
-  };
+  });
 }
 
 /** One subscriber of a tenant: its own HTTP server (own origin) and its subscription. */
@@ -229,9 +228,7 @@ async function untilSubscriptionsAreLive(rel: RelHub, tenantId: string, targets:
   }
 }
 
-function toMessage(event: ReturnType<typeof rawUserCreated>) {
-  return { key: event.tenantId, value: JSON.stringify(event), headers: { 'content-type': 'application/json' } };
-}
+const toMessage = (event: RawPlatformEvent) => rawRecord(event);
 
 /** A paced producer of raw platform events, keeping each event's send time (for latency). */
 export interface EventStream {
