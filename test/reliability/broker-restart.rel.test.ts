@@ -59,8 +59,10 @@ describe('broker restart (reliability scenario 3)', () => {
       await stream.done;
       const r = await drain(rel!, t.targets, stream.ids, pick(180_000, 900_000));
       const samePids = SERVICE_NAMES.map((s) => hub.instances(s)[0]?.child.pid);
-      const resumed = samePids.every((p, i) => p === pids[i]) && SERVICE_NAMES.every((s) => hub.instances(s)[0]!.child.running);
-      const pass = r.lost === 0 && r.badSignatures === 0 && r.foreignWebhookIds === 0 && resumed && broker.brokers === brokers;
+      const resumed =
+        samePids.every((p, i) => p === pids[i]) && SERVICE_NAMES.every((s) => hub.instances(s)[0]!.child.running);
+      const pass =
+        r.lost === 0 && r.badSignatures === 0 && r.foreignWebhookIds === 0 && resumed && broker.brokers === brokers;
       recordScenario({
         id: 'broker-restart',
         order: 3,

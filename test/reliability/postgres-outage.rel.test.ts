@@ -97,7 +97,8 @@ describe('Postgres outage (reliability scenario 4)', () => {
           duplicates: r.duplicates,
           'run + drain s': Math.round((Date.now() - started) / 1000),
         },
-        criteria: '0 lost; after recovery the DLT holds exactly one row per failed (event, subscription) pair, none for the healthy one',
+        criteria:
+          '0 lost; after recovery the DLT holds exactly one row per failed (event, subscription) pair, none for the healthy one',
       });
       expect(r.lostSample).toEqual([]);
       expect(r.lost).toBe(0);

@@ -240,7 +240,9 @@ describe('process-level faults (reliability scenarios 1, 2, 5, 6)', () => {
             const k = Math.floor((sent - t0) / 1000);
             bySecond.set(k, [...(bySecond.get(k) ?? []), r.receivedAt.getTime() - sent]);
           }
-          const line = [...bySecond].sort((a, b) => a[0] - b[0]).map(([k, v]) => `${k}:${percentile(v, 50)}/${percentile(v, 99)}`);
+          const line = [...bySecond]
+            .sort((a, b) => a[0] - b[0])
+            .map(([k, v]) => `${k}:${percentile(v, 50)}/${percentile(v, 99)}`);
           process.stdout.write(`[debug] ${t.targets.length} targets h1 ${line.join(' ')}\n`);
         }
         return { figures, p99: percentile(latencies, 99), stream };
@@ -272,11 +274,13 @@ describe('process-level faults (reliability scenarios 1, 2, 5, 6)', () => {
       })();
       // Everything sent to the hanging and the flaky subscriber must be delivered or parked in the DLT too.
       const bad = await run(t, t.targets);
-      const healthyLost = (await account(
-        rel,
-        healthy.map((n) => t.target(n)),
-        bad.stream.ids,
-      )).lost;
+      const healthyLost = (
+        await account(
+          rel,
+          healthy.map((n) => t.target(n)),
+          bad.stream.ids,
+        )
+      ).lost;
       // The breaker keeps cycling while the hanging subscriber is tried: give the watcher a little longer.
       await waitUntil('the breaker seen open and half-open', () => seen.open > 0 && seen.halfOpen > 0, 15_000).catch(
         () => undefined,

@@ -17,7 +17,11 @@ import { join } from 'node:path';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { generateApiKey } from '../../../pipeline/shared/auth/api-key';
 import { generateHubKeySpec } from '../../../pipeline/shared/crypto/secret-box';
-import { type DemoSubscriber, type EndpointBehaviour, startDemoSubscriber } from '../../../scripts/demo/demo-subscriber';
+import {
+  type DemoSubscriber,
+  type EndpointBehaviour,
+  startDemoSubscriber,
+} from '../../../scripts/demo/demo-subscriber';
 import { type HubClient, hubClient, waitUntil } from '../../../scripts/demo/hub-client';
 import { type Hub, type StartHubOptions, startHub } from '../../../scripts/hub/start-hub';
 import { aRawEvent, type RawPlatformEvent, rawRecord } from '../../fixtures/platform-events';
@@ -106,7 +110,11 @@ export async function startRelHub(
     rmSync(dataDir, { recursive: true, force: true });
     throw err;
   }
-  const kafka = new Kafka({ clientId: `${prefix}-test`, brokers: hub.kafka.brokers.split(','), logLevel: logLevel.NOTHING });
+  const kafka = new Kafka({
+    clientId: `${prefix}-test`,
+    brokers: hub.kafka.brokers.split(','),
+    logLevel: logLevel.NOTHING,
+  });
   return {
     hub,
     db,
@@ -379,7 +387,10 @@ export async function drain(
   ).catch(() => undefined); // the figures below say what is missing
   // Only 2xx receipts can be duplicates; failing or hanging subscribers keep being retried from the DLT.
   const receiptCount = () =>
-    targets.reduce((n, t) => n + t.receiver.receipts(t.name).filter((r) => r.status >= 200 && r.status < 300).length, 0);
+    targets.reduce(
+      (n, t) => n + t.receiver.receipts(t.name).filter((r) => r.status >= 200 && r.status < 300).length,
+      0,
+    );
   let last = receiptCount();
   let quietSince = Date.now();
   while (Date.now() - quietSince < quietMs && Date.now() - started < timeoutMs + quietMs) {
