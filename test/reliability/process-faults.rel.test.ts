@@ -256,7 +256,7 @@ describe('process-level faults (reliability scenarios 1, 2, 5, 6)', () => {
       const t = await tenant([...healthy, 'hang', 'flaky']);
       configure(t.target('hang'), { hanging: true });
       configure(t.target('flaky'), { failRatio: 0.5 });
-      const seen = { open: 0, halfOpen: 0 };
+      const seen = { open: 0, halfOpen: 0, inFlight: 0 };
       let watching = true;
       const watcher = (async () => {
         while (watching) {
@@ -267,6 +267,14 @@ describe('process-level faults (reliability scenarios 1, 2, 5, 6)', () => {
             const gauge = (state: string) =>
               Number(new RegExp(`^hub_outbox_breakers\\{state="${state}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
             seen.open = Math.max(seen.open, gauge('open'));
+            seen.inFlight = Math.max(
+              seen.inFlight,
+              Number(/^hub_outbox_in_flight (\d+)/m.exec(text)?.[1] ?? 0),
+            );
+            if (process.env.REL_DEBUG)
+              process.stdout.write(
+                `[debug] in-flight ${/^hub_outbox_in_flight (\d+)/m.exec(text)?.[1]} open ${gauge('open')} half ${gauge('half-open')}\n`,
+              );
             seen.halfOpen = Math.max(seen.halfOpen, gauge('half-open'));
           }
           await sleep(200);
@@ -311,6 +319,7 @@ describe('process-level faults (reliability scenarios 1, 2, 5, 6)', () => {
           'p99 bound ms': Math.round(bound),
           'hanging: max concurrent requests': hangMax,
           'per-endpoint cap (outbox + dlt-processor)': cap,
+          'outbox max in-flight': seen.inFlight,
           'breaker seen open': seen.open > 0,
           'breaker seen half-open': seen.halfOpen > 0,
           'hanging + flaky parked in DLT': bad.figures.parked,
