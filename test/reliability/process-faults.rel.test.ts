@@ -216,23 +216,32 @@ describe('process-level faults (reliability scenarios 1, 2, 5, 6)', () => {
       // (one instance here) and the dlt-processor's retries. Together they may hold both caps at once.
       const cap = Number(RELIABILITY_ENV.PER_ENDPOINT_CONCURRENCY) * 2;
       const healthy = ['h1', 'h2', 'h3'];
+      // The first seconds of a run are not steady state: new endpoints get their first connections, and a
+      // breaker needs failed requests (BREAKER_MIN_REQUESTS, each waiting out the header timeout) before it trips.
+      // The compared p99 is over events sent after this; the whole run's p99 is reported beside it.
+      const warmupMs = 3_000;
 
       /** One run of the load for a tenant: p99 of each healthy pair's first 2xx receipt minus its send time. */
       const run = async (t: Tenant, targets: Target[]) => {
         const stream = produceEvents(rel, t.tenantId, events, { perSecond });
         await stream.done;
         const figures = await drain(rel, targets, stream.ids, 120_000, 1_000);
+        const t0 = Math.min(...stream.sentAt.values());
         const latencies: number[] = [];
+        const steady: number[] = [];
         for (const name of healthy) {
           const first = new Map<string, number>();
           for (const r of t.target(name).receiver.receipts(name)) {
             const id = r.ce.id ?? r.webhookId;
             if (r.status < 300 && stream.sentAt.has(id) && !first.has(id)) first.set(id, r.receivedAt.getTime());
           }
-          for (const [id, at] of first) latencies.push(at - stream.sentAt.get(id)!);
+          for (const [id, at] of first) {
+            const sent = stream.sentAt.get(id)!;
+            latencies.push(at - sent);
+            if (sent - t0 >= warmupMs) steady.push(at - sent);
+          }
         }
         if (process.env.REL_DEBUG) {
-          const t0 = Math.min(...stream.sentAt.values());
           const bySecond = new Map<number, number[]>();
           for (const r of t.target('h1').receiver.receipts('h1')) {
             const sent = stream.sentAt.get(r.ce.id ?? r.webhookId);
@@ -245,7 +254,7 @@ describe('process-level faults (reliability scenarios 1, 2, 5, 6)', () => {
             .map(([k, v]) => `${k}:${percentile(v, 50)}/${percentile(v, 99)}`);
           process.stdout.write(`[debug] ${t.targets.length} targets h1 ${line.join(' ')}\n`);
         }
-        return { figures, p99: percentile(latencies, 99), stream };
+        return { figures, p99: percentile(steady, 99), p99All: percentile(latencies, 99), stream };
       };
 
       // Baseline runs (healthy subscribers only) before and after the run with the bad subscribers: the box's
@@ -267,14 +276,7 @@ describe('process-level faults (reliability scenarios 1, 2, 5, 6)', () => {
             const gauge = (state: string) =>
               Number(new RegExp(`^hub_outbox_breakers\\{state="${state}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
             seen.open = Math.max(seen.open, gauge('open'));
-            seen.inFlight = Math.max(
-              seen.inFlight,
-              Number(/^hub_outbox_in_flight (\d+)/m.exec(text)?.[1] ?? 0),
-            );
-            if (process.env.REL_DEBUG)
-              process.stdout.write(
-                `[debug] in-flight ${/^hub_outbox_in_flight (\d+)/m.exec(text)?.[1]} open ${gauge('open')} half ${gauge('half-open')}\n`,
-              );
+            seen.inFlight = Math.max(seen.inFlight, Number(/^hub_outbox_in_flight (\d+)/m.exec(text)?.[1] ?? 0));
             seen.halfOpen = Math.max(seen.halfOpen, gauge('half-open'));
           }
           await sleep(200);
@@ -316,6 +318,7 @@ describe('process-level faults (reliability scenarios 1, 2, 5, 6)', () => {
           'events/s': perSecond,
           'healthy p99 ms (baseline before, after)': `${before.p99}, ${after.p99}`,
           'healthy p99 ms (with bad subscribers)': bad.p99,
+          'healthy p99 ms, whole runs incl. warm-up (before, bad, after)': `${before.p99All}, ${bad.p99All}, ${after.p99All}`,
           'p99 bound ms': Math.round(bound),
           'hanging: max concurrent requests': hangMax,
           'per-endpoint cap (outbox + dlt-processor)': cap,
@@ -325,7 +328,7 @@ describe('process-level faults (reliability scenarios 1, 2, 5, 6)', () => {
           'hanging + flaky parked in DLT': bad.figures.parked,
           lost,
         },
-        criteria: `healthy p99 within 10% of the slower baseline run around it, or within ${floorMs} ms of it (noisy shared 2-core box); the hanging subscriber never holds more requests than the per-endpoint caps of the outbox-processor and the dlt-processor together; its breaker seen open and half-open on the outbox-processor's /metrics; nothing lost`,
+        criteria: `healthy p99 (events sent after the first ${warmupMs / 1000} s of each run) within 10% of the slower baseline run around it, or within ${floorMs} ms of it (noisy shared 2-core box); the hanging subscriber never holds more requests than the per-endpoint caps of the outbox-processor and the dlt-processor together; its breaker seen open and half-open on the outbox-processor's /metrics; nothing lost`,
       });
       expect(lost).toBe(0);
       expect(healthyLost).toBe(0);
