@@ -415,3 +415,24 @@ export function percentile(values: number[], p: number): number {
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The delivery figures every loss scenario records, in display order. */
+export function deliveryFigures(r: Accounting): Record<string, string | number> {
+  return {
+    pairs: r.expected,
+    delivered: r.delivered,
+    'parked in DLT': r.parked,
+    lost: r.lost,
+    duplicates: `${r.duplicates} (${percent(r.duplicates, r.expected)})`,
+    'duplicates with another webhook-id': r.foreignWebhookIds,
+    'bad signatures': r.badSignatures,
+  };
+}
+
+/** Nothing lost, every receipt signed validly, every duplicate under the event's own webhook-id. */
+export function expectNothingLost(r: Accounting): void {
+  expect(r.lostSample).toEqual([]);
+  expect(r.lost).toBe(0);
+  expect(r.foreignWebhookIds).toBe(0);
+  expect(r.badSignatures).toBe(0);
+}
