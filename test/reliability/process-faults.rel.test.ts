@@ -218,6 +218,7 @@ describe('process-level faults (reliability scenarios 1, 2, 5, 6)', () => {
             if (sent - t0 >= warmupMs) steady.push(at - sent);
           }
         }
+        // REL_DEBUG=1: h1's p50/p99 per second of the run, to tell a warm-up spike from a backlog that builds up.
         if (process.env.REL_DEBUG) {
           const bySecond = new Map<number, number[]>();
           for (const r of t.target('h1').receiver.receipts('h1')) {
