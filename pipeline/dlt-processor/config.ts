@@ -18,6 +18,12 @@ export const dltConfigSchema = z.object({
   SCHEDULER_INTERVAL_MS: env.int(3000, 10),
   SCHEDULER_BATCH_SIZE: env.int(200, 1),
   SCHEDULER_CONCURRENCY: env.int(16, 1),
+  /**
+   * Requests open at once to one endpoint origin from this process (its connection pool's size): retries and
+   * replays of a slow subscriber must not pile onto it beyond what the outbox-processor would send.
+   */
+  PER_ENDPOINT_CONCURRENCY: env.int(8, 1),
+  REQUEST_TIMEOUT_MS: env.int(30_000, 1),
   MAX_ATTEMPTS: env.int(3, 1, 100),
   RETRY_BASE_MS: env.int(3000, 1),
   RETRY_MAX_MS: env.int(300_000, 1),

@@ -72,7 +72,11 @@ async function main(): Promise<void> {
   collectDefaultMetrics({ register: registry });
 
   const box = new SecretBox(parseHubKeys(config.HUB_ENCRYPTION_KEYS));
-  const sender = new HttpSender({ allowHosts: config.ENDPOINT_ALLOW_HOSTS });
+  const sender = new HttpSender({
+    allowHosts: config.ENDPOINT_ALLOW_HOSTS,
+    connectionsPerOrigin: config.PER_ENDPOINT_CONCURRENCY,
+    totalTimeoutMs: config.REQUEST_TIMEOUT_MS,
+  });
   const open = (sealed: string, id: string) => box.open(sealed, id);
   const auth = createAuthProvider({ open, send: (r) => sender.send(r) });
   const directory = await retryingKafka(log, 'subscription directory', () =>

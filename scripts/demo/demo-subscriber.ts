@@ -4,7 +4,9 @@
  *     `standardwebhooks` package, using the signing secret the hub returned when the subscription was created;
  *   - serves an OAuth2 client-credentials token endpoint at `POST /oauth/token` and requires its token on the
  *     endpoints marked `oauth2`;
- *   - fails with 500 on endpoints marked failing, until told to recover.
+ *   - fails with 500 on endpoints marked failing, until told to recover; fails a share of requests when given a
+ *     `failRatio`; never answers (until stop) on endpoints marked `hanging` (the reliability suite's slow subscriber);
+ *   - counts the requests open at each endpoint at once (the hub's per-endpoint concurrency cap, seen from outside).
  * Receipts are kept per endpoint (webhook-id, CloudEvent attributes, body) so callers can count and dedupe.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
@@ -23,6 +25,7 @@ export interface Receipt {
   /** Why verification failed (when it did). */
   verifyError?: string;
   authorized: boolean;
+  /** The status answered; 0 on a hanging endpoint (no answer). */
   status: number;
   receivedAt: Date;
 }
@@ -34,6 +37,10 @@ export interface EndpointBehaviour {
   oauth2?: boolean;
   /** Answer 500 while true. */
   failing?: boolean;
+  /** Answer 500 to this share (0-1) of the requests, at random. */
+  failRatio?: number;
+  /** Never answer (the connection stays open until the subscriber stops or the hub gives up). */
+  hanging?: boolean;
 }
 
 export interface DemoSubscriber {
@@ -46,6 +53,8 @@ export interface DemoSubscriber {
   /** Distinct webhook-ids delivered with 2xx to an endpoint. */
   deliveredIds(name: string): Set<string>;
   tokensIssued(): number;
+  /** Requests an endpoint is holding open right now, and the most it ever held at once. */
+  concurrency(name: string): { open: number; max: number };
   onReceipt(listener: (r: Receipt) => void): void;
   stop(): Promise<void>;
 }
@@ -59,6 +68,15 @@ export async function startDemoSubscriber(opts: { host?: string; port?: number }
   const listeners: ((r: Receipt) => void)[] = [];
   const oauthClient = { clientId: 'demo-client', clientSecret: randomBytes(18).toString('base64url') };
   const tokens = new Set<string>();
+  const open = new Map<string, { open: number; max: number }>();
+  const concurrency = (name: string) => {
+    let c = open.get(name);
+    if (!c) {
+      c = { open: 0, max: 0 };
+      open.set(name, c);
+    }
+    return c;
+  };
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://x');
@@ -69,6 +87,11 @@ export async function startDemoSubscriber(opts: { host?: string; port?: number }
     const name = m[1]!;
     const behaviour = endpoints.get(name);
     if (!behaviour?.secret) return send(res, 503, { error: `endpoint ${name} is not configured yet` });
+    // Counted from the first byte read to the answer (or the client giving up on a hanging request).
+    const c = concurrency(name);
+    c.open++;
+    c.max = Math.max(c.max, c.open);
+    res.once('close', () => c.open--);
 
     const headers = flatHeaders(req);
     let signatureValid = false;
@@ -80,7 +103,8 @@ export async function startDemoSubscriber(opts: { host?: string; port?: number }
       verifyError = (err as Error).message;
     }
     const authorized = !behaviour.oauth2 || tokens.has((headers.authorization ?? '').replace(/^Bearer /i, ''));
-    const status = !authorized ? 401 : !signatureValid ? 400 : behaviour.failing ? 500 : 204;
+    const failing = behaviour.failing || (behaviour.failRatio !== undefined && Math.random() < behaviour.failRatio);
+    const status = behaviour.hanging ? 0 : !authorized ? 401 : !signatureValid ? 400 : failing ? 500 : 204;
     const receipt: Receipt = {
       endpoint: name,
       webhookId: headers['webhook-id'] ?? '',
@@ -95,6 +119,7 @@ export async function startDemoSubscriber(opts: { host?: string; port?: number }
     };
     receipts.push(receipt);
     for (const l of listeners) l(receipt);
+    if (status === 0) return; // hanging: status 0 in the receipt, no answer
     if (status === 204) {
       res.writeHead(204).end();
       return;
@@ -145,6 +170,7 @@ export async function startDemoSubscriber(opts: { host?: string; port?: number }
     deliveredIds: (name) =>
       new Set(receipts.filter((r) => r.endpoint === name && r.status < 300).map((r) => r.webhookId)),
     tokensIssued: () => tokens.size,
+    concurrency: (name) => ({ ...concurrency(name) }),
     onReceipt: (l) => listeners.push(l),
     stop: () =>
       new Promise<void>((resolve) => {
