@@ -332,6 +332,8 @@ interface BenchHub {
   ingest: string;
   topics: string[];
   databaseUrl: string;
+  /** The services' last log lines (warnings and errors: the hub runs at LOG_LEVEL=warn). */
+  lastLines: string[];
   stop(): Promise<void>;
 }
 
@@ -432,6 +434,7 @@ async function startBenchHub(
     ingest,
     topics: specs.map((s) => s.topic),
     databaseUrl: u.toString(),
+    lastLines,
     async stop() {
       await hub.stop();
       rmSync(dataDir, { recursive: true, force: true });
@@ -474,7 +477,7 @@ function lagReport(b: BenchHub) {
           if (committed > 0) out.push(`${g.groupId}@${t.topic}: ${committed}`);
         }
       }
-      return out.join('; ');
+      return `${out.join('; ')}\n  last service log lines:\n  ${b.lastLines.slice(-8).join('\n  ')}`;
     } finally {
       await a.disconnect();
     }

@@ -47,6 +47,8 @@ export interface IngestOptions {
   metrics?: EventProcessorMetrics;
   log: Logger;
   now?: () => number;
+  /** The consumer stopped for good (kafkajs will not restart it). */
+  onFatal?: (err: Error) => void;
   /** Consume from the beginning when the group has no committed offset. Default true. */
   fromBeginning?: boolean;
 }
@@ -95,7 +97,11 @@ class TxProducer {
   ): Promise<void> {
     const txn = await this.producer.transaction();
     try {
-      if (records.length > 0) await txn.sendBatch({ acks: -1, topicMessages: byTopic(records) });
+      // Several produce requests inside the one transaction, each far below the broker's message.max.bytes
+      // (1 MiB by default): kafkajs puts a request's records for one partition into one record batch, and a fan-out
+      // of 10 over a 500-record chunk is megabytes.
+      for (const part of splitByBytes(records, MAX_REQUEST_BYTES))
+        await txn.sendBatch({ acks: -1, topicMessages: byTopic(part) });
       await txn.sendOffsets({
         consumerGroupId: groupId,
         topics: [{ topic: offsets.topic, partitions: [{ partition: offsets.partition, offset: offsets.offset }] }],
@@ -122,6 +128,34 @@ class TxProducer {
   disconnect(): Promise<void> {
     return this.producer.disconnect();
   }
+}
+
+/** Bytes of records per produce request (see TxProducer.commit). */
+export const MAX_REQUEST_BYTES = 512 * 1024;
+
+const sizeOf = (r: ProducedRecord) => {
+  let n = (r.value?.length ?? 0) + (r.key?.length ?? 0) + 64;
+  for (const [k, v] of Object.entries(r.headers)) n += k.length + (v === undefined ? 0 : String(v).length) + 8;
+  return n;
+};
+
+/** Consecutive groups of records of at most `maxBytes` each (a larger single record forms its own group). */
+export function splitByBytes(records: ProducedRecord[], maxBytes: number): ProducedRecord[][] {
+  const out: ProducedRecord[][] = [];
+  let current: ProducedRecord[] = [];
+  let bytes = 0;
+  for (const r of records) {
+    const n = sizeOf(r);
+    if (current.length > 0 && bytes + n > maxBytes) {
+      out.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(r);
+    bytes += n;
+  }
+  if (current.length > 0) out.push(current);
+  return out;
 }
 
 function byTopic(records: ProducedRecord[]): { topic: string; messages: Message[] }[] {
@@ -185,9 +219,12 @@ export async function startIngest(opts: IngestOptions): Promise<IngestRunner> {
     running = true;
     log.info({ memberAssignment: e.payload.memberAssignment }, 'joined the ingest consumer group');
   });
-  consumer.on(consumer.events.CRASH, (e) =>
-    log.error({ err: errorMessage(e.payload.error), restart: e.payload.restart }, 'ingest consumer crashed'),
-  );
+  consumer.on(consumer.events.CRASH, (e) => {
+    log.error({ err: errorMessage(e.payload.error), restart: e.payload.restart }, 'ingest consumer crashed');
+    // kafkajs does not restart after a non-retriable error: the consumer would sit idle while the process looks
+    // alive. Hand it to the owner (main exits non-zero so the supervisor restarts the instance).
+    if (!e.payload.restart) opts.onFatal?.(e.payload.error);
+  });
 
   const processChunk = async (
     producer: TxProducer,

@@ -39,7 +39,11 @@ export interface EventProcessor {
   stop(): Promise<void>;
 }
 
-export async function startEventProcessor(config: EventProcessorConfig, log: Logger): Promise<EventProcessor> {
+export async function startEventProcessor(
+  config: EventProcessorConfig,
+  log: Logger,
+  hooks: { onFatal?: (err: Error) => void } = {},
+): Promise<EventProcessor> {
   const topics = topicNames(config.TOPIC_PREFIX);
   const kafka: Kafka = createKafka({
     brokers: config.KAFKA_BROKERS,
@@ -143,6 +147,7 @@ export async function startEventProcessor(config: EventProcessorConfig, log: Log
     transactionalIdPrefix: `${config.GROUP_ID}-${config.instanceId}`,
     concurrency: config.CONCURRENCY,
     maxBatchRecords: config.MAX_BATCH_RECORDS,
+    onFatal: hooks.onFatal,
     transactionTimeoutMs: config.TRANSACTION_TIMEOUT_MS,
     sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
     decode: (record) => decodeRecord(record, decodeOptions),
@@ -183,8 +188,16 @@ export async function startEventProcessor(config: EventProcessorConfig, log: Log
 async function main(): Promise<void> {
   const config = loadEventProcessorConfig();
   const log = createLogger({ service: 'event-processor', level: config.LOG_LEVEL });
-  const processor = await startEventProcessor(config, log);
-  const shutdown = (signal: string) => {
+  let shutdown = (_signal: string, _code = 0) => {};
+  const processor = await startEventProcessor(config, log, {
+    // The ingest consumer stopped for good: leave with an error so the supervisor starts a fresh instance
+    // (it resumes from the committed offsets) instead of running without consuming.
+    onFatal: (err) => {
+      log.fatal({ err: errorMessage(err) }, 'ingest consumer stopped for good; exiting so the instance is restarted');
+      shutdown('fatal', 1);
+    },
+  });
+  shutdown = (signal: string, code = 0) => {
     log.info({ signal }, 'shutting down: finishing the running batch, committing, leaving the group');
     const force = setTimeout(() => {
       log.error('shutdown grace period exceeded; exiting');
@@ -194,7 +207,7 @@ async function main(): Promise<void> {
     processor.stop().then(
       () => {
         log.info('stopped');
-        process.exit(0);
+        process.exit(code);
       },
       (err) => {
         log.error({ err: errorMessage(err) }, 'shutdown failed');

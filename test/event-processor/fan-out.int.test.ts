@@ -45,6 +45,23 @@ describe('event-processor fan-out', () => {
     );
   });
 
+  it('fans out a chunk whose outbox records for one partition exceed the broker limit (1 MiB), all exactly once', async () => {
+    // One tenant = one outbox partition; 100 events x 20 subscriptions x ~2 KB = ~4 MB in one transaction. Sent as
+    // one produce request it is refused (MESSAGE_TOO_LARGE) and the consumer stopped for good.
+    const s = aScenario('large-fanout');
+    const subs = Array.from({ length: 20 }, (_, i) => aSnapshot({ id: `big-${i}` }));
+    await publishSubscriptions(s, subs);
+    processor = await startProcessor(s);
+    const events = Array.from({ length: 100 }, (_, i) =>
+      rawRecord(aRawEvent({ eventId: `evt-big-${i}`, payload: { userId: `u-${i}`, bio: 'x'.repeat(2000) } })),
+    );
+    await produceIngest(s, events);
+    const out = await consumeAll(s.topics.allOutbox(), { count: 2000, settleMs: 1500, timeoutMs: 60_000 });
+    expect(out).toHaveLength(2000);
+    const pairs = new Set(out.map((r) => `${r.headers.ce_id}|${r.headers['hub-subscription-id']}`));
+    expect(pairs.size).toBe(2000);
+  });
+
   it('honours wildcards, skips paused subscriptions, keeps tenants apart and audits a no-match as 0 matches', async () => {
     const s = aScenario('match');
     await publishSubscriptions(s, [
