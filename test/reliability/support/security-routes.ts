@@ -61,11 +61,28 @@ export function flatHeaders(headers: Record<string, string | string[] | undefine
 }
 
 /**
- * A large body through node:http: a server refusing it (413) may answer and close before reading it all, which
- * undici reports as a write error (EPIPE) instead of the answer. Here the answer wins; write errors are ignored.
+ * A large body through node:http. A server refusing it (413) answers and closes before reading it all; the client
+ * then sees EPIPE/ECONNRESET while still writing, and a reset can even drop the answer before it is read (the
+ * classic early-response race of HTTP/1.1). So: the answer wins over write errors, and a connection that closed
+ * without one is tried again (a few times), so the call ends with the server's answer or a named error, never hangs.
  */
-function callOversized(url: string, key: string, call: Call, body: Buffer): Promise<CallResult> {
+async function callOversized(url: string, key: string, call: Call, body: Buffer): Promise<CallResult> {
+  let last: Error | undefined;
+  for (let attempt = 1; attempt <= 5; attempt++) {
+    try {
+      return await oversizedOnce(url, key, call, body);
+    } catch (err) {
+      last = err as Error;
+      if (!(err as { retry?: boolean }).retry) throw err;
+    }
+  }
+  throw new Error(`${call.method} ${url}: no answer in 5 tries (${last?.message})`);
+}
+
+function oversizedOnce(url: string, key: string, call: Call, body: Buffer): Promise<CallResult> {
   return new Promise((resolve, reject) => {
+    let answered = false;
+    let writeError: NodeJS.ErrnoException | undefined;
     const req = httpRequest(url, {
       method: call.method,
       headers: {
@@ -75,6 +92,7 @@ function callOversized(url: string, key: string, call: Call, body: Buffer): Prom
       },
     });
     req.on('response', (res) => {
+      answered = true;
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () =>
@@ -84,9 +102,18 @@ function callOversized(url: string, key: string, call: Call, body: Buffer): Prom
           text: Buffer.concat(chunks).toString('utf8'),
         }),
       );
+      res.on('error', reject);
     });
     req.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code !== 'EPIPE' && err.code !== 'ECONNRESET') reject(err);
+      if (err.code === 'EPIPE' || err.code === 'ECONNRESET') writeError = err;
+      else reject(err);
+    });
+    // Closed without an answer (the reset won the race): retriable.
+    req.on('close', () => {
+      if (!answered)
+        reject(
+          Object.assign(new Error(`closed without an answer (${writeError?.code ?? 'no error'})`), { retry: true }),
+        );
     });
     req.setTimeout(30_000, () => req.destroy(new Error(`no answer from ${url} within 30 s`)));
     req.end(body);
