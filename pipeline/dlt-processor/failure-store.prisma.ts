@@ -171,11 +171,8 @@ export class FailureStorePrisma implements FailureStore {
   }
 
   async claimForReplay(id: string, instanceId: string, leaseMs: number) {
-    const rows = await this.prisma.$queryRaw<Row[]>`
-      UPDATE "FailedEvent" SET "claimedBy" = ${instanceId}, "claimedUntil" = now() + ${`${leaseMs} milliseconds`}::interval, "updatedAt" = now()
-      WHERE "id" = ${id}::uuid AND "status" IN ('PENDING', 'RETRYING', 'FAILED') AND ("claimedUntil" IS NULL OR "claimedUntil" < now())
-      RETURNING *`;
-    if (rows[0]) return toStored(rows[0]);
+    const [claimed] = await this.claimManyForReplay([id], instanceId, leaseMs);
+    if (claimed) return claimed;
     const row = await this.prisma.failedEvent.findUnique({ where: { id } });
     if (!row) return undefined;
     return row.status === 'DELIVERED' || row.status === 'REPLAYED' ? ('resolved' as const) : ('busy' as const);
@@ -225,9 +222,8 @@ export class FailureStorePrisma implements FailureStore {
   private async writeAttemptBatch(batch: PendingAttempt[]): Promise<Set<string>> {
     const iso = (d: Date | null) => (d ? d.toISOString() : null);
     const col = <T>(f: (p: PendingAttempt) => T) => batch.map(f);
-    const now = new Date();
     // Timestamps travel as ISO strings and become UTC `timestamp(3)`, as Prisma stores DateTime.
-    const utc = (x: Prisma.Sql) => Prisma.sql`(${x}::timestamptz AT TIME ZONE 'UTC')`;
+    const now = Prisma.sql`(${new Date().toISOString()}::timestamptz AT TIME ZONE 'UTC')`;
     const rows = await this.prisma.$transaction([
       this.prisma.$executeRaw`
         INSERT INTO "DeliveryAttempt" ("failedEventId", "attemptedAt", "source", "statusCode", "errorCode", "durationMs", "responseSnippet")
@@ -244,10 +240,10 @@ export class FailureStorePrisma implements FailureStore {
           "attempts" = f."attempts" + v.inc,
           "lastStatusCode" = v.status_code,
           "lastErrorCode" = v.error_code,
-          "resolvedAt" = CASE WHEN v.status IN ('DELIVERED', 'REPLAYED') THEN ${utc(Prisma.sql`${now.toISOString()}`)} ELSE NULL END,
+          "resolvedAt" = CASE WHEN v.status IN ('DELIVERED', 'REPLAYED') THEN ${now} ELSE NULL END,
           "claimedBy" = NULL,
           "claimedUntil" = NULL,
-          "updatedAt" = ${utc(Prisma.sql`${now.toISOString()}`)}
+          "updatedAt" = ${now}
         FROM unnest(${col((p) => p.id)}::uuid[], ${col((p) => p.next.claimedBy)}::text[], ${col((p) => p.next.status)}::text[],
           ${col((p) => iso(p.next.nextAttemptAt))}::timestamptz[], ${col((p) => p.next.reason)}::text[],
           ${col((p) => (p.next.countsAsScheduled ? 1 : 0))}::int[], ${col((p) => p.a.statusCode)}::int[],

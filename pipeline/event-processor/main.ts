@@ -188,17 +188,10 @@ export async function startEventProcessor(
 async function main(): Promise<void> {
   const config = loadEventProcessorConfig();
   const log = createLogger({ service: 'event-processor', level: config.LOG_LEVEL });
-  let shutdown = (_signal: string, _code = 0) => {};
-  const processor = await startEventProcessor(config, log, {
-    // The ingest consumer stopped for good: leave with an error so the supervisor starts a fresh instance
-    // (it resumes from the committed offsets) instead of running without consuming.
-    onFatal: (err) => {
-      log.fatal({ err: errorMessage(err) }, 'ingest consumer stopped for good; exiting so the instance is restarted');
-      shutdown('fatal', 1);
-    },
-  });
-  shutdown = (signal: string, code = 0) => {
+  let processor: EventProcessor | undefined;
+  const shutdown = (signal: string, code = 0) => {
     log.info({ signal }, 'shutting down: finishing the running batch, committing, leaving the group');
+    if (!processor) process.exit(code || 1); // still starting: nothing to drain
     const force = setTimeout(() => {
       log.error('shutdown grace period exceeded; exiting');
       process.exit(1);
@@ -215,6 +208,14 @@ async function main(): Promise<void> {
       },
     );
   };
+  processor = await startEventProcessor(config, log, {
+    // The ingest consumer stopped for good: leave with an error so the supervisor starts a fresh instance
+    // (it resumes from the committed offsets) instead of running without consuming.
+    onFatal: (err) => {
+      log.fatal({ err: errorMessage(err) }, 'ingest consumer stopped for good; exiting so the instance is restarted');
+      shutdown('fatal', 1);
+    },
+  });
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
 }
