@@ -12,7 +12,7 @@ import { createAuditSink } from '../shared/audit/audit';
 import { kafkaAuditProducer } from '../shared/audit/audit.kafka';
 import { ApiKeyStorePrisma } from '../shared/auth/api-key-store.prisma';
 import { ConfigError } from '../shared/config/load-config';
-import { parseHubKeys, SecretBox } from '../shared/crypto/secret-box';
+import { cachedOpener, parseHubKeys, SecretBox } from '../shared/crypto/secret-box';
 import { createAuthProvider } from '../shared/delivery/auth-provider';
 import { deliverOnce } from '../shared/delivery/deliver';
 import { HttpSender } from '../shared/delivery/send';
@@ -77,7 +77,7 @@ async function main(): Promise<void> {
     connectionsPerOrigin: config.PER_ENDPOINT_CONCURRENCY,
     totalTimeoutMs: config.REQUEST_TIMEOUT_MS,
   });
-  const open = (sealed: string, id: string) => box.open(sealed, id);
+  const open = cachedOpener(box);
   const auth = createAuthProvider({ open, send: (r) => sender.send(r) });
   const directory = await retryingKafka(log, 'subscription directory', () =>
     startSubscriptionDirectory({

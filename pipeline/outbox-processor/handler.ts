@@ -18,6 +18,7 @@
 import type { AuditSink } from '../shared/audit/audit';
 import type { HubCloudEvent } from '../shared/cloudevents/envelope';
 import type { DeliveryResult } from '../shared/delivery/deliver';
+import { originOf } from '../shared/delivery/origin';
 import { nextDelay, type RetryPolicy } from '../shared/delivery/retry-policy';
 import { errorMessage, type Failure, retriable } from '../shared/errors';
 import type { SubscriptionLookup } from '../shared/subscriptions/directory';
@@ -168,12 +169,4 @@ export function createDeliveryHandler(deps: DeliveryHandlerDeps) {
       if (deps.signal?.aborted) return deadLetter(failure);
     }
   };
-}
-
-function originOf(url: string): string {
-  try {
-    return new URL(url).origin;
-  } catch {
-    return url;
-  }
 }

@@ -8,7 +8,7 @@ import { collectDefaultMetrics } from 'prom-client';
 import { createAuditSink } from '../shared/audit/audit';
 import { kafkaAuditProducer } from '../shared/audit/audit.kafka';
 import { ConfigError } from '../shared/config/load-config';
-import { parseHubKeys, SecretBox } from '../shared/crypto/secret-box';
+import { cachedOpener, parseHubKeys, SecretBox } from '../shared/crypto/secret-box';
 import { createAuthProvider } from '../shared/delivery/auth-provider';
 import { BreakerRegistry } from '../shared/delivery/circuit-breaker';
 import { deliverOnce } from '../shared/delivery/deliver';
@@ -43,7 +43,7 @@ async function main(): Promise<void> {
     poolIdleMs: config.POOL_IDLE_MS,
     connectionsPerOrigin: config.PER_ENDPOINT_CONCURRENCY,
   });
-  const open = (sealed: string, subscriptionId: string) => box.open(sealed, subscriptionId);
+  const open = cachedOpener(box);
   const auth = createAuthProvider({ open, send: (r) => sender.send(r) });
   const directory = await startSubscriptionDirectory({
     kafka,

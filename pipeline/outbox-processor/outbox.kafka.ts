@@ -23,6 +23,7 @@ import type { Consumer, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import { fromKafkaBinary } from '../shared/cloudevents/envelope';
 import { headerString } from '../shared/cloudevents/header-value';
 import { KeyedSerialQueue, Semaphore } from '../shared/concurrency';
+import { originOf } from '../shared/delivery/origin';
 import { errorMessage, type Failure, permanent, retriable } from '../shared/errors';
 import { FETCH_MAX_WAIT_MS } from '../shared/kafka/client';
 import { OffsetTracker } from '../shared/kafka/offset-tracker';
@@ -142,14 +143,6 @@ export function dltHeaders(
     [HUB_HEADERS.sourceOffset]: message.offset,
   };
 }
-
-const originOf = (url: string) => {
-  try {
-    return new URL(url).origin;
-  } catch {
-    return url;
-  }
-};
 
 export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<OutboxConsumer> {
   const { log, metrics } = opts;

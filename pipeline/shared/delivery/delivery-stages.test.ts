@@ -314,6 +314,26 @@ describe('circuit breaker window', () => {
     expect([b.allow(), b.allow(), b.allow()]).toEqual([true, true, false]);
   });
 
+  it('after 200k outcomes only the last window counts, and the failure ratio still trips it', () => {
+    let t = 0;
+    const b = new CircuitBreaker(
+      { windowMs: 10_000, minRequests: 20, failureRatio: 0.5, openMs: 5000, halfOpenProbes: 1 },
+      () => t,
+    );
+    // 200k successes over 100 s (2,000/s): only the last 10 s count.
+    for (let i = 0; i < 200_000; i++) {
+      t = Math.floor(i / 2);
+      b.record(true);
+    }
+    expect(b.current()).toBe('closed');
+    // 11 s later the successes have left the window: 20 failures in a fresh window trip it.
+    t += 11_000;
+    for (let i = 0; i < 19; i++) b.record(false);
+    expect(b.current()).toBe('closed');
+    b.record(false);
+    expect(b.current()).toBe('open');
+  });
+
   it('keeps one breaker per origin in a registry and counts states', () => {
     let t = 0;
     const r = new BreakerRegistry(
