@@ -41,6 +41,8 @@ export const outboxConfigSchema = z.object({
   COMMIT_INTERVAL_MS: env.int(200, 10),
   /** Consumer group session timeout: how fast a crashed instance's partitions move to the others. */
   SESSION_TIMEOUT_MS: env.int(30_000, 6_000),
+  /** On a rebalance, wait this long for in-flight records and commit them before re-joining (fewer redeliveries). */
+  REBALANCE_DRAIN_MS: env.int(5_000, 0),
   SHUTDOWN_GRACE_MS: env.int(15_000, 0),
 });
 export type OutboxConfig = z.infer<typeof outboxConfigSchema>;

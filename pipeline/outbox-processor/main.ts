@@ -125,6 +125,7 @@ async function main(): Promise<void> {
     partitionsConsumedConcurrently: config.PARTITIONS_CONCURRENTLY,
     commitIntervalMs: config.COMMIT_INTERVAL_MS,
     sessionTimeoutMs: config.SESSION_TIMEOUT_MS,
+    rebalanceDrainMs: config.REBALANCE_DRAIN_MS,
   });
   log.info({ address, subscriptions: directory.size() }, 'outbox-processor consuming');
 

@@ -18,6 +18,9 @@
  *
  * Shutdown: stop dispatching, cut retry waits short (those records go to the DLT), let in-flight attempts
  * finish within the grace period, commit, then leave the group.
+ *
+ * Rebalance: stop dispatching, leave records not yet started to the partitions' next owner, let in-flight attempts
+ * finish (bounded), commit, then let kafkajs re-join (see drainForRebalance).
  */
 import type { Consumer, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import { fromKafkaBinary } from '../shared/cloudevents/envelope';
@@ -58,6 +61,11 @@ export interface OutboxRunnerOptions {
   partitionsConsumedConcurrently: number;
   commitIntervalMs: number;
   sessionTimeoutMs?: number;
+  /**
+   * When the group starts a rebalance, this instance waits up to this long for its in-flight records and commits
+   * them before it re-joins, so the partitions' next owner does not deliver them again (see drainForRebalance).
+   */
+  rebalanceDrainMs?: number;
 }
 
 export interface OutboxConsumer {
@@ -158,6 +166,8 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
   let epoch = 0;
   let stopping = false;
   let batchesRunning = 0;
+  /** Set while a rebalance is draining: nothing new is dispatched until the group is joined again. */
+  let draining: Promise<void> | undefined;
 
   const producer = opts.kafka.producer({ idempotent: true, maxInFlightRequests: 5 });
   await producer.connect();
@@ -181,6 +191,7 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
       tracker.forget(k.slice(0, i), Number(k.slice(i + 1)));
     }
     seenPartitions.clear();
+    draining = undefined;
   });
 
   let committing: Promise<void> | undefined;
@@ -200,6 +211,37 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
     return committing;
   };
   const commitTimer = setInterval(() => void commit(), opts.commitIntervalMs);
+
+  /**
+   * "Commit on revoke". kafkajs's rebalance is eager (every member gives up every partition) and has no revoke
+   * callback; it re-joins only after the running eachBatch calls return. So when a heartbeat from eachBatch learns
+   * that the group is rebalancing, eachBatch stops dispatching, waits (bounded) for the records in flight, and
+   * commits them (the coordinator accepts commits of the current generation while it prepares the rebalance)
+   * before returning. The next owner of a partition then starts after them instead of delivering them again.
+   * Records still unfinished at the bound are delivered again by the next owner (at-least-once).
+   */
+  const drainForRebalance = (): Promise<void> => {
+    draining ??= (async () => {
+      const deadline = Date.now() + (opts.rebalanceDrainMs ?? 5_000);
+      const inFlightAtStart = pending.size;
+      while (pending.size > 0 && Date.now() < deadline && !stopping) await new Promise((r) => setTimeout(r, 10));
+      await committing;
+      await commit();
+      log.info({ inFlightAtStart, unfinished: pending.size }, 'group rebalancing: in-flight records committed');
+    })();
+    return draining;
+  };
+  // kafkajs found the rebalance itself (a heartbeat between empty fetches): it re-joins at once, without waiting
+  // for us. Stop dispatching and leave records not yet started to the next owner all the same.
+  consumer.on(consumer.events.REBALANCING, () => void drainForRebalance());
+  /** eachBatch's heartbeat: a rebalance found here drains and commits before kafkajs re-joins. */
+  const beat = async (heartbeat: () => Promise<void>) => {
+    try {
+      await heartbeat();
+    } catch (err) {
+      if ((err as { type?: string }).type === 'REBALANCE_IN_PROGRESS') await drainForRebalance();
+    }
+  };
 
   const slotFor = (url: string) => {
     const origin = originOf(url);
@@ -249,7 +291,21 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
     }
   };
 
-  const processRecord = async (topic: string, partition: number, message: KafkaMessage): Promise<void> => {
+  /**
+   * A record not yet started when its instance is about to give up its partitions (a rebalance is draining, or
+   * the group was joined again since it was fetched) is left alone: it is not delivered, not completed, so its
+   * offset is not committed and the partition's next owner delivers it, once.
+   */
+  const ABANDONED = Symbol('abandoned');
+  const shouldAbandon = (fetchedIn: number) => draining !== undefined || fetchedIn !== epoch;
+
+  /** Delivers one record, or sends it to the DLT; ABANDONED when it was left for the partition's next owner. */
+  const processRecord = async (
+    topic: string,
+    partition: number,
+    message: KafkaMessage,
+    fetchedIn: number,
+  ): Promise<typeof ABANDONED | undefined> => {
     const dequeuedAt = performance.now();
     const decoded = fromKafkaBinary(message.headers as never, message.value);
     const subscriptionId = headerString(message.headers?.[HUB_HEADERS.subscriptionId] as never);
@@ -269,7 +325,8 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
       '';
     const item: OutboxItem = { event, subscriptionId, tenantId };
     const sub = opts.directory.get(subscriptionId);
-    const run = async (): Promise<DeliveryOutcome> => {
+    const run = async (): Promise<DeliveryOutcome | typeof ABANDONED> => {
+      if (shouldAbandon(fetchedIn)) return ABANDONED;
       if (!sub) return opts.handle(item);
       if (opts.breakerOpen?.(sub.endpointUrl)) {
         const at = new Date();
@@ -293,12 +350,13 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
         };
       }
       return slot.run(
-        () => opts.handle(item),
-        (o) => o.type === 'delivered',
+        async () => (shouldAbandon(fetchedIn) ? ABANDONED : opts.handle(item)),
+        (o) => o !== ABANDONED && o.type === 'delivered',
       );
     };
     // Ordered subscriptions: one tenant's records one after another (retries included); others run freely.
     const outcome = sub?.ordered ? await ordered.run(`${subscriptionId}\u0000${tenantId}`, run) : await run();
+    if (outcome === ABANDONED) return ABANDONED;
     const ms = Math.round(performance.now() - dequeuedAt);
     const summary = { ...where, eventId: event.id, tenantId, subscriptionId, outcome: outcome.type, ms };
     if (outcome.type === 'deadLetter') {
@@ -324,10 +382,10 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
     const myEpoch = epoch;
     tracker.begin(topic, partition, message.offset);
     metrics.inFlight.inc();
-    const p = processRecord(topic, partition, message)
+    const p = processRecord(topic, partition, message, myEpoch)
       .then(
-        () => {
-          if (myEpoch === epoch) tracker.complete(topic, partition, message.offset);
+        (result) => {
+          if (result !== ABANDONED && myEpoch === epoch) tracker.complete(topic, partition, message.offset);
         },
         (err) => {
           // Only a DLT produce that failed during shutdown lands here: the offset stays uncommitted, redelivered.
@@ -360,7 +418,7 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
           void got.then(() => s.release());
           return false;
         }
-        await heartbeat().catch(() => {});
+        await beat(heartbeat);
       }
     }
     return true;
@@ -376,7 +434,7 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
         const key = `${batch.topic}:${batch.partition}`;
         seenPartitions.add(key);
         const partSlots = partitionSlots(key);
-        const live = () => !stopping && isRunning() && !isStale();
+        const live = () => !stopping && !draining && isRunning() && !isStale();
         for (const message of batch.messages) {
           if (!live()) break;
           if (!(await acquire(total, heartbeat, live))) break;
@@ -388,7 +446,9 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
           // "Resolved" only moves kafkajs's fetch position; commits come from the tracker.
           resolveOffset(message.offset);
         }
-        await heartbeat().catch(() => {});
+        await beat(heartbeat);
+        // Another batch's heartbeat found the rebalance: return only after its drain, so kafkajs re-joins after it.
+        await draining;
       } finally {
         batchesRunning--;
       }

@@ -6,8 +6,6 @@
  *
  * Default run: 2,000 deliveries. Long profile (HUB_TEST_PROFILE=long): 20,000.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { Webhook } from 'standardwebhooks';
 import type { SubscriptionSnapshot } from '../../pipeline/shared/subscriptions/snapshot';
 import { encodeSnapshot } from '../../pipeline/shared/subscriptions/snapshot';
@@ -15,46 +13,20 @@ import { DOMAINS } from '../../pipeline/shared/topics';
 import { aSnapshot } from '../fixtures/subscriptions';
 import { testKafka, uniqueName, waitFor } from '../support/kafka';
 import { type Receiver, startReceiver } from '../support/receiver';
+import { type Child, killChild, spawnProcessor } from './child';
 import { anEvent, outboxRecord, type Stage, startStage, whsec } from './harness';
 
-const ROOT = join(__dirname, '../..');
 const DELIVERIES = process.env.HUB_TEST_PROFILE === 'long' ? 20_000 : 2_000;
 const TENANTS = 20;
 
 jest.setTimeout(DELIVERIES > 5_000 ? 600_000 : 180_000);
-
-interface Child {
-  proc: ChildProcess;
-  output: string[];
-  exited: Promise<number | null>;
-}
-
-function spawnProcessor(env: Record<string, string>): Child {
-  const proc = spawn(
-    process.execPath,
-    ['-r', join(ROOT, 'test/support/swc-register.js'), join(ROOT, 'pipeline/outbox-processor/main.ts')],
-    { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const output: string[] = [];
-  const keep = (chunk: Buffer) => {
-    output.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-    if (output.length > 300) output.splice(0, output.length - 300);
-  };
-  proc.stdout!.on('data', keep);
-  proc.stderr!.on('data', keep);
-  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
-  return { proc, output, exited };
-}
 
 describe('outbox-processor killed with SIGKILL mid-run', () => {
   let stage: Stage;
   let receiver: Receiver;
   let child: Child | undefined;
   afterAll(async () => {
-    if (child && child.proc.exitCode === null) {
-      child.proc.kill('SIGKILL');
-      await child.exited;
-    }
+    await killChild(child);
     await receiver?.close();
     await stage?.stop();
   });

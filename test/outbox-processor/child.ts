@@ -1,0 +1,37 @@
+/** The real outbox-processor entry point (`pipeline/outbox-processor/main.ts`) as a child process. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+
+const ROOT = join(__dirname, '../..');
+
+export interface Child {
+  proc: ChildProcess;
+  /** The last 300 lines of its stdout and stderr. */
+  output: string[];
+  exited: Promise<number | null>;
+}
+
+export function spawnProcessor(env: Record<string, string>): Child {
+  const proc = spawn(
+    process.execPath,
+    ['-r', join(ROOT, 'test/support/swc-register.js'), join(ROOT, 'pipeline/outbox-processor/main.ts')],
+    { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const output: string[] = [];
+  const keep = (chunk: Buffer) => {
+    output.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+    if (output.length > 300) output.splice(0, output.length - 300);
+  };
+  proc.stdout!.on('data', keep);
+  proc.stderr!.on('data', keep);
+  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+  return { proc, output, exited };
+}
+
+/** SIGKILLs the child if it still runs. */
+export async function killChild(child: Child | undefined): Promise<void> {
+  if (child && child.proc.exitCode === null) {
+    child.proc.kill('SIGKILL');
+    await child.exited;
+  }
+}
