@@ -4,7 +4,7 @@
  * met/unmet targets, and writes JSON to bench/results/. Asserts nothing (speed is never a test assertion).
  *
  *   npm run bench -- [--events 100000] [--fanout 1,10] [--partitions 6] [--skip-failure]
- *                    [--growth] [--million] [--soak 600] [--profile DIR] [--env K=V,...]
+ *                    [--only-failure] [--growth] [--million] [--soak 600] [--profile DIR] [--env K=V,...]
  *
  * Scenarios (each hub run is the real hub as `npm start` runs it: all four services as separate processes started
  * by the launcher, the real broker, a fresh Postgres database, signing, acks=all, read_committed):
@@ -45,6 +45,8 @@ const FANOUTS = arg('fanout', '1,10').split(',').map(Number);
 const PARTITIONS = Number(arg('partitions', '6'));
 const SOAK_S = Number(arg('soak', '0'));
 const SKIP_FAILURE = process.argv.includes('--skip-failure');
+/** `--only-failure`: just the failure paths (DLT persist, bulk replay), e.g. to profile the dlt-processor. */
+const ONLY_FAILURE = process.argv.includes('--only-failure');
 const GROWTH = process.argv.includes('--growth');
 const MILLION = process.argv.includes('--million');
 /** `--profile DIR`: every service runs with --cpu-prof and writes its profile to DIR when it stops. */
@@ -527,8 +529,13 @@ async function hubRun(
       await sub.reset();
       say(`${label}: fixed rate ${rate} events/s (60% of max) for ${phaseS.toFixed(0)} s`);
       const samples: Record<string, number[]> = Object.fromEntries(SERVICES.map((s) => [s, []]));
+      const phaseStart = performance.now();
       const sampler = setInterval(() => {
         for (const s of SERVICES) samples[s]!.push(procStats(pidOf(b.hub, s)).rssMb);
+        // Progress: a soak is quiet for minutes otherwise.
+        const elapsed = (performance.now() - phaseStart) / 1000;
+        const rss = SERVICES.map((s) => samples[s]!.at(-1)).join('/');
+        say(`${label} at 60%: ${elapsed.toFixed(0)}/${phaseS.toFixed(0)} s; RSS MB (api/ep/op/dlt) ${rss}`);
       }, 10_000);
       const produced = await produceAtRate(kafka, b.ingest, rate, phaseS, events);
       clearInterval(sampler);
@@ -665,7 +672,7 @@ async function main() {
     results.push(await rawHttp(sub));
     say('raw Kafka pass-through baseline ...');
     results.push(await rawPassthrough(kafka, sub));
-    for (const f of FANOUTS)
+    for (const f of ONLY_FAILURE ? [] : FANOUTS)
       results.push(await hubRun(kafka, kafkaHandle.brokers, adminUrl, sub, f, EVENTS, { rate60: true }));
     if (!SKIP_FAILURE)
       results.push(...(await failurePaths(kafka, kafkaHandle.brokers, adminUrl, sub, Math.min(EVENTS, 20_000))));

@@ -27,6 +27,7 @@ export interface Receipt {
   authorized: boolean;
   /** The status answered; 0 on a hanging endpoint (no answer). */
   status: number;
+  /** When the request arrived (its headers were read), before the body was read and verified. */
   receivedAt: Date;
 }
 
@@ -79,6 +80,8 @@ export async function startDemoSubscriber(opts: { host?: string; port?: number }
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    // Taken first: reading the body and verifying the signature are the subscriber's time, not the hub's.
+    const arrivedAt = new Date();
     const url = new URL(req.url ?? '/', 'http://x');
     const body = await readBody(req);
     if (req.method === 'POST' && url.pathname === '/oauth/token') return token(req, body, res);
@@ -115,7 +118,7 @@ export async function startDemoSubscriber(opts: { host?: string; port?: number }
       verifyError,
       authorized,
       status,
-      receivedAt: new Date(),
+      receivedAt: arrivedAt,
     };
     receipts.push(receipt);
     for (const l of listeners) l(receipt);

@@ -17,6 +17,8 @@ import { recordScenario } from './report';
 import {
   account,
   configure,
+  cpuBetween,
+  cpuSample,
   createTenant,
   deliveryFigures,
   drain,
@@ -42,9 +44,14 @@ describe('process-level faults (reliability scenarios 1, 2, 5, 6)', () => {
     rel = await startRelHub('proc');
   }, 180_000);
 
+  // A scenario's receivers keep every receipt (bodies included). Drop them after each scenario, so the test
+  // process's heap, and with it its GC pauses (which delay receive timestamps), does not grow from one to the next.
+  afterEach(async () => {
+    await Promise.all(tenants.splice(0).map((t) => t.stop()));
+  }, 60_000);
+
   afterAll(async () => {
     await rel?.stop();
-    await Promise.all(tenants.map((t) => t.stop()));
   }, 60_000);
 
   const tenant = async (names: string[]) => {
@@ -187,12 +194,16 @@ describe('process-level faults (reliability scenarios 1, 2, 5, 6)', () => {
 
   it('keeps healthy subscribers on time beside a hanging and a 50%-failing one (scenario 5)', () =>
     rel.withLogs(async () => {
-      const events = pick(600, 20_000);
-      const perSecond = pick(40, 200);
+      const events = pick(900, 12_000);
+      const perSecond = pick(40, 100);
       // Both processes that send to subscribers cap the requests open to one endpoint: the outbox-processor
       // (one instance here) and the dlt-processor's retries. Together they may hold both caps at once.
       const cap = Number(RELIABILITY_ENV.PER_ENDPOINT_CONCURRENCY) * 2;
       const healthy = ['h1', 'h2', 'h3'];
+      // "A run without them" has the same shape: five subscriptions, the two in the bad ones' place healthy too.
+      // So the comparison isolates how the hanging and the failing subscriber behave, not that two more
+      // subscriptions (two more deliveries per event) exist.
+      const standIns = ['h4', 'h5'];
       // The first seconds of a run are not steady state: new endpoints get their first connections, and a
       // breaker needs failed requests (BREAKER_MIN_REQUESTS, each waiting out the header timeout) before it trips.
       // The compared p99 is over events sent after this; the whole run's p99 is reported beside it.
@@ -200,8 +211,10 @@ describe('process-level faults (reliability scenarios 1, 2, 5, 6)', () => {
 
       /** One run of the load for a tenant: p99 of each healthy pair's first 2xx receipt minus its send time. */
       const run = async (t: Tenant, targets: Target[]) => {
+        const cpuAtStart = cpuSample(rel);
         const stream = produceEvents(rel, t.tenantId, events, { perSecond });
         await stream.done;
+        const cpu = cpuBetween(cpuAtStart, cpuSample(rel));
         const figures = await drain(rel, targets, stream.ids, 120_000, 1_000);
         const t0 = Math.min(...stream.sentAt.values());
         const latencies: number[] = [];
@@ -232,7 +245,14 @@ describe('process-level faults (reliability scenarios 1, 2, 5, 6)', () => {
             .map(([k, v]) => `${k}:${percentile(v, 50)}/${percentile(v, 99)}`);
           process.stdout.write(`[debug] ${t.targets.length} targets h1 ${line.join(' ')}\n`);
         }
-        return { figures, p99: percentile(steady, 99), p99All: percentile(latencies, 99), stream };
+        const hubCpuSec = Math.round(Object.values(cpu.serviceCpuSec).reduce((a, b) => a + b, 0) * 10) / 10;
+        return {
+          figures,
+          p99: percentile(steady, 99),
+          p99All: percentile(latencies, 99),
+          stream,
+          cpu: `${cpu.boxBusyPct}% / ${hubCpuSec} s`,
+        };
       };
 
       // The outbox-processor's /metrics is scraped every 200 ms through all runs (baselines included), so the
@@ -261,7 +281,7 @@ describe('process-level faults (reliability scenarios 1, 2, 5, 6)', () => {
       // Baseline runs (healthy subscribers only) before and after the run with the bad subscribers: the box's
       // noise moves between runs, so the bad run is compared with the slower of the two runs around it. A first,
       // unmeasured run warms the hub up (JIT, connections, pools): on a fresh hub the first run is the slowest.
-      const base = await tenant(healthy);
+      const base = await tenant([...healthy, ...standIns]);
       await run(base, base.targets);
       const before = await run(base, base.targets);
 
@@ -289,9 +309,10 @@ describe('process-level faults (reliability scenarios 1, 2, 5, 6)', () => {
       watching = false;
       await watcher;
       const baseP99 = Math.max(before.p99, after.p99);
-      // On a shared 2-core box (other test runs beside this one) p99 moves by more than 10% between identical
-      // runs: the bound is 10% or 500 ms over the baseline, whichever is larger.
-      const floorMs = 500;
+      // Long profile: the issue's bound, 10%. Short profile (CI): 10% or 200 ms, whichever is larger. Its ~2,700
+      // samples per run give a p99 that moves by up to 30% between identical baseline runs on this box, so it can
+      // only catch gross head-of-line blocking (a partition held up behind the hanging endpoint costs seconds).
+      const floorMs = pick(200, 0);
       const bound = Math.max(baseP99 * 1.1, baseP99 + floorMs);
       const lost = before.figures.lost + after.figures.lost + bad.figures.lost;
       const pass =
@@ -308,6 +329,7 @@ describe('process-level faults (reliability scenarios 1, 2, 5, 6)', () => {
           'healthy p99 ms (with bad subscribers)': bad.p99,
           'healthy p99 ms, whole runs incl. warm-up (before, bad, after)': `${before.p99All}, ${bad.p99All}, ${after.p99All}`,
           'p99 bound ms': Math.round(bound),
+          'machine CPU busy / hub services CPU s while sending (before, bad, after)': `${before.cpu}, ${bad.cpu}, ${after.cpu}`,
           'hanging: max concurrent requests': hangMax,
           'per-endpoint cap (outbox + dlt-processor)': cap,
           'outbox max in-flight': seen.inFlight,
@@ -316,7 +338,7 @@ describe('process-level faults (reliability scenarios 1, 2, 5, 6)', () => {
           'hanging + flaky parked in DLT': bad.figures.parked,
           lost,
         },
-        criteria: `healthy p99 (events sent after the first ${warmupMs / 1000} s of each run) within 10% of the slower baseline run around it, or within ${floorMs} ms of it (noisy shared 2-core box); the hanging subscriber never holds more requests than the per-endpoint caps of the outbox-processor and the dlt-processor together; its breaker seen open and half-open on the outbox-processor's /metrics; nothing lost`,
+        criteria: `healthy p99 (events sent after the first ${warmupMs / 1000} s of each run) within 10%${floorMs ? ` (short profile: or ${floorMs} ms)` : ''} of the slower of the two baseline runs around it (the same five subscriptions, all healthy); the hanging subscriber never holds more requests than the per-endpoint caps of the outbox-processor and the dlt-processor together; its breaker seen open and half-open on the outbox-processor's /metrics; nothing lost`,
       });
       expect(lost).toBe(0);
       expect(healthyLost).toBe(0);

@@ -11,7 +11,7 @@
  *   duplicate = every 2xx receipt of a pair after its first
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
@@ -23,6 +23,7 @@ import {
   startDemoSubscriber,
 } from '../../../scripts/demo/demo-subscriber';
 import { type HubClient, hubClient, waitUntil } from '../../../scripts/demo/hub-client';
+import { SERVICE_NAMES } from '../../../scripts/hub/services';
 import { type Hub, type StartHubOptions, startHub } from '../../../scripts/hub/start-hub';
 import { aRawEvent, type RawPlatformEvent, rawRecord } from '../../fixtures/platform-events';
 import { createTestDatabase, type TestDatabase } from '../../support/db';
@@ -408,6 +409,44 @@ export const percent = (part: number, whole: number) =>
   `${whole === 0 ? 0 : Math.round((part / whole) * 10_000) / 100}%`;
 
 /** The p-th percentile (0-100) of `values` (nearest rank). */
+/** The machine's CPU time (busy and total jiffies, /proc/stat) and each hub service's CPU seconds, now. */
+export interface CpuSample {
+  busy: number;
+  total: number;
+  services: Record<string, number>;
+}
+
+export function cpuSample(rel: RelHub): CpuSample {
+  const read = (path: string) => {
+    try {
+      return readFileSync(path, 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  const fields = (read('/proc/stat').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
+  const total = fields.reduce((a, b) => a + b, 0);
+  const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
+  const services: Record<string, number> = {};
+  for (const name of SERVICE_NAMES) {
+    services[name] = 0;
+    for (const inst of rel.hub.instances(name)) {
+      const stat = read(`/proc/${inst.child.pid}/stat`).split(') ')[1]?.split(' ') ?? [];
+      services[name] += (Number(stat[11] ?? 0) + Number(stat[12] ?? 0)) / 100;
+    }
+  }
+  return { busy: total - idle, total, services };
+}
+
+/** Machine CPU busy % and the CPU seconds each service used between two samples. */
+export function cpuBetween(a: CpuSample, b: CpuSample): { boxBusyPct: number; serviceCpuSec: Record<string, number> } {
+  const serviceCpuSec: Record<string, number> = {};
+  for (const k of Object.keys(b.services))
+    serviceCpuSec[k] = Math.round(((b.services[k] ?? 0) - (a.services[k] ?? 0)) * 10) / 10;
+  const total = b.total - a.total;
+  return { boxBusyPct: total > 0 ? Math.round((100 * (b.busy - a.busy)) / total) : 0, serviceCpuSec };
+}
+
 export function percentile(values: number[], p: number): number {
   if (values.length === 0) return Number.NaN;
   const sorted = [...values].sort((a, b) => a - b);
