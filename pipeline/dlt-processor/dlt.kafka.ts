@@ -14,6 +14,7 @@
 import type { Consumer, Kafka } from 'kafkajs';
 import { errorMessage } from '../shared/errors';
 import { FETCH_MAX_WAIT_MS } from '../shared/kafka/client';
+import { onPermanentCrash } from '../shared/kafka/crash';
 import type { Logger } from '../shared/logging/logger';
 import { type FailureStore, RecordRefusedError } from './failure-store';
 import { type NewFailure, parseDltRecord } from './parse-dlt-record';
@@ -29,6 +30,8 @@ export interface DltConsumerOptions {
   maxBackoffMs?: number;
   /** How long a ping may take before the database counts as away (default 5 s). */
   pingTimeoutMs?: number;
+  /** The consumer stopped for good (kafkajs will not restart it): the owner exits so the instance is restarted. */
+  onFatal?: (err: Error) => void;
 }
 
 export interface DltConsumer {
@@ -67,6 +70,7 @@ export async function startDltConsumer(opts: DltConsumerOptions): Promise<DltCon
     maxWaitTimeInMs: FETCH_MAX_WAIT_MS,
   });
   const log = opts.log.child({ component: 'dlt-consumer' });
+  onPermanentCrash(consumer, log, 'dlt', opts.onFatal);
   let dbDown = false;
   let stopped = false;
   let recovery: Promise<void> | undefined;

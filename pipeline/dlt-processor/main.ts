@@ -129,7 +129,15 @@ async function main(): Promise<void> {
   });
   await app.listen({ port: config.PORT, host: config.HOST });
   await directory.ready();
+  // Until the real shutdown below is in place (a crash during start-up), a fatal error exits at once: nothing has
+  // been dispatched yet that would need draining.
+  let shutdown = async (_signal: string, code = 1): Promise<void> => process.exit(code);
+  const onFatal = (err: Error) => {
+    log.fatal({ err: errorMessage(err) }, 'dlt consumer stopped for good; exiting so the instance is restarted');
+    void shutdown('fatal', 1);
+  };
   consumer = await startDltConsumer({
+    onFatal,
     kafka,
     topics: topics.allDlt(),
     groupId: config.GROUP_ID,
@@ -150,7 +158,7 @@ async function main(): Promise<void> {
     : undefined;
   log.info({ port: config.PORT, cleanup: config.CLEANUP_ENABLED }, 'dlt-processor running');
 
-  const shutdown = async (signal: string) => {
+  shutdown = async (signal: string, code = 0) => {
     if (shuttingDown) return;
     shuttingDown = true;
     log.info({ signal }, 'shutting down: finishing the current batch and retry round');
@@ -170,7 +178,7 @@ async function main(): Promise<void> {
       await sender.close();
       await prisma.$disconnect();
       log.info('stopped');
-      process.exit(0);
+      process.exit(code);
     } catch (err) {
       log.error({ err: errorMessage(err) }, 'error during shutdown');
       process.exit(1);

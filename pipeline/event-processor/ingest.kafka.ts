@@ -23,6 +23,7 @@ import { Partitioners } from 'kafkajs';
 import type { AuditSink } from '../shared/audit/audit';
 import { errorMessage } from '../shared/errors';
 import { FETCH_MAX_WAIT_MS } from '../shared/kafka/client';
+import { onPermanentCrash } from '../shared/kafka/crash';
 import type { Logger } from '../shared/logging/logger';
 import { type DecodeResult, INGEST_CODES, type IngestRecord } from './decode-input';
 import type { EventHandler, HandlerResult, ProducedRecord } from './handler';
@@ -224,12 +225,7 @@ export async function startIngest(opts: IngestOptions): Promise<IngestRunner> {
     running = true;
     log.info({ memberAssignment: e.payload.memberAssignment }, 'joined the ingest consumer group');
   });
-  consumer.on(consumer.events.CRASH, (e) => {
-    log.error({ err: errorMessage(e.payload.error), restart: e.payload.restart }, 'ingest consumer crashed');
-    // kafkajs does not restart after a non-retriable error: the consumer would sit idle while the process looks
-    // alive. Hand it to the owner (main exits non-zero so the supervisor restarts the instance).
-    if (!e.payload.restart) opts.onFatal?.(e.payload.error);
-  });
+  onPermanentCrash(consumer, log, 'ingest', opts.onFatal);
 
   const processChunk = async (
     producer: TxProducer,

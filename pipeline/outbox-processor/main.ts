@@ -107,7 +107,15 @@ async function main(): Promise<void> {
       if (attempt > 1) metrics.retries.inc();
     },
   });
+  // Until the real shutdown below is in place (a crash during start-up), a fatal error exits at once: nothing has
+  // been dispatched yet that would need draining.
+  let shutdown = async (_signal: string, code = 1): Promise<void> => process.exit(code);
+  const onFatal = (err: Error) => {
+    log.fatal({ err: errorMessage(err) }, 'outbox consumer stopped for good; exiting so the instance is restarted');
+    void shutdown('fatal', 1);
+  };
   consumer = await startOutboxConsumer({
+    onFatal,
     kafka,
     topics,
     groupId: config.GROUP_ID,
@@ -129,7 +137,7 @@ async function main(): Promise<void> {
   });
   log.info({ address, subscriptions: directory.size() }, 'outbox-processor consuming');
 
-  const shutdown = async (signal: string) => {
+  shutdown = async (signal: string, code = 0) => {
     if (shuttingDown) return;
     shuttingDown = true;
     log.info({ signal, inFlight: consumer?.inFlight() }, 'shutting down: finishing in-flight deliveries, committing');
@@ -146,7 +154,7 @@ async function main(): Promise<void> {
       await sender.close();
       await app.close();
       log.info('stopped');
-      process.exit(0);
+      process.exit(code);
     } catch (err) {
       log.error({ err: errorMessage(err) }, 'error during shutdown');
       process.exit(1);

@@ -29,6 +29,7 @@ import { KeyedSerialQueue, Semaphore } from '../shared/concurrency';
 import { originOf } from '../shared/delivery/origin';
 import { errorMessage, type Failure, permanent, retriable } from '../shared/errors';
 import { FETCH_MAX_WAIT_MS } from '../shared/kafka/client';
+import { onPermanentCrash } from '../shared/kafka/crash';
 import { OffsetTracker } from '../shared/kafka/offset-tracker';
 import type { Logger } from '../shared/logging/logger';
 import type { SubscriptionLookup } from '../shared/subscriptions/directory';
@@ -66,6 +67,8 @@ export interface OutboxRunnerOptions {
    * them before it re-joins, so the partitions' next owner does not deliver them again (see drainForRebalance).
    */
   rebalanceDrainMs?: number;
+  /** The consumer stopped for good (kafkajs will not restart it): the owner exits so the instance is restarted. */
+  onFatal?: (err: Error) => void;
 }
 
 export interface OutboxConsumer {
@@ -184,6 +187,7 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
   // After a (re)join kafkajs fetches from the committed offsets again: start tracking afresh. Records still in
   // flight from before finish (at-least-once) but no longer move the committed offset.
   const seenPartitions = new Set<string>();
+  onPermanentCrash(consumer, log, 'outbox', opts.onFatal);
   consumer.on(consumer.events.GROUP_JOIN, () => {
     epoch++;
     for (const k of seenPartitions) {
