@@ -1,5 +1,6 @@
 /** DLT topic -> Postgres: idempotent persistence, malformed records, and a Postgres outage without loss. */
 import { Client } from 'pg';
+import { HUB_HEADERS } from '../../pipeline/shared/topics';
 import { adminUrl } from '../support/db';
 import { waitFor } from '../support/kafka';
 import { type Receiver, startReceiver } from '../support/receiver';
@@ -38,6 +39,11 @@ describe('dlt-processor persistence', () => {
       sourceTopic: hub.topics.dlt('access'),
     });
     expect(stored.nextAttemptAt).not.toBeNull();
+    // Timestamps are stored as UTC: they read back as the instants the headers carry, and "due now" is now.
+    const headers = stored.failureHeaders as Record<string, string>;
+    expect(stored.firstFailedAt.toISOString()).toBe(headers[HUB_HEADERS.dltFirstAttemptAt]);
+    expect(stored.lastFailedAt.toISOString()).toBe(headers[HUB_HEADERS.dltLastAttemptAt]);
+    expect(Math.abs(stored.nextAttemptAt!.getTime() - Date.now())).toBeLessThan(60_000);
     expect(Buffer.from(stored.body).toString()).toBe(event.data.toString());
     expect(stored.ceHeaders).toMatchObject({ ce_id: event.id, ce_type: 'user.deleted', 'hub-subscription-id': sub.id });
     expect(stored.failureHeaders).toMatchObject({
@@ -48,6 +54,7 @@ describe('dlt-processor persistence', () => {
     expect(attempts).toEqual([
       expect.objectContaining({ source: 'OUTBOX', statusCode: 503, errorCode: 'DELIVERY.HTTP_503' }),
     ]);
+    expect(attempts[0]!.attemptedAt.toISOString()).toBe(headers[HUB_HEADERS.dltLastAttemptAt]);
   });
 
   it('updates rather than duplicates when the same failure reaches the DLT again', async () => {
