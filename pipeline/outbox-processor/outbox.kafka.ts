@@ -253,7 +253,9 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
     if (!s) {
       s = new EndpointGate({
         concurrency: opts.perEndpointConcurrency,
-        queueLimit: opts.perEndpointQueue,
+        // At most half of a partition's in-flight slots: a stalled endpoint starts shedding before its queue can
+        // take every slot of a partition it shares with healthy subscriptions (head-of-line blocking).
+        queueLimit: Math.min(opts.perEndpointQueue, Math.max(1, Math.floor(opts.maxInFlightPerPartition / 2))),
         stallMs: opts.endpointStallMs ?? 1000,
       });
       endpointSlots.set(origin, s);

@@ -16,6 +16,12 @@ export interface ServiceSpec {
   api: boolean;
   /** One line for the URL table. */
   role: string;
+  /**
+   * CPU priority (nice value, 0 = normal) the launcher gives the process. Work that is not latency-critical runs
+   * at background priority so that, on a machine shared by all four services, it never takes CPU from live
+   * deliveries. A real deployment gives each service its own CPU budget instead.
+   */
+  niceness: number;
 }
 
 export const SERVICES: Record<ServiceName, ServiceSpec> = {
@@ -25,6 +31,7 @@ export const SERVICES: Record<ServiceName, ServiceSpec> = {
     defaultPort: 8080,
     api: true,
     role: 'tenants, API keys, event types, subscriptions, HTTP ingest',
+    niceness: 0,
   },
   'event-processor': {
     name: 'event-processor',
@@ -32,6 +39,7 @@ export const SERVICES: Record<ServiceName, ServiceSpec> = {
     defaultPort: 8081,
     api: true,
     role: 'ingest topic and HTTP ingest -> outbox topics (match subscriptions, route by domain)',
+    niceness: 0,
   },
   'outbox-processor': {
     name: 'outbox-processor',
@@ -39,6 +47,7 @@ export const SERVICES: Record<ServiceName, ServiceSpec> = {
     defaultPort: 8082,
     api: false,
     role: 'outbox topics -> signed HTTP deliveries (retry, DLT)',
+    niceness: 0,
   },
   'dlt-processor': {
     name: 'dlt-processor',
@@ -46,6 +55,8 @@ export const SERVICES: Record<ServiceName, ServiceSpec> = {
     defaultPort: 8083,
     api: true,
     role: 'DLT topics -> Postgres, scheduled retry, operator failed-events API',
+    // Dead letters are persisted and retried on a schedule of seconds: background work.
+    niceness: 10,
   },
 };
 

@@ -10,6 +10,7 @@
  * suite can kill, restart and scale them one by one.
  */
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DEFAULT_INGEST_TOPIC, topicNames } from '../../pipeline/shared/topics';
 import type { InfraHandle, InfraOptions, KafkaHandle, PostgresHandle } from './infra';
@@ -319,6 +320,14 @@ export async function startHub(opts: StartHubOptions = {}): Promise<Hub> {
         },
         onLine: (line, stream) => sink(label, line, stream),
       });
+      const niceness = SERVICES[name].niceness;
+      if (niceness && child.pid !== undefined) {
+        try {
+          setPriority(child.pid, niceness);
+        } catch {
+          // Not permitted here: the service runs at normal priority.
+        }
+      }
       const inst: ServiceInstance = { id: instanceId, port, url: `http://${urlHost(host)}:${port}`, child };
       void child.exited.then((exit) => {
         // Before the hub is up, the readiness wait reports the exit (and the start fails).

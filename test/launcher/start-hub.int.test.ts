@@ -6,7 +6,7 @@
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
+import { getPriority, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { InfraHandle, InfraOptions } from '../../scripts/hub/infra';
 import { isAlive } from '../../scripts/hub/lock';
@@ -130,6 +130,11 @@ describe('hub launcher supervision', () => {
     expect(lines.some((l) => l.startsWith('event-processor {') && l.includes('"listening"'))).toBe(true);
 
     const pids = SERVICE_NAMES.map((n) => hub.instances(n)[0]!.child.pid!);
+    // Background work (the dlt-processor) runs at a lower CPU priority than the live delivery path.
+    expect(SERVICE_NAMES.map((n) => getPriority(hub.instances(n)[0]!.child.pid!))).toEqual(
+      SERVICE_NAMES.map((n) => SERVICES[n].niceness),
+    );
+    expect(SERVICES['dlt-processor'].niceness).toBeGreaterThan(0);
     await hub.stop();
     expect(readFileSync(orderFile, 'utf8').trim().split('\n')).toEqual([...STOP_ORDER]);
     expect(events).toEqual(['infra:start platform.events.v1', 'infra:stop']);
