@@ -19,7 +19,7 @@
  */
 import { fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
@@ -31,6 +31,7 @@ import { ensureTopics } from '../pipeline/shared/kafka/admin';
 import { encodeSnapshot, type SubscriptionSnapshot } from '../pipeline/shared/subscriptions/snapshot';
 import { topicNames } from '../pipeline/shared/topics';
 import { hubTopicSpecs } from '../scripts/hub/infra';
+import { procStats } from '../scripts/hub/proc-stats';
 import type { ServiceName } from '../scripts/hub/services';
 import { type Hub, startHub } from '../scripts/hub/start-hub';
 import { resolveKafka } from '../scripts/local-kafka';
@@ -145,19 +146,6 @@ async function startSubscriber() {
     failing: (on: boolean) => ask({ type: 'fail', on }),
     stop: () => child.kill('SIGKILL'),
   };
-}
-
-/** Peak RSS (VmHWM), current RSS (VmRSS) and CPU seconds of a process, from /proc. */
-function procStats(pid: number | undefined): { peakMb: number; rssMb: number; cpuSec: number } {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024;
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    const ticks = Number(stat[11]) + Number(stat[12]);
-    return { peakMb: Math.round(kb('VmHWM')), rssMb: Math.round(kb('VmRSS')), cpuSec: Math.round(ticks) / 100 };
-  } catch {
-    return { peakMb: 0, rssMb: 0, cpuSec: 0 };
-  }
 }
 
 /**

@@ -44,6 +44,9 @@ export function sqlStateOf(err: unknown): string | undefined {
   return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
 }
 
+/** Timestamps travel as ISO strings and become UTC `timestamp(3)` (`AT TIME ZONE 'UTC'`), as Prisma stores DateTime. */
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
 /** Data exception (22), integrity constraint (23), program limit e.g. index row size (54): the data is at fault. */
 const DATA_FAULT = /^(22|23|54)/;
 
@@ -93,7 +96,6 @@ export class FailureStorePrisma implements FailureStore {
     // thousand parameters per 500-row chunk was the largest cost of the dlt-processor's persist path (Prisma client
     // 17% of its CPU, BENCHMARKS.md). Timestamps travel as ISO strings and become UTC `timestamp(3)`, as Prisma
     // stores DateTime; bodies as base64, JSON as text. All chunks share one transaction.
-    const iso = (d: Date | null) => (d ? d.toISOString() : null);
     const now = new Date();
     await this.prisma.$transaction(
       async (tx) => {
@@ -229,7 +231,6 @@ export class FailureStorePrisma implements FailureStore {
   }
 
   private async writeAttemptBatch(batch: PendingAttempt[]): Promise<Set<string>> {
-    const iso = (d: Date | null) => (d ? d.toISOString() : null);
     const col = <T>(f: (p: PendingAttempt) => T) => batch.map(f);
     // Timestamps travel as ISO strings and become UTC `timestamp(3)`, as Prisma stores DateTime.
     const now = Prisma.sql`(${new Date().toISOString()}::timestamptz AT TIME ZONE 'UTC')`;

@@ -47,10 +47,14 @@ export class CircuitBreaker {
   private total = 0;
   private failures = 0;
 
+  private readonly bucketMs: number;
+
   constructor(
     private readonly opts: BreakerOptions = DEFAULT_BREAKER,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.bucketMs = Math.max(1, Math.floor(opts.windowMs / WINDOW_BUCKETS));
+  }
 
   current(): BreakerState {
     if (this.state === 'open' && this.now() - this.openedAt >= this.opts.openMs) {
@@ -80,8 +84,7 @@ export class CircuitBreaker {
       } else this.trip(t);
       return;
     }
-    const bucketMs = Math.max(1, Math.floor(this.opts.windowMs / WINDOW_BUCKETS));
-    const start = t - (t % bucketMs);
+    const start = t - (t % this.bucketMs);
     let last = this.buckets.at(-1);
     if (!last || last.start !== start) {
       last = { start, total: 0, failures: 0 };
@@ -95,7 +98,7 @@ export class CircuitBreaker {
     }
     // Forget buckets that ended before the window began.
     const from = t - this.opts.windowMs;
-    while (this.buckets.length > 0 && this.buckets[0]!.start + bucketMs <= from) {
+    while (this.buckets.length > 0 && this.buckets[0]!.start + this.bucketMs <= from) {
       const old = this.buckets.shift()!;
       this.total -= old.total;
       this.failures -= old.failures;

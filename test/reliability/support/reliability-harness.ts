@@ -23,6 +23,7 @@ import {
   startDemoSubscriber,
 } from '../../../scripts/demo/demo-subscriber';
 import { type HubClient, hubClient, waitUntil } from '../../../scripts/demo/hub-client';
+import { procStats } from '../../../scripts/hub/proc-stats';
 import { SERVICE_NAMES } from '../../../scripts/hub/services';
 import { type Hub, type StartHubOptions, startHub } from '../../../scripts/hub/start-hub';
 import { aRawEvent, type RawPlatformEvent, rawRecord } from '../../fixtures/platform-events';
@@ -417,24 +418,18 @@ export interface CpuSample {
 }
 
 export function cpuSample(rel: RelHub): CpuSample {
-  const read = (path: string) => {
-    try {
-      return readFileSync(path, 'utf8');
-    } catch {
-      return '';
-    }
-  };
-  const fields = (read('/proc/stat').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
+  let stat = '';
+  try {
+    stat = readFileSync('/proc/stat', 'utf8');
+  } catch {
+    // Not Linux: the machine figures read 0.
+  }
+  const fields = (stat.split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
   const total = fields.reduce((a, b) => a + b, 0);
   const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
   const services: Record<string, number> = {};
-  for (const name of SERVICE_NAMES) {
-    services[name] = 0;
-    for (const inst of rel.hub.instances(name)) {
-      const stat = read(`/proc/${inst.child.pid}/stat`).split(') ')[1]?.split(' ') ?? [];
-      services[name] += (Number(stat[11] ?? 0) + Number(stat[12] ?? 0)) / 100;
-    }
-  }
+  for (const name of SERVICE_NAMES)
+    services[name] = rel.hub.instances(name).reduce((sum, inst) => sum + procStats(inst.child.pid).cpuSec, 0);
   return { busy: total - idle, total, services };
 }
 
