@@ -4,7 +4,7 @@ import { apiKeyAuth, createApiKeyVerifier } from '../shared/auth/api-key-auth';
 import type { ApiKeyStore } from '../shared/auth/api-key-store';
 import { createApp, type HubApp, type ReadinessResult } from '../shared/http/create-app';
 import type { Logger } from '../shared/logging/logger';
-import type { FailureStore } from './failure-store';
+import type { FailureStore } from '../shared/parked/failure-store';
 import type { createReplayJobs } from './replay-jobs';
 import { registerFailedEventRoutes } from './routes/failed-events';
 import type { RedeliveryDeps } from './scheduler';

@@ -1,7 +1,7 @@
 /** Retention: deletes DELIVERED/REPLAYED rows resolved before the retention window. Never unresolved rows. */
 import { errorMessage } from '../shared/errors';
 import type { Logger } from '../shared/logging/logger';
-import type { FailureStore } from './failure-store';
+import type { FailureStore } from '../shared/parked/failure-store';
 
 export function startCleanup(opts: { store: FailureStore; retentionHours: number; intervalMs: number; log: Logger }) {
   const run = async () => {

@@ -1,6 +1,6 @@
 /** dlt-processor configuration: one zod schema over the environment, parsed once. */
 import { z } from 'zod';
-import { commonEnv, env, loadConfig } from '../shared/config/load-config';
+import { commonEnv, env, loadConfig, scheduleEnv } from '../shared/config/load-config';
 
 export const dltConfigSchema = z.object({
   ...commonEnv,
@@ -15,7 +15,12 @@ export const dltConfigSchema = z.object({
   PORT: env.port(8083),
   HOST: z.string().default('0.0.0.0'),
   ENDPOINT_ALLOW_HOSTS: env.list([]),
-  SCHEDULER_INTERVAL_MS: env.int(3000, 10),
+  SCHEDULER_INTERVAL_MS: env.int(1000, 10),
+  /**
+   * An ordered record parked as LANE_WAIT (its lane's earlier records were still in an outbox-processor) is released
+   * by that process; if it crashed first, the scheduler releases it after this long.
+   */
+  LANE_WAIT_RELEASE_MS: env.int(120_000, 1000),
   SCHEDULER_BATCH_SIZE: env.int(200, 1),
   SCHEDULER_CONCURRENCY: env.int(16, 1),
   /**
@@ -24,9 +29,11 @@ export const dltConfigSchema = z.object({
    */
   PER_ENDPOINT_CONCURRENCY: env.int(8, 1),
   REQUEST_TIMEOUT_MS: env.int(30_000, 1),
-  MAX_ATTEMPTS: env.int(3, 1, 100),
-  RETRY_BASE_MS: env.int(3000, 1),
-  RETRY_MAX_MS: env.int(300_000, 1),
+  /**
+   * The durable retry schedule (retry-schedule.ts): delays between scheduled attempts, default about 28 hours in
+   * all; a subscription's `retrySchedule` overrides it. The seed's "3 attempts, 3 s apart" is `3s,3s,3s`.
+   */
+  ...scheduleEnv,
   CLAIM_LEASE_MS: env.int(60_000, 1000),
   REPLAY_CONCURRENCY: env.int(16, 1),
   RATE_LIMIT_PER_MINUTE: env.int(600, 0),

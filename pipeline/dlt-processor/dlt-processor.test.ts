@@ -1,6 +1,6 @@
 import { toKafkaBinary } from '../shared/cloudevents/envelope';
 import { HUB_HEADERS } from '../shared/topics';
-import { parseDltRecord } from './parse-dlt-record';
+import { parseDltRecord } from '../shared/parked/parse-dlt-record';
 import { decideAfterAttempt } from './retry-decision';
 import { safeSnippet } from './snippet';
 
@@ -97,7 +97,7 @@ describe('parseDltRecord', () => {
 });
 
 describe('decideAfterAttempt', () => {
-  const opts = { maxAttempts: 3, baseDelayMs: 1000, maxDelayMs: 60_000, now, replay: false };
+  const opts = { schedule: [5_000, 30_000, 120_000], retryAfterCapMs: 60_000, now, replay: false };
   const failed = (kind: 'retriable' | 'permanent', retryAfterMs?: number) => ({
     outcome: 'failed' as const,
     durationMs: 1,
@@ -113,13 +113,18 @@ describe('decideAfterAttempt', () => {
   ])('%o after attempt %i (replay %s) -> %s', (result, n, replay, status) => {
     expect(decideAfterAttempt(result, n, { ...opts, replay }).status).toBe(status);
   });
-  it('backs off with the shared jittered exponential policy or as the subscriber asks', () => {
-    const top = { ...opts, random: () => 0.999999 };
-    expect(decideAfterAttempt(failed('retriable'), 2, top).nextAttemptAt!.getTime() - now.getTime()).toBe(1999);
-    expect(decideAfterAttempt(failed('retriable'), 1, { ...opts, random: () => 0.5 }).nextAttemptAt!.getTime()).toBe(
-      now.getTime() + 500,
-    );
-    expect(decideAfterAttempt(failed('retriable', 7000), 1, opts).nextAttemptAt!.getTime() - now.getTime()).toBe(7000);
+  it('waits the schedule step after the attempts so far, or as the subscriber asks (capped)', () => {
+    const after = (n: number, retryAfterMs?: number) =>
+      decideAfterAttempt(failed('retriable', retryAfterMs), n, opts).nextAttemptAt!.getTime() - now.getTime();
+    expect(after(1)).toBe(30_000);
+    expect(after(2)).toBe(120_000);
+    expect(after(1, 7000)).toBe(7000);
+    expect(after(1, 3_600_000)).toBe(60_000);
+  });
+  it('ends FAILED with the reason once the schedule is exhausted, and says so', () => {
+    const d = decideAfterAttempt(failed('retriable'), 3, opts);
+    expect(d).toMatchObject({ status: 'FAILED', exhausted: true, nextAttemptAt: null });
+    expect(d.reason).toMatch(/retry schedule exhausted after 3 scheduled attempts \(last X\)/);
   });
 });
 

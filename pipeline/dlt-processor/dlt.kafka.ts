@@ -16,8 +16,8 @@ import { errorMessage } from '../shared/errors';
 import { FETCH_MAX_WAIT_MS } from '../shared/kafka/client';
 import { onPermanentCrash } from '../shared/kafka/crash';
 import type { Logger } from '../shared/logging/logger';
-import { type FailureStore, RecordRefusedError } from './failure-store';
-import { type NewFailure, parseDltRecord } from './parse-dlt-record';
+import { type FailureStore, RecordRefusedError } from '../shared/parked/failure-store';
+import { type NewFailure, parseDltRecord, scheduleFirstAttempt } from '../shared/parked/parse-dlt-record';
 
 export interface DltConsumerOptions {
   kafka: Kafka;
@@ -26,6 +26,8 @@ export interface DltConsumerOptions {
   store: FailureStore;
   log: Logger;
   onPersisted?: (n: number) => void;
+  /** Delay of a parked delivery's first scheduled attempt (its subscription's schedule); unset = at once. */
+  firstDelay?: (row: NewFailure) => number | undefined;
   /** Upper bound of the probe backoff while Postgres is away (default 5 s). */
   maxBackoffMs?: number;
   /** How long a ping may take before the database counts as away (default 5 s). */
@@ -186,7 +188,10 @@ export async function startDltConsumer(opts: DltConsumerOptions): Promise<DltCon
       // Unresolved records are fetched again from the last resolved offset once the topics resume.
       if (batch.messages.length === 0 || dbDown || !isRunning() || isStale()) return;
       const now = new Date();
-      const rows = batch.messages.map((m) => parseDltRecord(batch.topic, batch.partition, m, now));
+      const rows = batch.messages.map((m) => {
+        const row = parseDltRecord(batch.topic, batch.partition, m, now);
+        return opts.firstDelay ? scheduleFirstAttempt(row, opts.firstDelay, now) : row;
+      });
       const malformed = rows.filter((r) => r.reason?.startsWith('malformed')).length;
       if (!(await persist(rows, `${batch.topic}:${batch.partition}`, batch.firstOffset() ?? ''))) return;
       for (const m of batch.messages) resolveOffset(m.offset);

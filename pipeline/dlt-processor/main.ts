@@ -15,18 +15,21 @@ import { ConfigError } from '../shared/config/load-config';
 import { cachedOpener, parseHubKeys, SecretBox } from '../shared/crypto/secret-box';
 import { createAuthProvider } from '../shared/delivery/auth-provider';
 import { deliverOnce } from '../shared/delivery/deliver';
+import { gateEndpointCheck } from '../shared/delivery/gate';
+import { scheduledDelay } from '../shared/delivery/retry-schedule';
 import { HttpSender } from '../shared/delivery/send';
 import { errorMessage } from '../shared/errors';
 import { ensureTopics } from '../shared/kafka/admin';
 import { createKafka } from '../shared/kafka/client';
 import { createLogger, type Logger } from '../shared/logging/logger';
 import { startSubscriptionDirectory } from '../shared/subscriptions/directory';
+import type { SubscriptionSnapshot } from '../shared/subscriptions/snapshot';
 import { topicNames } from '../shared/topics';
 import { buildDltApi } from './app';
 import { startCleanup } from './cleanup';
 import { loadDltConfig } from './config';
 import { startDltConsumer } from './dlt.kafka';
-import { FailureStorePrisma } from './failure-store.prisma';
+import { FailureStorePrisma } from '../shared/parked/failure-store.prisma';
 import { createDltMetrics, startStatusGauges } from './metrics';
 import { createReplayJobs } from './replay-jobs';
 import { type RedeliveryDeps, startScheduler } from './scheduler';
@@ -88,6 +91,7 @@ async function main(): Promise<void> {
       onChange: (id) => auth.invalidate(id),
     }),
   );
+  const scheduleFor = (sub: SubscriptionSnapshot | undefined) => sub?.retrySchedule ?? config.DELIVERY_RETRY_SCHEDULE;
   const auditProducer = kafka.producer();
   await auditProducer.connect();
   const audit = createAuditSink({
@@ -101,11 +105,12 @@ async function main(): Promise<void> {
     audit,
     log,
     instanceId: `${hostname()}-${process.pid}`,
-    maxAttempts: config.MAX_ATTEMPTS,
-    baseDelayMs: config.RETRY_BASE_MS,
-    maxDelayMs: config.RETRY_MAX_MS,
+    scheduleFor,
+    retryAfterCapMs: config.RETRY_AFTER_MAX_MS,
+    endpointRejection: gateEndpointCheck(config.ENDPOINT_ALLOW_HOSTS),
     leaseMs: config.CLAIM_LEASE_MS,
     onAttempt: (source, outcome) => metrics.redeliveries.inc({ source, outcome }),
+    onExhausted: () => metrics.exhausted.inc(),
   };
   const jobs = createReplayJobs(prisma, redelivery, config.REPLAY_CONCURRENCY);
 
@@ -144,6 +149,13 @@ async function main(): Promise<void> {
     store,
     log,
     onPersisted: (n) => metrics.persisted.inc(n),
+    firstDelay: (row) =>
+      scheduledDelay(
+        scheduleFor(directory.get(row.subscriptionId)),
+        0,
+        row.retryAfterMs,
+        config.RETRY_AFTER_MAX_MS,
+      ),
   });
   const pausedTimer = setInterval(() => metrics.dbPaused.set(consumer?.paused() ? 1 : 0), 1000);
   pausedTimer.unref();
@@ -152,6 +164,7 @@ async function main(): Promise<void> {
     intervalMs: config.SCHEDULER_INTERVAL_MS,
     batchSize: config.SCHEDULER_BATCH_SIZE,
     concurrency: config.SCHEDULER_CONCURRENCY,
+    laneWaitReleaseMs: config.LANE_WAIT_RELEASE_MS,
   });
   const cleanup = config.CLEANUP_ENABLED
     ? startCleanup({ store, retentionHours: config.RETENTION_HOURS, intervalMs: config.CLEANUP_INTERVAL_MS, log })

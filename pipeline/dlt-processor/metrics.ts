@@ -2,7 +2,7 @@
 import { Counter, Gauge, Registry } from 'prom-client';
 import { errorMessage } from '../shared/errors';
 import type { Logger } from '../shared/logging/logger';
-import type { FailureStore } from './failure-store';
+import type { FailureStore } from '../shared/parked/failure-store';
 
 export function createDltMetrics(registry = new Registry()) {
   return {
@@ -29,6 +29,29 @@ export function createDltMetrics(registry = new Registry()) {
       labelNames: ['source', 'outcome'],
       registers: [registry],
     }),
+    exhausted: new Counter({
+      name: 'hub_deliveries_schedule_exhausted_total',
+      help: 'Deliveries that failed their whole retry schedule (now FAILED; their subscription is flagged)',
+      registers: [registry],
+    }),
+    held: new Gauge({
+      name: 'hub_deliveries_held',
+      help: 'Deliveries held because their subscription is paused, per subscription',
+      labelNames: ['subscription_id'],
+      registers: [registry],
+    }),
+    heldOldest: new Gauge({
+      name: 'hub_deliveries_held_oldest_age_seconds',
+      help: 'Age of the oldest held delivery, per subscription',
+      labelNames: ['subscription_id'],
+      registers: [registry],
+    }),
+    failing: new Gauge({
+      name: 'hub_subscription_failing',
+      help: '1 for a subscription whose endpoint failed a delivery\'s whole retry schedule (until one succeeds)',
+      labelNames: ['subscription_id'],
+      registers: [registry],
+    }),
     dbPaused: new Gauge({
       name: 'hub_dlt_consumer_paused',
       help: '1 while the DLT consumer is paused because Postgres does not answer',
@@ -45,6 +68,16 @@ export function startStatusGauges(opts: { metrics: DltMetrics; store: FailureSto
       const s = await opts.store.stats();
       for (const [status, n] of Object.entries(s.byStatus)) opts.metrics.byStatus.set({ status }, n);
       opts.metrics.oldestUnresolved.set(s.oldestUnresolvedAgeSeconds ?? 0);
+      // Per-subscription series only while there is something to show (reset drops resumed/recovered ones).
+      const h = await opts.store.holdAndHealth();
+      opts.metrics.held.reset();
+      opts.metrics.heldOldest.reset();
+      opts.metrics.failing.reset();
+      for (const x of h.held) {
+        opts.metrics.held.set({ subscription_id: x.subscriptionId }, x.count);
+        opts.metrics.heldOldest.set({ subscription_id: x.subscriptionId }, x.oldestAgeSeconds);
+      }
+      for (const id of h.failing) opts.metrics.failing.set({ subscription_id: id }, 1);
     } catch (err) {
       opts.log.debug({ err: errorMessage(err) }, 'status gauges not refreshed');
     }

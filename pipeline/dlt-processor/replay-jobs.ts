@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { PrismaClient } from '../../prisma/client';
 import { errorMessage } from '../shared/errors';
-import type { FailureFilter } from './failure-store';
+import type { FailureFilter } from '../shared/parked/failure-store';
 import { type RedeliveryDeps, redeliver } from './scheduler';
 
 export interface ReplayJobView {

@@ -1,37 +1,38 @@
 /**
- * What a scheduled redelivery attempt means for the stored failure (pure).
+ * What a scheduled redelivery attempt means for the parked delivery (pure).
  *
  *   PENDING ─claim─▶ RETRYING ─ delivered ───────────────────────────────▶ DELIVERED
- *                              ├ permanent failure ─────────────────────▶ FAILED
- *                              ├ retriable, attempts left ──────────────▶ RETRYING (next attempt after backoff)
- *                              └ retriable, attempts exhausted ─────────▶ FAILED
- *   FAILED / PENDING / RETRYING ─operator replay─ delivered ────────────▶ REPLAYED
+ *      ▲                       ├ permanent failure ─────────────────────▶ FAILED
+ *      │                       ├ retriable, schedule not exhausted ─────▶ RETRYING (next step of the schedule)
+ *      │                       └ retriable, schedule exhausted ─────────▶ FAILED (subscription flagged)
+ *   HELD (paused) ─resume─┘    gate: paused ─▶ HELD · deleted / other tenant / blocked endpoint ─▶ SKIPPED
+ *   FAILED / PENDING / RETRYING / HELD / SKIPPED ─operator replay─ delivered ─▶ REPLAYED
  *
- * Backoff between scheduled attempts: the shared delivery retry policy (exponential with full jitter,
- * random(0, min(max, base * 2^(n-1)))) or the subscriber's Retry-After, capped. The scheduler interval adds up to
- * one tick on top, so a zero jitter never means a tight loop.
+ * The delays are the subscription's retry schedule (retry-schedule.ts), or the subscriber's Retry-After, capped.
+ * The scheduler interval adds up to one tick on top.
  */
 import type { DeliveryResult } from '../shared/delivery/deliver';
-import { nextDelay } from '../shared/delivery/retry-policy';
+import { scheduledDelay } from '../shared/delivery/retry-schedule';
+import type { FailureStatus } from '../shared/parked/failure-store';
 
-export type FailureStatus = 'PENDING' | 'RETRYING' | 'DELIVERED' | 'FAILED' | 'REPLAYED';
+export type { FailureStatus };
 
 export interface Decision {
   status: FailureStatus;
   nextAttemptAt: Date | null;
   reason: string | null;
+  /** The schedule ran out: the subscription is flagged. */
+  exhausted?: boolean;
 }
 
 export function decideAfterAttempt(
   result: DeliveryResult,
   scheduledAttempts: number,
   opts: {
-    maxAttempts: number;
-    baseDelayMs: number;
-    maxDelayMs: number;
+    schedule: readonly number[];
+    retryAfterCapMs: number;
     now: Date;
     replay: boolean;
-    random?: () => number;
   },
 ): Decision {
   if (result.outcome === 'delivered')
@@ -40,23 +41,13 @@ export function decideAfterAttempt(
   if (opts.replay) return { status: 'FAILED', nextAttemptAt: null, reason: `replay failed: ${failure.code}` };
   if (failure.kind === 'permanent')
     return { status: 'FAILED', nextAttemptAt: null, reason: `permanent failure ${failure.code}: ${failure.message}` };
-  const delay = nextDelay(
-    {
-      maxAttempts: opts.maxAttempts,
-      baseDelayMs: opts.baseDelayMs,
-      maxDelayMs: opts.maxDelayMs,
-      maxTotalMs: Number.POSITIVE_INFINITY,
-    },
-    scheduledAttempts,
-    0,
-    failure.retryAfterMs,
-    opts.random,
-  );
+  const delay = scheduledDelay(opts.schedule, scheduledAttempts, failure.retryAfterMs, opts.retryAfterCapMs);
   if (delay === undefined)
     return {
       status: 'FAILED',
       nextAttemptAt: null,
-      reason: `retries exhausted after ${scheduledAttempts} scheduled attempts (last ${failure.code})`,
+      exhausted: true,
+      reason: `retry schedule exhausted after ${scheduledAttempts} scheduled attempts (last ${failure.code}); replay it once the endpoint is fixed`,
     };
   return { status: 'RETRYING', nextAttemptAt: new Date(opts.now.getTime() + delay), reason: null };
 }

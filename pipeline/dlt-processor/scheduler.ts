@@ -1,17 +1,24 @@
 /**
- * Redelivery of stored failures: the scheduled retry loop and the operator replays share one path.
+ * Redelivery of parked deliveries: the durable retry schedule and the operator replays share one path.
  *
- *   every interval: claimDue (SKIP LOCKED) ─▶ subscription from the directory ─▶ deliverOnce (same webhook-id,
- *   fresh signature) ─▶ decideAfterAttempt ─▶ recordAttempt (attempt row + new status)
+ *   every interval: sweep HELD (resumed ─▶ PENDING now · deleted ─▶ SKIPPED)
+ *                   claimDue (SKIP LOCKED; an ordered lane at its head only)
+ *                     ─▶ delivery gate (admit · hold ─▶ HELD · refuse ─▶ SKIPPED, never sent)
+ *                     ─▶ deliverOnce (same webhook-id, fresh signature) ─▶ decideAfterAttempt (the schedule)
+ *                     ─▶ recordAttempt (attempt row + new status)
+ *                     ─▶ delivered: the subscription's other waiting retries become due now (its endpoint is back),
+ *                        its failing flag is cleared, and another round runs at once (a lane's next head)
+ *                     ─▶ schedule exhausted: FAILED with the reason, the subscription is flagged
  */
 import type { AuditSink } from '../shared/audit/audit';
 import { fromKafkaBinary, type HubCloudEvent } from '../shared/cloudevents/envelope';
 import type { DeliveryResult } from '../shared/delivery/deliver';
+import { admit, type GateDeps } from '../shared/delivery/gate';
 import { errorMessage } from '../shared/errors';
 import type { Logger } from '../shared/logging/logger';
 import type { SubscriptionLookup } from '../shared/subscriptions/directory';
 import type { SubscriptionSnapshot } from '../shared/subscriptions/snapshot';
-import type { FailureStore, StoredFailure } from './failure-store';
+import type { FailureStore, StoredFailure } from '../shared/parked/failure-store';
 import { decideAfterAttempt, type FailureStatus } from './retry-decision';
 import { safeSnippet } from './snippet';
 
@@ -22,12 +29,16 @@ export interface RedeliveryDeps {
   audit: AuditSink;
   log: Logger;
   instanceId: string;
-  maxAttempts: number;
-  baseDelayMs: number;
-  maxDelayMs: number;
+  /** The retry schedule of a subscription (its own, else the hub's DELIVERY_RETRY_SCHEDULE). */
+  scheduleFor: (sub: SubscriptionSnapshot | undefined) => readonly number[];
+  retryAfterCapMs: number;
+  /** Why an endpoint may not be called (the gate's static check); undefined = allowed. */
+  endpointRejection?: GateDeps['endpointRejection'];
   leaseMs: number;
   /** Called after every recorded attempt (metrics). */
   onAttempt?: (source: 'SCHEDULED' | 'REPLAY', outcome: FailureStatus) => void;
+  /** A delivery exhausted its schedule (metrics). */
+  onExhausted?: (subscriptionId: string) => void;
 }
 
 function decodeStored(f: StoredFailure) {
@@ -48,33 +59,33 @@ export interface RedeliveryOutcome {
 export async function redeliver(deps: RedeliveryDeps, f: StoredFailure, replay: boolean): Promise<RedeliveryOutcome> {
   const source = replay ? 'REPLAY' : 'SCHEDULED';
   const { event, reason: undecodable } = decodeStored(f);
-  const sub = deps.directory.get(f.subscriptionId);
+  // The gate, scoped by the row's tenant: a row naming another tenant's subscription is never sent.
+  const gate = admit({ directory: deps.directory, endpointRejection: deps.endpointRejection }, f);
+  const sub = gate.type === 'refuse' ? undefined : gate.sub;
+  if (gate.type === 'hold') {
+    // Paused: held until resumed (no request, nothing counted against the schedule).
+    await deps.store.recordAttempt(f.id, null, {
+      status: 'HELD',
+      nextAttemptAt: null,
+      reason: gate.reason,
+      countsAsScheduled: false,
+      claimedBy: deps.instanceId,
+    });
+    deps.onAttempt?.(source, 'HELD');
+    return { status: 'HELD', delivered: false, durationMs: 0, reason: gate.reason };
+  }
   let result: DeliveryResult;
-  if (!event) {
+  if (gate.type === 'refuse') {
+    result = { outcome: 'failed', failure: { kind: 'permanent', code: gate.code, message: gate.reason }, durationMs: 0 };
+  } else if (!event) {
     result = {
       outcome: 'failed',
       failure: { kind: 'permanent', code: 'DLT.UNDECODABLE', message: undecodable ?? 'undecodable' },
       durationMs: 0,
     };
-  } else if (!sub) {
-    result = {
-      outcome: 'failed',
-      failure: { kind: 'permanent', code: 'DLT.SUBSCRIPTION_GONE', message: 'subscription unknown or deleted' },
-      durationMs: 0,
-    };
-  } else if (sub.status !== 'ACTIVE' && !replay) {
-    result = {
-      outcome: 'failed',
-      failure: {
-        kind: 'permanent',
-        code: 'DLT.SUBSCRIPTION_PAUSED',
-        message: 'subscription paused; replay it when resumed',
-      },
-      durationMs: 0,
-    };
   } else {
     try {
-      result = await deps.deliver(event, sub);
+      result = await deps.deliver(event, gate.sub);
     } catch (err) {
       result = {
         outcome: 'failed',
@@ -84,15 +95,20 @@ export async function redeliver(deps: RedeliveryDeps, f: StoredFailure, replay: 
     }
   }
   const scheduledSoFar = f.attempts + (replay ? 0 : 1);
-  const decision = decideAfterAttempt(result, replay ? f.attempts : scheduledSoFar, {
-    maxAttempts: deps.maxAttempts,
-    baseDelayMs: deps.baseDelayMs,
-    maxDelayMs: deps.maxDelayMs,
-    now: new Date(),
-    replay,
-  });
+  const decision =
+    gate.type === 'refuse'
+      ? { status: 'SKIPPED' as const, nextAttemptAt: null, reason: `refused by the delivery gate: ${gate.reason}` }
+      : decideAfterAttempt(result, replay ? f.attempts : scheduledSoFar, {
+          schedule: deps.scheduleFor(sub),
+          retryAfterCapMs: deps.retryAfterCapMs,
+          now: new Date(),
+          replay,
+        });
   // A failed replay leaves a row that was still being retried in its retry schedule.
-  const status = replay && result.outcome !== 'delivered' && f.status !== 'FAILED' ? f.status : decision.status;
+  const status =
+    replay && gate.type !== 'refuse' && result.outcome !== 'delivered' && !['FAILED', 'SKIPPED'].includes(f.status)
+      ? f.status
+      : decision.status;
   const applied = await deps.store.recordAttempt(
     f.id,
     {
@@ -111,6 +127,18 @@ export async function redeliver(deps: RedeliveryDeps, f: StoredFailure, replay: 
       claimedBy: deps.instanceId,
     },
   );
+  if (result.outcome === 'delivered') {
+    // The endpoint answers again: its other waiting retries need not wait for their next step.
+    await deps.store.pullForward(f.subscriptionId);
+    await deps.store.markDelivered(f.subscriptionId);
+  } else if ('exhausted' in decision && decision.exhausted && applied) {
+    await deps.store.markExhausted(f.subscriptionId, f.tenantId, f.eventId);
+    deps.onExhausted?.(f.subscriptionId);
+    deps.log.warn(
+      { eventId: f.eventId, tenantId: f.tenantId, subscriptionId: f.subscriptionId, attempts: scheduledSoFar },
+      'retry schedule exhausted: delivery FAILED and subscription flagged; replay it once the endpoint is fixed',
+    );
+  }
   if (!applied)
     deps.log.warn(
       { id: f.id, eventId: f.eventId, instanceId: deps.instanceId },
@@ -123,7 +151,7 @@ export async function redeliver(deps: RedeliveryDeps, f: StoredFailure, replay: 
     traceId: event?.extensions.traceparent?.split('-')[1],
   };
   const attempt = replay ? undefined : scheduledSoFar;
-  // HTTP_SEND only when a request went out (no subscription or an undecodable row sends nothing).
+  // HTTP_SEND only when a request went out (a refused or undecodable row sends nothing).
   if (event && sub && !result.failure?.code.startsWith('DLT.'))
     deps.audit.record({
       ...base,
@@ -154,28 +182,61 @@ export async function redeliver(deps: RedeliveryDeps, f: StoredFailure, replay: 
   };
 }
 
-export function startScheduler(deps: RedeliveryDeps & { intervalMs: number; batchSize: number; concurrency: number }) {
-  let running = false;
-  let stopped = false;
-  const tick = async () => {
-    if (running || stopped) return;
-    running = true;
-    try {
-      for (;;) {
-        const claimed = await deps.store.claimDue(deps.instanceId, deps.batchSize, deps.leaseMs);
-        if (claimed.length === 0) break;
-        let i = 0;
-        const worker = async () => {
-          while (i < claimed.length && !stopped) await redeliver(deps, claimed[i++]!, false);
-        };
-        await Promise.all(Array.from({ length: Math.min(deps.concurrency, claimed.length) }, worker));
-        if (claimed.length < deps.batchSize || stopped) break;
-      }
-    } catch (err) {
-      deps.log.error({ err: errorMessage(err) }, 'scheduled retry round failed; next round will try again');
-    } finally {
-      running = false;
+/**
+ * HELD deliveries of resumed subscriptions become due now; those of deleted subscriptions end as SKIPPED.
+ * Runs every tick, so a missed or late directory change only delays a release by one tick.
+ */
+export async function sweepHeld(
+  deps: Pick<RedeliveryDeps, 'store' | 'directory' | 'log'> & { laneWaitReleaseMs?: number },
+): Promise<number> {
+  let released = 0;
+  for (const id of await deps.store.heldSubscriptions()) {
+    const sub = deps.directory.get(id);
+    if (sub?.status === 'ACTIVE') {
+      const n = await deps.store.releaseHeld(id, deps.laneWaitReleaseMs ?? 120_000);
+      released += n;
+      if (n > 0) deps.log.info({ subscriptionId: id, released: n }, 'subscription resumed: held deliveries released');
+    } else if (!sub) {
+      const n = await deps.store.skipUnresolved(id, 'subscription deleted while its deliveries were held');
+      if (n > 0) deps.log.info({ subscriptionId: id, skipped: n }, 'subscription deleted: held deliveries skipped');
     }
+  }
+  return released;
+}
+
+export function startScheduler(
+  deps: RedeliveryDeps & { intervalMs: number; batchSize: number; concurrency: number; laneWaitReleaseMs?: number },
+) {
+  let running: Promise<void> | undefined;
+  let stopped = false;
+  const round = async (): Promise<{ claimed: number; delivered: number }> => {
+    const claimed = await deps.store.claimDue(deps.instanceId, deps.batchSize, deps.leaseMs);
+    let i = 0;
+    let delivered = 0;
+    const worker = async () => {
+      while (i < claimed.length && !stopped) if ((await redeliver(deps, claimed[i++]!, false)).delivered) delivered++;
+    };
+    await Promise.all(Array.from({ length: Math.min(deps.concurrency, claimed.length) }, worker));
+    return { claimed: claimed.length, delivered };
+  };
+  const tick = (): Promise<void> => {
+    if (stopped) return Promise.resolve();
+    running ??= (async () => {
+      try {
+        await sweepHeld(deps);
+        for (;;) {
+          const r = await round();
+          // Go on while there is more due: a full batch, or deliveries that made more due (an ordered lane's next
+          // head, retries pulled forward because their endpoint answered again).
+          if (stopped || r.claimed === 0 || (r.claimed < deps.batchSize && r.delivered === 0)) break;
+        }
+      } catch (err) {
+        deps.log.error({ err: errorMessage(err) }, 'scheduled retry round failed; next round will try again');
+      } finally {
+        running = undefined;
+      }
+    })();
+    return running;
   };
   const timer = setInterval(() => void tick(), deps.intervalMs);
   return {
@@ -183,7 +244,7 @@ export function startScheduler(deps: RedeliveryDeps & { intervalMs: number; batc
     async stop() {
       stopped = true;
       clearInterval(timer);
-      while (running) await new Promise((r) => setTimeout(r, 20));
+      await running;
     },
   };
 }

@@ -61,9 +61,9 @@ describe('createEventHandler', () => {
     expect(r.records.map((x) => x.headers['hub-subscription-id'])).toEqual(['sub-any-user']);
   });
 
-  it('skips paused subscriptions', () => {
+  it('fans out to paused subscriptions too (the outbox holds their deliveries until resume)', () => {
     const r = handle([aSnapshot({ id: 'paused', status: 'PAUSED' }), aSnapshot({ id: 'active' })], rawRecord());
-    expect(r.records.map((x) => x.headers['hub-subscription-id'])).toEqual(['active']);
+    expect(r.records.map((x) => x.headers['hub-subscription-id']).sort()).toEqual(['active', 'paused']);
   });
 
   it('produces nothing and audits 0 matches when no subscription matches', () => {

@@ -109,7 +109,8 @@ export function createEventHandler(deps: EventHandlerDeps): EventHandler {
     const event = withTraceparent(decoded.event);
     const traceId = event.extensions[EXT.traceparent]!.slice(3, 35);
     const base = { eventId: event.id, tenantId: match.tenantId, traceId };
-    const subscriptions = deps.directory.match(match);
+    // Paused subscriptions too: their deliveries are held and delivered on resume (pause holds, it never drops).
+    const subscriptions = deps.directory.match(match, { includePaused: true });
     const domain = routeDomain({ resourceType: match.resourceType, eventType: match.eventType }, routing);
     const topic = deps.topics.outbox(domain);
     const records: ProducedRecord[] = subscriptions.map((s) => {

@@ -1,6 +1,6 @@
 /** outbox-processor configuration: one zod schema over the environment, parsed once. */
 import { z } from 'zod';
-import { commonEnv, env, loadConfig } from '../shared/config/load-config';
+import { commonEnv, env, loadConfig, scheduleEnv } from '../shared/config/load-config';
 
 export const outboxConfigSchema = z.object({
   ...commonEnv,
@@ -12,11 +12,20 @@ export const outboxConfigSchema = z.object({
     .min(1, 'required: "<id>:<base64 of 32 bytes>" (the key subscription-api seals secrets with)'),
   /** Hosts allowed although they are or resolve to internal addresses (same list as subscription-api's). */
   ENDPOINT_ALLOW_HOSTS: env.list([]),
-  // Retries (see shared/delivery/retry-policy.ts); a subscription's maxAttempts overrides MAX_ATTEMPTS.
+  // In-process retries, seconds in all (see shared/delivery/retry-policy.ts); a subscription's maxAttempts overrides
+  // MAX_ATTEMPTS. What needs longer is parked in the durable schedule (DELIVERY_RETRY_SCHEDULE, dlt-processor).
   MAX_ATTEMPTS: env.int(3, 1, 50),
   RETRY_BASE_MS: env.int(500, 1),
-  RETRY_MAX_MS: env.int(30_000, 1),
-  RETRY_MAX_TOTAL_MS: env.int(60_000, 1),
+  RETRY_MAX_MS: env.int(2_000, 1),
+  RETRY_MAX_TOTAL_MS: env.int(5_000, 1),
+  /** Postgres: an ordered subscription's lane is parked there directly, in order (see outbox.kafka.ts). */
+  DATABASE_URL: z.string().min(1, 'required: postgresql://user@host:5432/db (ordered lanes are parked there)'),
+  ...scheduleEnv,
+  /**
+   * Records one ordered lane may have waiting in this process behind its head; beyond it they are parked in
+   * Postgres in order, so a hanging ordered endpoint takes no more than its share of a partition's slots.
+   */
+  ORDERED_LANE_QUEUE: env.int(32, 1),
   // Concurrency bounds.
   MAX_IN_FLIGHT: env.int(2000, 1),
   MAX_IN_FLIGHT_PER_PARTITION: env.int(500, 1),

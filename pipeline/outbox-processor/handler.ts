@@ -1,9 +1,10 @@
 /**
  * Outbox delivery use case: one outbox record -> its subscriber, with retries, or a dead-letter decision.
  *
- *   outbox item ─▶ directory.get(hub-subscription-id) ─┬─ unknown / deleted / paused / other tenant ─▶ skipped (+ audit)
- *                                                       ▼
- *                       ┌──────────▶ endpoint breaker allows? ── no ─────────────────────────────▶ deadLetter CIRCUIT_OPEN
+ *                       ┌──────────▶ delivery gate (gate.ts) ─┬─ unknown / deleted / other tenant / blocked ─▶ skipped
+ *                       │                   │ admit             └─ paused ─────────────────────────────────▶ held
+ *                       │                   ▼
+ *                       │           endpoint breaker allows? ── no ─────────────────────────────▶ deadLetter CIRCUIT_OPEN
  *                       │                   │ yes
  *                       │                   ▼
  *                       │             deliverOnce ── 2xx ────────────────────────────────────────▶ delivered
@@ -13,11 +14,16 @@
  *                       └── sleep(delay) ◀── yes ──┤
  *                                                  └── no more (attempts, time, shutdown) ───────▶ deadLetter
  *
+ * The gate runs before every attempt, retries included: a subscription paused or deleted during the retries is
+ * held or skipped, never sent to again. The in-process attempts are short (seconds in all, retry-policy.ts); a
+ * delivery that needs longer is parked in the durable retry schedule (deadLetter -> DLT -> dlt-processor).
+ *
  * Returns a value for every input (never throws): the Kafka adapter turns it into a DLT produce and an offset.
  */
 import type { AuditSink } from '../shared/audit/audit';
 import type { HubCloudEvent } from '../shared/cloudevents/envelope';
 import type { DeliveryResult } from '../shared/delivery/deliver';
+import { admit, type GateCode, type GateDeps } from '../shared/delivery/gate';
 import { originOf } from '../shared/delivery/origin';
 import { nextDelay, type RetryPolicy } from '../shared/delivery/retry-policy';
 import { errorMessage, type Failure, retriable } from '../shared/errors';
@@ -32,7 +38,10 @@ export interface OutboxItem {
 
 export type DeliveryOutcome =
   | { type: 'delivered'; attempts: number; status?: number }
-  | { type: 'skipped'; reason: string }
+  /** Refused by the delivery gate: never sent; the reason is recorded (a SKIPPED row). */
+  | { type: 'skipped'; code: GateCode; reason: string }
+  /** The subscription is paused: kept (a HELD row) and delivered on resume. */
+  | { type: 'held'; reason: string }
   | {
       type: 'deadLetter';
       failure: Failure;
@@ -50,6 +59,8 @@ export interface Breaker {
 
 export interface DeliveryHandlerDeps {
   directory: SubscriptionLookup;
+  /** The gate's endpoint check (gate.ts); undefined = every endpoint the directory holds is allowed. */
+  endpointRejection?: GateDeps['endpointRejection'];
   /** One attempt (deliverOnce bound to its sender, auth provider and secret box). Never throws. */
   deliver: (event: HubCloudEvent, sub: SubscriptionSnapshot) => Promise<DeliveryResult>;
   policy: RetryPolicy;
@@ -77,14 +88,6 @@ export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> 
   });
 }
 
-export function skipReason(sub: SubscriptionSnapshot | undefined, tenantId: string): string | undefined {
-  if (!sub) return 'subscription unknown or deleted';
-  if (sub.status !== 'ACTIVE') return `subscription ${sub.status.toLowerCase()}`;
-  // The outbox record names both; a mismatch means a corrupted or forged record: never cross tenants.
-  if (sub.tenantId !== tenantId) return 'record tenant does not match the subscription tenant';
-  return undefined;
-}
-
 export function createDeliveryHandler(deps: DeliveryHandlerDeps) {
   const sleep = deps.sleep ?? abortableSleep;
   const now = deps.now ?? (() => new Date());
@@ -93,12 +96,14 @@ export function createDeliveryHandler(deps: DeliveryHandlerDeps) {
     const { event, subscriptionId, tenantId } = item;
     const traceId = event.extensions.traceparent?.split('-')[1];
     const base = { eventId: event.id, tenantId, traceId, subscriptionId };
-    const sub = deps.directory.get(subscriptionId);
-    const reason = skipReason(sub, tenantId);
-    if (!sub || reason) {
-      deps.audit.record({ ...base, stage: 'EVENT_ERROR', outcome: 'skipped', detail: reason });
-      return { type: 'skipped', reason: reason ?? 'subscription unknown' };
+    const gateDeps = { directory: deps.directory, endpointRejection: deps.endpointRejection };
+    let gate = admit(gateDeps, item);
+    if (gate.type === 'refuse') {
+      deps.audit.record({ ...base, stage: 'EVENT_ERROR', outcome: 'skipped', errorCode: gate.code, detail: gate.reason });
+      return { type: 'skipped', code: gate.code, reason: gate.reason };
     }
+    if (gate.type === 'hold') return { type: 'held', reason: gate.reason };
+    let sub = gate.sub;
     deps.audit.record({ ...base, stage: 'OUTBOX_SEND' });
     const policy = sub.maxAttempts ? { ...deps.policy, maxAttempts: sub.maxAttempts } : deps.policy;
     const breaker = deps.breakerFor(sub.endpointUrl);
@@ -121,6 +126,16 @@ export function createDeliveryHandler(deps: DeliveryHandlerDeps) {
     };
 
     for (;;) {
+      if (attempt > 0) {
+        // The gate again before every retry: paused or deleted meanwhile means held or skipped, not sent.
+        gate = admit(gateDeps, item);
+        if (gate.type === 'refuse') {
+          deps.audit.record({ ...base, stage: 'EVENT_ERROR', outcome: 'skipped', errorCode: gate.code });
+          return { type: 'skipped', code: gate.code, reason: gate.reason };
+        }
+        if (gate.type === 'hold') return { type: 'held', reason: gate.reason };
+        sub = gate.sub;
+      }
       if (!breaker.allow()) {
         // Retriable: the DLT processor retries it on its schedule, once the endpoint has recovered.
         return deadLetter(

@@ -5,6 +5,7 @@
  *   auth provider, breakers) ─▶ handler ─▶ outbox consumer ─▶ health/metrics server; SIGTERM drains.
  */
 import { collectDefaultMetrics } from 'prom-client';
+import { createPrismaClient } from '../../prisma/client';
 import { createAuditSink } from '../shared/audit/audit';
 import { kafkaAuditProducer } from '../shared/audit/audit.kafka';
 import { ConfigError } from '../shared/config/load-config';
@@ -12,11 +13,13 @@ import { cachedOpener, parseHubKeys, SecretBox } from '../shared/crypto/secret-b
 import { createAuthProvider } from '../shared/delivery/auth-provider';
 import { BreakerRegistry } from '../shared/delivery/circuit-breaker';
 import { deliverOnce } from '../shared/delivery/deliver';
+import { gateEndpointCheck } from '../shared/delivery/gate';
 import { HttpSender } from '../shared/delivery/send';
 import { errorMessage } from '../shared/errors';
 import { createApp } from '../shared/http/create-app';
 import { createKafka } from '../shared/kafka/client';
 import { createLogger } from '../shared/logging/logger';
+import { FailureStorePrisma } from '../shared/parked/failure-store.prisma';
 import { startSubscriptionDirectory } from '../shared/subscriptions/directory';
 import { topicNames } from '../shared/topics';
 import { loadOutboxConfig } from './config';
@@ -90,8 +93,13 @@ async function main(): Promise<void> {
     onError: (err, dropped) => log.warn({ err: errorMessage(err), dropped }, 'audit entries not written'),
   });
   const stopping = new AbortController();
+  const endpointRejection = gateEndpointCheck(config.ENDPOINT_ALLOW_HOSTS);
+  // Postgres holds the parked heads of ordered lanes (and the durable schedule the dlt-processor runs).
+  const prisma = createPrismaClient(config.DATABASE_URL, { applicationName: 'outbox-processor' });
+  const lanes = new FailureStorePrisma(prisma);
   const handle = createDeliveryHandler({
     directory,
+    endpointRejection,
     deliver: (event, sub) => deliverOnce(event, sub, { sender, auth, open }),
     policy: {
       maxAttempts: config.MAX_ATTEMPTS,
@@ -120,7 +128,12 @@ async function main(): Promise<void> {
     topics,
     groupId: config.GROUP_ID,
     directory,
+    endpointRejection,
     handle,
+    lanes,
+    scheduleFor: (sub) => sub.retrySchedule ?? config.DELIVERY_RETRY_SCHEDULE,
+    retryAfterCapMs: config.RETRY_AFTER_MAX_MS,
+    orderedLaneQueue: config.ORDERED_LANE_QUEUE,
     breakerOpen: (url) => breakers.isOpen(url),
     shutdown: stopping,
     log,
@@ -152,6 +165,7 @@ async function main(): Promise<void> {
       await auditProducer.disconnect();
       await directory.stop();
       await sender.close();
+      await prisma.$disconnect();
       await app.close();
       log.info('stopped');
       process.exit(code);

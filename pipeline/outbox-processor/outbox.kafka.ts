@@ -1,15 +1,22 @@
 /**
  * Kafka adapter of the outbox processor.
  *
- *   4 outbox topics (read_committed) ─eachBatch─▶ per record: decode ─▶ breaker open? ─ yes ─▶ DLT at once
- *        │                                            │ no
- *        │                            ordered? ─▶ per (subscription, tenant) serial queue
- *        │                                            ▼
- *        │                              per-endpoint slot (bounded) ─▶ handler (attempts, retries)
- *        │                                            ▼
- *        │                    delivered | skipped | DLT produce (batched sendBatch, acks=-1, awaited)
- *        │                                            ▼
+ *   4 outbox topics (read_committed) ─eachBatch─▶ per record, in typed stages:
+ *     decode (pure) ─ malformed ──────────────────────────────────────────────────────────▶ DLT (FAILED row)
+ *     admit: the delivery gate (shared/delivery/gate.ts), before any fast path
+ *        ├ refuse (unknown, deleted, other tenant, blocked endpoint) ─────────────────────▶ DLT as SKIPPED + reason
+ *        ├ hold (paused) ───────────────────────────────────────────────────────────────▶ DLT as HELD (resume)
+ *        └ admit ─ unordered: breaker open / endpoint saturated ─▶ DLT (durable schedule)
+ *                │            else per-endpoint slot ─▶ handler (short in-process retries, gate before each)
+ *                └ ordered: per (subscription, tenant) lane, one after another:
+ *                             lane blocked in Postgres? ─ yes ─▶ park behind its head (Postgres, in order)
+ *                             else as unordered; a failure or a hold parks the record as the lane's head
+ *     settle: delivered | DLT produce (batched sendBatch, acks=-1, awaited) | lane park (Postgres, awaited)
  *        └─ begin(offset) ─────────────────▶ OffsetTracker.complete ─▶ timer: commit contiguous completed offsets
+ *
+ * Ordered lanes are parked in Postgres directly, not through the DLT topic: the next record of a lane must see its
+ * blocked head before it can be delivered, and a DLT record may still be on its way to the dlt-processor. The
+ * dlt-processor attempts a lane at its head only and in offset order (failure-store.prisma.ts `claimDue`).
  *
  * eachBatch only dispatches: deliveries run in the background, so records finish out of order and a slow
  * subscriber never holds back another's deliveries or the partition's heartbeat. Bounded concurrency in total,
@@ -26,13 +33,18 @@ import type { Consumer, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import { fromKafkaBinary } from '../shared/cloudevents/envelope';
 import { headerString } from '../shared/cloudevents/header-value';
 import { KeyedSerialQueue, Semaphore } from '../shared/concurrency';
+import { admit, type GateDeps } from '../shared/delivery/gate';
 import { originOf } from '../shared/delivery/origin';
+import { scheduledDelay } from '../shared/delivery/retry-schedule';
 import { errorMessage, type Failure, permanent, retriable } from '../shared/errors';
 import { FETCH_MAX_WAIT_MS } from '../shared/kafka/client';
 import { onPermanentCrash } from '../shared/kafka/crash';
 import { OffsetTracker } from '../shared/kafka/offset-tracker';
 import type { Logger } from '../shared/logging/logger';
+import { type FailureStore, LANE_WAIT, type LaneKey, RecordRefusedError } from '../shared/parked/failure-store';
+import { parseDltRecord, scheduleFirstAttempt } from '../shared/parked/parse-dlt-record';
 import type { SubscriptionLookup } from '../shared/subscriptions/directory';
+import type { SubscriptionSnapshot } from '../shared/subscriptions/snapshot';
 import { DOMAINS, type Domain, HUB_HEADERS, type TopicNames } from '../shared/topics';
 import { EndpointGate } from './endpoint-gate';
 import type { DeliveryOutcome, OutboxItem } from './handler';
@@ -43,7 +55,19 @@ export interface OutboxRunnerOptions {
   topics: TopicNames;
   groupId: string;
   directory: SubscriptionLookup;
+  /** The gate's endpoint check (pass the handler the same). */
+  endpointRejection?: GateDeps['endpointRejection'];
   handle: (item: OutboxItem) => Promise<DeliveryOutcome>;
+  /**
+   * Where ordered lanes are parked, in order (Postgres). Without it, an ordered subscription's failed or held
+   * records go to the DLT topic like any other (order is then kept only while the endpoint answers).
+   */
+  lanes?: Pick<FailureStore, 'persistBatch' | 'laneBlocked' | 'blockedLanes' | 'releaseLaneWait'>;
+  /** The retry schedule of a subscription, for the first scheduled attempt of a parked lane head. */
+  scheduleFor?: (sub: SubscriptionSnapshot) => readonly number[];
+  retryAfterCapMs?: number;
+  /** Records an ordered lane may have waiting behind its head in this process before they are parked (default 32). */
+  orderedLaneQueue?: number;
   /** Whether the endpoint's circuit is open now: its records go to the DLT without waiting for a slot. */
   breakerOpen?: (endpointUrl: string) => boolean;
   /** Aborted by stop(): the handler stops waiting between retries. Pass the same signal to the handler. */
@@ -135,13 +159,27 @@ function copyHeaders(message: KafkaMessage): Record<string, string> {
   return headers;
 }
 
+export interface ParkInfo {
+  failure: Failure;
+  attempts: number;
+  lastStatus?: number;
+  firstAttemptAt?: Date;
+  lastAttemptAt?: Date;
+  /** RETRY (default), HELD or SKIPPED: how the dlt-processor stores it. */
+  disposition?: 'RETRY' | 'HELD' | 'SKIPPED';
+}
+
 export function dltHeaders(
   message: KafkaMessage,
   source: { topic: string; partition: number },
-  f: { failure: Failure; attempts: number; lastStatus?: number; firstAttemptAt?: Date; lastAttemptAt?: Date },
+  f: ParkInfo,
 ): Record<string, string> {
   const now = new Date();
+  const extra: Record<string, string> = {};
+  if (f.disposition && f.disposition !== 'RETRY') extra[HUB_HEADERS.dltDisposition] = f.disposition;
+  if (f.failure.retryAfterMs !== undefined) extra[HUB_HEADERS.dltRetryAfterMs] = String(f.failure.retryAfterMs);
   return {
+    ...extra,
     ...copyHeaders(message),
     [HUB_HEADERS.dltAttempts]: String(f.attempts),
     [HUB_HEADERS.dltLastStatus]: f.lastStatus ? String(f.lastStatus) : '',
@@ -161,7 +199,7 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
   const total = new Semaphore(opts.maxInFlight);
   const perPartition = new Map<string, Semaphore>();
   const endpointSlots = new Map<string, EndpointGate>();
-  const ordered = new KeyedSerialQueue();
+  const ordered_ = new KeyedSerialQueue();
   const pending = new Set<Promise<void>>();
   const outboxTopics = new Map<string, Domain>(DOMAINS.map((d) => [opts.topics.outbox(d), d]));
   const shutdown = opts.shutdown ?? new AbortController();
@@ -196,6 +234,8 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
     }
     seenPartitions.clear();
     draining = undefined;
+    // Lanes another instance parked while it owned these partitions: their next records must queue behind.
+    loadBlockedLanes();
   });
 
   let committing: Promise<void> | undefined;
@@ -272,12 +312,7 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
   };
 
   /** Produces the DLT copy; keeps trying while the broker is away (the offset cannot advance without it). */
-  const toDlt = async (
-    topic: string,
-    partition: number,
-    message: KafkaMessage,
-    f: Parameters<typeof dltHeaders>[2],
-  ) => {
+  const toDlt = async (topic: string, partition: number, message: KafkaMessage, f: ParkInfo) => {
     const domain = outboxTopics.get(topic) ?? 'organization';
     const msg = {
       topic: opts.topics.dlt(domain),
@@ -304,8 +339,245 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
    */
   const ABANDONED = Symbol('abandoned');
   const shouldAbandon = (fetchedIn: number) => draining !== undefined || fetchedIn !== epoch;
+  const gateDeps: GateDeps = { directory: opts.directory, endpointRejection: opts.endpointRejection };
 
-  /** Delivers one record, or sends it to the DLT; ABANDONED when it was left for the partition's next owner. */
+  // --- ordered lanes --------------------------------------------------------------------------------------------
+  /** Lanes with a parked, unresolved delivery (Postgres is asked again before each of their records). */
+  const blockedLanes = new Set<string>();
+  /** Records waiting in each lane's serial queue in this process. */
+  const laneDepth = new Map<string, number>();
+  const laneQueueLimit = Math.max(
+    1,
+    Math.min(opts.orderedLaneQueue ?? 32, Math.floor(opts.maxInFlightPerPartition / 4)),
+  );
+  const laneId = (l: LaneKey) => `${l.subscriptionId}\u0000${l.tenantId}`;
+  let lanesLoaded: Promise<void> = Promise.resolve();
+  const loadBlockedLanes = () => {
+    const lanes = opts.lanes;
+    if (!lanes) return;
+    lanesLoaded = (async () => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          for (const l of await lanes.blockedLanes()) blockedLanes.add(laneId(l));
+          return;
+        } catch (err) {
+          if (stopping) return;
+          log.warn({ err: errorMessage(err), attempt }, 'cannot read blocked ordered lanes from Postgres; retrying');
+          await new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** attempt)));
+        }
+      }
+    })();
+  };
+
+  /**
+   * Parks a record of an ordered lane in Postgres, in lane order (its outbox offset), and waits until it is stored:
+   * the lane's next record checks the lane before it may be delivered. Keeps trying while Postgres is away (the
+   * lane and the partition's commits wait; other lanes go on). A row Postgres refuses goes through the DLT topic.
+   */
+  const park = async (
+    topic: string,
+    partition: number,
+    message: KafkaMessage,
+    sub: SubscriptionSnapshot | undefined,
+    f: ParkInfo,
+    dueNow: boolean,
+  ): Promise<'PENDING' | 'FAILED' | 'HELD' | 'SKIPPED'> => {
+    const lanes = opts.lanes!;
+    const domain = outboxTopics.get(topic) ?? 'organization';
+    const headers = dltHeaders(message, { topic, partition }, f);
+    const now = new Date();
+    let row = parseDltRecord(opts.topics.dlt(domain), partition, { ...message, headers }, now);
+    row = { ...row, sourceTopic: topic, ordered: true, laneSeq: message.offset };
+    if (dueNow && row.status === 'PENDING') row.nextAttemptAt = now;
+    const schedule = sub && opts.scheduleFor ? opts.scheduleFor(sub) : [];
+    row = scheduleFirstAttempt(row, (r) => scheduledDelay(schedule, 0, r.retryAfterMs, opts.retryAfterCapMs ?? 0), now);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await lanes.persistBatch([row]);
+        return row.status;
+      } catch (err) {
+        if (err instanceof RecordRefusedError) {
+          await toDlt(topic, partition, message, f);
+          return row.status;
+        }
+        if (stopping) throw err;
+        log.error(
+          { topic, partition, offset: message.offset, attempt, err: errorMessage(err) },
+          'cannot park an ordered delivery in Postgres; its lane waits, retrying',
+        );
+        await new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** attempt)));
+      }
+    }
+  };
+
+  // --- stages ---------------------------------------------------------------------------------------------------
+  type Outcome = DeliveryOutcome | { type: 'parkBehind'; held: boolean };
+
+  /** decode (pure): the outbox record as an item, or why it cannot be one. */
+  const decode = (message: KafkaMessage): { ok: true; item: OutboxItem } | { ok: false; reason: string } => {
+    const decoded = fromKafkaBinary(message.headers as never, message.value);
+    const subscriptionId = headerString(message.headers?.[HUB_HEADERS.subscriptionId] as never);
+    if (!decoded.ok || !subscriptionId)
+      return { ok: false, reason: decoded.ok ? 'outbox record has no hub-subscription-id header' : decoded.reason };
+    const event = decoded.event;
+    const tenantId =
+      headerString(message.headers?.[HUB_HEADERS.tenantId] as never) ??
+      event.extensions.tenantid ??
+      message.key?.toString() ??
+      '';
+    return { ok: true, item: { event, subscriptionId, tenantId } };
+  };
+
+  /** deliver: fast paths (breaker open, endpoint saturated), else the handler in the endpoint's slot. */
+  const deliver = async (
+    item: OutboxItem,
+    sub: SubscriptionSnapshot,
+    fetchedIn: number,
+  ): Promise<DeliveryOutcome | typeof ABANDONED> => {
+    const fast = (code: string, message: string): DeliveryOutcome => {
+      const at = new Date();
+      return { type: 'deadLetter', failure: retriable(code, message), attempts: 0, firstAttemptAt: at, lastAttemptAt: at };
+    };
+    if (opts.breakerOpen?.(sub.endpointUrl))
+      return fast('DELIVERY.CIRCUIT_OPEN', `circuit open for ${originOf(sub.endpointUrl)}`);
+    const slot = slotFor(sub.endpointUrl);
+    if (slot.shouldShed()) return fast('DELIVERY.ENDPOINT_SATURATED', 'endpoint queue full; retried from the DLT');
+    return slot.run(
+      async () => (shouldAbandon(fetchedIn) ? ABANDONED : opts.handle(item)),
+      (o) => o !== ABANDONED && o.type === 'delivered',
+    );
+  };
+
+  /** One record of an ordered lane, run in the lane's serial queue; settles (parks) before the next one runs. */
+  const runOrdered = async (
+    topic: string,
+    partition: number,
+    message: KafkaMessage,
+    item: OutboxItem,
+    fetchedIn: number,
+  ): Promise<Outcome | typeof ABANDONED> => {
+    if (shouldAbandon(fetchedIn)) return ABANDONED;
+    const gate = admit(gateDeps, item);
+    if (gate.type === 'refuse') return { type: 'skipped', code: gate.code, reason: gate.reason };
+    if (!opts.lanes) return gate.type === 'hold' ? { type: 'held', reason: gate.reason } : deliver(item, gate.sub, fetchedIn);
+    const lane = { subscriptionId: item.subscriptionId, tenantId: item.tenantId };
+    const id = laneId(lane);
+    await lanesLoaded;
+    if (blockedLanes.has(id)) {
+      if (await laneBlockedNow(lane)) {
+        const held = gate.type === 'hold';
+        await park(
+          topic,
+          partition,
+          message,
+          gate.sub,
+          {
+            failure: retriable('DELIVERY.LANE_BLOCKED', 'waiting behind an earlier undelivered event of its ordered lane'),
+            attempts: 0,
+            disposition: held ? 'HELD' : 'RETRY',
+          },
+          true,
+        );
+        return { type: 'parkBehind', held };
+      }
+      blockedLanes.delete(id);
+    }
+    const outcome = gate.type === 'hold' ? ({ type: 'held', reason: gate.reason } as const) : await deliver(item, gate.sub, fetchedIn);
+    if (outcome === ABANDONED) return ABANDONED;
+    if (outcome.type === 'held' || outcome.type === 'deadLetter') {
+      const f: ParkInfo =
+        outcome.type === 'held'
+          ? { failure: retriable('DELIVERY.HELD', outcome.reason), attempts: 0, disposition: 'HELD' }
+          : outcome;
+      const status = await park(topic, partition, message, gate.sub, f, false);
+      // A FAILED head (permanent failure) does not hold its lane back: it waits for an operator's replay.
+      if (status === 'PENDING' || status === 'HELD') blockedLanes.add(id);
+    }
+    return outcome;
+  };
+  /** The lane's queue here drained: its LANE_WAIT rows may now be attempted, in order, after what is parked. */
+  const releaseLaneWait = async (lane: LaneKey) => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await opts.lanes!.releaseLaneWait(lane);
+        return;
+      } catch (err) {
+        // The dlt-processor's sweep releases them later all the same (LANE_WAIT_RELEASE_MS).
+        if (stopping || attempt >= 5) return;
+        await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
+      }
+    }
+  };
+  /** Postgres's answer, retried while it is away (the lane waits; other lanes go on). */
+  const laneBlockedNow = async (lane: LaneKey): Promise<boolean> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await opts.lanes!.laneBlocked(lane);
+      } catch (err) {
+        if (stopping) throw err;
+        log.error({ err: errorMessage(err), attempt }, 'cannot check an ordered lane in Postgres; retrying');
+        await new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** attempt)));
+      }
+    }
+  };
+
+  /** settle: metrics, log, and the DLT produce of what was not delivered (lane parks happened in runOrdered). */
+  const settle = async (
+    topic: string,
+    partition: number,
+    message: KafkaMessage,
+    item: OutboxItem,
+    outcome: Outcome,
+    parked: boolean,
+    ms: number,
+  ) => {
+    const { event, tenantId, subscriptionId } = item;
+    const summary = { topic, partition, offset: message.offset, eventId: event.id, tenantId, subscriptionId, ms };
+    switch (outcome.type) {
+      case 'delivered': {
+        metrics.outcomes.inc({ outcome: 'delivered', status_class: statusClass(outcome.status) });
+        const eventTime = event.time ? Date.parse(event.time) : Number.NaN;
+        if (!Number.isNaN(eventTime)) metrics.latencyFromEvent.observe(Math.max(0, Date.now() - eventTime) / 1000);
+        log.debug({ ...summary, attempts: outcome.attempts, status: outcome.status }, 'delivered');
+        break;
+      }
+      case 'skipped':
+        // Refused by the gate: never sent. Recorded as a SKIPPED row with the reason.
+        await toDlt(topic, partition, message, {
+          failure: permanent(outcome.code, outcome.reason),
+          attempts: 0,
+          disposition: 'SKIPPED',
+        });
+        metrics.outcomes.inc({ outcome: 'skipped', status_class: 'none' });
+        log.warn({ ...summary, code: outcome.code, reason: outcome.reason }, 'refused by the delivery gate; not sent');
+        break;
+      case 'held':
+        if (!parked)
+          await toDlt(topic, partition, message, {
+            failure: retriable('DELIVERY.HELD', outcome.reason),
+            attempts: 0,
+            disposition: 'HELD',
+          });
+        metrics.outcomes.inc({ outcome: 'held', status_class: 'none' });
+        log.info({ ...summary, reason: outcome.reason }, 'held until the subscription is resumed');
+        break;
+      case 'parkBehind':
+        metrics.outcomes.inc({ outcome: outcome.held ? 'held' : 'parked', status_class: 'none' });
+        log.debug(summary, 'parked behind the undelivered head of its ordered lane');
+        break;
+      case 'deadLetter':
+        if (!parked) await toDlt(topic, partition, message, outcome);
+        metrics.outcomes.inc({ outcome: 'deadLetter', status_class: statusClass(outcome.lastStatus) });
+        log.warn(
+          { ...summary, attempts: outcome.attempts, status: outcome.lastStatus, errorCode: outcome.failure.code },
+          'delivery failed; parked in the durable retry schedule',
+        );
+        break;
+    }
+    metrics.latencyFromDequeue.observe(ms / 1000);
+  };
+
+  /** Delivers one record, or parks it; ABANDONED when it was left for the partition's next owner. */
   const processRecord = async (
     topic: string,
     partition: number,
@@ -313,92 +585,95 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
     fetchedIn: number,
   ): Promise<typeof ABANDONED | undefined> => {
     const dequeuedAt = performance.now();
-    const decoded = fromKafkaBinary(message.headers as never, message.value);
-    const subscriptionId = headerString(message.headers?.[HUB_HEADERS.subscriptionId] as never);
-    const where = { topic, partition, offset: message.offset };
-    if (!decoded.ok || !subscriptionId) {
-      const reason = decoded.ok ? 'outbox record has no hub-subscription-id header' : decoded.reason;
-      await toDlt(topic, partition, message, { failure: permanent('OUTBOX.MALFORMED', reason), attempts: 0 });
+    const decoded = decode(message);
+    if (!decoded.ok) {
+      await toDlt(topic, partition, message, { failure: permanent('OUTBOX.MALFORMED', decoded.reason), attempts: 0 });
       metrics.outcomes.inc({ outcome: 'deadLetter', status_class: 'none' });
-      log.warn({ ...where, reason }, 'malformed outbox record sent to the DLT');
+      log.warn({ topic, partition, offset: message.offset, reason: decoded.reason }, 'malformed outbox record sent to the DLT');
       return;
     }
-    const event = decoded.event;
-    const tenantId =
-      headerString(message.headers?.[HUB_HEADERS.tenantId] as never) ??
-      event.extensions.tenantid ??
-      message.key?.toString() ??
-      '';
-    const item: OutboxItem = { event, subscriptionId, tenantId };
-    const sub = opts.directory.get(subscriptionId);
-    const run = async (): Promise<DeliveryOutcome | typeof ABANDONED> => {
-      if (shouldAbandon(fetchedIn)) return ABANDONED;
-      if (!sub) return opts.handle(item);
-      if (opts.breakerOpen?.(sub.endpointUrl)) {
-        const at = new Date();
-        return {
-          type: 'deadLetter',
-          failure: retriable('DELIVERY.CIRCUIT_OPEN', `circuit open for ${originOf(sub.endpointUrl)}`),
-          attempts: 0,
-          firstAttemptAt: at,
-          lastAttemptAt: at,
-        };
+    const { item } = decoded;
+    const gate = admit(gateDeps, item);
+    const ordered = gate.type !== 'refuse' && gate.sub.ordered;
+    let outcome: Outcome | typeof ABANDONED;
+    if (ordered) {
+      // One tenant's records of an ordered subscription one after another, parks included (the lane's serial queue).
+      const id = laneId(item);
+      const depth = laneDepth.get(id) ?? 0;
+      if (opts.lanes && depth >= laneQueueLimit) {
+        // Over the lane's share of the partition's slots (its head hangs): park in order instead of waiting here.
+        // HELD as LANE_WAIT, so the schedule cannot attempt it before the records still queued in this process;
+        // released when the lane's queue here drains (or, after a crash, by the dlt-processor's sweep).
+        blockedLanes.add(id);
+        await park(
+          topic,
+          partition,
+          message,
+          opts.directory.get(item.subscriptionId),
+          {
+            failure: retriable(LANE_WAIT, 'waiting for the earlier events of its ordered lane still in flight'),
+            attempts: 0,
+            disposition: 'HELD',
+          },
+          false,
+        );
+        outcome = { type: 'parkBehind', held: false };
+      } else {
+        laneDepth.set(id, depth + 1);
+        try {
+          outcome = await ordered_.run(id, () => runOrdered(topic, partition, message, item, fetchedIn));
+        } finally {
+          const left = (laneDepth.get(id) ?? 1) - 1;
+          if (left <= 0) laneDepth.delete(id);
+          else laneDepth.set(id, left);
+          if (left <= 0 && opts.lanes && blockedLanes.has(id)) await releaseLaneWait(item);
+        }
       }
-      const slot = slotFor(sub.endpointUrl);
-      if (slot.shouldShed()) {
-        const at = new Date();
-        return {
-          type: 'deadLetter',
-          failure: retriable('DELIVERY.ENDPOINT_SATURATED', 'endpoint queue full; retried from the DLT'),
-          attempts: 0,
-          firstAttemptAt: at,
-          lastAttemptAt: at,
-        };
-      }
-      return slot.run(
-        async () => (shouldAbandon(fetchedIn) ? ABANDONED : opts.handle(item)),
-        (o) => o !== ABANDONED && o.type === 'delivered',
-      );
-    };
-    // Ordered subscriptions: one tenant's records one after another (retries included); others run freely.
-    const outcome = sub?.ordered ? await ordered.run(`${subscriptionId}\u0000${tenantId}`, run) : await run();
-    if (outcome === ABANDONED) return ABANDONED;
-    const ms = Math.round(performance.now() - dequeuedAt);
-    const summary = { ...where, eventId: event.id, tenantId, subscriptionId, outcome: outcome.type, ms };
-    if (outcome.type === 'deadLetter') {
-      await toDlt(topic, partition, message, outcome);
-      metrics.outcomes.inc({ outcome: 'deadLetter', status_class: statusClass(outcome.lastStatus) });
-      log.warn(
-        { ...summary, attempts: outcome.attempts, status: outcome.lastStatus, errorCode: outcome.failure.code },
-        'delivery failed; sent to the DLT',
-      );
-    } else if (outcome.type === 'delivered') {
-      metrics.outcomes.inc({ outcome: 'delivered', status_class: statusClass(outcome.status) });
-      const eventTime = event.time ? Date.parse(event.time) : Number.NaN;
-      if (!Number.isNaN(eventTime)) metrics.latencyFromEvent.observe(Math.max(0, Date.now() - eventTime) / 1000);
-      log.debug({ ...summary, attempts: outcome.attempts, status: outcome.status }, 'delivered');
+    } else if (shouldAbandon(fetchedIn)) {
+      outcome = ABANDONED;
+    } else if (gate.type === 'refuse') {
+      outcome = { type: 'skipped', code: gate.code, reason: gate.reason };
+    } else if (gate.type === 'hold') {
+      outcome = { type: 'held', reason: gate.reason };
     } else {
-      metrics.outcomes.inc({ outcome: 'skipped', status_class: 'none' });
-      log.info({ ...summary, reason: outcome.reason }, 'skipped');
+      outcome = await deliver(item, gate.sub, fetchedIn);
     }
-    metrics.latencyFromDequeue.observe(ms / 1000);
+    if (outcome === ABANDONED) return ABANDONED;
+    const parked = ordered && opts.lanes !== undefined;
+    await settle(topic, partition, message, item, outcome, parked, Math.round(performance.now() - dequeuedAt));
   };
 
   const dispatch = (topic: string, partition: number, message: KafkaMessage, partSlots: Semaphore) => {
     const myEpoch = epoch;
     tracker.begin(topic, partition, message.offset);
     metrics.inFlight.inc();
+    const complete = () => {
+      if (myEpoch === epoch) tracker.complete(topic, partition, message.offset);
+    };
     const p = processRecord(topic, partition, message, myEpoch)
       .then(
         (result) => {
-          if (result !== ABANDONED && myEpoch === epoch) tracker.complete(topic, partition, message.offset);
+          if (result !== ABANDONED) complete();
         },
-        (err) => {
-          // Only a DLT produce that failed during shutdown lands here: the offset stays uncommitted, redelivered.
-          log.error(
-            { topic, partition, offset: message.offset, err: errorMessage(err) },
-            'record not finished; it will be redelivered',
-          );
+        async (err) => {
+          const where = { topic, partition, offset: message.offset, err: errorMessage(err) };
+          if (stopping) {
+            // A DLT produce or lane park that failed during shutdown: uncommitted, redelivered after the restart.
+            log.warn(where, 'record not finished at shutdown; it will be redelivered');
+            return;
+          }
+          // No silent stall: an unexpected error completes the record into the DLT (retried on the schedule), or,
+          // if even that fails, stops the process so it is restarted and the record redelivered.
+          log.error(where, 'unexpected error while processing a record; sending it to the DLT');
+          try {
+            await toDlt(topic, partition, message, {
+              failure: retriable('OUTBOX.INTERNAL', errorMessage(err)),
+              attempts: 0,
+            });
+            complete();
+          } catch (again) {
+            opts.onFatal?.(new Error(`record ${topic}/${partition}@${message.offset} could not be finished: ${errorMessage(again)}`));
+          }
         },
       )
       .finally(() => {

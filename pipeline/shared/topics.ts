@@ -44,4 +44,8 @@ export const HUB_HEADERS = {
   dltLastError: 'hub-dlt-last-error',
   dltFirstAttemptAt: 'hub-dlt-first-attempt-at',
   dltLastAttemptAt: 'hub-dlt-last-attempt-at',
+  /** RETRY (default: the durable schedule), HELD (subscription paused) or SKIPPED (refused by the delivery gate). */
+  dltDisposition: 'hub-dlt-disposition',
+  /** The subscriber's last Retry-After, in milliseconds: the first scheduled attempt honours it (capped). */
+  dltRetryAfterMs: 'hub-dlt-retry-after-ms',
 } as const;

@@ -4,8 +4,9 @@ import type { Kafka } from 'kafkajs';
 import pino from 'pino';
 import { buildDltApi } from '../../pipeline/dlt-processor/app';
 import { startDltConsumer } from '../../pipeline/dlt-processor/dlt.kafka';
-import type { FailureStore } from '../../pipeline/dlt-processor/failure-store';
-import { FailureStorePrisma } from '../../pipeline/dlt-processor/failure-store.prisma';
+import { gateEndpointCheck } from '../../pipeline/shared/delivery/gate';
+import type { FailureStore } from '../../pipeline/shared/parked/failure-store';
+import { FailureStorePrisma } from '../../pipeline/shared/parked/failure-store.prisma';
 import { createDltMetrics, startStatusGauges } from '../../pipeline/dlt-processor/metrics';
 import { createReplayJobs } from '../../pipeline/dlt-processor/replay-jobs';
 import { type RedeliveryDeps, startScheduler } from '../../pipeline/dlt-processor/scheduler';
@@ -97,9 +98,9 @@ export async function startDltHarness(
     audit,
     log,
     instanceId,
-    maxAttempts: opts.maxAttempts ?? 3,
-    baseDelayMs: opts.baseDelayMs ?? 100,
-    maxDelayMs: 1000,
+    scheduleFor: (sub) => sub?.retrySchedule ?? Array(opts.maxAttempts ?? 3).fill(opts.baseDelayMs ?? 100),
+    retryAfterCapMs: 1000,
+    endpointRejection: gateEndpointCheck(['127.0.0.1']),
     leaseMs: 30_000,
     onAttempt: (source, outcome) => metrics.redeliveries.inc({ source, outcome }),
   });

@@ -2,8 +2,8 @@
  * Records Postgres refuses, and failures that are not outages: never dropped, never a stuck partition.
  * The refusing store wraps the real Prisma store (our own port), so every row still lands in Postgres.
  */
-import { type FailureStore, RecordRefusedError } from '../../pipeline/dlt-processor/failure-store';
-import type { NewFailure } from '../../pipeline/dlt-processor/parse-dlt-record';
+import { type FailureStore, RecordRefusedError } from '../../pipeline/shared/parked/failure-store';
+import type { NewFailure } from '../../pipeline/shared/parked/parse-dlt-record';
 import { waitFor } from '../support/kafka';
 import { startReceiver } from '../support/receiver';
 import { anEvent, startDltHarness } from './harness';

@@ -62,7 +62,7 @@ describe('event-processor fan-out', () => {
     expect(pairs.size).toBe(2000);
   });
 
-  it('honours wildcards, skips paused subscriptions, keeps tenants apart and audits a no-match as 0 matches', async () => {
+  it('honours wildcards, includes paused subscriptions (held downstream), keeps tenants apart and audits a no-match as 0 matches', async () => {
     const s = aScenario('match');
     await publishSubscriptions(s, [
       aSnapshot({
@@ -92,11 +92,12 @@ describe('event-processor fan-out', () => {
       rawRecord(aRawEvent({ eventId: 'b-create', tenantId: 'tenant-b' })),
     ]);
 
-    // a-create -> a-any-user; a-delete -> a-any-user; a-nomatch -> none; b-create -> b-exact + b-everything
-    const out = await consumeAll(s.topics.allOutbox(), { count: 4, settleMs: 1500 });
+    // a-create -> a-any-user + a-paused; a-delete -> a-any-user; a-nomatch -> none; b-create -> b-exact + b-everything
+    const out = await consumeAll(s.topics.allOutbox(), { count: 5, settleMs: 1500 });
     const pairs = out.map((r) => `${r.headers.ce_id}->${r.headers['hub-subscription-id']}`).sort();
     expect(pairs).toEqual([
       'a-create->a-any-user',
+      'a-create->a-paused',
       'a-delete->a-any-user',
       'b-create->b-everything',
       'b-create->b-exact',

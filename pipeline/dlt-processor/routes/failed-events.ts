@@ -4,13 +4,13 @@ import { canAccessTenant, tenantScope } from '../../shared/auth/api-key';
 import { principalOf } from '../../shared/auth/api-key-auth';
 import type { HubApp } from '../../shared/http/create-app';
 import { badRequest, conflict, forbidden, notFound } from '../../shared/http/problem';
-import { decodeCursor } from '../cursor';
-import type { FailureFilter, FailureStore, StoredFailure } from '../failure-store';
+import { decodeCursor } from '../../shared/parked/cursor';
+import type { FailureFilter, FailureStore, StoredFailure } from '../../shared/parked/failure-store';
 import type { createReplayJobs } from '../replay-jobs';
 import type { RedeliveryDeps } from '../scheduler';
 import { redeliver } from '../scheduler';
 
-const STATUSES = ['PENDING', 'RETRYING', 'DELIVERED', 'FAILED', 'REPLAYED'] as const;
+const STATUSES = ['PENDING', 'RETRYING', 'HELD', 'DELIVERED', 'FAILED', 'REPLAYED', 'SKIPPED'] as const;
 const tags = ['failed-events'];
 
 const filterShape = z.object({

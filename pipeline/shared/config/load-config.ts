@@ -3,6 +3,7 @@
  * Every invalid variable is listed in one error, with what to do.
  */
 import { z } from 'zod';
+import { DEFAULT_RETRY_SCHEDULE_TEXT, parseSchedule } from '../delivery/retry-schedule';
 
 export class ConfigError extends Error {
   constructor(
@@ -60,6 +61,23 @@ export const env = {
           .filter(Boolean),
       ),
   port: (def: number) => zod.coerce.number().int().min(0).max(65535).default(def),
+  /** A retry schedule: comma-separated durations (`5s,30s,2m,...`), parsed to milliseconds (retry-schedule.ts). */
+  schedule: (def: string) =>
+    zod
+      .string()
+      .default(def)
+      .transform((v, ctx) => {
+        const r = parseSchedule(v);
+        if (r.ok) return r.delays;
+        ctx.addIssue({ code: 'custom', message: `${r.reason} (e.g. "${DEFAULT_RETRY_SCHEDULE_TEXT}")` });
+        return zod.NEVER;
+      }),
+};
+
+/** The durable retry schedule and its Retry-After cap: the dlt-processor runs it, the outbox-processor parks into it. */
+export const scheduleEnv = {
+  DELIVERY_RETRY_SCHEDULE: env.schedule(DEFAULT_RETRY_SCHEDULE_TEXT),
+  RETRY_AFTER_MAX_MS: env.int(3_600_000, 0),
 };
 
 /** Variables every service shares. */

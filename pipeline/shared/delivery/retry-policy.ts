@@ -1,15 +1,18 @@
 /**
- * Retry schedule for deliveries: exponential backoff with full jitter, bounded per delay and in total.
+ * The outbox-processor's in-process retries: a few quick attempts, exponential backoff with full jitter, bounded
+ * per delay and in total (seconds, not minutes: a sick endpoint must not hold a consumer slot). What needs longer
+ * is parked in the durable retry schedule (retry-schedule.ts) and retried by the dlt-processor.
  *
- * | attempt failed | delay before next (base 500 ms, cap 30 s)       |
+ * | attempt failed | delay before next (base 500 ms, cap 2 s)        |
  * |----------------|-------------------------------------------------|
  * | 1              | random(0, 500 ms)                               |
  * | 2              | random(0, 1 s)                                  |
- * | 3              | random(0, 2 s)  (default maxAttempts = 3: DLT)  |
+ * | 3              | parked (default maxAttempts = 3)                |
  * | n              | random(0, min(cap, base * 2^(n-1)))             |
  *
- * A Retry-After from the subscriber replaces the jittered delay (capped at `maxDelayMs`). Once the next attempt
- * would start after `maxTotalMs` since the first, the record goes to the dead-letter topic instead.
+ * A Retry-After from the subscriber replaces the jittered delay; one longer than `maxDelayMs` parks the delivery at
+ * once (the durable schedule honours it). Once the next attempt would start after `maxTotalMs` since the first,
+ * the delivery is parked too.
  */
 export interface RetryPolicy {
   maxAttempts: number;
@@ -21,8 +24,8 @@ export interface RetryPolicy {
 export const DEFAULT_RETRY_POLICY: RetryPolicy = {
   maxAttempts: 3,
   baseDelayMs: 500,
-  maxDelayMs: 30_000,
-  maxTotalMs: 60_000,
+  maxDelayMs: 2_000,
+  maxTotalMs: 5_000,
 };
 
 /** Delay before attempt `attempt + 1` after `attempt` failed (attempt counts from 1), or undefined to stop. */
@@ -35,7 +38,8 @@ export function nextDelay(
 ): number | undefined {
   if (attempt >= policy.maxAttempts) return undefined;
   const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
-  const delay = retryAfterMs !== undefined ? Math.min(retryAfterMs, policy.maxDelayMs) : Math.floor(random() * ceiling);
+  if (retryAfterMs !== undefined && retryAfterMs > policy.maxDelayMs) return undefined;
+  const delay = retryAfterMs ?? Math.floor(random() * ceiling);
   if (elapsedMs + delay > policy.maxTotalMs) return undefined;
   return delay;
 }

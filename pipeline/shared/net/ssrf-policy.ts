@@ -342,6 +342,37 @@ export function checkAddress(
  * allowlisted, and the host must not be or resolve to an internal address unless allowlisted.
  */
 export async function validateEndpointUrl(raw: string, policy: EndpointPolicy): Promise<UrlCheck> {
+  const first = checkEndpointUrlStatic(raw, policy);
+  if (first.ok !== 'resolve') return first;
+  const { url, host } = first;
+  if (policy.resolve) {
+    let addresses: string[];
+    try {
+      addresses = await policy.resolve(host);
+    } catch (err) {
+      return {
+        ok: false,
+        code: 'URL.UNRESOLVABLE',
+        reason: `"${host}" does not resolve (${err instanceof Error ? err.message : String(err)})`,
+      };
+    }
+    if (addresses.length === 0) return { ok: false, code: 'URL.UNRESOLVABLE', reason: `"${host}" has no addresses` };
+    for (const address of addresses) {
+      const check = checkAddress(host, address, policy);
+      if (!check.ok) return { ok: false, code: check.code, reason: check.reason };
+    }
+  }
+  return { ok: true, url, allowlisted: false };
+}
+
+/**
+ * The checks of `validateEndpointUrl` that need no DNS (the delivery gate runs them before every attempt; the
+ * sender checks the resolved address at connect time). `ok: 'resolve'` = a public-looking DNS name.
+ */
+export function checkEndpointUrlStatic(
+  raw: string,
+  policy: Pick<EndpointPolicy, 'allowHosts' | 'requireHttps'>,
+): UrlCheck | { ok: 'resolve'; url: URL; host: string } {
   let url: URL;
   try {
     url = new URL(raw);
@@ -374,22 +405,5 @@ export async function validateEndpointUrl(raw: string, policy: EndpointPolicy): 
   if (!host.includes('.')) {
     return { ok: false, code: 'URL.BLOCKED_HOST', reason: `"${host}" is a single-label (internal) host name` };
   }
-  if (policy.resolve) {
-    let addresses: string[];
-    try {
-      addresses = await policy.resolve(host);
-    } catch (err) {
-      return {
-        ok: false,
-        code: 'URL.UNRESOLVABLE',
-        reason: `"${host}" does not resolve (${err instanceof Error ? err.message : String(err)})`,
-      };
-    }
-    if (addresses.length === 0) return { ok: false, code: 'URL.UNRESOLVABLE', reason: `"${host}" has no addresses` };
-    for (const address of addresses) {
-      const check = checkAddress(host, address, policy);
-      if (!check.ok) return { ok: false, code: check.code, reason: check.reason };
-    }
-  }
-  return { ok: true, url, allowlisted: false };
+  return { ok: 'resolve', url, host };
 }

@@ -63,6 +63,8 @@ export const subscriptionSnapshotSchema = z.object({
   }),
   customHeaders: z.record(z.string(), z.string()),
   maxAttempts: z.number().int().positive().optional(),
+  /** Milliseconds between scheduled attempts (retry-schedule.ts); absent = the hub's DELIVERY_RETRY_SCHEDULE. */
+  retrySchedule: z.array(z.number().int().positive()).max(50).optional(),
   ordered: z.boolean(),
   updatedAt: z.string(),
 });

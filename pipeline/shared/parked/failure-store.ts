@@ -1,6 +1,9 @@
 /** Port: where failed deliveries live. The Prisma adapter is failure-store.prisma.ts. */
 import type { NewFailure } from './parse-dlt-record';
-import type { FailureStatus } from './retry-decision';
+
+/** Life of a parked delivery (see dlt-processor/retry-decision.ts). */
+export type FailureStatus = 'PENDING' | 'RETRYING' | 'HELD' | 'DELIVERED' | 'FAILED' | 'REPLAYED' | 'SKIPPED';
+
 
 export interface StoredFailure {
   id: string;
@@ -18,6 +21,8 @@ export interface StoredFailure {
   status: FailureStatus;
   reason: string | null;
   attempts: number;
+  ordered: boolean;
+  laneSeq: bigint | null;
   nextAttemptAt: Date | null;
   lastStatusCode: number | null;
   lastErrorCode: string | null;
@@ -82,7 +87,8 @@ export interface FailureStore {
    */
   recordAttempt(
     id: string,
-    attempt: AttemptRecord,
+    /** null: a decision without a request (the gate held the delivery): no attempt row, nothing counted. */
+    attempt: AttemptRecord | null,
     next: {
       status: FailureStatus;
       nextAttemptAt: Date | null;
@@ -101,4 +107,52 @@ export interface FailureStore {
   ids(filter: FailureFilter, afterId: string | undefined, limit: number): Promise<string[]>;
   stats(tenantId?: string): Promise<{ byStatus: Record<string, number>; oldestUnresolvedAgeSeconds: number | null }>;
   deleteResolvedBefore(before: Date): Promise<number>;
+
+  // --- ordered lanes, pause, endpoint health (issue 13) ---
+  /** Lanes of ordered subscriptions that have an unresolved (PENDING, RETRYING, HELD) parked delivery. */
+  blockedLanes(): Promise<LaneKey[]>;
+  /** True while the lane has an unresolved parked delivery: its next record must queue behind it. */
+  laneBlocked(lane: LaneKey): Promise<boolean>;
+  /** Blocked lanes with their head (the delivery attempted next) for the operator API. */
+  lanes(filter: { tenantId?: string; subscriptionId?: string }, limit: number): Promise<LaneView[]>;
+  /**
+   * Releases a blocked lane's head: SKIPPED (never delivered) or FAILED (kept for a replay); the lane moves on.
+   * Undefined when the lane is not blocked.
+   */
+  releaseLaneHead(lane: LaneKey, action: 'SKIP' | 'FAIL', reason: string): Promise<StoredFailure | undefined>;
+  /** The lane's LANE_WAIT rows -> PENDING, due now (the outbox-processor's queue of that lane drained). */
+  releaseLaneWait(lane: LaneKey): Promise<number>;
+  /** Subscriptions that have HELD deliveries. */
+  heldSubscriptions(): Promise<string[]>;
+  /**
+   * HELD -> PENDING, due now (the subscription is active). LANE_WAIT rows only once older than `laneWaitMs`: until
+   * then the outbox-processor that parked them releases them itself.
+   */
+  releaseHeld(subscriptionId: string, laneWaitMs: number): Promise<number>;
+  /** Every unresolved delivery of a deleted subscription -> SKIPPED with the reason. */
+  skipUnresolved(subscriptionId: string, reason: string): Promise<number>;
+  /** The subscription's endpoint answered again: its waiting scheduled retries become due now. */
+  pullForward(subscriptionId: string): Promise<number>;
+  /** A delivery exhausted its schedule: flag the subscription (cleared by `markDelivered`). */
+  markExhausted(subscriptionId: string, tenantId: string, eventId: string): Promise<void>;
+  markDelivered(subscriptionId: string): Promise<void>;
+  /** Count and oldest age of HELD deliveries per subscription, and the flagged subscriptions (metrics). */
+  holdAndHealth(): Promise<{
+    held: { subscriptionId: string; count: number; oldestAgeSeconds: number }[];
+    failing: string[];
+  }>;
+}
+
+/** Error code of an ordered record parked HELD because its lane's earlier records were still in flight. */
+export const LANE_WAIT = 'DELIVERY.LANE_WAIT';
+
+export interface LaneKey {
+  subscriptionId: string;
+  tenantId: string;
+}
+
+export interface LaneView extends LaneKey {
+  /** Unresolved deliveries waiting in the lane, the head included. */
+  waiting: number;
+  head: StoredFailure;
 }

@@ -3,17 +3,21 @@
  * whole batch, and `FOR UPDATE SKIP LOCKED` claims so several dlt-processor instances never share a row.
  */
 import { randomUUID } from 'node:crypto';
-import { Prisma, type PrismaClient } from '../../prisma/client';
+import { Prisma, type PrismaClient } from '../../../prisma/client';
 import { decodeCursor, encodeCursor } from './cursor';
 import {
   type AttemptRecord,
   type FailureFilter,
   type FailureStore,
+  LANE_WAIT,
+  type LaneKey,
+  type LaneView,
   RecordRefusedError,
   type StoredFailure,
 } from './failure-store';
 import type { NewFailure } from './parse-dlt-record';
-import type { FailureStatus } from './retry-decision';
+import type { FailureStatus } from './failure-store';
+
 
 type Row = Prisma.FailedEventGetPayload<object>;
 
@@ -26,13 +30,13 @@ interface AttemptNext {
 }
 interface PendingAttempt {
   id: string;
-  a: AttemptRecord;
+  a: AttemptRecord | null;
   next: AttemptNext;
   resolve: (applied: boolean) => void;
   reject: (err: unknown) => void;
 }
 
-const UNRESOLVED = ['PENDING', 'RETRYING', 'FAILED'];
+const UNRESOLVED = ['PENDING', 'RETRYING', 'HELD', 'FAILED'];
 /** Rows per INSERT statement (one array parameter per column). */
 const CHUNK = 500;
 
@@ -105,22 +109,25 @@ export class FailureStorePrisma implements FailureStore {
           const inserted = await tx.$queryRaw<{ id: string; eventId: string; subscriptionId: string }[]>`
         INSERT INTO "FailedEvent" ("id", "eventId", "subscriptionId", "tenantId", "domain", "eventType",
           "sourceTopic", "sourcePartition", "sourceOffset", "ceHeaders", "body", "failureHeaders", "status", "reason",
-          "nextAttemptAt", "lastStatusCode", "lastErrorCode", "firstFailedAt", "lastFailedAt", "attempts")
+          "nextAttemptAt", "lastStatusCode", "lastErrorCode", "firstFailedAt", "lastFailedAt", "attempts", "ordered",
+          "laneSeq", "resolvedAt")
         SELECT v.id, v.event_id, v.subscription_id, v.tenant_id, v.domain, v.event_type,
           v.source_topic, v.source_partition, v.source_offset, v.ce_headers::jsonb, decode(v.body, 'base64'),
           v.failure_headers::jsonb, v.status, v.reason, (v.next_at AT TIME ZONE 'UTC'), v.last_status, v.last_code,
-          (v.first_at AT TIME ZONE 'UTC'), (v.last_at AT TIME ZONE 'UTC'), 0
+          (v.first_at AT TIME ZONE 'UTC'), (v.last_at AT TIME ZONE 'UTC'), 0, v.ordered, v.lane_seq,
+          CASE WHEN v.status = 'SKIPPED' THEN (v.next_at AT TIME ZONE 'UTC') END
         FROM unnest(${col(() => randomUUID())}::uuid[], ${col((r) => r.eventId)}::text[], ${col((r) => r.subscriptionId)}::text[],
           ${col((r) => r.tenantId)}::text[], ${col((r) => r.domain)}::text[], ${col((r) => r.eventType)}::text[],
           ${col((r) => r.sourceTopic)}::text[], ${col((r) => r.sourcePartition)}::int[], ${col((r) => r.sourceOffset)}::text[],
           ${col((r) => JSON.stringify(r.ceHeaders))}::text[], ${col((r) => r.body.toString('base64'))}::text[],
           ${col((r) => JSON.stringify(r.failureHeaders))}::text[], ${col((r) => r.status)}::text[], ${col((r) => r.reason)}::text[],
-          ${col((r) => (r.status === 'PENDING' ? iso(now) : null))}::timestamptz[], ${col((r) => r.lastStatusCode)}::int[],
+          ${col((r) => (r.status === 'PENDING' ? iso(r.nextAttemptAt ?? now) : r.status === 'SKIPPED' ? iso(now) : null))}::timestamptz[], ${col((r) => r.lastStatusCode)}::int[],
           ${col((r) => r.lastErrorCode)}::text[], ${col((r) => iso(r.firstFailedAt))}::timestamptz[],
-          ${col((r) => iso(r.lastFailedAt))}::timestamptz[])
+          ${col((r) => iso(r.lastFailedAt))}::timestamptz[], ${col((r) => r.ordered === true)}::boolean[],
+          ${col((r) => r.laneSeq ?? null)}::bigint[])
           AS v(id, event_id, subscription_id, tenant_id, domain, event_type, source_topic, source_partition,
                source_offset, ce_headers, body, failure_headers, status, reason, next_at, last_status, last_code,
-               first_at, last_at)
+               first_at, last_at, ordered, lane_seq)
         ON CONFLICT ("eventId", "subscriptionId") DO UPDATE SET
           "failureHeaders" = EXCLUDED."failureHeaders",
           "ceHeaders" = EXCLUDED."ceHeaders",
@@ -131,6 +138,12 @@ export class FailureStorePrisma implements FailureStore {
           "lastFailedAt" = GREATEST("FailedEvent"."lastFailedAt", EXCLUDED."lastFailedAt"),
           "lastStatusCode" = EXCLUDED."lastStatusCode",
           "lastErrorCode" = EXCLUDED."lastErrorCode",
+          "ordered" = EXCLUDED."ordered",
+          "laneSeq" = COALESCE("FailedEvent"."laneSeq", EXCLUDED."laneSeq"),
+          "reason" = CASE WHEN "FailedEvent"."status" IN ('DELIVERED', 'REPLAYED') THEN "FailedEvent"."reason"
+                          WHEN "FailedEvent"."sourceOffset" IS NOT DISTINCT FROM EXCLUDED."sourceOffset"
+                           AND "FailedEvent"."sourceTopic" IS NOT DISTINCT FROM EXCLUDED."sourceTopic" THEN "FailedEvent"."reason"
+                          ELSE EXCLUDED."reason" END,
           "status" = CASE WHEN "FailedEvent"."status" IN ('DELIVERED', 'REPLAYED') THEN "FailedEvent"."status"
                           WHEN "FailedEvent"."sourceOffset" IS NOT DISTINCT FROM EXCLUDED."sourceOffset"
                            AND "FailedEvent"."sourceTopic" IS NOT DISTINCT FROM EXCLUDED."sourceTopic" THEN "FailedEvent"."status"
@@ -172,9 +185,15 @@ export class FailureStorePrisma implements FailureStore {
       UPDATE "FailedEvent" SET "claimedBy" = ${instanceId}, "claimedUntil" = now() + ${`${leaseMs} milliseconds`}::interval,
         "status" = 'RETRYING', "updatedAt" = now()
       WHERE "id" IN (
-        SELECT "id" FROM "FailedEvent"
+        SELECT "id" FROM "FailedEvent" f
         WHERE "status" IN ('PENDING', 'RETRYING') AND "nextAttemptAt" <= now()
           AND ("claimedUntil" IS NULL OR "claimedUntil" < now())
+          -- an ordered lane is attempted at its head only: nothing unresolved before it in the lane
+          AND (NOT f."ordered" OR NOT EXISTS (
+            SELECT 1 FROM "FailedEvent" o
+            WHERE o."ordered" AND o."subscriptionId" = f."subscriptionId" AND o."tenantId" = f."tenantId"
+              AND o."status" IN ('PENDING', 'RETRYING', 'HELD')
+              AND (o."laneSeq", o."createdAt", o."id") < (f."laneSeq", f."createdAt", f."id")))
         ORDER BY "nextAttemptAt" LIMIT ${limit}
         FOR UPDATE SKIP LOCKED)
       RETURNING *`;
@@ -193,7 +212,7 @@ export class FailureStorePrisma implements FailureStore {
     if (ids.length === 0) return [];
     const rows = await this.prisma.$queryRaw<Row[]>`
       UPDATE "FailedEvent" SET "claimedBy" = ${instanceId}, "claimedUntil" = now() + ${`${leaseMs} milliseconds`}::interval, "updatedAt" = now()
-      WHERE "id" = ANY(${ids}::uuid[]) AND "status" IN ('PENDING', 'RETRYING', 'FAILED') AND ("claimedUntil" IS NULL OR "claimedUntil" < now())
+      WHERE "id" = ANY(${ids}::uuid[]) AND "status" IN ('PENDING', 'RETRYING', 'HELD', 'FAILED', 'SKIPPED') AND ("claimedUntil" IS NULL OR "claimedUntil" < now())
       RETURNING *`;
     return rows.map(toStored);
   }
@@ -204,7 +223,7 @@ export class FailureStorePrisma implements FailureStore {
    * N concurrent redeliveries cost about one commit, not N (bulk replay and scheduled retries went from one
    * transaction per row to one per batch).
    */
-  recordAttempt(id: string, a: AttemptRecord, next: AttemptNext): Promise<boolean> {
+  recordAttempt(id: string, a: AttemptRecord | null, next: AttemptNext): Promise<boolean> {
     return new Promise<boolean>((resolve, reject) => {
       this.attemptQueue.push({ id, a, next, resolve, reject });
       if (!this.attemptWriting) {
@@ -234,13 +253,15 @@ export class FailureStorePrisma implements FailureStore {
     const col = <T>(f: (p: PendingAttempt) => T) => batch.map(f);
     // Timestamps travel as ISO strings and become UTC `timestamp(3)`, as Prisma stores DateTime.
     const now = Prisma.sql`(${new Date().toISOString()}::timestamptz AT TIME ZONE 'UTC')`;
+    const tried = batch.filter((p): p is PendingAttempt & { a: AttemptRecord } => p.a !== null);
+    const tcol = <T>(f: (p: PendingAttempt & { a: AttemptRecord }) => T) => tried.map(f);
     const rows = await this.prisma.$transaction([
       this.prisma.$executeRaw`
         INSERT INTO "DeliveryAttempt" ("failedEventId", "attemptedAt", "source", "statusCode", "errorCode", "durationMs", "responseSnippet")
         SELECT v.id, (v.at AT TIME ZONE 'UTC'), v.source, v.status_code, v.error_code, v.duration_ms, v.snippet
-        FROM unnest(${col((p) => p.id)}::uuid[], ${col((p) => iso(p.a.attemptedAt))}::timestamptz[], ${col((p) => p.a.source)}::text[],
-          ${col((p) => p.a.statusCode)}::int[], ${col((p) => p.a.errorCode)}::text[], ${col((p) => p.a.durationMs)}::int[],
-          ${col((p) => p.a.responseSnippet)}::text[])
+        FROM unnest(${tcol((p) => p.id)}::uuid[], ${tcol((p) => iso(p.a.attemptedAt))}::timestamptz[], ${tcol((p) => p.a.source)}::text[],
+          ${tcol((p) => p.a.statusCode)}::int[], ${tcol((p) => p.a.errorCode)}::text[], ${tcol((p) => p.a.durationMs)}::int[],
+          ${tcol((p) => p.a.responseSnippet)}::text[])
           AS v(id, at, source, status_code, error_code, duration_ms, snippet)`,
       this.prisma.$queryRaw<{ id: string }[]>`
         UPDATE "FailedEvent" f SET
@@ -248,17 +269,17 @@ export class FailureStorePrisma implements FailureStore {
           "nextAttemptAt" = (v.next_at AT TIME ZONE 'UTC'),
           "reason" = v.reason,
           "attempts" = f."attempts" + v.inc,
-          "lastStatusCode" = v.status_code,
-          "lastErrorCode" = v.error_code,
-          "resolvedAt" = CASE WHEN v.status IN ('DELIVERED', 'REPLAYED') THEN ${now} ELSE NULL END,
+          "lastStatusCode" = CASE WHEN v.tried THEN v.status_code ELSE f."lastStatusCode" END,
+          "lastErrorCode" = CASE WHEN v.tried THEN v.error_code ELSE f."lastErrorCode" END,
+          "resolvedAt" = CASE WHEN v.status IN ('DELIVERED', 'REPLAYED', 'SKIPPED') THEN ${now} ELSE NULL END,
           "claimedBy" = NULL,
           "claimedUntil" = NULL,
           "updatedAt" = ${now}
         FROM unnest(${col((p) => p.id)}::uuid[], ${col((p) => p.next.claimedBy)}::text[], ${col((p) => p.next.status)}::text[],
           ${col((p) => iso(p.next.nextAttemptAt))}::timestamptz[], ${col((p) => p.next.reason)}::text[],
-          ${col((p) => (p.next.countsAsScheduled ? 1 : 0))}::int[], ${col((p) => p.a.statusCode)}::int[],
-          ${col((p) => p.a.errorCode)}::text[])
-          AS v(id, claimed_by, status, next_at, reason, inc, status_code, error_code)
+          ${col((p) => (p.next.countsAsScheduled && p.a ? 1 : 0))}::int[], ${col((p) => p.a?.statusCode ?? null)}::int[],
+          ${col((p) => p.a?.errorCode ?? null)}::text[], ${col((p) => p.a !== null)}::boolean[])
+          AS v(id, claimed_by, status, next_at, reason, inc, status_code, error_code, tried)
         WHERE f."id" = v.id AND f."claimedBy" = v.claimed_by
         RETURNING f."id"::text AS id`,
     ]);
@@ -330,7 +351,15 @@ export class FailureStorePrisma implements FailureStore {
       orderBy: { firstFailedAt: 'asc' },
       select: { firstFailedAt: true },
     });
-    const byStatus: Record<string, number> = { PENDING: 0, RETRYING: 0, DELIVERED: 0, FAILED: 0, REPLAYED: 0 };
+    const byStatus: Record<string, number> = {
+      PENDING: 0,
+      RETRYING: 0,
+      HELD: 0,
+      DELIVERED: 0,
+      FAILED: 0,
+      REPLAYED: 0,
+      SKIPPED: 0,
+    };
     for (const g of groups) byStatus[g.status] = g._count._all;
     return {
       byStatus,
@@ -342,8 +371,123 @@ export class FailureStorePrisma implements FailureStore {
 
   async deleteResolvedBefore(before: Date): Promise<number> {
     const r = await this.prisma.failedEvent.deleteMany({
-      where: { status: { in: ['DELIVERED', 'REPLAYED'] }, resolvedAt: { lt: before } },
+      where: { status: { in: ['DELIVERED', 'REPLAYED', 'SKIPPED'] }, resolvedAt: { lt: before } },
     });
     return r.count;
+  }
+
+  async blockedLanes(): Promise<LaneKey[]> {
+    return this.prisma.$queryRaw<LaneKey[]>`
+      SELECT DISTINCT "subscriptionId", "tenantId" FROM "FailedEvent"
+      WHERE "ordered" AND "status" IN ('PENDING', 'RETRYING', 'HELD')`;
+  }
+
+  async laneBlocked(lane: LaneKey): Promise<boolean> {
+    const rows = await this.prisma.$queryRaw<unknown[]>`
+      SELECT 1 FROM "FailedEvent" WHERE "ordered" AND "subscriptionId" = ${lane.subscriptionId}
+        AND "tenantId" = ${lane.tenantId} AND "status" IN ('PENDING', 'RETRYING', 'HELD') LIMIT 1`;
+    return rows.length > 0;
+  }
+
+  async lanes(filter: { tenantId?: string; subscriptionId?: string }, limit: number): Promise<LaneView[]> {
+    const heads = await this.prisma.$queryRaw<(Row & { waiting: bigint })[]>`
+      SELECT DISTINCT ON ("subscriptionId", "tenantId") *,
+        count(*) OVER (PARTITION BY "subscriptionId", "tenantId") AS waiting
+      FROM "FailedEvent"
+      WHERE "ordered" AND "status" IN ('PENDING', 'RETRYING', 'HELD')
+        AND (${filter.tenantId ?? null}::text IS NULL OR "tenantId" = ${filter.tenantId ?? null})
+        AND (${filter.subscriptionId ?? null}::text IS NULL OR "subscriptionId" = ${filter.subscriptionId ?? null})
+      ORDER BY "subscriptionId", "tenantId", "laneSeq", "createdAt", "id"
+      LIMIT ${limit}`;
+    return heads.map(({ waiting, ...head }) => ({
+      subscriptionId: head.subscriptionId,
+      tenantId: head.tenantId,
+      waiting: Number(waiting),
+      head: toStored(head as Row),
+    }));
+  }
+
+  async releaseLaneHead(lane: LaneKey, action: 'SKIP' | 'FAIL', reason: string): Promise<StoredFailure | undefined> {
+    const [view] = await this.lanes(lane, 1);
+    if (!view) return undefined;
+    const status = action === 'SKIP' ? 'SKIPPED' : 'FAILED';
+    const rows = await this.prisma.$queryRaw<Row[]>`
+      UPDATE "FailedEvent" SET "status" = ${status}, "reason" = ${reason}, "nextAttemptAt" = NULL,
+        "resolvedAt" = CASE WHEN ${status} = 'SKIPPED' THEN now() AT TIME ZONE 'UTC' END, "claimedBy" = NULL,
+        "claimedUntil" = NULL, "updatedAt" = now()
+      WHERE "id" = ${view.head.id}::uuid AND "status" IN ('PENDING', 'RETRYING', 'HELD')
+      RETURNING *`;
+    return rows[0] ? toStored(rows[0]) : undefined;
+  }
+
+  async heldSubscriptions(): Promise<string[]> {
+    const rows = await this.prisma.$queryRaw<{ subscriptionId: string }[]>`
+      SELECT DISTINCT "subscriptionId" FROM "FailedEvent" WHERE "status" = 'HELD'`;
+    return rows.map((r) => r.subscriptionId);
+  }
+
+  async releaseHeld(subscriptionId: string, laneWaitMs: number): Promise<number> {
+    return this.prisma.$executeRaw`
+      UPDATE "FailedEvent" SET "status" = 'PENDING', "nextAttemptAt" = now() AT TIME ZONE 'UTC',
+        "reason" = 'released: subscription active', "updatedAt" = now()
+      WHERE "subscriptionId" = ${subscriptionId} AND "status" = 'HELD'
+        AND ("lastErrorCode" IS DISTINCT FROM ${LANE_WAIT}
+             OR "updatedAt" < now() - ${`${laneWaitMs} milliseconds`}::interval)`;
+  }
+
+  async releaseLaneWait(lane: LaneKey): Promise<number> {
+    return this.prisma.$executeRaw`
+      UPDATE "FailedEvent" SET "status" = 'PENDING', "nextAttemptAt" = now() AT TIME ZONE 'UTC',
+        "reason" = 'released: earlier events of its lane parked or delivered', "updatedAt" = now()
+      WHERE "ordered" AND "subscriptionId" = ${lane.subscriptionId} AND "tenantId" = ${lane.tenantId}
+        AND "status" = 'HELD' AND "lastErrorCode" = ${LANE_WAIT}`;
+  }
+
+  async skipUnresolved(subscriptionId: string, reason: string): Promise<number> {
+    return this.prisma.$executeRaw`
+      UPDATE "FailedEvent" SET "status" = 'SKIPPED', "reason" = ${reason}, "nextAttemptAt" = NULL,
+        "resolvedAt" = now() AT TIME ZONE 'UTC', "updatedAt" = now()
+      WHERE "subscriptionId" = ${subscriptionId} AND "status" IN ('PENDING', 'RETRYING', 'HELD')
+        AND ("claimedUntil" IS NULL OR "claimedUntil" < now())`;
+  }
+
+  async pullForward(subscriptionId: string): Promise<number> {
+    return this.prisma.$executeRaw`
+      UPDATE "FailedEvent" SET "nextAttemptAt" = now() AT TIME ZONE 'UTC', "updatedAt" = now()
+      WHERE "subscriptionId" = ${subscriptionId} AND "status" IN ('PENDING', 'RETRYING')
+        AND "nextAttemptAt" > now() AT TIME ZONE 'UTC'`;
+  }
+
+  async markExhausted(subscriptionId: string, tenantId: string, eventId: string): Promise<void> {
+    await this.prisma.$executeRaw`
+      INSERT INTO "SubscriptionHealth" ("subscriptionId", "tenantId", "failing", "exhaustedCount", "lastExhaustedAt",
+        "lastExhaustedEventId", "updatedAt")
+      VALUES (${subscriptionId}, ${tenantId}, true, 1, now() AT TIME ZONE 'UTC', ${eventId}, now())
+      ON CONFLICT ("subscriptionId") DO UPDATE SET "failing" = true,
+        "exhaustedCount" = "SubscriptionHealth"."exhaustedCount" + 1, "lastExhaustedAt" = EXCLUDED."lastExhaustedAt",
+        "lastExhaustedEventId" = EXCLUDED."lastExhaustedEventId", "updatedAt" = now()`;
+  }
+
+  async markDelivered(subscriptionId: string): Promise<void> {
+    await this.prisma.$executeRaw`
+      UPDATE "SubscriptionHealth" SET "failing" = false, "lastDeliveredAt" = now() AT TIME ZONE 'UTC', "updatedAt" = now()
+      WHERE "subscriptionId" = ${subscriptionId} AND "failing"`;
+  }
+
+  async holdAndHealth() {
+    const held = await this.prisma.$queryRaw<{ subscriptionId: string; count: bigint; oldest: Date }[]>`
+      SELECT "subscriptionId", count(*) AS count, min("createdAt") AS oldest FROM "FailedEvent"
+      WHERE "status" = 'HELD' GROUP BY "subscriptionId"`;
+    const failing = await this.prisma.$queryRaw<{ subscriptionId: string }[]>`
+      SELECT "subscriptionId" FROM "SubscriptionHealth" WHERE "failing"`;
+    const now = Date.now();
+    return {
+      held: held.map((h) => ({
+        subscriptionId: h.subscriptionId,
+        count: Number(h.count),
+        oldestAgeSeconds: Math.max(0, Math.round((now - h.oldest.getTime()) / 1000)),
+      })),
+      failing: failing.map((f) => f.subscriptionId),
+    };
   }
 }

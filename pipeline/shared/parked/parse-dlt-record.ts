@@ -2,9 +2,9 @@
  * Turns one dead-letter record into the failure to persist (pure). A record that cannot be read is still
  * persisted — as FAILED with the reason — so nothing that reached the DLT is ever dropped.
  */
-import { fromKafkaBinary, type KafkaHeaders } from '../shared/cloudevents/envelope';
-import { headerString } from '../shared/cloudevents/header-value';
-import { DOMAINS, HUB_HEADERS } from '../shared/topics';
+import { fromKafkaBinary, type KafkaHeaders } from '../cloudevents/envelope';
+import { headerString } from '../cloudevents/header-value';
+import { DOMAINS, HUB_HEADERS } from '../topics';
 
 export interface NewFailure {
   eventId: string;
@@ -19,14 +19,35 @@ export interface NewFailure {
   ceHeaders: Record<string, string>;
   body: Buffer;
   failureHeaders: Record<string, string>;
-  /** PENDING when it can be retried, FAILED when the record is malformed or the failure is permanent. */
-  status: 'PENDING' | 'FAILED';
+  /**
+   * PENDING when it can be retried, FAILED when the record is malformed or the failure is permanent, HELD while its
+   * subscription is paused, SKIPPED when the delivery gate refused it (never sent).
+   */
+  status: 'PENDING' | 'FAILED' | 'HELD' | 'SKIPPED';
   reason: string | null;
   attempts: number;
   lastStatusCode: number | null;
   lastErrorCode: string | null;
   firstFailedAt: Date;
   lastFailedAt: Date;
+  /** The subscriber's Retry-After on the last in-process attempt. */
+  retryAfterMs?: number;
+  /** When the first scheduled attempt is due (see `scheduleFirstAttempt`); unset = at once. */
+  nextAttemptAt?: Date | null;
+  /** A record of an ordered subscription: its lane (subscriptionId, tenantId) is delivered in `laneSeq` order. */
+  ordered?: boolean;
+  laneSeq?: string | null;
+}
+
+/** Sets when a parked record's first scheduled attempt is due: its schedule's first step after the last failure. */
+export function scheduleFirstAttempt(
+  row: NewFailure,
+  delay: (row: NewFailure) => number | undefined,
+  now: Date,
+): NewFailure {
+  if (row.status !== 'PENDING' || row.nextAttemptAt !== undefined) return row;
+  const d = delay(row);
+  return { ...row, nextAttemptAt: new Date(Math.max(now.getTime(), row.lastFailedAt.getTime() + (d ?? 0))) };
 }
 
 /** Codes after which scheduled retries are pointless (an operator replay is still possible). */
@@ -110,12 +131,26 @@ export function parseDltRecord(
     };
   }
   const permanent = errorCode !== null && PERMANENT.test(errorCode) && !RETRY_ANYWAY.has(errorCode);
-  return {
-    ...base,
+  const disposition = headers[HUB_HEADERS.dltDisposition];
+  const retryAfter = headers[HUB_HEADERS.dltRetryAfterMs] ? Number(headers[HUB_HEADERS.dltRetryAfterMs]) : Number.NaN;
+  const lastError = headers[HUB_HEADERS.dltLastError]?.slice(0, 500) || null;
+  const parked = {
     eventId: decoded.event.id,
     subscriptionId,
     tenantId: short(headers[HUB_HEADERS.tenantId] ?? decoded.event.extensions.tenantid ?? keyTenant) ?? 'unknown',
     eventType: short(decoded.event.type) ?? null,
+    ...(Number.isInteger(retryAfter) && retryAfter >= 0 ? { retryAfterMs: retryAfter } : {}),
+  };
+  if (disposition === 'HELD' || disposition === 'SKIPPED')
+    return {
+      ...base,
+      ...parked,
+      status: disposition,
+      reason: lastError ?? (disposition === 'HELD' ? 'subscription paused' : 'refused by the delivery gate'),
+    };
+  return {
+    ...base,
+    ...parked,
     status: permanent ? 'FAILED' : 'PENDING',
     reason: permanent
       ? `permanent failure ${errorCode}: no scheduled retry (replay after fixing the subscriber)`
