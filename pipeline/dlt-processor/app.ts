@@ -7,6 +7,7 @@ import type { Logger } from '../shared/logging/logger';
 import type { FailureStore } from '../shared/parked/failure-store';
 import type { createReplayJobs } from './replay-jobs';
 import { registerFailedEventRoutes } from './routes/failed-events';
+import { registerLaneRoutes } from './routes/lanes';
 import type { RedeliveryDeps } from './scheduler';
 
 export async function buildDltApi(deps: {
@@ -38,6 +39,7 @@ export async function buildDltApi(deps: {
       redelivery: deps.redelivery,
       jobs: deps.jobs,
     });
+    registerLaneRoutes(api as unknown as HubApp, { store: deps.store });
   });
   await app.ready();
   return app;

@@ -112,20 +112,40 @@ describe('delivery handler', () => {
   });
 
   it.each([
-    ['unknown', [], 'subscription unknown or deleted'],
-    ['paused', [aSnapshot({ status: 'PAUSED' })], 'subscription paused'],
-    [
-      'of another tenant',
-      [aSnapshot({ tenantId: 'tenant-b' })],
-      'record tenant does not match the subscription tenant',
-    ],
-  ])('skips (and audits) a subscription that is %s', async (_n, subs, reason) => {
-    const { handle, attempts, audit } = setup([], subs as SubscriptionSnapshot[]);
-    expect(await handle(item)).toEqual({ type: 'skipped', reason });
+    ['unknown', [], 'GATE.SUBSCRIPTION_GONE'],
+    ['of another tenant', [aSnapshot({ tenantId: 'tenant-b' })], 'GATE.TENANT_MISMATCH'],
+    ['at a blocked endpoint', [aSnapshot({ endpointUrl: 'http://169.254.169.254/latest' })], 'GATE.ENDPOINT_BLOCKED'],
+  ])('refuses (skips, never sends, audits) a subscription that is %s', async (_n, subs, code) => {
+    const { handle, attempts, audit } = setup([], subs as SubscriptionSnapshot[], {
+      endpointRejection: (url) => (url.includes('169.254') ? 'URL.BLOCKED_ADDRESS: link-local' : undefined),
+    });
+    expect(await handle(item)).toMatchObject({ type: 'skipped', code });
     expect(attempts).toHaveLength(0);
-    expect(audit.entries).toEqual([
-      expect.objectContaining({ stage: 'EVENT_ERROR', outcome: 'skipped', detail: reason }),
-    ]);
+    expect(audit.entries).toEqual([expect.objectContaining({ stage: 'EVENT_ERROR', outcome: 'skipped', errorCode: code })]);
+  });
+
+  it('holds (never sends) a delivery of a paused subscription', async () => {
+    const { handle, attempts } = setup([], [aSnapshot({ status: 'PAUSED' })]);
+    expect(await handle(item)).toMatchObject({ type: 'held', reason: expect.stringMatching(/paused/) });
+    expect(attempts).toHaveLength(0);
+  });
+
+  it('asks the gate again before every retry: paused during the retries means held, not sent again', async () => {
+    const dir = memoryDirectory([aSnapshot()]);
+    const { handle, attempts } = setup([http(503), ok()], undefined, {
+      directory: dir,
+      sleep: async () => dir.apply(aSnapshot().id, aSnapshot({ status: 'PAUSED' })),
+    });
+    expect(await handle(item)).toMatchObject({ type: 'held' });
+    expect(attempts).toHaveLength(1);
+  });
+
+  it('parks at once when Retry-After asks for longer than an in-process wait (the schedule honours it)', async () => {
+    const { handle, sleeps } = setup([http(503, 60_000)], undefined, {
+      policy: { maxAttempts: 3, baseDelayMs: 100, maxDelayMs: 2000, maxTotalMs: 5000 },
+    });
+    expect(await handle(item)).toMatchObject({ type: 'deadLetter', attempts: 1, failure: { retryAfterMs: 60_000 } });
+    expect(sleeps).toEqual([]);
   });
 
   it('dead-letters at once, retriably, while the endpoint breaker is open', async () => {

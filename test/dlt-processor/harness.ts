@@ -5,6 +5,8 @@ import pino from 'pino';
 import { buildDltApi } from '../../pipeline/dlt-processor/app';
 import { startDltConsumer } from '../../pipeline/dlt-processor/dlt.kafka';
 import { gateEndpointCheck } from '../../pipeline/shared/delivery/gate';
+import { scheduledDelay } from '../../pipeline/shared/delivery/retry-schedule';
+import type { SubscriptionSnapshot } from '../../pipeline/shared/subscriptions/snapshot';
 import type { FailureStore } from '../../pipeline/shared/parked/failure-store';
 import { FailureStorePrisma } from '../../pipeline/shared/parked/failure-store.prisma';
 import { createDltMetrics, startStatusGauges } from '../../pipeline/dlt-processor/metrics';
@@ -52,11 +54,15 @@ export async function startDltHarness(
     batchSize?: number;
     /** Wraps the store the DLT consumer writes through (to inject refusals). */
     consumerStore?: (store: FailureStore) => FailureStore;
+    /** A test database made by the caller (shared with an outbox stage's lane store); dropped on stop. */
+    db?: TestDatabase;
+    /** The durable schedule (default `maxAttempts` steps of `baseDelayMs`). */
+    schedule?: number[];
     /** Share topics and the secret box with another in-process stage (e.g. the outbox processor's). */
     stage?: { kafka: Kafka; topics: TopicNames; box: SecretBox };
   } = {},
 ) {
-  const db: TestDatabase = await createTestDatabase();
+  const db: TestDatabase = opts.db ?? (await createTestDatabase());
   const kafka = opts.stage?.kafka ?? testKafka('dlt-test');
   const topics = opts.stage?.topics ?? topicNames(uniqueName('hub'));
   if (!opts.stage) {
@@ -88,6 +94,8 @@ export async function startDltHarness(
   const auth = createAuthProvider({ open, send: (r) => sender.send(r) });
   const audit = memoryAuditSink();
   const deliveriesBy = new Map<string, number>();
+  const schedule = opts.schedule ?? Array(opts.maxAttempts ?? 3).fill(opts.baseDelayMs ?? 100);
+  const scheduleFor = (sub: SubscriptionSnapshot | undefined) => sub?.retrySchedule ?? schedule;
   const deps = (instanceId: string, own = store): RedeliveryDeps => ({
     store: own,
     directory,
@@ -98,7 +106,7 @@ export async function startDltHarness(
     audit,
     log,
     instanceId,
-    scheduleFor: (sub) => sub?.retrySchedule ?? Array(opts.maxAttempts ?? 3).fill(opts.baseDelayMs ?? 100),
+    scheduleFor,
     retryAfterCapMs: 1000,
     endpointRejection: gateEndpointCheck(['127.0.0.1']),
     leaseMs: 30_000,
@@ -128,6 +136,9 @@ export async function startDltHarness(
     log,
     maxBackoffMs: 500,
     onPersisted: (n) => metrics.persisted.inc(n),
+    firstDelay: opts.schedule
+      ? (row) => scheduledDelay(scheduleFor(directory.get(row.subscriptionId)), 0, row.retryAfterMs, 1000)
+      : undefined,
   });
   consumerRef = consumer;
   // Each scheduler instance has its own connection pool, as separate processes would.

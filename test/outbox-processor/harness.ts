@@ -2,6 +2,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Kafka, Producer } from 'kafkajs';
 import pino from 'pino';
+import { gateEndpointCheck } from '../../pipeline/shared/delivery/gate';
+import type { FailureStore } from '../../pipeline/shared/parked/failure-store';
 import { createDeliveryHandler } from '../../pipeline/outbox-processor/handler';
 import { createOutboxMetrics, type OutboxMetrics } from '../../pipeline/outbox-processor/metrics';
 import { startOutboxConsumer } from '../../pipeline/outbox-processor/outbox.kafka';
@@ -132,6 +134,12 @@ export interface HarnessOptions {
   breaker?: Partial<BreakerOptions>;
   perEndpointConcurrency?: number;
   perEndpointQueue?: number;
+  /** Where ordered lanes are parked (the dlt-processor's store on the same test database). */
+  lanes?: FailureStore;
+  /** The durable schedule parked lane heads start on (default 1 s steps). */
+  schedule?: number[];
+  orderedLaneQueue?: number;
+  maxInFlightPerPartition?: number;
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
@@ -161,8 +169,10 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const shutdown = new AbortController();
   const metrics = createOutboxMetrics();
   const openAttempts = new Map<string, { now: number; max: number }>();
+  const endpointRejection = gateEndpointCheck(['127.0.0.1', 'localhost']);
   const handle = createDeliveryHandler({
     directory,
+    endpointRejection,
     deliver: async (e, s) => {
       const o = openAttempts.get(s.endpointUrl) ?? { now: 0, max: 0 };
       openAttempts.set(s.endpointUrl, o);
@@ -188,13 +198,18 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     topics,
     groupId: uniqueName('outbox'),
     directory,
+    endpointRejection,
     handle,
+    lanes: opts.lanes,
+    scheduleFor: (sub) => sub.retrySchedule ?? opts.schedule ?? [1000, 1000, 1000],
+    retryAfterCapMs: 1000,
+    orderedLaneQueue: opts.orderedLaneQueue,
     breakerOpen: (url) => breakers.isOpen(url),
     shutdown,
     log,
     metrics,
     maxInFlight: 500,
-    maxInFlightPerPartition: 200,
+    maxInFlightPerPartition: opts.maxInFlightPerPartition ?? 200,
     perEndpointConcurrency: opts.perEndpointConcurrency ?? 8,
     perEndpointQueue: opts.perEndpointQueue ?? 1000,
     partitionsConsumedConcurrently: 3,
