@@ -38,7 +38,13 @@ function looksSecret(name: string): boolean {
   return /KEY|SECRET|PASSWORD|TOKEN|DATABASE_URL/i.test(name);
 }
 
-/** Reusable env field helpers (all env values are strings). */
+/** Metadata value marking a comma-separated list variable (read by scripts/docs-config.ts). */
+export const ENV_FORMAT_LIST = 'comma-separated list';
+
+/**
+ * Reusable env field helpers (all env values are strings). Give every variable a `.describe('…')`: it is the
+ * description column of the README's configuration reference (`npm run docs:config`).
+ */
 const zod = z;
 
 export const env = {
@@ -49,6 +55,7 @@ export const env = {
       .enum(['true', 'false', '1', '0', 'yes', 'no'])
       .default(def ? 'true' : 'false')
       .transform((v) => v === 'true' || v === '1' || v === 'yes'),
+  /** A comma-separated list (`ENV_FORMAT_LIST` tells the config reference generator how to show it). */
   list: (def: string[]) =>
     zod
       .string()
@@ -58,15 +65,28 @@ export const env = {
           .split(',')
           .map((s) => s.trim())
           .filter(Boolean),
-      ),
+      )
+      .meta({ envFormat: ENV_FORMAT_LIST }),
   port: (def: number) => zod.coerce.number().int().min(0).max(65535).default(def),
 };
 
 /** Variables every service shares. */
 export const commonEnv = {
-  NODE_ENV: zod.string().default('development'),
-  LOG_LEVEL: zod.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  KAFKA_BROKERS: env.list(['localhost:9092']).refine((l) => l.length > 0, 'at least one broker is required'),
-  KAFKA_CLIENT_ID: zod.string().default('integration-hub'),
-  TOPIC_PREFIX: zod.string().default('integration-hub'),
+  NODE_ENV: zod.string().default('development').describe('Accepted for tooling; no service reads it today.'),
+  LOG_LEVEL: zod
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default('info')
+    .describe('pino log level.'),
+  KAFKA_BROKERS: env
+    .list(['localhost:9092'])
+    .refine((l) => l.length > 0, 'at least one broker is required')
+    .describe('Kafka bootstrap brokers, `host:port`.'),
+  KAFKA_CLIENT_ID: zod
+    .string()
+    .default('integration-hub')
+    .describe('Prefix of the Kafka client ids; the service appends its own name.'),
+  TOPIC_PREFIX: zod
+    .string()
+    .default('integration-hub')
+    .describe('Prefix of the hub topics (`<prefix>.outbox.<domain>.v1`, …); the same in every service.'),
 };
