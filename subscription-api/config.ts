@@ -31,7 +31,9 @@ export const subscriptionApiEnv = z.object({
     .describe(
       'Hosts exempt from the https rule and the internal-address check (e.g. `127.0.0.1,localhost,::1` locally; `*.corp.example` allowed).',
     ),
-  ENDPOINT_REQUIRE_HTTPS: env.bool(true).describe('Refuse endpoint URLs that are not `https://` (allowlisted hosts excepted).'),
+  ENDPOINT_REQUIRE_HTTPS: env
+    .bool(true)
+    .describe('Refuse endpoint URLs that are not `https://` (allowlisted hosts excepted).'),
   ENDPOINT_RESOLVE_DNS: env
     .bool(true)
     .describe('Resolve endpoint and token host names at validation time and reject internal addresses.'),
