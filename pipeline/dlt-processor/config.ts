@@ -4,46 +4,67 @@ import { commonEnv, env, loadConfig, scheduleEnv } from '../shared/config/load-c
 
 export const dltConfigSchema = z.object({
   ...commonEnv,
-  DATABASE_URL: z.string().min(1, 'required: postgresql://user@host:5432/db'),
+  DATABASE_URL: z
+    .string()
+    .min(1, 'required: postgresql://user@host:5432/db')
+    .describe('Postgres that holds the failed deliveries and their attempts.'),
   HUB_ENCRYPTION_KEYS: z
     .string()
-    .min(1, 'required: "<id>:<base64 of 32 bytes>" (the key subscription-api seals secrets with)'),
-  GROUP_ID: z.string().default('integration-hub-dlt-processor'),
-  /** Used only when the DLT/changelog/audit topics do not exist yet (created like the other services do). */
-  TOPIC_PARTITIONS: env.int(6, 1, 1000),
-  KAFKA_REPLICATION_FACTOR: env.int(1, 1, 10),
-  PORT: env.port(8083),
-  HOST: z.string().default('0.0.0.0'),
-  ENDPOINT_ALLOW_HOSTS: env.list([]),
-  SCHEDULER_INTERVAL_MS: env.int(1000, 10),
-  /**
-   * An ordered record parked as LANE_WAIT (its lane's earlier records were still in an outbox-processor) is released
-   * by that process; if it crashed first, the scheduler releases it after this long.
-   */
-  LANE_WAIT_RELEASE_MS: env.int(120_000, 1000),
-  SCHEDULER_BATCH_SIZE: env.int(200, 1),
-  SCHEDULER_CONCURRENCY: env.int(16, 1),
-  /**
-   * Requests open at once to one endpoint origin from this process (its connection pool's size): retries and
-   * replays of a slow subscriber must not pile onto it beyond what the outbox-processor would send.
-   */
-  PER_ENDPOINT_CONCURRENCY: env.int(8, 1),
-  REQUEST_TIMEOUT_MS: env.int(30_000, 1),
-  /**
-   * The durable retry schedule (retry-schedule.ts): delays between scheduled attempts, default about 28 hours in
-   * all; a subscription's `retrySchedule` overrides it. The seed's "3 attempts, 3 s apart" is `3s,3s,3s`.
-   */
+    .min(1, 'required: "<id>:<base64 of 32 bytes>" (the key subscription-api seals secrets with)')
+    .describe('The key(s) subscription-api seals subscription secrets with: `<keyId>:<base64 of 32 bytes>[,…]`.'),
+  GROUP_ID: z
+    .string()
+    .default('integration-hub-dlt-processor')
+    .describe('Consumer group of the DLT topics (the directory uses `<GROUP_ID>-directory`).'),
+  TOPIC_PARTITIONS: env
+    .int(6, 1, 1000)
+    .describe(
+      'Partitions of the DLT, subscriptions and audit topics when this service creates them (only if missing).',
+    ),
+  KAFKA_REPLICATION_FACTOR: env.int(1, 1, 10).describe('Replication factor of the topics this service creates.'),
+  PORT: env.port(8083).describe('Port of the failed-events API, health and metrics (`0` = any free port).'),
+  HOST: z.string().default('0.0.0.0').describe('Interface the HTTP server binds to.'),
+  ENDPOINT_ALLOW_HOSTS: env
+    .list([])
+    .describe(
+      "Hosts allowed although they are or resolve to internal addresses (same list as the outbox-processor's).",
+    ),
+  SCHEDULER_INTERVAL_MS: env
+    .int(1000, 10)
+    .describe('How often the scheduler claims due rows (a scheduled retry is on time to within one tick).'),
+  LANE_WAIT_RELEASE_MS: env
+    .int(120_000, 1000)
+    .describe(
+      "An ordered record parked as LANE_WAIT is released by the outbox-processor that parked it; if that one crashed first, the scheduler releases it after this long.",
+    ),
+  SCHEDULER_BATCH_SIZE: env.int(200, 1).describe('Rows the scheduler claims per round.'),
+  SCHEDULER_CONCURRENCY: env.int(16, 1).describe('Scheduled retries delivered in parallel.'),
+  PER_ENDPOINT_CONCURRENCY: env
+    .int(8, 1)
+    .describe(
+      "Requests open at once to one endpoint origin from this process (its connection pool's size): retries and replays of a slow subscriber must not pile onto it beyond what the outbox-processor would send.",
+    ),
+  REQUEST_TIMEOUT_MS: env.int(30_000, 1).describe('Bound on one whole HTTP exchange.'),
   ...scheduleEnv,
-  CLAIM_LEASE_MS: env.int(60_000, 1000),
-  REPLAY_CONCURRENCY: env.int(16, 1),
-  RATE_LIMIT_PER_MINUTE: env.int(600, 0),
-  CLEANUP_ENABLED: env.bool(false),
-  CLEANUP_INTERVAL_MS: env.int(3_600_000, 1000),
-  RETENTION_HOURS: env.int(168, 1),
-  SHUTDOWN_GRACE_MS: env.int(15_000, 0),
-  /** Apply pending migrations at start (normally the launcher or `npm run migrate` does it). */
-  MIGRATE_ON_START: env.bool(false),
-  STATS_REFRESH_MS: env.int(5000, 100),
+  CLAIM_LEASE_MS: env
+    .int(60_000, 1000)
+    .describe('A claimed row of a crashed instance is free to claim again after this long.'),
+  REPLAY_CONCURRENCY: env.int(16, 1).describe('Deliveries of a bulk replay in parallel.'),
+  RATE_LIMIT_PER_MINUTE: env.int(600, 0).describe('API requests per API key and minute (429 above); `0` = off.'),
+  CLEANUP_ENABLED: env
+    .bool(false)
+    .describe('Delete `DELIVERED` and `REPLAYED` rows resolved more than `RETENTION_HOURS` ago.'),
+  CLEANUP_INTERVAL_MS: env.int(3_600_000, 1000).describe('How often the cleanup runs (when enabled).'),
+  RETENTION_HOURS: env.int(168, 1).describe('Age of resolved rows the cleanup deletes.'),
+  SHUTDOWN_GRACE_MS: env
+    .int(15_000, 0)
+    .describe('On SIGTERM: stop consuming, finish the retry round, end bulk jobs (`FAILED`, "interrupted"), close.'),
+  MIGRATE_ON_START: env
+    .bool(false)
+    .describe('Apply pending migrations at start (normally the launcher or `npm run migrate` does it).'),
+  STATS_REFRESH_MS: env
+    .int(5000, 100)
+    .describe('How often the status gauges (`hub_dlt_failed_events`, …) are refreshed.'),
 });
 export type DltConfig = z.infer<typeof dltConfigSchema>;
 export const loadDltConfig = (e: Record<string, string | undefined> = process.env) =>

@@ -7,7 +7,7 @@
  *           ├─ content-type cloudevents+json ───▶ structured mode
  *           ├─ first byte 0x00 ─────────────────▶ Confluent wire format ─ SchemaDecoder ─▶ raw platform event
  *           └─ JSON object ─┬─ has specversion ─▶ structured mode
- *                           └─ otherwise ───────▶ raw platform event, normalised (see README "Raw event mapping")
+ *                           └─ otherwise ───────▶ raw platform event, normalised (./README.md, "Raw event mapping")
  *   every path ends in validateEvent(): required attributes, specversion 1.0, tenant id format, the four
  *   match-key fields, id/time/traceparent/extension-name formats.
  *
@@ -329,7 +329,7 @@ function fromStructured(obj: Record<string, unknown>): Draft {
 }
 
 /**
- * Raw platform event -> CloudEvent (documented in README.md "Raw event mapping"):
+ * Raw platform event -> CloudEvent (documented in pipeline/event-processor/README.md, "Raw event mapping"):
  * id=eventId|id, source=//<sourceService>, type=eventType, time=occurredAt, subject=<resourceType>[/<resourceId>],
  * datacontenttype=application/json, data=payload (JSON) or payloadJson (JSON text, for Avro/Protobuf), extensions
  * tenantid, sourceservice, resourcetype, operationtype, correlationid, traceparent (from a 32-hex traceId).

@@ -1,6 +1,6 @@
 /**
- * Contract every ApiKeyStore adapter honours (CONVENTIONS habit 8): run against the in-memory fake (unit) and the
- * Prisma adapter (integration).
+ * Contract every ApiKeyStore adapter honours (docs/ARCHITECTURE.md, habit 8): run against the in-memory fake (unit)
+ * and the Prisma adapter (integration).
  */
 import { generateApiKey, hashApiKey, publicPrefix } from '../../pipeline/shared/auth/api-key';
 import type { ApiKeyStore, NewApiKey } from '../../pipeline/shared/auth/api-key-store';

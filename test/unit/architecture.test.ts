@@ -1,5 +1,5 @@
 /**
- * Dependency direction, enforced in the test run (CONVENTIONS habit 12):
+ * Dependency direction, enforced in the test run (docs/ARCHITECTURE.md, habit 12):
  * - no circular imports between project modules;
  * - services never import each other (what they share lives in pipeline/shared/);
  * - pipeline/shared/ imports no service;

@@ -39,7 +39,13 @@ function looksSecret(name: string): boolean {
   return /KEY|SECRET|PASSWORD|TOKEN|DATABASE_URL/i.test(name);
 }
 
-/** Reusable env field helpers (all env values are strings). */
+/** Metadata value marking a comma-separated list variable (read by scripts/docs-config.ts). */
+export const ENV_FORMAT_LIST = 'comma-separated list';
+
+/**
+ * Reusable env field helpers (all env values are strings). Give every variable a `.describe('…')`: it is the
+ * description column of the README's configuration reference (`npm run docs:config`).
+ */
 const zod = z;
 
 export const env = {
@@ -50,6 +56,7 @@ export const env = {
       .enum(['true', 'false', '1', '0', 'yes', 'no'])
       .default(def ? 'true' : 'false')
       .transform((v) => v === 'true' || v === '1' || v === 'yes'),
+  /** A comma-separated list (`ENV_FORMAT_LIST` tells the config reference generator how to show it). */
   list: (def: string[]) =>
     zod
       .string()
@@ -59,7 +66,8 @@ export const env = {
           .split(',')
           .map((s) => s.trim())
           .filter(Boolean),
-      ),
+      )
+      .meta({ envFormat: ENV_FORMAT_LIST }),
   port: (def: number) => zod.coerce.number().int().min(0).max(65535).default(def),
   /** A retry schedule: comma-separated durations (`5s,30s,2m,...`), parsed to milliseconds (retry-schedule.ts). */
   schedule: (def: string) =>
@@ -76,15 +84,33 @@ export const env = {
 
 /** The durable retry schedule and its Retry-After cap: the dlt-processor runs it, the outbox-processor parks into it. */
 export const scheduleEnv = {
-  DELIVERY_RETRY_SCHEDULE: env.schedule(DEFAULT_RETRY_SCHEDULE_TEXT),
-  RETRY_AFTER_MAX_MS: env.int(3_600_000, 0),
+  DELIVERY_RETRY_SCHEDULE: env
+    .schedule(DEFAULT_RETRY_SCHEDULE_TEXT)
+    .describe(
+      "The durable retry schedule: delays between scheduled attempts after the in-process ones, each 1s..7d (about 28 h in all by default; a subscription's `retrySchedule` overrides it). The seed's 3 DLT attempts 3 s apart: `3s,3s,3s`.",
+    ),
+  RETRY_AFTER_MAX_MS: env
+    .int(3_600_000, 0)
+    .describe("Cap on a subscriber's `Retry-After` for a scheduled attempt."),
 };
 
 /** Variables every service shares. */
 export const commonEnv = {
-  NODE_ENV: zod.string().default('development'),
-  LOG_LEVEL: zod.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  KAFKA_BROKERS: env.list(['localhost:9092']).refine((l) => l.length > 0, 'at least one broker is required'),
-  KAFKA_CLIENT_ID: zod.string().default('integration-hub'),
-  TOPIC_PREFIX: zod.string().default('integration-hub'),
+  NODE_ENV: zod.string().default('development').describe('Accepted for tooling; no service reads it today.'),
+  LOG_LEVEL: zod
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default('info')
+    .describe('pino log level.'),
+  KAFKA_BROKERS: env
+    .list(['localhost:9092'])
+    .refine((l) => l.length > 0, 'at least one broker is required')
+    .describe('Kafka bootstrap brokers, `host:port`.'),
+  KAFKA_CLIENT_ID: zod
+    .string()
+    .default('integration-hub')
+    .describe('Prefix of the Kafka client ids; the service appends its own name.'),
+  TOPIC_PREFIX: zod
+    .string()
+    .default('integration-hub')
+    .describe('Prefix of the hub topics (`<prefix>.outbox.<domain>.v1`, …); the same in every service.'),
 };
