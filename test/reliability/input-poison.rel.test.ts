@@ -7,7 +7,8 @@
  *           registry) + unicode edge cases -> each on `<prefix>.quarantine.v1` with its code and a reason.
  *   HTTP:   good, bad, good, bad, ..., good on POST /v1/events -> each bad body answered 4xx
  *           application/problem+json with a reason (bad JSON, bad attributes, wrong content types, oversized,
- *           unicode edge cases); nothing of it reaches the ingest topic.
+ *           unicode edge cases; and fastify's routing errors: an over-long path id, an unknown route); nothing of
+ *           it reaches the ingest topic.
  *   Every good event (Kafka and HTTP, some with unicode payloads and attributes) is delivered, signature valid,
  *   payload byte-identical, within 5 s of being sent. The long profile sends the corpus several rounds.
  */
@@ -125,7 +126,7 @@ describe('reliability 7: poison corpus', () => {
         httpPoison.push(...bad);
         for (const b of bad) {
           await goodHttp();
-          const res = await ingestHttp(h.urls.eventApi, key, b.headers, b.body);
+          const res = await ingestHttp(h.urls[b.target?.service ?? 'eventApi'], key, b.headers, b.body, b.target);
           const problem = parseProblem(res);
           rejected.push({
             name: b.name,

@@ -1,3 +1,5 @@
+import { connect } from 'node:net';
+import type { LightMyRequestResponse } from 'fastify';
 import { Registry } from 'prom-client';
 import { z } from 'zod';
 import { createLogger } from '../logging/logger';
@@ -5,6 +7,20 @@ import { createApp, type HubApp } from './create-app';
 import { conflict, notFound } from './problem';
 
 const silent = createLogger({ service: 'test', level: 'silent' });
+
+/** An RFC 9457 problem: the media type, the status in line and body, a title and a detail, no internals. */
+function expectProblem(res: LightMyRequestResponse, status: number) {
+  expect(res.statusCode).toBe(status);
+  expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+  const body = res.json();
+  expect(body).toMatchObject({ status, type: expect.stringMatching(/^https:\/\//) });
+  expect(body.title).toEqual(expect.any(String));
+  expect(body.detail).toEqual(expect.any(String));
+  expect(body).not.toHaveProperty('stack');
+  expect(body).not.toHaveProperty('code'); // fastify's own error JSON has code FST_ERR_...
+  expect(res.body).not.toMatch(/FST_ERR|node_modules|\n\s+at /);
+  return body;
+}
 
 async function anApp(opts: { ready?: () => boolean } = {}): Promise<HubApp> {
   const app = await createApp({ name: 'test-api', logger: silent, bodyLimit: 1024, registry: new Registry(), ...opts });
@@ -81,14 +97,13 @@ describe('createApp', () => {
       headers: { 'content-type': 'application/json' },
       payload: '{"name": ',
     });
-    expect(res.statusCode).toBe(400);
-    expect(res.json()).toMatchObject({ title: 'Malformed JSON', type: expect.stringContaining('malformed-json') });
+    const body = expectProblem(res, 400);
+    expect(body).toMatchObject({ title: 'Malformed JSON', type: expect.stringContaining('malformed-json') });
   });
 
   it('answers an oversized body with 413', async () => {
     const res = await app.inject({ method: 'POST', url: '/things', payload: { name: 'x'.repeat(2000), size: 1 } });
-    expect(res.statusCode).toBe(413);
-    expect(res.json()).toMatchObject({ status: 413, detail: expect.stringContaining('1024') });
+    expect(expectProblem(res, 413)).toMatchObject({ detail: expect.stringContaining('1024') });
   });
 
   it('answers an unsupported content type with 415', async () => {
@@ -98,14 +113,33 @@ describe('createApp', () => {
       headers: { 'content-type': 'text/xml' },
       payload: '<a/>',
     });
-    expect(res.statusCode).toBe(415);
-    expect(res.headers['content-type']).toContain('application/problem+json');
+    expect(expectProblem(res, 415)).toMatchObject({
+      title: 'Unsupported media type',
+      detail: expect.stringContaining('text/xml'),
+    });
   });
 
   it('answers an unknown route with a 404 problem', async () => {
     const res = await app.inject({ method: 'GET', url: '/nope?x=1' });
-    expect(res.statusCode).toBe(404);
-    expect(res.json()).toMatchObject({ status: 404, instance: '/nope' });
+    expect(expectProblem(res, 404)).toMatchObject({ instance: '/nope' });
+    expectProblem(await app.inject({ method: 'DELETE', url: '/things' }), 404);
+  });
+
+  it('answers an over-long path parameter with a 414 problem (fastify answers it before routing)', async () => {
+    const res = await app.inject({ method: 'GET', url: `/things/${'a'.repeat(200)}` });
+    expect(expectProblem(res, 414)).toMatchObject({
+      title: 'URI too long',
+      type: expect.stringContaining('uri-too-long'),
+      detail: expect.stringContaining('100'),
+    });
+    expect(res.headers['x-request-id']).toBeTruthy();
+    // at the limit the route still answers
+    expect((await app.inject({ method: 'GET', url: `/things/${'a'.repeat(100)}` })).statusCode).toBe(404);
+  });
+
+  it('answers a malformed URL with a 400 problem', async () => {
+    const res = await app.inject({ method: 'GET', url: '/things/%E0%A4%A' });
+    expect(expectProblem(res, 400)).toMatchObject({ detail: expect.stringContaining('URL') });
   });
 
   it('renders problems thrown by routes', async () => {
@@ -145,6 +179,42 @@ describe('createApp', () => {
     expect(good.headers['x-request-id']).toBe('abc-123');
     const bad = await app.inject({ method: 'GET', url: '/healthz', headers: { 'x-request-id': 'a b\tc' } });
     expect(bad.headers['x-request-id']).not.toBe('a b\tc');
+  });
+});
+
+describe('createApp on a socket', () => {
+  it('answers HTTP that Node rejects (headers too large, garbage) with problem+json', async () => {
+    const app = await anApp();
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = app.server.address() as { port: number };
+    const raw = (request: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1', () => socket.write(request));
+        let data = '';
+        socket.on('data', (d) => {
+          data += d.toString();
+        });
+        socket.on('error', reject);
+        socket.on('close', () => resolve(data));
+      });
+    try {
+      const big = await raw(`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+      expect(big).toMatch(/^HTTP\/1\.1 431 /);
+      expect(big).toMatch(/content-type: application\/problem\+json/i);
+      expect(JSON.parse(big.slice(big.indexOf('\r\n\r\n') + 4))).toMatchObject({
+        status: 431,
+        title: 'Request Header Fields Too Large',
+        detail: expect.any(String),
+      });
+      const garbage = await raw('NOT HTTP AT ALL\r\n\r\n');
+      expect(garbage).toMatch(/^HTTP\/1\.1 400 /);
+      expect(JSON.parse(garbage.slice(garbage.indexOf('\r\n\r\n') + 4))).toMatchObject({
+        status: 400,
+        title: 'Bad request',
+      });
+    } finally {
+      await app.close();
+    }
   });
 });
 

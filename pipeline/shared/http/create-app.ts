@@ -8,13 +8,22 @@
  *
  * Routes throw `ProblemError`s (see problem.ts); framework errors are mapped here:
  * validation -> 400 with `errors[{in, path, message}]`, malformed/empty JSON -> 400, body too large -> 413,
- * unsupported content type -> 415, unknown route -> 404, anything unexpected -> 500 without internals.
+ * unsupported content type -> 415, unknown route -> 404, path parameter too long -> 414, malformed URL -> 400,
+ * anything unexpected -> 500 without internals. Errors fastify answers before routing (`frameworkErrors`) and
+ * malformed HTTP it answers on the socket (`clientErrorHandler`: 400, 408, 431) are problem+json too.
  */
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import {
   hasZodFastifySchemaValidationErrors,
   jsonSchemaTransform,
@@ -63,6 +72,8 @@ export interface CreateAppOptions {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+/** Longest path parameter (fastify's default, made explicit): ids are UUIDs or short slugs; longer -> 414. */
+export const MAX_PARAM_LENGTH = 100;
 
 export async function createApp(opts: CreateAppOptions): Promise<HubApp> {
   const fastify = Fastify({
@@ -76,8 +87,15 @@ export async function createApp(opts: CreateAppOptions): Promise<HubApp> {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
-    routerOptions: { ignoreTrailingSlash: true },
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH },
     ajv: undefined,
+    // Errors found while routing (an over-long path parameter, a malformed URL) never reach the error handler:
+    // fastify would answer its own JSON. Same problem mapping instead.
+    frameworkErrors: (err, req, reply) => {
+      reply.header('x-request-id', req.id);
+      void sendProblem(err, req, reply);
+    },
+    clientErrorHandler,
   });
   const app = fastify.withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
@@ -91,13 +109,7 @@ export async function createApp(opts: CreateAppOptions): Promise<HubApp> {
 
   if (opts.registry) installHttpMetrics(app, opts.registry, opts.name);
 
-  app.setErrorHandler((err: FastifyError, req, reply) => {
-    const p = toProblem(err, req);
-    if (p.status >= 500) req.log.error({ err }, 'request failed');
-    else req.log.info({ status: p.status, problem: p.type, detail: p.detail }, 'request rejected');
-    if (isProblemError(err)) for (const [k, v] of Object.entries(err.headers)) reply.header(k, v);
-    return reply.code(p.status).header('content-type', PROBLEM_CONTENT_TYPE).send(p);
-  });
+  app.setErrorHandler((err: FastifyError, req, reply) => sendProblem(err, req, reply));
 
   app.setNotFoundHandler((req, reply) => {
     const p: Problem = {
@@ -150,6 +162,38 @@ export async function createApp(opts: CreateAppOptions): Promise<HubApp> {
     );
   }
   return app;
+}
+
+function sendProblem(err: FastifyError, req: FastifyRequest, reply: FastifyReply) {
+  const p = toProblem(err, req);
+  if (p.status >= 500) req.log.error({ err }, 'request failed');
+  else req.log.info({ status: p.status, problem: p.type, detail: p.detail }, 'request rejected');
+  if (isProblemError(err)) for (const [k, v] of Object.entries(err.headers)) reply.header(k, v);
+  return reply.code(p.status).header('content-type', PROBLEM_CONTENT_TYPE).send(p);
+}
+
+/**
+ * Requests Node's HTTP parser rejects before fastify sees them (headers too large, a timeout, malformed HTTP):
+ * fastify's default writes its own JSON on the socket; this writes a problem instead, then closes the connection.
+ */
+function clientErrorHandler(this: FastifyInstance, err: Error & { code?: string }, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, slug, detail] =
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'request-timeout', 'The request was not received in time']
+      : err.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'headers-too-large', 'The request headers exceed the maximum allowed size']
+        : [400, 'bad-request', 'The request is not valid HTTP'];
+  const title = status === 400 ? 'Bad request' : (STATUS_CODES[status] ?? 'Bad request');
+  const body = JSON.stringify(problem(status, slug, title, detail).problem);
+  this.log.debug({ err: err.message, code: err.code, status }, 'client error');
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(err);
 }
 
 /**
@@ -245,6 +289,21 @@ export function toProblem(err: FastifyError, req: FastifyRequest): Problem {
           'Unsupported media type',
           `Content-Type "${req.headers['content-type'] ?? ''}" is not supported; send application/json`,
         ).problem,
+        instance,
+      };
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return {
+        ...problem(
+          414,
+          'uri-too-long',
+          'URI too long',
+          `A path parameter is longer than ${MAX_PARAM_LENGTH} characters`,
+        ).problem,
+        instance,
+      };
+    case 'FST_ERR_BAD_URL':
+      return {
+        ...problem(400, 'bad-request', 'Bad request', 'The URL is not valid (malformed percent-encoding)').problem,
         instance,
       };
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':

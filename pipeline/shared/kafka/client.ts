@@ -32,6 +32,47 @@ const LEVEL: Record<number, KafkaLogLevel> = {
   [logLevel.DEBUG]: 'debug',
 };
 
+/**
+ * Broker answers kafkajs logs at ERROR on every attempt (`Response JoinGroup(...)` with `error`, `Failed to send
+ * messages: ...`) and then retries on its own: a coordinator still loading or not yet elected, a leader election,
+ * metadata that is behind, a transaction coordinator still writing the previous commit's markers. They are expected
+ * while a broker starts, a group (re)joins or a leader moves. When they outlast the retries the failure still surfaces
+ * at ERROR (the consumer's `Crash: ...`, the caller's failed send), so per-attempt lines go to debug. Keyed by kafkajs's
+ * error type, valued by its message (kafkajs logs only the message; the unit test checks them against kafkajs).
+ */
+export const TRANSIENT_KAFKA_ERRORS: Readonly<Record<string, string>> = {
+  GROUP_LOAD_IN_PROGRESS: "The coordinator is loading and hence can't process requests for this group",
+  GROUP_COORDINATOR_NOT_AVAILABLE: 'The group coordinator is not available',
+  NOT_COORDINATOR_FOR_GROUP: 'This is not the correct coordinator for this group',
+  LEADER_NOT_AVAILABLE: 'There is no leader for this topic-partition as we are in the middle of a leadership election',
+  NOT_LEADER_FOR_PARTITION: 'This server is not the leader for that topic-partition',
+  REPLICA_NOT_AVAILABLE: 'The replica is not available for the requested topic-partition',
+  CONCURRENT_TRANSACTIONS:
+    'The producer attempted to update a transaction while another concurrent operation on the same transaction was ongoing',
+};
+const TRANSIENT_MESSAGES = new Set(Object.values(TRANSIENT_KAFKA_ERRORS));
+const SEND_RETRY_PREFIX = 'Failed to send messages: ';
+
+/**
+ * kafkajs warns this for every idempotent producer created with bounded retries, and the services' are bounded on
+ * purpose (`retry.retries` below; kafkajs has no delivery timeout, so the bound is what lets a send fail during a
+ * broker outage): the caller then handles the failure (the outbox-processor retries its DLT produce with backoff,
+ * HTTP ingest answers with an error and the client retries), at-least-once as designed. Unbounded retries would
+ * hang those callers instead. The transactional producers set unbounded retries themselves and never print it.
+ */
+export const IDEMPOTENT_RETRIES_WARNING = 'Limiting retries for the idempotent producer may invalidate EoS guarantees';
+
+/** The pino level of one kafkajs log entry: kafkajs's own, except expected start-up and retry noise (debug). */
+export function kafkaLogLevel(level: logLevel, message: string, extra: Record<string, unknown> = {}): KafkaLogLevel {
+  const mapped = LEVEL[level] ?? 'info';
+  if (mapped !== 'error' && mapped !== 'warn') return mapped;
+  if (message === IDEMPOTENT_RETRIES_WARNING) return 'debug';
+  if (typeof extra.error === 'string' && TRANSIENT_MESSAGES.has(extra.error)) return 'debug';
+  const bare = message.startsWith(SEND_RETRY_PREFIX) ? message.slice(SEND_RETRY_PREFIX.length) : message;
+  if (TRANSIENT_MESSAGES.has(bare)) return 'debug';
+  return mapped;
+}
+
 export function createKafka(opts: KafkaClientOptions): Kafka {
   const { log } = opts;
   const config: KafkaConfig = {
@@ -47,7 +88,7 @@ export function createKafka(opts: KafkaClientOptions): Kafka {
       if (!log) return;
       // kafkajs puts message, timestamp, logger and free-form fields (broker, groupId, error, stack) in one object.
       const { message, timestamp: _ts, logger: _logger, ...extra } = entry.log as Record<string, unknown>;
-      const level = LEVEL[entry.level] ?? 'info';
+      const level = kafkaLogLevel(entry.level, String(message), extra);
       const fields = { namespace: entry.namespace, ...extra };
       if (typeof log === 'function') log(level, String(message), fields);
       else log[level]({ kafka: fields }, String(message));

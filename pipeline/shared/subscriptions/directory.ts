@@ -3,7 +3,10 @@
  *
  *   compacted topic integration-hub.subscriptions.v1 ──(consumer, own group, from beginning)──▶ SubscriptionIndex
  *
- * Ready once every partition has been read up to the high watermark seen at start; stays fresh afterwards.
+ * Ready once the consumer's fetch position on every partition has reached the end offset seen at start (the high
+ * watermark, or the last stable offset under read_committed); stays fresh afterwards. The position, not the last
+ * record seen: the offset just below the end may hold no deliverable record (a transaction commit/abort marker, an
+ * aborted record), and waiting to *see* it would hang every processor at start.
  * No DB or RPC call per event: `match` and `get` answer from memory.
  */
 import { randomUUID } from 'node:crypto';
@@ -48,12 +51,13 @@ export async function startSubscriptionDirectory(opts: DirectoryOptions): Promis
   const startOffsets = await admin.fetchTopicOffsets(opts.topic);
   await admin.disconnect();
 
-  // partition -> last offset to reach (high watermark - 1); partitions already empty are done.
+  // partition -> end offset to reach (exclusive); partitions already empty are done. The admin lists offsets
+  // read_committed (kafkajs's default), matching the consumer below: `high` is the last stable offset.
   const pending = new Map<number, bigint>();
   for (const p of startOffsets) {
     const high = BigInt(p.high);
     const low = BigInt(p.low);
-    if (high > low) pending.set(p.partition, high - 1n);
+    if (high > low) pending.set(p.partition, high);
   }
   let appliedCount = 0;
   let readyFlag = false;
@@ -77,6 +81,18 @@ export async function startSubscriptionDirectory(opts: DirectoryOptions): Promis
     readUncommitted: false,
     maxWaitTimeInMs: FETCH_MAX_WAIT_MS,
   });
+  // The consumer's position after a batch is its last offset + 1. kafkajs reports every batch here, including
+  // those never handed to eachBatch because all their records were filtered out (control records, aborted
+  // transactions); `lastOffset` counts those records too. Emitted synchronously after eachBatch returned, so the
+  // batch's records are applied before the partition counts as caught up.
+  consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+    if (payload.topic !== opts.topic) return;
+    const target = pending.get(payload.partition);
+    if (target !== undefined && BigInt(payload.lastOffset) + 1n >= target) {
+      pending.delete(payload.partition);
+      markReadyIfCaughtUp();
+    }
+  });
   await consumer.connect();
   await consumer.subscribe({ topic: opts.topic, fromBeginning: true });
   await consumer.run({
@@ -99,10 +115,7 @@ export async function startSubscriptionDirectory(opts: DirectoryOptions): Promis
             );
           }
         }
-        const target = pending.get(batch.partition);
-        if (target !== undefined && BigInt(message.offset) >= target) pending.delete(batch.partition);
       }
-      markReadyIfCaughtUp();
       await heartbeat();
     },
   });

@@ -136,8 +136,16 @@ export interface HttpPoisonCase {
   name: string;
   headers: Record<string, string>;
   body?: Buffer;
-  /** The status the ingest API must answer. */
+  /** The status the API must answer. */
   status: number;
+  /** Default POST /v1/events on the event API; framework errors (routing) are tried on other requests. */
+  target?: HttpTarget;
+}
+
+export interface HttpTarget {
+  service: 'eventApi' | 'subscriptionApi';
+  method: 'GET' | 'POST';
+  path: string;
 }
 
 export function httpPoisonCases(tenantId: string): HttpPoisonCase[] {
@@ -239,6 +247,20 @@ export function httpPoisonCases(tenantId: string): HttpPoisonCase[] {
       body: structured({ payload: { blob: 'y'.repeat(200_000) } }),
       status: 413,
     },
+    // Errors fastify finds while routing, before any hook: the same problem+json.
+    {
+      name: 'path id of 200 characters',
+      headers: {},
+      status: 414,
+      target: { service: 'subscriptionApi', method: 'GET', path: `/v1/subscriptions/${'s'.repeat(200)}` },
+    },
+    {
+      name: 'unknown route',
+      headers: ce,
+      body: structured(),
+      status: 404,
+      target: { service: 'eventApi', method: 'POST', path: '/v1/event' },
+    },
   ];
 }
 
@@ -248,15 +270,16 @@ export interface IngestResponse {
   text: string;
 }
 
-/** POST /v1/events with exactly these headers and bytes (no client-side fixing up). */
+/** POST /v1/events (or `target`) with exactly these headers and bytes (no client-side fixing up). */
 export async function ingestHttp(
   baseUrl: string,
   apiKey: string,
   headers: Record<string, string>,
   body?: Buffer,
+  target: Pick<HttpTarget, 'method' | 'path'> = { method: 'POST', path: '/v1/events' },
 ): Promise<IngestResponse> {
-  const res = await request(`${baseUrl}/v1/events`, {
-    method: 'POST',
+  const res = await request(`${baseUrl}${target.path}`, {
+    method: target.method,
     headers: { authorization: `Bearer ${apiKey}`, ...headers },
     body,
     headersTimeout: 30_000,
