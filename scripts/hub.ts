@@ -1,7 +1,8 @@
 /**
  * `npm start`: runs the whole hub on this machine under one supervisor and stops it in order on Ctrl-C.
  * Configuration is by environment (see the README): KAFKA_BROKERS / DATABASE_URL to use existing
- * infrastructure, HUB_*_PORT for the service ports, HUB_DATA_DIR for local state.
+ * infrastructure, HUB_*_PORT for the service ports, HUB_DATA_DIR for local state, HUB_RESTART_MAX /
+ * HUB_RESTART_WINDOW_MS for how often a crashed service is restarted before the hub gives up.
  */
 import { spawn } from 'node:child_process';
 import { relative } from 'node:path';
@@ -9,18 +10,19 @@ import { formatLogLine, probeNoiseFilter } from './hub/log-format';
 import { SERVICE_NAMES, SERVICES, type ServiceName } from './hub/services';
 import { type Hub, HubStartError, startHub } from './hub/start-hub';
 import { formatSummary } from './hub/summary';
+import { DEFAULT_RESTART_POLICY, describeExit } from './hub/supervisor';
 
 function portEnv(name: ServiceName): number {
   const key = `HUB_${name.toUpperCase().replace(/-/g, '_')}_PORT`;
   return intEnv(key, SERVICES[name].defaultPort);
 }
 
-function intEnv(key: string, def: number): number {
+function intEnv(key: string, def: number, max = 65535): number {
   const raw = process.env[key];
   if (raw === undefined || raw === '') return def;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) {
-    process.stderr.write(`hub: ${key} must be an integer 0-65535 (got "${raw}")\n`);
+  if (!Number.isInteger(n) || n < 0 || n > max) {
+    process.stderr.write(`hub: ${key} must be an integer 0-${max} (got "${raw}")\n`);
     process.exit(2);
   }
   return n;
@@ -57,6 +59,10 @@ async function main(): Promise<void> {
   const showProbe = probeNoiseFilter();
   let hub: Hub | undefined;
   let stopping = false;
+  const restartPolicy = {
+    maxRestarts: intEnv('HUB_RESTART_MAX', DEFAULT_RESTART_POLICY.maxRestarts, 1000),
+    windowMs: intEnv('HUB_RESTART_WINDOW_MS', DEFAULT_RESTART_POLICY.windowMs, 24 * 3600_000),
+  };
 
   const abort = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
@@ -97,6 +103,7 @@ async function main(): Promise<void> {
         );
       },
       log: say,
+      restartPolicy,
       signal: abort.signal,
     });
   } catch (err) {
@@ -119,8 +126,16 @@ async function main(): Promise<void> {
   say(formatSummary(hub, relative(process.cwd(), hub.dataDir) || '.'));
   const reason = await hub.stopped;
   if (reason.kind === 'crashed') {
-    process.stderr.write(`\nhub: stopped because ${reason.service} crashed; its last lines:\n`);
-    for (const l of reason.lastLines.slice(-15)) process.stderr.write(`  ${l}\n`);
+    const label = reason.instance === 0 ? reason.service : `${reason.service}#${reason.instance}`;
+    const why =
+      restartPolicy.maxRestarts > 0
+        ? `${label} crashed ${reason.crashes} times within ${restartPolicy.windowMs / 1000} s, the last time ${describeExit(reason.exit)} (HUB_RESTART_MAX=${restartPolicy.maxRestarts})`
+        : `${label} ${describeExit(reason.exit)} (restarts are off: HUB_RESTART_MAX=0)`;
+    process.stderr.write(`\nhub: stopped because ${why}; its last lines:\n`);
+    // Without the launcher's own /readyz polling, which would otherwise fill them after a restart.
+    const show = probeNoiseFilter();
+    const last = reason.lastLines.filter((l) => show(reason.service, l));
+    for (const l of last.slice(-15)) process.stderr.write(`  ${l}\n`);
     process.exit(1);
   }
   say('hub: stopped');

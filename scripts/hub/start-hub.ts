@@ -5,6 +5,10 @@
  *   embedded)  ->  migrations  ->  topics  ->  secrets (.data/hub.env)  ->  4 services as child processes
  *   ->  wait for each /readyz  ->  running.  Any step failing: say which and why, undo what started, throw.
  *
+ *   running:  a service crashes  ->  restarted after a backoff, waits for /readyz again; the others keep running
+ *             (supervisor.ts `Restarter`).  Too many crashes within the window  ->  stop everything in order,
+ *             `stopped` resolves with the service, its exit and its last lines.
+ *
  * Each service runs as its own process from its real entry point (`dist/<service>/main.js`) with environment
  * configuration: that is what a deployment runs, a crash or a SIGKILL hits one service only, and the reliability
  * suite can kill, restart and scale them one by one.
@@ -20,7 +24,14 @@ import { assertPortFree, freePort } from './ports';
 import { NotReadyError, waitForReady } from './ready';
 import { loadOrCreateSecrets } from './secrets';
 import { SERVICE_NAMES, SERVICES, type ServiceName, STOP_ORDER } from './services';
-import { describeExit, type ExitInfo, ManagedChild } from './supervisor';
+import {
+  DEFAULT_RESTART_POLICY,
+  describeExit,
+  type ExitInfo,
+  ManagedChild,
+  Restarter,
+  type RestartPolicy,
+} from './supervisor';
 
 export class HubStartError extends Error {
   constructor(
@@ -81,8 +92,13 @@ export interface StartHubOptions {
   readyTimeoutMs?: number;
   /** Per service: SIGTERM, then SIGKILL after this long. Default 15 s. */
   stopTimeoutMs?: number;
-  /** What an unexpected service exit does: stop the hub (default) or only report it. */
-  onServiceExit?: 'stop' | 'report';
+  /**
+   * What an unexpected service exit does: `restart` it with backoff, giving up (and stopping the hub) after too
+   * many crashes (default); `stop` the hub at once; or only `report` it (the caller restarts what it kills).
+   */
+  onServiceExit?: 'restart' | 'stop' | 'report';
+  /** Backoff and give-up limits for `restart` (default `DEFAULT_RESTART_POLICY`: 5 restarts a minute, 0.5-10 s). */
+  restartPolicy?: Partial<RestartPolicy>;
   /** Cancels the start-up: what has started is stopped and startHub rejects. */
   signal?: AbortSignal;
   /**
@@ -111,7 +127,17 @@ export interface ServiceInstance {
 
 export type StopReason =
   | { kind: 'stopped' }
-  | { kind: 'crashed'; service: ServiceName; instance: number; exit: ExitInfo; lastLines: string[] };
+  | {
+      kind: 'crashed';
+      service: ServiceName;
+      instance: number;
+      exit: ExitInfo;
+      lastLines: string[];
+      /** Crashes within the restart window, the last one included (1 when restarts are off). */
+      crashes: number;
+      /** Restarts of the instance before the launcher gave up. */
+      restarts: number;
+    };
 
 export interface Hub {
   dataDir: string;
@@ -132,7 +158,9 @@ export interface Hub {
   removeInstance(service: ServiceName, instance: number): Promise<void>;
   /** Kills (if running) and starts the instance again on the same port; waits until ready. */
   restart(service: ServiceName, instance?: number, signal?: NodeJS.Signals): Promise<ServiceInstance>;
-  /** Resolves once the hub has stopped, by `stop()` or because a service crashed. */
+  /** How often the launcher restarted a service after a crash (all its instances; not counting `restart()`). */
+  restarts(service: ServiceName): number;
+  /** Resolves once the hub has stopped, by `stop()` or because a service crashed too often. */
   stopped: Promise<StopReason>;
   stop(): Promise<void>;
 }
@@ -163,10 +191,22 @@ export async function startHub(opts: StartHubOptions = {}): Promise<Hub> {
       ));
   const readyTimeoutMs = opts.readyTimeoutMs ?? 60_000;
   const stopTimeoutMs = opts.stopTimeoutMs ?? 15_000;
+  const onExit = opts.onServiceExit ?? 'restart';
+  // `stop` and `report` are the policy that never restarts; they differ in what giving up does.
+  const policy: RestartPolicy = {
+    ...DEFAULT_RESTART_POLICY,
+    ...opts.restartPolicy,
+    ...(onExit === 'restart' ? {} : { maxRestarts: 0 }),
+  };
 
   let lock: HubLock | undefined;
   let infra: InfraHandle | undefined;
   const running = new Map<ServiceName, ServiceInstance[]>();
+  /**
+   * Supervision per instance (`name` or `name#id`): its restarter and its current process. Kept after the instance
+   * is removed, so that its restarts still count.
+   */
+  const slots = new Map<string, Slot>();
   let stopping = false;
   let resolveStopped!: (r: StopReason) => void;
   const stopped = new Promise<StopReason>((r) => {
@@ -181,6 +221,8 @@ export async function startHub(opts: StartHubOptions = {}): Promise<Hub> {
   };
 
   const teardown = async () => {
+    // First, so that nothing is restarted while the others stop (a pending backoff is cancelled too).
+    for (const slot of slots.values()) slot.restarter.halt();
     for (const name of STOP_ORDER) {
       const list = running.get(name) ?? [];
       await Promise.all(
@@ -291,7 +333,6 @@ export async function startHub(opts: StartHubOptions = {}): Promise<Hub> {
     };
     const base = opts.inheritEnv === false ? { PATH: process.env.PATH } : process.env;
     const nextId = new Map<ServiceName, number>();
-    let started = false;
     const stopAll = async (reason: StopReason) => {
       if (stopping) return stopped.then(() => undefined);
       stopping = true;
@@ -305,7 +346,7 @@ export async function startHub(opts: StartHubOptions = {}): Promise<Hub> {
     const spawnInstance = (name: ServiceName, port: number, id?: number): ServiceInstance => {
       const instanceId = id ?? nextId.get(name) ?? 0;
       if (id === undefined) nextId.set(name, instanceId + 1);
-      const label = instanceId === 0 ? name : `${name}#${instanceId}`;
+      const label = labelOf(name, instanceId);
       const child = new ManagedChild({
         name: label,
         command: process.execPath,
@@ -328,23 +369,13 @@ export async function startHub(opts: StartHubOptions = {}): Promise<Hub> {
           // Not permitted here: the service runs at normal priority.
         }
       }
-      const inst: ServiceInstance = { id: instanceId, port, url: `http://${urlHost(host)}:${port}`, child };
-      void child.exited.then((exit) => {
-        // Before the hub is up, the readiness wait reports the exit (and the start fails).
-        if (exit.expected || stopping || !started) return;
-        const lastLines = child.lastLines();
-        say(`hub: ${label} ${describeExit(exit)} unexpectedly`);
-        if (opts.onServiceExit === 'report') return;
-        say('hub: stopping the rest of the hub');
-        void stopAll({ kind: 'crashed', service: name, instance: instanceId, exit, lastLines });
-      });
-      return inst;
+      return { id: instanceId, port, url: `http://${urlHost(host)}:${port}`, child };
     };
 
     const ready = async (name: ServiceName, inst: ServiceInstance) => {
       try {
         await waitForReady({
-          name: inst.id === 0 ? name : `${name}#${inst.id}`,
+          name: labelOf(name, inst.id),
           url: inst.url,
           timeoutMs: readyTimeoutMs,
           exited: inst.child.exited,
@@ -354,6 +385,73 @@ export async function startHub(opts: StartHubOptions = {}): Promise<Hub> {
         const lines = err instanceof NotReadyError ? err.lastLines : [];
         throw new HubStartError(name, (err as Error).message, lines, { cause: err });
       }
+    };
+
+    const replace = (name: ServiceName, old: ServiceInstance | undefined, inst: ServiceInstance) => {
+      const list = running.get(name) ?? [];
+      running.set(name, old && list.includes(old) ? list.map((i) => (i === old ? inst : i)) : [...list, inst]);
+    };
+
+    /**
+     * From here on a crash of this instance is its restarter's: the same id and port, a fresh process, /readyz
+     * again. Called once the instance is ready (a failed first start is the caller's error, not a crash), and
+     * again with the new instance after a caller's `restart()`.
+     */
+    const supervise = (name: ServiceName, inst: ServiceInstance) => {
+      const label = labelOf(name, inst.id);
+      const known = slots.get(label);
+      if (known) {
+        known.inst = inst;
+        known.restarter.watch(inst.child);
+        return;
+      }
+      const slot = { inst } as Slot;
+      slot.restarter = new Restarter({
+        name: label,
+        policy,
+        start: () => {
+          const fresh = spawnInstance(name, slot.inst.port, slot.inst.id);
+          replace(name, slot.inst, fresh);
+          slot.inst = fresh;
+          return fresh.child;
+        },
+        ready: (child) =>
+          waitForReady({
+            name: label,
+            url: slot.inst.url,
+            timeoutMs: readyTimeoutMs,
+            exited: child.exited,
+            lastLines: () => child.lastLines(),
+          }),
+        onRestart: (e) =>
+          say(
+            `hub: ${label} ${e.why}; restarting it in ${seconds(e.delayMs)} (attempt ${e.attempt}, restart ${e.restarts})`,
+          ),
+        onReady: (child, n) => {
+          say(`hub: ${label} is ready again (pid ${child.pid}, restart ${n})`);
+          if (!stopping) writeInfo();
+        },
+        onGiveUp: (e) => {
+          if (policy.maxRestarts === 0) say(`hub: ${label} ${e.why} unexpectedly`);
+          else
+            say(
+              `hub: ${label} ${e.why}: ${e.crashes} crashes within ${seconds(policy.windowMs)} (at most ${policy.maxRestarts} ${policy.maxRestarts === 1 ? 'restart' : 'restarts'}); giving up`,
+            );
+          if (onExit === 'report') return;
+          say('hub: stopping the rest of the hub');
+          void stopAll({
+            kind: 'crashed',
+            service: name,
+            instance: slot.inst.id,
+            exit: e.exit,
+            lastLines: e.lastLines,
+            crashes: e.crashes,
+            restarts: e.restarts,
+          });
+        },
+      });
+      slots.set(label, slot);
+      slot.restarter.watch(inst.child);
     };
 
     process.on('exit', killAllNow);
@@ -411,10 +509,12 @@ export async function startHub(opts: StartHubOptions = {}): Promise<Hub> {
         const inst = spawnInstance(name, await freePort(host));
         running.set(name, [...(running.get(name) ?? []), inst]);
         await ready(name, inst);
+        supervise(name, inst);
         return inst;
       },
       async removeInstance(name, id) {
         const inst = find(name, id);
+        slots.get(labelOf(name, id))?.restarter.halt();
         await inst.child.stop(stopTimeoutMs);
         running.set(
           name,
@@ -422,6 +522,8 @@ export async function startHub(opts: StartHubOptions = {}): Promise<Hub> {
         );
       },
       async restart(name, id = 0, signal = 'SIGTERM') {
+        // The caller's restart replaces the restarter's (a pending backoff is cancelled); supervised again once ready.
+        slots.get(labelOf(name, id))?.restarter.halt();
         const old = find(name, id);
         if (signal === 'SIGTERM') await old.child.stop(stopTimeoutMs);
         else {
@@ -429,36 +531,43 @@ export async function startHub(opts: StartHubOptions = {}): Promise<Hub> {
           await old.child.exited;
         }
         const inst = spawnInstance(name, old.port, id);
-        running.set(
-          name,
-          (running.get(name) ?? []).map((i) => (i === old ? inst : i)),
-        );
+        replace(name, old, inst);
         await ready(name, inst);
+        supervise(name, inst);
         return inst;
       },
+      restarts: (name) =>
+        [...slots.entries()]
+          .filter(([label]) => label.split('#')[0] === name)
+          .reduce((n, [, slot]) => n + slot.restarter.restarts, 0),
       stopped,
       stop: () => stopAll({ kind: 'stopped' }),
     };
 
-    if (opts.writeInfo !== false) {
+    const startedAt = new Date().toISOString();
+    // Written again after each restart: `restarts` is how often the launcher brought a crashed service back.
+    function writeInfo() {
+      if (opts.writeInfo === false) return;
       mkdirSync(dataDir, { recursive: true });
       writeFileSync(
         join(dataDir, 'hub.json'),
         `${JSON.stringify(
           {
             pid: process.pid,
-            startedAt: new Date().toISOString(),
+            startedAt,
             urls,
             kafka: hub.kafka,
             postgres: { url: redactUrl(pg.url), embedded: pg.embedded },
             topics: hub.topics,
             secretsFile,
+            restarts: Object.fromEntries(names.map((n) => [n, hub.restarts(n)])),
           },
           null,
           2,
         )}\n`,
       );
     }
+    writeInfo();
     for (const name of names) {
       const inst = running.get(name)![0]!;
       if (!inst.child.running) {
@@ -466,7 +575,7 @@ export async function startHub(opts: StartHubOptions = {}): Promise<Hub> {
         throw new HubStartError(name, `${describeExit(exit)} during start-up`, inst.child.lastLines());
       }
     }
-    started = true;
+    for (const name of names) supervise(name, running.get(name)![0]!);
     return hub;
   } catch (err) {
     stopping = true;
@@ -477,6 +586,19 @@ export async function startHub(opts: StartHubOptions = {}): Promise<Hub> {
     }
     throw err;
   }
+}
+
+interface Slot {
+  inst: ServiceInstance;
+  restarter: Restarter;
+}
+
+function labelOf(name: ServiceName, id: number): string {
+  return id === 0 ? name : `${name}#${id}`;
+}
+
+function seconds(ms: number): string {
+  return `${Number((ms / 1000).toFixed(2))} s`;
 }
 
 function urlHost(host: string): string {

@@ -1,7 +1,8 @@
 /**
  * The launcher's supervision with real child processes standing in for the four services (a tiny HTTP server
  * per service, from a temporary build folder) and a recorded infrastructure step: start order and readiness,
- * ordered stop, a taken port, a second start, crashes during and after start-up, kill/restart/scale.
+ * ordered stop, a taken port, a second start, crashes during start-up, a crashed service restarted while the
+ * others keep running, giving up after too many crashes, stop() during a backoff, kill/restart/scale.
  * The real infrastructure and the real services are exercised by test/e2e/hub.int.test.ts.
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -191,12 +192,116 @@ describe('hub launcher supervision', () => {
     );
   });
 
-  it('stops the whole hub when a service crashes later, and says which', async () => {
+  /** Resolves once the launcher or a service has written a line matching `re` (the launcher's lines are plain). */
+  const line = (re: RegExp, timeoutMs = 30_000) =>
+    new Promise<string>((resolve, reject) => {
+      const deadline = Date.now() + timeoutMs;
+      const poll = () => {
+        const found = lines.find((l) => re.test(l));
+        if (found) return resolve(found);
+        if (Date.now() > deadline) return reject(new Error(`no line matching ${re} in:\n${lines.join('\n')}`));
+        setTimeout(poll, 20);
+      };
+      poll();
+    });
+  const isSettled = (p: Promise<unknown>) => Promise.race([p.then(() => true), Promise.resolve(false)]);
+
+  it('restarts a service that was SIGKILLed, keeps the others running, and counts the restart', async () => {
+    const opts = options();
+    const hub = await startHub(opts);
+    started.push(hub);
+    const pid = (n: ServiceName) => hub.instances(n)[0]!.child.pid!;
+    const before = Object.fromEntries(SERVICE_NAMES.map((n) => [n, pid(n)])) as Record<ServiceName, number>;
+
+    process.kill(before['outbox-processor'], 'SIGKILL');
+    await line(/^hub: outbox-processor is ready again/);
+
+    expect(lines).toContain('hub: outbox-processor killed by SIGKILL; restarting it in 0.5 s (attempt 1, restart 1)');
+    expect(lines).toContain(`hub: outbox-processor is ready again (pid ${pid('outbox-processor')}, restart 1)`);
+    expect(pid('outbox-processor')).not.toBe(before['outbox-processor']);
+    expect(isAlive(before['outbox-processor'])).toBe(false);
+    // Same port and URL, serving again.
+    expect((await fetch(hub.urls['outbox-processor'].readyz)).status).toBe(200);
+    // The others: same processes, alive, never sent SIGTERM (the fakes record it in ORDER_FILE).
+    for (const n of SERVICE_NAMES.filter((s) => s !== 'outbox-processor')) {
+      expect(pid(n)).toBe(before[n]);
+      expect(isAlive(before[n])).toBe(true);
+      expect((await fetch(hub.urls[n].readyz)).status).toBe(200);
+    }
+    expect(readFileSync(orderFile, 'utf8')).toBe('');
+    expect(await isSettled(hub.stopped)).toBe(false);
+    expect(SERVICE_NAMES.map((n) => hub.restarts(n))).toEqual([0, 0, 1, 0]);
+    expect(JSON.parse(readFileSync(join(opts.dataDir!, 'hub.json'), 'utf8')).restarts).toEqual({
+      'subscription-api': 0,
+      'event-processor': 0,
+      'outbox-processor': 1,
+      'dlt-processor': 0,
+    });
+
+    // The restarted one is supervised like the rest: stopped in order, by SIGTERM.
+    await hub.stop();
+    expect(readFileSync(orderFile, 'utf8').trim().split('\n')).toEqual([...STOP_ORDER]);
+    await expect(hub.stopped).resolves.toEqual({ kind: 'stopped' });
+  });
+
+  it('gives up on a service that crashes again and again, stops the rest in order, and says which', async () => {
     const hub = await startHub(
-      options({ env: { ORDER_FILE: orderFile, CRASH_LATER: 'event-processor', CRASH_AFTER_MS: '1500' } }),
+      options({
+        env: { ORDER_FILE: orderFile, CRASH_LATER: 'event-processor', CRASH_AFTER_MS: '300' },
+        restartPolicy: { maxRestarts: 2, windowMs: 60_000, initialDelayMs: 50 },
+      }),
     );
     const reason = await hub.stopped;
-    expect(reason).toMatchObject({ kind: 'crashed', service: 'event-processor', exit: { code: 7, expected: false } });
+    expect(reason).toMatchObject({
+      kind: 'crashed',
+      service: 'event-processor',
+      exit: { code: 7, expected: false },
+      crashes: 3,
+      restarts: 2,
+    });
+    expect(reason.kind === 'crashed' && reason.lastLines).toContain('boom');
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        'hub: event-processor exited with code 7; restarting it in 0.05 s (attempt 1, restart 1)',
+        'hub: event-processor exited with code 7; restarting it in 0.1 s (attempt 2, restart 2)',
+        'hub: event-processor exited with code 7: 3 crashes within 60 s (at most 2 restarts); giving up',
+        'hub: stopping the rest of the hub',
+      ]),
+    );
+    expect(readFileSync(orderFile, 'utf8').trim().split('\n')).toEqual(
+      STOP_ORDER.filter((n) => n !== 'event-processor'),
+    );
+    expect(events).toEqual(['infra:start platform.events.v1', 'infra:stop']);
+  });
+
+  it('restarts nothing when stop() comes during a backoff', async () => {
+    const hub = await startHub(options({ restartPolicy: { initialDelayMs: 60_000, maxDelayMs: 60_000 } }));
+    process.kill(hub.instances('outbox-processor')[0]!.child.pid!, 'SIGKILL');
+    await line(/^hub: outbox-processor killed by SIGKILL; restarting it in 60 s/);
+    await hub.stop();
+    await expect(hub.stopped).resolves.toEqual({ kind: 'stopped' });
+    expect(hub.restarts('outbox-processor')).toBe(0);
+    expect(lines.filter((l) => l.startsWith('outbox-processor {') && l.includes('"listening"'))).toHaveLength(1);
+    expect(readFileSync(orderFile, 'utf8').trim().split('\n')).toEqual(
+      STOP_ORDER.filter((n) => n !== 'outbox-processor'),
+    );
+  });
+
+  it('with restarts off, stops the whole hub when a service crashes later, and says which', async () => {
+    const hub = await startHub(
+      options({
+        env: { ORDER_FILE: orderFile, CRASH_LATER: 'event-processor', CRASH_AFTER_MS: '1500' },
+        restartPolicy: { maxRestarts: 0 },
+      }),
+    );
+    const reason = await hub.stopped;
+    expect(reason).toMatchObject({
+      kind: 'crashed',
+      service: 'event-processor',
+      exit: { code: 7, expected: false },
+      crashes: 1,
+      restarts: 0,
+    });
     expect(reason.kind === 'crashed' && reason.lastLines).toContain('boom');
     expect(readFileSync(orderFile, 'utf8').trim().split('\n')).toEqual(
       STOP_ORDER.filter((n) => n !== 'event-processor'),
@@ -223,6 +328,8 @@ describe('hub launcher supervision', () => {
     expect(hub.instances('outbox-processor')).toHaveLength(2);
     await hub.removeInstance('outbox-processor', 1);
     expect(hub.instances('outbox-processor')).toHaveLength(1);
+    // The caller's kill and restart are not crashes.
+    expect(hub.restarts('outbox-processor')).toBe(0);
     let settled = false;
     void hub.stopped.then(() => {
       settled = true;
