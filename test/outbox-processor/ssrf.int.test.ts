@@ -51,21 +51,23 @@ describe('outbox-processor SSRF guard at connect time', () => {
     await canary.close();
   });
 
+  // Literal internal addresses are refused by the delivery gate before any attempt (SKIPPED, reason recorded);
+  // names are resolved and refused at connect time (a permanent failure after one attempt that never connected).
   it.each([
-    ['a name resolving to 127.0.0.1', 'rebind.hub.test'],
-    ['a name with one public and one loopback answer', 'mixed.hub.test'],
-    ['a name resolving to an IPv4-mapped loopback address', 'mapped.hub.test'],
-    ['a literal loopback address', '127.0.0.1'],
-    ['a literal IPv4-mapped IPv6 loopback address', '[::ffff:127.0.0.1]'],
-    ['a literal IPv6 loopback address', '[::1]'],
-    ['a name resolving to the metadata address', 'metadata.hub.test'],
-  ])('never connects to %s that is not allowlisted', async (_name, host) => {
+    ['a name resolving to 127.0.0.1', 'rebind.hub.test', 'DELIVERY.SSRF_BLOCKED', '1'],
+    ['a name with one public and one loopback answer', 'mixed.hub.test', 'DELIVERY.SSRF_BLOCKED', '1'],
+    ['a name resolving to an IPv4-mapped loopback address', 'mapped.hub.test', 'DELIVERY.SSRF_BLOCKED', '1'],
+    ['a literal loopback address', '127.0.0.1', 'GATE.ENDPOINT_BLOCKED', '0'],
+    ['a literal IPv4-mapped IPv6 loopback address', '[::ffff:127.0.0.1]', 'GATE.ENDPOINT_BLOCKED', '0'],
+    ['a literal IPv6 loopback address', '[::1]', 'GATE.ENDPOINT_BLOCKED', '0'],
+    ['a name resolving to the metadata address', 'metadata.hub.test', 'DELIVERY.SSRF_BLOCKED', '1'],
+  ])('never connects to %s that is not allowlisted', async (_name, host, code, attempts) => {
     const sub = await hub.subscribe({ endpointUrl: `http://${host}:${canary.port}/hook` });
     await hub.publish(anEvent(), sub.id, 'policy');
     const [dlt] = await dltRecordsOf(hub, sub.id, 1);
-    expect(dlt!.headers[HUB_HEADERS.dltLastErrorCode]).toBe('DELIVERY.SSRF_BLOCKED');
+    expect(dlt!.headers[HUB_HEADERS.dltLastErrorCode]).toBe(code);
     // Permanent: no second attempt.
-    expect(dlt!.headers[HUB_HEADERS.dltAttempts]).toBe('1');
+    expect(dlt!.headers[HUB_HEADERS.dltAttempts]).toBe(attempts);
     expect(canary.connections).toBe(0);
     expect(canary.received).toHaveLength(0);
   });
