@@ -26,6 +26,8 @@ export interface SubscriptionInput {
   customHeaders?: Record<string, string>;
   maxAttempts?: number;
   ordered?: boolean;
+  /** Delays between scheduled retries, e.g. ["5s", "5m"]; default the hub's DELIVERY_RETRY_SCHEDULE. */
+  retrySchedule?: string[];
 }
 
 export interface CreatedSubscription {

@@ -6,7 +6,7 @@
  *
  *   expected = every produced event x every subscription of its tenant
  *   delivered = a 2xx receipt with a valid Standard Webhooks signature at that subscription's receiver
- *   parked    = a replayable row in the DLT table (PENDING | RETRYING | FAILED) for that (event, subscription)
+ *   parked    = a replayable row in the DLT table (PENDING | RETRYING | HELD | FAILED) for that (event, subscription)
  *   lost      = expected pairs neither delivered nor parked
  *   duplicate = every 2xx receipt of a pair after its first
  */
@@ -47,6 +47,8 @@ export const RELIABILITY_ENV: Record<string, string> = {
   RETRY_BASE_MS: '100',
   RETRY_MAX_MS: '300',
   SCHEDULER_INTERVAL_MS: '250',
+  // Two quick scheduled attempts (the old MAX_ATTEMPTS=2 of the DLT): failure scenarios end FAILED within a run.
+  DELIVERY_RETRY_SCHEDULE: '1s,1s',
   HEADERS_TIMEOUT_MS: '1500',
   BODY_TIMEOUT_MS: '1500',
   REQUEST_TIMEOUT_MS: '2000',
@@ -71,7 +73,7 @@ export interface RelHub {
 
 export async function startRelHub(
   label: string,
-  opts: Partial<Pick<StartHubOptions, 'kafkaBrokers' | 'partitions' | 'serviceEnv'>> & {
+  opts: Partial<Pick<StartHubOptions, 'kafkaBrokers' | 'partitions' | 'serviceEnv' | 'onServiceExit'>> & {
     env?: Record<string, string>;
   } = {},
 ): Promise<RelHub> {
@@ -98,7 +100,7 @@ export async function startRelHub(
       lock: false,
       writeInfo: false,
       inheritEnv: false,
-      onServiceExit: 'report',
+      onServiceExit: opts.onServiceExit ?? 'report',
       env: { ...RELIABILITY_ENV, ...opts.env },
       serviceEnv: opts.serviceEnv,
       logSink: (service, line) => keep(`${service} ${line}`),
@@ -179,14 +181,22 @@ export interface Tenant {
  * A tenant with one subscription (USER CREATE) per name, each delivered to its own subscriber server, answering
  * 2xx once configured. Returns once the processors know every subscription (probe events seen at each receiver).
  */
-export async function createTenant(rel: RelHub, names: string[]): Promise<Tenant> {
+export async function createTenant(
+  rel: RelHub,
+  names: string[],
+  extra: Partial<Parameters<HubClient['createSubscription']>[0]> = {},
+): Promise<Tenant> {
   const tenantId = `t-${randomUUID().slice(0, 8)}`;
   const { key } = await rel.operator.createApiKey({ name: `reliability ${tenantId}`, role: 'TENANT', tenantId });
   const client = hubClient(apiUrls(rel.hub), key);
   const targets: Target[] = [];
   for (const name of names) {
     const receiver = await startDemoSubscriber();
-    const s = await client.createSubscription({ match: ANY_USER_CREATE, endpointUrl: receiver.endpointUrl(name) });
+    const s = await client.createSubscription({
+      match: ANY_USER_CREATE,
+      endpointUrl: receiver.endpointUrl(name),
+      ...extra,
+    });
     receiver.configure(name, { secret: s.signingSecret });
     targets.push({ name, subscriptionId: s.id, receiver });
   }
@@ -324,7 +334,7 @@ export interface Accounting {
   foreignWebhookIds: number;
 }
 
-const REPLAYABLE = ['PENDING', 'RETRYING', 'FAILED'];
+const REPLAYABLE = ['PENDING', 'RETRYING', 'HELD', 'FAILED'];
 
 /** The run's figures now: receipts at every target plus the DLT table of the hub's database. */
 export async function account(rel: RelHub, targets: Target[], ids: readonly string[]): Promise<Accounting> {

@@ -1,0 +1,234 @@
+/**
+ * Reliability scenarios 12-14 (issue 13, "routine failures never need a person"): the hub as four real processes
+ * under the launcher's supervisor (`onServiceExit: 'restart'`, as `npm start` runs it), the suite's broker, a fresh
+ * database and real subscribers.
+ *
+ *   12 outage          the subscriber fails for 60 s (long: 10 min) while events flow, then recovers: every event
+ *                      delivered with the shipped default schedule, no API call, 0 FAILED rows
+ *   13 supervisor      SIGKILL each service in turn mid-stream: the launcher brings it back, the others never stop,
+ *                      every event delivered
+ *   14 durable retries SIGKILL the outbox-processor (retries in process) and the dlt-processor (retries scheduled):
+ *                      nothing lost, every scheduled retry on time (± one scheduler tick)
+ *
+ * Needs `npm run build` first.
+ */
+import { DEFAULT_RETRY_SCHEDULE_TEXT } from '../../pipeline/shared/delivery/retry-schedule';
+import type { ServiceName } from '../../scripts/hub/services';
+import { pick } from './profile';
+import { recordScenario } from './report';
+import {
+  account,
+  configure,
+  createTenant,
+  deliveryFigures,
+  drain,
+  expectNothingLost,
+  produceEvents,
+  RELIABILITY_ENV,
+  type RelHub,
+  startRelHub,
+  type Tenant,
+  waitUntil,
+} from './support/reliability-harness';
+
+jest.setTimeout(pick(600_000, 3_600_000));
+
+const TICK_MS = Number(RELIABILITY_ENV.SCHEDULER_INTERVAL_MS);
+
+describe('bad days need no person (reliability scenarios 12-14)', () => {
+  let rel: RelHub;
+  const tenants: Tenant[] = [];
+
+  beforeAll(async () => {
+    // The shipped default schedule (not the suite's short one): scenario 12 proves it needs no person.
+    rel = await startRelHub('baddays', {
+      onServiceExit: 'restart',
+      env: { DELIVERY_RETRY_SCHEDULE: DEFAULT_RETRY_SCHEDULE_TEXT },
+    });
+  }, 180_000);
+  afterEach(async () => {
+    await Promise.all(tenants.splice(0).map((t) => t.stop()));
+  }, 60_000);
+  afterAll(async () => {
+    await rel?.stop();
+  }, 60_000);
+
+  const tenant = async (names: string[], extra: Parameters<typeof createTenant>[2] = {}) => {
+    const t = await createTenant(rel, names, extra);
+    tenants.push(t);
+    return t;
+  };
+  const failedRows = (subscriptionId: string) =>
+    rel.db.prisma.failedEvent.count({ where: { subscriptionId, status: 'FAILED' } });
+
+  it('delivers every event after a subscriber outage with no API call and 0 FAILED (scenario 12)', () =>
+    rel.withLogs(async () => {
+      const outageMs = pick(60_000, 600_000);
+      const t = await tenant(['a']);
+      const a = t.target('a');
+      configure(a, { failing: true });
+      // One event a second through the outage and ten seconds beyond it.
+      const events = Math.round(outageMs / 1000) + 10;
+      const started = Date.now();
+      const stream = produceEvents(rel, t.tenantId, events, { perSecond: 1, batch: 1 });
+      await waitUntil('the outage to pass', () => Date.now() - started >= outageMs, outageMs + 60_000, 250);
+      const parkedDuringOutage = await rel.db.prisma.failedEvent.count({ where: { subscriptionId: a.subscriptionId } });
+      configure(a, { failing: false });
+      const recoveredAt = Date.now();
+      await stream.done;
+      const r = await drain(rel, t.targets, stream.ids, pick(240_000, 900_000));
+      const firstOk = new Map<string, number>();
+      for (const x of a.receiver.receipts(a.name))
+        if (x.status >= 200 && x.status < 300 && !firstOk.has(x.webhookId))
+          firstOk.set(x.webhookId, x.receivedAt.getTime());
+      const lastDelivery = Math.max(...stream.ids.map((id) => firstOk.get(id) ?? Number.NaN));
+      const failed = await failedRows(a.subscriptionId);
+      const pass = r.delivered === r.expected && failed === 0 && r.badSignatures === 0;
+      recordScenario({
+        id: 'outage-no-person',
+        order: 12,
+        title: 'Subscriber outage while events flow; recovery needs no person',
+        pass,
+        figures: {
+          'outage s': outageMs / 1000,
+          events,
+          'parked during the outage': parkedDuringOutage,
+          ...deliveryFigures(r),
+          'FAILED rows': failed,
+          'API calls': 0,
+          'recovery -> last delivery s': Math.round((lastDelivery - recoveredAt) / 100) / 10,
+          schedule: DEFAULT_RETRY_SCHEDULE_TEXT,
+        },
+        criteria:
+          'every event delivered after recovery with the shipped default schedule, no API call, 0 FAILED rows; the time from recovery to the last delivery is reported',
+      });
+      expect(r.delivered).toBe(r.expected);
+      expect(failed).toBe(0);
+    }));
+
+  it('brings back any SIGKILLed service while the others keep running, and loses nothing (scenario 13)', () =>
+    rel.withLogs(async () => {
+      const services: ServiceName[] = ['subscription-api', 'event-processor', 'outbox-processor', 'dlt-processor'];
+      const events = pick(1_200, 20_000);
+      const t = await tenant(['a', 'b']);
+      const started = Date.now();
+      const stream = produceEvents(rel, t.tenantId, events, { perSecond: pick(60, 100) });
+      const backIn: Record<string, number> = {};
+      for (const [i, name] of services.entries()) {
+        await waitUntil(
+          `${Math.floor(((i + 1) / (services.length + 1)) * events)} events sent`,
+          () => stream.ids.length >= Math.floor(((i + 1) / (services.length + 1)) * events),
+          600_000,
+          50,
+        );
+        const pidsBefore = Object.fromEntries(services.map((s) => [s, rel.hub.instances(s)[0]!.child.pid]));
+        const before = rel.hub.restarts(name);
+        const killedAt = Date.now();
+        process.kill(pidsBefore[name]!, 'SIGKILL');
+        await waitUntil(
+          `${name} restarted by the launcher and ready`,
+          async () => {
+            if (rel.hub.restarts(name) <= before) return false;
+            const inst = rel.hub.instances(name)[0];
+            if (!inst || inst.child.pid === pidsBefore[name]) return false;
+            const res = await fetch(`${inst.url}/readyz`).catch(() => undefined);
+            return res?.status === 200;
+          },
+          120_000,
+          100,
+        );
+        backIn[name] = Math.round((Date.now() - killedAt) / 100) / 10;
+        // The others never stopped.
+        for (const other of services.filter((s) => s !== name))
+          expect(rel.hub.instances(other)[0]!.child.pid).toBe(pidsBefore[other]);
+      }
+      await stream.done;
+      const r = await drain(rel, t.targets, stream.ids, pick(180_000, 900_000));
+      const pass = r.lost === 0 && r.badSignatures === 0 && r.parked === 0;
+      recordScenario({
+        id: 'supervisor-restarts',
+        order: 13,
+        title: 'SIGKILL each service in turn under the launcher: restarted, nothing lost',
+        pass,
+        figures: {
+          events,
+          subscriptions: t.targets.length,
+          ...deliveryFigures(r),
+          ...Object.fromEntries(Object.entries(backIn).map(([k, v]) => [`${k} back (ready) s`, v])),
+          'run + drain s': Math.round((Date.now() - started) / 1000),
+        },
+        criteria:
+          'each killed service restarted by the launcher and ready again, the other services keep their processes, every event delivered (0 lost, 0 left in the DLT)',
+      });
+      expectNothingLost(r);
+      expect(r.parked).toBe(0);
+    }));
+
+  it('keeps every scheduled retry on time across SIGKILLs of the outbox- and dlt-processor (scenario 14)', () =>
+    rel.withLogs(async () => {
+      const stepMs = 20_000;
+      const events = pick(40, 400);
+      const t = await tenant(['a'], { retrySchedule: [`${stepMs / 1000}s`, `${stepMs / 1000}s`] });
+      const a = t.target('a');
+      configure(a, { failing: true });
+      const stream = produceEvents(rel, t.tenantId, events, { perSecond: pick(20, 50), batch: 5 });
+      // Mid-stream: the outbox-processor dies with records between in-process retries.
+      await waitUntil('half the events sent', () => stream.ids.length >= events / 2, 120_000, 20);
+      process.kill(rel.hub.instances('outbox-processor')[0]!.child.pid!, 'SIGKILL');
+      await stream.done;
+      const parked = await waitUntil(
+        'every event parked with a scheduled retry',
+        async () => {
+          const rows = await rel.db.prisma.failedEvent.findMany({
+            where: { subscriptionId: a.subscriptionId, status: { in: ['PENDING', 'RETRYING'] } },
+            select: { id: true, nextAttemptAt: true, attempts: true },
+          });
+          return rows.length === events ? rows : undefined;
+        },
+        180_000,
+        250,
+      );
+      // The dlt-processor dies while every retry is scheduled; the subscriber recovers meanwhile.
+      process.kill(rel.hub.instances('dlt-processor')[0]!.child.pid!, 'SIGKILL');
+      configure(a, { failing: false });
+      const r = await drain(rel, t.targets, stream.ids, 180_000);
+      // Each row's first scheduled attempt after the kill, against the time it was due.
+      const due = new Map(parked.map((p) => [p.id, p.nextAttemptAt!.getTime()]));
+      const attempts = await rel.db.prisma.deliveryAttempt.findMany({
+        where: { failedEventId: { in: [...due.keys()] }, source: 'SCHEDULED' },
+        orderBy: { attemptedAt: 'asc' },
+      });
+      const lateness = new Map<string, number>();
+      for (const x of attempts)
+        if (!lateness.has(x.failedEventId))
+          lateness.set(x.failedEventId, x.attemptedAt.getTime() - due.get(x.failedEventId)!);
+      const late = [...lateness.values()];
+      const worst = Math.max(...late);
+      const early = Math.min(...late);
+      // On time: not before it was due, and at most one tick (plus the attempt's own queueing) after.
+      const slackMs = TICK_MS + 1000;
+      const onTime = late.length === events && early >= -50 && worst <= slackMs;
+      const pass = r.lost === 0 && r.delivered === r.expected && onTime;
+      recordScenario({
+        id: 'scheduled-retries-on-time',
+        order: 14,
+        title: 'SIGKILL outbox- and dlt-processor while retries are pending: nothing lost, retries on time',
+        pass,
+        figures: {
+          events,
+          'schedule step s': stepMs / 1000,
+          ...deliveryFigures(r),
+          'retries observed': late.length,
+          'lateness min / max ms': `${early} / ${worst}`,
+          'bound ms (1 tick + 1 s)': slackMs,
+          'restarts (outbox / dlt)': `${rel.hub.restarts('outbox-processor')} / ${rel.hub.restarts('dlt-processor')}`,
+        },
+        criteria: 'every event delivered; each scheduled retry made no earlier than due and at most one tick (+1 s) late',
+      });
+      expectNothingLost(r);
+      expect(r.delivered).toBe(r.expected);
+      expect(late).toHaveLength(events);
+      expect(worst).toBeLessThanOrEqual(slackMs);
+      expect((await account(rel, t.targets, stream.ids)).lost).toBe(0);
+    }));
+});
