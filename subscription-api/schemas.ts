@@ -264,7 +264,9 @@ export const subscriptionView = z
       .object({
         failing: z
           .boolean()
-          .describe('True once a delivery failed its whole retry schedule; cleared by the next successful delivery'),
+          .describe(
+            'True once a delivery failed its whole retry schedule; cleared when a scheduled retry next succeeds',
+          ),
         exhaustedDeliveries: z.number().int().describe('Deliveries that failed their whole retry schedule, ever'),
         lastExhaustedAt: z.string().nullable().describe('When the last such delivery was given up (FAILED)'),
       })
