@@ -8,7 +8,11 @@ import { generateHubKeySpec, parseHubKeys, SecretBox } from '../pipeline/shared/
 import type { HubApp } from '../pipeline/shared/http/create-app';
 import { createLogger } from '../pipeline/shared/logging/logger';
 import { buildSubscriptionApi } from './app';
-import { memoryEventTypeRepository, memorySubscriptionRepository } from './repositories.memory';
+import {
+  memoryDeliveryStatusReader,
+  memoryEventTypeRepository,
+  memorySubscriptionRepository,
+} from './repositories.memory';
 import { createSubscriptionService } from './service';
 
 const OPERATOR = 'ihk_unit-test-operator-key-0000000000000000000';
@@ -18,9 +22,11 @@ async function setup() {
   const apiKeys = memoryApiKeyStore();
   await ensureOperatorKey(apiKeys, OPERATOR);
   const subscriptions = memorySubscriptionRepository();
+  const deliveryStatus = memoryDeliveryStatusReader();
   const service = createSubscriptionService({
     subscriptions,
     eventTypes: memoryEventTypeRepository(),
+    deliveryStatus,
     box,
     endpointPolicy: { allowHosts: ['127.0.0.1'], requireHttps: true },
     rotationOverlapMs: 24 * 3600_000,
@@ -42,7 +48,7 @@ async function setup() {
   const op = as(OPERATOR);
   const tenantKey = async (tenantId: string) =>
     (await op.post('/v1/api-keys', { name: tenantId, role: 'TENANT', tenantId })).json().key as string;
-  return { app, op, as, tenantKey, subscriptions };
+  return { app, op, as, tenantKey, subscriptions, deliveryStatus };
 }
 
 const aSubscription = (overrides: object = {}) => ({
@@ -112,6 +118,16 @@ describe('subscription-api routes (memory)', () => {
     ['reserved custom header', { customHeaders: { 'webhook-id': 'x' } }, 'customHeaders.webhook-id', ''],
     ['header with newline', { customHeaders: { 'x-a': 'a\r\nb' } }, 'customHeaders.x-a', ''],
     ['maxAttempts out of range', { maxAttempts: 0 }, 'maxAttempts', ''],
+    [
+      'a retrySchedule step that is not a duration',
+      { retrySchedule: ['5s', '5x', '2h'] },
+      'retrySchedule.1',
+      'step 2 ("5x") is not a duration such as 5s, 5m, 2h',
+    ],
+    ['a retrySchedule step out of range', { retrySchedule: ['500ms'] }, 'retrySchedule.0', 'between 1s and 7d'],
+    ['an empty retrySchedule', { retrySchedule: [] }, 'retrySchedule', 'the schedule has no steps'],
+    ['a retrySchedule that is not an array', { retrySchedule: '5s,5m' }, 'retrySchedule', 'durations'],
+    ['a retrySchedule of numbers', { retrySchedule: [5000] }, 'retrySchedule.0', ''],
   ])('answers 400 with the field path for %s', async (_name, overrides, path, message) => {
     const res = await ctx.op.post('/v1/subscriptions', aSubscription(overrides));
     expect(res.statusCode).toBe(400);
@@ -172,6 +188,65 @@ describe('subscription-api routes (memory)', () => {
       path: 'tenantId',
       message: 'unknown field',
     });
+  });
+
+  it('takes a retrySchedule as durations, stores milliseconds in the snapshot, and null restores the default', async () => {
+    const created = await ctx.op.post('/v1/subscriptions', aSubscription({ retrySchedule: ['5s', '5m', '2h'] }));
+    expect(created.statusCode).toBe(201);
+    const { id } = created.json();
+    expect(created.json().retrySchedule).toEqual(['5s', '5m', '2h']);
+    expect(ctx.subscriptions.changes.at(-1)!.snapshot!.retrySchedule).toEqual([5_000, 300_000, 7_200_000]);
+    expect((await ctx.op.get(`/v1/subscriptions/${id}`)).json().retrySchedule).toEqual(['5s', '5m', '2h']);
+
+    // shown in the shortest exact unit
+    const patched = await ctx.op.patch(`/v1/subscriptions/${id}`, { retrySchedule: ['90s', '1.5h', '1d'] });
+    expect(patched.json()).toMatchObject({ version: 2, retrySchedule: ['90s', '90m', '1d'] });
+    expect(ctx.subscriptions.changes.at(-1)!.snapshot!.retrySchedule).toEqual([90_000, 5_400_000, 86_400_000]);
+
+    const bad = await ctx.op.patch(`/v1/subscriptions/${id}`, { retrySchedule: ['5s', '8d'] });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().errors).toEqual([
+      { in: 'body', path: 'retrySchedule.1', message: 'step 2 must be between 1s and 7d' },
+    ]);
+    expect((await ctx.op.get(`/v1/subscriptions/${id}`)).json().version).toBe(2);
+
+    const cleared = await ctx.op.patch(`/v1/subscriptions/${id}`, { retrySchedule: null });
+    expect(cleared.json()).toMatchObject({ version: 3, retrySchedule: null });
+    const snap = ctx.subscriptions.changes.at(-1)!.snapshot!;
+    expect(snap).not.toHaveProperty('retrySchedule');
+
+    // left out on create = the hub's default
+    const plain = (await ctx.op.post('/v1/subscriptions', aSubscription())).json();
+    expect(plain.retrySchedule).toBeNull();
+    expect(ctx.subscriptions.changes.at(-1)!.snapshot).not.toHaveProperty('retrySchedule');
+  });
+
+  it('shows held deliveries and endpoint health in the view, read once per list page', async () => {
+    const a = (await ctx.op.post('/v1/subscriptions', aSubscription())).json();
+    const b = (await ctx.op.post('/v1/subscriptions', aSubscription())).json();
+    expect(a).toMatchObject({
+      held: { count: 0, oldestAgeSeconds: null },
+      health: { failing: false, exhaustedDeliveries: 0, lastExhaustedAt: null },
+    });
+    ctx.deliveryStatus.statuses.set(b.id, {
+      held: { count: 3, oldestAt: new Date(Date.now() - 120_000) },
+      health: { failing: true, exhaustedDeliveries: 2, lastExhaustedAt: new Date('2026-11-30T10:00:00.000Z') },
+    });
+
+    const got = (await ctx.op.get(`/v1/subscriptions/${b.id}`)).json();
+    expect(got.held.count).toBe(3);
+    expect(got.held.oldestAgeSeconds).toBeGreaterThanOrEqual(119);
+    expect(got.held.oldestAgeSeconds).toBeLessThan(130);
+    expect(got.health).toEqual({ failing: true, exhaustedDeliveries: 2, lastExhaustedAt: '2026-11-30T10:00:00.000Z' });
+
+    ctx.deliveryStatus.calls.length = 0;
+    const page = (await ctx.op.get('/v1/subscriptions?limit=10')).json();
+    expect(page.items.map((s: { held: { count: number } }) => s.held.count)).toEqual([0, 3]);
+    expect(ctx.deliveryStatus.calls).toEqual([[a.id, b.id]]);
+
+    expect((await ctx.op.post(`/v1/subscriptions/${b.id}/pause`)).json().held.count).toBe(3);
+    // read-only: not accepted as input
+    expect((await ctx.op.patch(`/v1/subscriptions/${b.id}`, { held: { count: 0 } })).statusCode).toBe(400);
   });
 
   it('pauses, resumes, rotates and deletes', async () => {
@@ -288,5 +363,14 @@ describe('subscription-api routes (memory)', () => {
     expect(Object.keys(doc.paths)).toEqual(
       expect.arrayContaining(['/v1/subscriptions', '/v1/subscriptions/{id}', '/v1/event-types', '/v1/api-keys']),
     );
+    const create = doc.paths['/v1/subscriptions'].post.requestBody.content['application/json'].schema;
+    expect(create.properties.retrySchedule).toMatchObject({
+      type: 'array',
+      maxItems: 50,
+      description: expect.stringContaining("Default: the hub's DELIVERY_RETRY_SCHEDULE"),
+    });
+    const view = doc.components.schemas.Subscription.properties;
+    expect(Object.keys(view)).toEqual(expect.arrayContaining(['retrySchedule', 'held', 'health']));
+    expect(view.held.description).toContain('Read-only');
   });
 });

@@ -18,6 +18,7 @@ import { createPrismaClient } from '../prisma/client';
 import { buildSubscriptionApi } from './app';
 import { startChangelogRelay } from './changelog-relay';
 import { loadSubscriptionApiConfig } from './config';
+import { DeliveryStatusReaderPrisma } from './delivery-status.prisma';
 import { EventTypeRepositoryPrisma } from './event-type-repository.prisma';
 import { createSubscriptionService } from './service';
 import { SubscriptionRepositoryPrisma } from './subscription-repository.prisma';
@@ -88,6 +89,7 @@ async function main(): Promise<void> {
   const service = createSubscriptionService({
     subscriptions: new SubscriptionRepositoryPrisma(prisma),
     eventTypes: new EventTypeRepositoryPrisma(prisma),
+    deliveryStatus: new DeliveryStatusReaderPrisma(prisma),
     box: new SecretBox(parseHubKeys(config.HUB_ENCRYPTION_KEYS)),
     endpointPolicy: {
       allowHosts: config.ENDPOINT_ALLOW_HOSTS,

@@ -25,6 +25,8 @@ export interface SubscriptionRecord {
   signing: SubscriptionSnapshot['signing'];
   customHeaders: Record<string, string>;
   maxAttempts: number | null;
+  /** Milliseconds between scheduled retries (retry-schedule.ts); null = the hub's DELIVERY_RETRY_SCHEDULE. */
+  retrySchedule: number[] | null;
   ordered: boolean;
   createdAt: Date;
   updatedAt: Date;
@@ -43,6 +45,7 @@ export function toSnapshot(r: SubscriptionRecord): SubscriptionSnapshot {
     signing: { ...r.signing },
     customHeaders: { ...r.customHeaders },
     ...(r.maxAttempts !== null ? { maxAttempts: r.maxAttempts } : {}),
+    ...(r.retrySchedule !== null ? { retrySchedule: [...r.retrySchedule] } : {}),
     ordered: r.ordered,
     updatedAt: r.updatedAt.toISOString(),
   };
@@ -77,6 +80,26 @@ export interface SubscriptionRepository {
   delete(id: string, guard: (current: SubscriptionRecord) => void): Promise<SubscriptionRecord | undefined>;
   /** One page ordered by id (ids are time-ordered UUIDv7), strictly after `afterId`. */
   list(filter: SubscriptionFilter, page: { limit: number; afterId?: string }): Promise<SubscriptionRecord[]>;
+}
+
+/**
+ * What the delivery side knows about a subscription (written by the dlt-processor; read-only here): its deliveries
+ * held while it is paused, and whether its endpoint failed whole retry schedules.
+ */
+export interface DeliveryStatus {
+  held: { count: number /** createdAt of the oldest HELD row */; oldestAt: Date | null };
+  health: { failing: boolean; exhaustedDeliveries: number; lastExhaustedAt: Date | null };
+}
+
+export const NO_DELIVERY_STATUS: DeliveryStatus = Object.freeze({
+  held: Object.freeze({ count: 0, oldestAt: null }),
+  health: Object.freeze({ failing: false, exhaustedDeliveries: 0, lastExhaustedAt: null }),
+});
+
+/** Port: delivery status per subscription, for the subscription view. */
+export interface DeliveryStatusReader {
+  /** One read for all the given subscriptions (a list page); a subscription with nothing recorded is left out. */
+  read(subscriptions: readonly { id: string; tenantId: string }[]): Promise<Map<string, DeliveryStatus>>;
 }
 
 export interface EventTypeRecord {

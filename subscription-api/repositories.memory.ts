@@ -4,6 +4,8 @@
  */
 import type { SubscriptionSnapshot } from '../pipeline/shared/subscriptions/snapshot';
 import {
+  type DeliveryStatus,
+  type DeliveryStatusReader,
   DuplicateError,
   type EventTypeRecord,
   type EventTypeRepository,
@@ -106,6 +108,31 @@ export function memoryEventTypeRepository(): EventTypeRepository {
     },
     async delete(id) {
       return rows.delete(id);
+    },
+  };
+}
+
+/**
+ * Delivery status fake: nothing held, nothing failing, unless a test sets a subscription's status in `statuses`.
+ * Records the calls so tests can check that a list page is read at once.
+ */
+export function memoryDeliveryStatusReader(): DeliveryStatusReader & {
+  statuses: Map<string, DeliveryStatus>;
+  calls: string[][];
+} {
+  const statuses = new Map<string, DeliveryStatus>();
+  const calls: string[][] = [];
+  return {
+    statuses,
+    calls,
+    async read(subscriptions) {
+      calls.push(subscriptions.map((s) => s.id));
+      const out = new Map<string, DeliveryStatus>();
+      for (const s of subscriptions) {
+        const st = statuses.get(s.id);
+        if (st) out.set(s.id, clone(st));
+      }
+      return out;
     },
   };
 }

@@ -5,6 +5,11 @@
  * create and rotate-secret.
  */
 import { z } from 'zod';
+import {
+  DEFAULT_RETRY_SCHEDULE_TEXT,
+  MAX_SCHEDULE_STEPS,
+  parseSchedule,
+} from '../pipeline/shared/delivery/retry-schedule';
 import { DOMAINS } from '../pipeline/shared/topics';
 
 const TOKEN = /^[A-Za-z0-9._:/-]+$/;
@@ -128,6 +133,34 @@ export const customHeadersInput = z
   .refine((h) => Object.keys(h).length <= 20, 'at most 20 custom headers')
   .describe('Static headers added to every delivery');
 
+const RETRY_SCHEDULE_MEANING =
+  "Delays between the scheduled retries of a failed delivery, after the outbox-processor's short in-process " +
+  'attempts; each step a duration such as 5s, 5m, 2h, 1d (1s to 7d). The delivery is FAILED, and the subscription ' +
+  "flagged in `health`, when the last step's retry fails. Default: the hub's DELIVERY_RETRY_SCHEDULE " +
+  `(${DEFAULT_RETRY_SCHEDULE_TEXT} unless configured, about 28 h).`;
+
+/**
+ * A retry schedule as duration strings. Checked with the delivery side's own parser (parseSchedule), so the API
+ * accepts exactly what the dlt-processor will run; a bad step is reported at `retrySchedule.<index>`.
+ */
+export const retryScheduleInput = z
+  .array(z.string().min(1).max(32), { error: () => 'an array of durations such as ["5s", "5m", "2h"]' })
+  .min(1, 'the schedule has no steps')
+  .max(MAX_SCHEDULE_STEPS, `at most ${MAX_SCHEDULE_STEPS} steps`)
+  .superRefine((steps, ctx) => {
+    // an empty or too long schedule is reported by min/max above
+    if (steps.length === 0 || steps.length > MAX_SCHEDULE_STEPS || parseSchedule(steps).ok) return;
+    // parseSchedule stops at the first bad step: the shortest failing prefix ends with it.
+    for (let i = 0; i < steps.length; i++) {
+      const res = parseSchedule(steps.slice(0, i + 1));
+      if (!res.ok) {
+        ctx.addIssue({ code: 'custom', path: [i], message: res.reason });
+        return;
+      }
+    }
+  })
+  .describe(RETRY_SCHEDULE_MEANING);
+
 export const contentModeSchema = z.enum(['BINARY', 'STRUCTURED']);
 export const statusSchema = z.enum(['ACTIVE', 'PAUSED']);
 
@@ -141,6 +174,7 @@ export const createSubscriptionBody = z
     auth: authInput.default({ type: 'NONE' }),
     customHeaders: customHeadersInput.default({}),
     maxAttempts: z.number().int().min(1).max(20).optional(),
+    retrySchedule: retryScheduleInput.optional(),
     ordered: z.boolean().default(false),
     status: statusSchema.default('ACTIVE'),
   })
@@ -156,6 +190,10 @@ export const patchSubscriptionBody = z
     auth: authPatchInput.optional(),
     customHeaders: customHeadersInput.optional(),
     maxAttempts: z.number().int().min(1).max(20).nullable().optional(),
+    retrySchedule: retryScheduleInput
+      .nullable()
+      .optional()
+      .describe(`${RETRY_SCHEDULE_MEANING} null = back to the hub's default.`),
     ordered: z.boolean().optional(),
     status: statusSchema.optional(),
   })
@@ -211,7 +249,28 @@ export const subscriptionView = z
     auth: authView,
     customHeaders: z.record(z.string(), z.string()),
     maxAttempts: z.number().int().nullable(),
+    retrySchedule: z
+      .array(z.string())
+      .nullable()
+      .describe(`${RETRY_SCHEDULE_MEANING} null = the hub's default applies.`),
     ordered: z.boolean(),
+    held: z
+      .object({
+        count: z.number().int().describe('Deliveries held while the subscription is paused; sent on resume'),
+        oldestAgeSeconds: z.number().int().nullable().describe('Age of the oldest held delivery; null when none'),
+      })
+      .describe('Read-only. Deliveries held for this subscription while it is paused.'),
+    health: z
+      .object({
+        failing: z
+          .boolean()
+          .describe(
+            'True once a delivery failed its whole retry schedule; cleared when a scheduled retry next succeeds',
+          ),
+        exhaustedDeliveries: z.number().int().describe('Deliveries that failed their whole retry schedule, ever'),
+        lastExhaustedAt: z.string().nullable().describe('When the last such delivery was given up (FAILED)'),
+      })
+      .describe("Read-only. The endpoint's health as the retry schedule saw it."),
     signing: z.object({
       /** When set, the previous secret still signs deliveries until then. */
       previousSecretExpiresAt: z.string().nullable(),

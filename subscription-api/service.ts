@@ -11,6 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { canAccessTenant, type Principal, tenantScope } from '../pipeline/shared/auth/api-key';
 import type { SecretBox } from '../pipeline/shared/crypto/secret-box';
+import { formatDuration, parseSchedule } from '../pipeline/shared/delivery/retry-schedule';
 import {
   badRequest,
   conflict,
@@ -24,9 +25,12 @@ import { uuidv7 } from '../pipeline/shared/ids';
 import { type EndpointPolicy, validateEndpointUrl } from '../pipeline/shared/net/ssrf-policy';
 import type { AuthSnapshot, SubscriptionStatus } from '../pipeline/shared/subscriptions/snapshot';
 import {
+  type DeliveryStatus,
+  type DeliveryStatusReader,
   DuplicateError,
   type EventTypeRecord,
   type EventTypeRepository,
+  NO_DELIVERY_STATUS,
   type SubscriptionRecord,
   type SubscriptionRepository,
 } from './ports';
@@ -46,6 +50,8 @@ import type {
 export interface SubscriptionServiceDeps {
   subscriptions: SubscriptionRepository;
   eventTypes: EventTypeRepository;
+  /** Held deliveries and endpoint health for the subscription view (read-only; the dlt-processor writes them). */
+  deliveryStatus: DeliveryStatusReader;
   box: SecretBox;
   endpointPolicy: EndpointPolicy;
   /** How long the previous signing secret stays valid after a rotation. */
@@ -93,7 +99,20 @@ export function toAuthView(auth: AuthSnapshot): AuthView {
   }
 }
 
-export function toSubscriptionView(r: SubscriptionRecord): SubscriptionView {
+/** Milliseconds of a retry schedule given as durations (the request schema already checked it). */
+function retryScheduleMs(steps: readonly string[]): number[] {
+  const res = parseSchedule(steps);
+  if (!res.ok) throw validationFailed([{ in: 'body', path: 'retrySchedule', message: res.reason }]);
+  return res.delays;
+}
+
+/** `status` defaults to "nothing held, healthy" (a subscription just created); `now` dates the held age. */
+export function toSubscriptionView(
+  r: SubscriptionRecord,
+  status: DeliveryStatus = NO_DELIVERY_STATUS,
+  now: Date = new Date(),
+): SubscriptionView {
+  const oldest = status.held.oldestAt;
   return {
     id: r.id,
     tenantId: r.tenantId,
@@ -105,7 +124,18 @@ export function toSubscriptionView(r: SubscriptionRecord): SubscriptionView {
     auth: toAuthView(r.auth),
     customHeaders: { ...r.customHeaders },
     maxAttempts: r.maxAttempts,
+    retrySchedule: r.retrySchedule === null ? null : r.retrySchedule.map(formatDuration),
     ordered: r.ordered,
+    held: {
+      count: status.held.count,
+      oldestAgeSeconds:
+        status.held.count > 0 && oldest ? Math.max(0, Math.floor((now.getTime() - oldest.getTime()) / 1000)) : null,
+    },
+    health: {
+      failing: status.health.failing,
+      exhaustedDeliveries: status.health.exhaustedDeliveries,
+      lastExhaustedAt: status.health.lastExhaustedAt?.toISOString() ?? null,
+    },
     signing: { previousSecretExpiresAt: r.signing.previous ? (r.signing.previousExpiresAt ?? null) : null },
     version: r.version,
     createdAt: r.createdAt.toISOString(),
@@ -230,7 +260,20 @@ export function createSubscriptionService(deps: SubscriptionServiceDeps) {
     return updated;
   }
 
+  /** Views of stored subscriptions with their delivery status, read at once for all of them (a list page). */
+  async function views(records: readonly SubscriptionRecord[]): Promise<SubscriptionView[]> {
+    const statuses = records.length > 0 ? await deps.deliveryStatus.read(records) : new Map<string, DeliveryStatus>();
+    const at = now();
+    return records.map((r) => toSubscriptionView(r, statuses.get(r.id), at));
+  }
+
   return {
+    views,
+
+    async view(record: SubscriptionRecord): Promise<SubscriptionView> {
+      return (await views([record]))[0]!;
+    },
+
     async createSubscription(principal: Principal, input: CreateSubscriptionInput) {
       if (principal.role === 'OPERATOR' && !input.tenantId) {
         throw validationFailed([{ in: 'body', path: 'tenantId', message: 'required for operator keys' }]);
@@ -257,6 +300,7 @@ export function createSubscriptionService(deps: SubscriptionServiceDeps) {
         signing: { current: box.seal(signingSecret, id) },
         customHeaders: input.customHeaders,
         maxAttempts: input.maxAttempts ?? null,
+        retrySchedule: input.retrySchedule ? retryScheduleMs(input.retrySchedule) : null,
         ordered: input.ordered,
         createdAt: at,
         updatedAt: at,
@@ -295,6 +339,10 @@ export function createSubscriptionService(deps: SubscriptionServiceDeps) {
       // Validate what does not depend on the stored row before taking the row lock.
       if (input.endpointUrl !== undefined) await checkUrl(input.endpointUrl, 'endpointUrl');
       await checkAuthUrls(input.auth);
+      const retrySchedule =
+        input.retrySchedule === undefined || input.retrySchedule === null
+          ? input.retrySchedule
+          : retryScheduleMs(input.retrySchedule);
       return mutate(principal, id, (current) => {
         const next: SubscriptionRecord = {
           ...current,
@@ -305,6 +353,7 @@ export function createSubscriptionService(deps: SubscriptionServiceDeps) {
           ...(input.auth ? { auth: patchAuth(input.auth, current.auth, id) } : {}),
           ...(input.customHeaders ? { customHeaders: input.customHeaders } : {}),
           ...(input.maxAttempts !== undefined ? { maxAttempts: input.maxAttempts } : {}),
+          ...(retrySchedule !== undefined ? { retrySchedule } : {}),
           ...(input.ordered !== undefined ? { ordered: input.ordered } : {}),
           ...(input.status ? { status: input.status } : {}),
         };

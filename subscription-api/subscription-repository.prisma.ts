@@ -12,7 +12,7 @@
  */
 
 import type { SubscriptionSnapshot } from '../pipeline/shared/subscriptions/snapshot';
-import type { Prisma, PrismaClient } from '../prisma/client';
+import { Prisma, type PrismaClient } from '../prisma/client';
 import {
   DuplicateError,
   type SubscriptionFilter,
@@ -52,6 +52,7 @@ function toRow(r: SubscriptionRecord): RowData {
     signing: r.signing as Prisma.InputJsonValue,
     customHeaders: r.customHeaders as Prisma.InputJsonValue,
     maxAttempts: r.maxAttempts,
+    retrySchedule: r.retrySchedule === null ? Prisma.DbNull : r.retrySchedule,
     ordered: r.ordered,
     version: r.version,
     createdAt: r.createdAt,
@@ -77,6 +78,7 @@ function toRecord(row: SubscriptionRow): SubscriptionRecord {
     signing: row.signing as SubscriptionRecord['signing'],
     customHeaders: (row.customHeaders ?? {}) as Record<string, string>,
     maxAttempts: row.maxAttempts,
+    retrySchedule: Array.isArray(row.retrySchedule) ? (row.retrySchedule as number[]) : null,
     ordered: row.ordered,
     version: row.version,
     createdAt: row.createdAt,

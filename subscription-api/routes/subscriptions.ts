@@ -52,14 +52,14 @@ export function registerSubscriptionRoutes(api: HubApp, service: SubscriptionSer
     },
     async (req) => {
       const page = await service.listSubscriptions(principalOf(req), req.query);
-      return { items: page.items.map(toSubscriptionView), nextCursor: page.nextCursor };
+      return { items: await service.views(page.items), nextCursor: page.nextCursor };
     },
   );
 
   api.get(
     '/v1/subscriptions/:id',
     { schema: { tags, summary: 'Get a subscription', params: idParams, response: { 200: subscriptionView } } },
-    async (req) => toSubscriptionView(await service.getSubscription(principalOf(req), req.params.id)),
+    async (req) => service.view(await service.getSubscription(principalOf(req), req.params.id)),
   );
 
   api.patch(
@@ -67,7 +67,7 @@ export function registerSubscriptionRoutes(api: HubApp, service: SubscriptionSer
     {
       schema: {
         tags,
-        summary: 'Update a subscription (fields given are replaced; match is merged)',
+        summary: 'Update a subscription (fields given are replaced; match is merged; null clears)',
         params: idParams,
         body: patchSubscriptionBody,
         response: { 200: subscriptionView },
@@ -76,7 +76,7 @@ export function registerSubscriptionRoutes(api: HubApp, service: SubscriptionSer
     async (req) => {
       const record = await service.patchSubscription(principalOf(req), req.params.id, req.body);
       req.log.info({ subscriptionId: record.id, version: record.version }, 'subscription updated');
-      return toSubscriptionView(record);
+      return service.view(record);
     },
   );
 
@@ -107,7 +107,7 @@ export function registerSubscriptionRoutes(api: HubApp, service: SubscriptionSer
       async (req) => {
         const record = await service.setStatus(principalOf(req), req.params.id, status);
         req.log.info({ subscriptionId: record.id, status }, `subscription ${action}d`);
-        return toSubscriptionView(record);
+        return service.view(record);
       },
     );
   }

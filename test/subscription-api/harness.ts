@@ -23,6 +23,7 @@ import {
   type ChangelogRelayOptions,
   startChangelogRelay,
 } from '../../subscription-api/changelog-relay';
+import { DeliveryStatusReaderPrisma } from '../../subscription-api/delivery-status.prisma';
 import { EventTypeRepositoryPrisma } from '../../subscription-api/event-type-repository.prisma';
 import { createSubscriptionService } from '../../subscription-api/service';
 import { SubscriptionRepositoryPrisma } from '../../subscription-api/subscription-repository.prisma';
@@ -111,6 +112,7 @@ export async function startHarness(opts: { relay?: boolean; directory?: boolean;
   const service = createSubscriptionService({
     subscriptions: new SubscriptionRepositoryPrisma(db.prisma),
     eventTypes: new EventTypeRepositoryPrisma(db.prisma),
+    deliveryStatus: new DeliveryStatusReaderPrisma(db.prisma),
     box,
     endpointPolicy: policy,
     rotationOverlapMs: 24 * 3600_000,

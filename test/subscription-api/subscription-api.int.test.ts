@@ -1,7 +1,10 @@
 /**
  * subscription-api on real Postgres: CRUD round trips, pagination and filters, tenant isolation on every route,
- * precise problem bodies for bad input, and the SSRF table at the API.
+ * precise problem bodies for bad input, the SSRF table at the API, the retry schedule in the row and the changelog
+ * snapshot, and the view's held deliveries and endpoint health read from the dlt-processor's tables.
  */
+import { randomUUID } from 'node:crypto';
+import { subscriptionSnapshotSchema } from '../../pipeline/shared/subscriptions/snapshot';
 import { aSubscription, type Harness, OPERATOR_KEY, startHarness } from './harness';
 
 const opAuth = { authorization: `Bearer ${OPERATOR_KEY}` };
@@ -212,6 +215,106 @@ describe('subscription-api (Postgres)', () => {
       expect((await h.op.get(`/v1/subscriptions/${mine.id}`)).statusCode).toBe(200);
     });
 
+    it('round-trips retrySchedule: durations in the view, milliseconds in the row and the changelog snapshot', async () => {
+      /** The latest SubscriptionChange row of a subscription (the relay publishes its snapshot verbatim). */
+      const latestSnapshot = async (id: string) =>
+        (
+          await h.pool.query(
+            'SELECT "snapshot" FROM "SubscriptionChange" WHERE "subscriptionId" = $1 ORDER BY id DESC LIMIT 1',
+            [id],
+          )
+        ).rows[0].snapshot;
+      const column = async (id: string) =>
+        (await h.pool.query('SELECT "retrySchedule" FROM "Subscription" WHERE id = $1', [id])).rows[0].retrySchedule;
+
+      const res = await h.op.post(
+        '/v1/subscriptions',
+        aSubscription({ tenantId: 'sched', retrySchedule: ['5s', '5m', '2h'] }),
+      );
+      expect(res.statusCode).toBe(201);
+      const { id, retrySchedule } = res.json();
+      expect(retrySchedule).toEqual(['5s', '5m', '2h']);
+      expect((await h.op.get(`/v1/subscriptions/${id}`)).json().retrySchedule).toEqual(['5s', '5m', '2h']);
+      expect(await column(id)).toEqual([5_000, 300_000, 7_200_000]);
+      const snapshot = subscriptionSnapshotSchema.strict().parse(await latestSnapshot(id));
+      expect(snapshot.retrySchedule).toEqual([5_000, 300_000, 7_200_000]);
+
+      const bad = await h.op.patch(`/v1/subscriptions/${id}`, { retrySchedule: ['5s', '5x'] });
+      expect(bad.statusCode).toBe(400);
+      expect(bad.headers['content-type']).toContain('application/problem+json');
+      expect(bad.json().errors).toEqual([
+        { in: 'body', path: 'retrySchedule.1', message: 'step 2 ("5x") is not a duration such as 5s, 5m, 2h' },
+      ]);
+      expect(await column(id)).toEqual([5_000, 300_000, 7_200_000]);
+
+      const cleared = (await h.op.patch(`/v1/subscriptions/${id}`, { retrySchedule: null })).json();
+      expect(cleared).toMatchObject({ version: 2, retrySchedule: null });
+      const sqlNull = await h.pool.query('SELECT "retrySchedule" IS NULL AS n FROM "Subscription" WHERE id = $1', [id]);
+      expect(sqlNull.rows[0].n).toBe(true); // SQL NULL, not a JSON null
+      const after = subscriptionSnapshotSchema.strict().parse(await latestSnapshot(id));
+      expect(after.version).toBe(2);
+      expect(after).not.toHaveProperty('retrySchedule');
+    });
+
+    it("shows held deliveries and endpoint health from the dlt-processor's tables, on get and on list", async () => {
+      const paused = (
+        await h.op.post('/v1/subscriptions', aSubscription({ tenantId: 'held', status: 'PAUSED' }))
+      ).json();
+      const other = (await h.op.post('/v1/subscriptions', aSubscription({ tenantId: 'held' }))).json();
+      expect(paused).toMatchObject({
+        held: { count: 0, oldestAgeSeconds: null },
+        health: { failing: false, exhaustedDeliveries: 0, lastExhaustedAt: null },
+      });
+
+      // As the dlt-processor writes them: one HELD row (90 s old), plus rows that must not count: a delivered one,
+      // and a HELD one whose tenant does not own the subscription.
+      const insertFailed = (status: string, tenantId: string, ageSeconds: number) =>
+        h.pool.query(
+          `INSERT INTO "FailedEvent" ("id", "eventId", "subscriptionId", "tenantId", "domain", "ceHeaders", "body",
+             "failureHeaders", "status", "reason", "firstFailedAt", "lastFailedAt", "createdAt")
+           VALUES ($1, $2, $3, $4, 'user-lifecycle', '{}', '\\x7b7d', '{}', $5, 'subscription paused',
+             now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC',
+             (now() AT TIME ZONE 'UTC') - make_interval(secs => $6))`,
+          [randomUUID(), randomUUID(), paused.id, tenantId, status, ageSeconds],
+        );
+      await insertFailed('HELD', 'held', 90);
+      await insertFailed('DELIVERED', 'held', 600);
+      await insertFailed('HELD', 'someone-else', 600);
+      await h.pool.query(
+        `INSERT INTO "SubscriptionHealth" ("subscriptionId", "tenantId", "failing", "exhaustedCount",
+           "lastExhaustedAt", "lastExhaustedEventId")
+         VALUES ($1, 'held', true, 2, '2026-11-30 10:00:00', 'evt-exhausted')`,
+        [paused.id],
+      );
+
+      const got = (await h.op.get(`/v1/subscriptions/${paused.id}`)).json();
+      expect(got.held.count).toBe(1);
+      expect(got.held.oldestAgeSeconds).toBeGreaterThanOrEqual(89);
+      expect(got.held.oldestAgeSeconds).toBeLessThan(150);
+      expect(got.health).toEqual({
+        failing: true,
+        exhaustedDeliveries: 2,
+        lastExhaustedAt: '2026-11-30T10:00:00.000Z',
+      });
+
+      const items: Array<{ id: string; held: unknown; health: unknown }> = (
+        await h.op.get('/v1/subscriptions?tenantId=held')
+      ).json().items;
+      expect(items.map((s) => s.id)).toEqual([paused.id, other.id]);
+      expect(items[0]).toMatchObject({ held: { count: 1 }, health: { failing: true, exhaustedDeliveries: 2 } });
+      expect(items[1]).toMatchObject({
+        held: { count: 0, oldestAgeSeconds: null },
+        health: { failing: false, exhaustedDeliveries: 0, lastExhaustedAt: null },
+      });
+
+      // resume answers the current counts too (the dlt-processor releases the held rows afterwards)
+      expect((await h.op.post(`/v1/subscriptions/${paused.id}/resume`)).json()).toMatchObject({
+        status: 'ACTIVE',
+        held: { count: 1 },
+        health: { failing: true },
+      });
+    });
+
     it('rejects requests without a valid key', async () => {
       expect((await h.app.inject({ method: 'GET', url: '/v1/subscriptions' })).statusCode).toBe(401);
       const bad = h.as('ihk_not-a-real-key-000000000000000000000000000');
@@ -244,6 +347,12 @@ describe('subscription-api (Postgres)', () => {
       ['a plain-http URL', { endpointUrl: 'http://hooks.example.com/' }, 'endpointUrl', 'URL.HTTPS_REQUIRED'],
       ['credentials in the URL', { endpointUrl: 'https://u:p@hooks.example.com/' }, 'endpointUrl', 'URL.CREDENTIALS'],
       ['an unresolvable host', { endpointUrl: 'https://nx.example.com/' }, 'endpointUrl', 'URL.UNRESOLVABLE'],
+      [
+        'a retry schedule step that is not a duration',
+        { retrySchedule: ['5s', '5x'] },
+        'retrySchedule.1',
+        'step 2 ("5x") is not a duration',
+      ],
     ])('%s', async (_name, overrides, path, message) => {
       const before = await countRows();
       const res = await h.op.post('/v1/subscriptions', aSubscription(overrides));
