@@ -35,7 +35,7 @@ export const dltConfigSchema = z.object({
   LANE_WAIT_RELEASE_MS: env
     .int(120_000, 1000)
     .describe(
-      "An ordered record parked as LANE_WAIT is released by the outbox-processor that parked it; if that one crashed first, the scheduler releases it after this long.",
+      'An ordered record parked as LANE_WAIT is released by the outbox-processor that parked it; if that one crashed first, the scheduler releases it after this long.',
     ),
   SCHEDULER_BATCH_SIZE: env.int(200, 1).describe('Rows the scheduler claims per round.'),
   SCHEDULER_CONCURRENCY: env.int(16, 1).describe('Scheduled retries delivered in parallel.'),

@@ -1,6 +1,6 @@
 import { toKafkaBinary } from '../shared/cloudevents/envelope';
-import { HUB_HEADERS } from '../shared/topics';
 import { parseDltRecord } from '../shared/parked/parse-dlt-record';
+import { HUB_HEADERS } from '../shared/topics';
 import { decideAfterAttempt } from './retry-decision';
 import { safeSnippet } from './snippet';
 
@@ -114,12 +114,12 @@ describe('decideAfterAttempt', () => {
     expect(decideAfterAttempt(result, n, { ...opts, replay }).status).toBe(status);
   });
   it('waits the schedule step after the attempts so far, or as the subscriber asks (capped)', () => {
-    const after = (n: number, retryAfterMs?: number) =>
+    const delayAfter = (n: number, retryAfterMs?: number) =>
       decideAfterAttempt(failed('retriable', retryAfterMs), n, opts).nextAttemptAt!.getTime() - now.getTime();
-    expect(after(1)).toBe(30_000);
-    expect(after(2)).toBe(120_000);
-    expect(after(1, 7000)).toBe(7000);
-    expect(after(1, 3_600_000)).toBe(60_000);
+    expect(delayAfter(1)).toBe(30_000);
+    expect(delayAfter(2)).toBe(120_000);
+    expect(delayAfter(1, 7000)).toBe(7000);
+    expect(delayAfter(1, 3_600_000)).toBe(60_000);
   });
   it('ends FAILED with the reason once the schedule is exhausted, and says so', () => {
     const d = decideAfterAttempt(failed('retriable'), 3, opts);

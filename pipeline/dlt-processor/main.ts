@@ -22,6 +22,7 @@ import { errorMessage } from '../shared/errors';
 import { ensureTopics } from '../shared/kafka/admin';
 import { createKafka } from '../shared/kafka/client';
 import { createLogger, type Logger } from '../shared/logging/logger';
+import { FailureStorePrisma } from '../shared/parked/failure-store.prisma';
 import { startSubscriptionDirectory } from '../shared/subscriptions/directory';
 import type { SubscriptionSnapshot } from '../shared/subscriptions/snapshot';
 import { topicNames } from '../shared/topics';
@@ -29,7 +30,6 @@ import { buildDltApi } from './app';
 import { startCleanup } from './cleanup';
 import { loadDltConfig } from './config';
 import { startDltConsumer } from './dlt.kafka';
-import { FailureStorePrisma } from '../shared/parked/failure-store.prisma';
 import { createDltMetrics, startStatusGauges } from './metrics';
 import { createReplayJobs } from './replay-jobs';
 import { type RedeliveryDeps, startScheduler } from './scheduler';
@@ -150,12 +150,7 @@ async function main(): Promise<void> {
     log,
     onPersisted: (n) => metrics.persisted.inc(n),
     firstDelay: (row) =>
-      scheduledDelay(
-        scheduleFor(directory.get(row.subscriptionId)),
-        0,
-        row.retryAfterMs,
-        config.RETRY_AFTER_MAX_MS,
-      ),
+      scheduledDelay(scheduleFor(directory.get(row.subscriptionId)), 0, row.retryAfterMs, config.RETRY_AFTER_MAX_MS),
   });
   const pausedTimer = setInterval(() => metrics.dbPaused.set(consumer?.paused() ? 1 : 0), 1000);
   pausedTimer.unref();

@@ -48,7 +48,7 @@ export function createDltMetrics(registry = new Registry()) {
     }),
     failing: new Gauge({
       name: 'hub_subscription_failing',
-      help: '1 for a subscription whose endpoint failed a delivery\'s whole retry schedule (until one succeeds)',
+      help: "1 for a subscription whose endpoint failed a delivery's whole retry schedule (until one succeeds)",
       labelNames: ['subscription_id'],
       registers: [registry],
     }),

@@ -16,9 +16,9 @@ import type { DeliveryResult } from '../shared/delivery/deliver';
 import { admit, type GateDeps } from '../shared/delivery/gate';
 import { errorMessage } from '../shared/errors';
 import type { Logger } from '../shared/logging/logger';
+import type { FailureStore, StoredFailure } from '../shared/parked/failure-store';
 import type { SubscriptionLookup } from '../shared/subscriptions/directory';
 import type { SubscriptionSnapshot } from '../shared/subscriptions/snapshot';
-import type { FailureStore, StoredFailure } from '../shared/parked/failure-store';
 import { decideAfterAttempt, type FailureStatus } from './retry-decision';
 import { safeSnippet } from './snippet';
 
@@ -76,7 +76,11 @@ export async function redeliver(deps: RedeliveryDeps, f: StoredFailure, replay: 
   }
   let result: DeliveryResult;
   if (gate.type === 'refuse') {
-    result = { outcome: 'failed', failure: { kind: 'permanent', code: gate.code, message: gate.reason }, durationMs: 0 };
+    result = {
+      outcome: 'failed',
+      failure: { kind: 'permanent', code: gate.code, message: gate.reason },
+      durationMs: 0,
+    };
   } else if (!event) {
     result = {
       outcome: 'failed',

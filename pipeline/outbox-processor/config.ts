@@ -23,7 +23,9 @@ export const outboxConfigSchema = z.object({
   // durable schedule (DELIVERY_RETRY_SCHEDULE, run by the dlt-processor).
   MAX_ATTEMPTS: env
     .int(3, 1, 50)
-    .describe("In-process attempts per record before it is parked in the durable schedule; a subscription's `maxAttempts` overrides it."),
+    .describe(
+      "In-process attempts per record before it is parked in the durable schedule; a subscription's `maxAttempts` overrides it.",
+    ),
   RETRY_BASE_MS: env
     .int(500, 1)
     .describe('Backoff base: exponential with full jitter (`shared/delivery/retry-policy.ts`).'),

@@ -121,7 +121,9 @@ describe('delivery handler', () => {
     });
     expect(await handle(item)).toMatchObject({ type: 'skipped', code });
     expect(attempts).toHaveLength(0);
-    expect(audit.entries).toEqual([expect.objectContaining({ stage: 'EVENT_ERROR', outcome: 'skipped', errorCode: code })]);
+    expect(audit.entries).toEqual([
+      expect.objectContaining({ stage: 'EVENT_ERROR', outcome: 'skipped', errorCode: code }),
+    ]);
   });
 
   it('holds (never sends) a delivery of a paused subscription', async () => {

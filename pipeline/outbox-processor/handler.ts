@@ -99,7 +99,13 @@ export function createDeliveryHandler(deps: DeliveryHandlerDeps) {
     const gateDeps = { directory: deps.directory, endpointRejection: deps.endpointRejection };
     let gate = admit(gateDeps, item);
     if (gate.type === 'refuse') {
-      deps.audit.record({ ...base, stage: 'EVENT_ERROR', outcome: 'skipped', errorCode: gate.code, detail: gate.reason });
+      deps.audit.record({
+        ...base,
+        stage: 'EVENT_ERROR',
+        outcome: 'skipped',
+        errorCode: gate.code,
+        detail: gate.reason,
+      });
       return { type: 'skipped', code: gate.code, reason: gate.reason };
     }
     if (gate.type === 'hold') return { type: 'held', reason: gate.reason };

@@ -436,7 +436,13 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
   ): Promise<DeliveryOutcome | typeof ABANDONED> => {
     const fast = (code: string, message: string): DeliveryOutcome => {
       const at = new Date();
-      return { type: 'deadLetter', failure: retriable(code, message), attempts: 0, firstAttemptAt: at, lastAttemptAt: at };
+      return {
+        type: 'deadLetter',
+        failure: retriable(code, message),
+        attempts: 0,
+        firstAttemptAt: at,
+        lastAttemptAt: at,
+      };
     };
     if (opts.breakerOpen?.(sub.endpointUrl))
       return fast('DELIVERY.CIRCUIT_OPEN', `circuit open for ${originOf(sub.endpointUrl)}`);
@@ -459,7 +465,8 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
     if (shouldAbandon(fetchedIn)) return ABANDONED;
     const gate = admit(gateDeps, item);
     if (gate.type === 'refuse') return { type: 'skipped', code: gate.code, reason: gate.reason };
-    if (!opts.lanes) return gate.type === 'hold' ? { type: 'held', reason: gate.reason } : deliver(item, gate.sub, fetchedIn);
+    if (!opts.lanes)
+      return gate.type === 'hold' ? { type: 'held', reason: gate.reason } : deliver(item, gate.sub, fetchedIn);
     const lane = { subscriptionId: item.subscriptionId, tenantId: item.tenantId };
     const id = laneId(lane);
     await lanesLoaded;
@@ -472,7 +479,10 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
           message,
           gate.sub,
           {
-            failure: retriable('DELIVERY.LANE_BLOCKED', 'waiting behind an earlier undelivered event of its ordered lane'),
+            failure: retriable(
+              'DELIVERY.LANE_BLOCKED',
+              'waiting behind an earlier undelivered event of its ordered lane',
+            ),
             attempts: 0,
             disposition: held ? 'HELD' : 'RETRY',
           },
@@ -482,7 +492,10 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
       }
       blockedLanes.delete(id);
     }
-    const outcome = gate.type === 'hold' ? ({ type: 'held', reason: gate.reason } as const) : await deliver(item, gate.sub, fetchedIn);
+    const outcome =
+      gate.type === 'hold'
+        ? ({ type: 'held', reason: gate.reason } as const)
+        : await deliver(item, gate.sub, fetchedIn);
     if (outcome === ABANDONED) return ABANDONED;
     if (outcome.type === 'held' || outcome.type === 'deadLetter') {
       const f: ParkInfo =
@@ -501,7 +514,7 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
       try {
         await opts.lanes!.releaseLaneWait(lane);
         return;
-      } catch (err) {
+      } catch {
         // The dlt-processor's sweep releases them later all the same (LANE_WAIT_RELEASE_MS).
         if (stopping || attempt >= 5) return;
         await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
@@ -589,7 +602,10 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
     if (!decoded.ok) {
       await toDlt(topic, partition, message, { failure: permanent('OUTBOX.MALFORMED', decoded.reason), attempts: 0 });
       metrics.outcomes.inc({ outcome: 'deadLetter', status_class: 'none' });
-      log.warn({ topic, partition, offset: message.offset, reason: decoded.reason }, 'malformed outbox record sent to the DLT');
+      log.warn(
+        { topic, partition, offset: message.offset, reason: decoded.reason },
+        'malformed outbox record sent to the DLT',
+      );
       return;
     }
     const { item } = decoded;
@@ -672,7 +688,9 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
             });
             complete();
           } catch (again) {
-            opts.onFatal?.(new Error(`record ${topic}/${partition}@${message.offset} could not be finished: ${errorMessage(again)}`));
+            opts.onFatal?.(
+              new Error(`record ${topic}/${partition}@${message.offset} could not be finished: ${errorMessage(again)}`),
+            );
           }
         },
       )

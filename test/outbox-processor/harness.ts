@@ -2,8 +2,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Kafka, Producer } from 'kafkajs';
 import pino from 'pino';
-import { gateEndpointCheck } from '../../pipeline/shared/delivery/gate';
-import type { FailureStore } from '../../pipeline/shared/parked/failure-store';
 import { createDeliveryHandler } from '../../pipeline/outbox-processor/handler';
 import { createOutboxMetrics, type OutboxMetrics } from '../../pipeline/outbox-processor/metrics';
 import { startOutboxConsumer } from '../../pipeline/outbox-processor/outbox.kafka';
@@ -13,8 +11,10 @@ import { generateHubKeySpec, parseHubKeys, SecretBox } from '../../pipeline/shar
 import { createAuthProvider } from '../../pipeline/shared/delivery/auth-provider';
 import { type BreakerOptions, BreakerRegistry } from '../../pipeline/shared/delivery/circuit-breaker';
 import { deliverOnce } from '../../pipeline/shared/delivery/deliver';
+import { gateEndpointCheck } from '../../pipeline/shared/delivery/gate';
 import { HttpSender, type SenderOptions } from '../../pipeline/shared/delivery/send';
 import { ensureTopics } from '../../pipeline/shared/kafka/admin';
+import type { FailureStore } from '../../pipeline/shared/parked/failure-store';
 import { type SubscriptionDirectory, startSubscriptionDirectory } from '../../pipeline/shared/subscriptions/directory';
 import type { SubscriptionSnapshot } from '../../pipeline/shared/subscriptions/snapshot';
 import { DOMAINS, type Domain, HUB_HEADERS, type TopicNames, topicNames } from '../../pipeline/shared/topics';

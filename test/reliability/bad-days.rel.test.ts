@@ -223,7 +223,8 @@ describe('bad days need no person (reliability scenarios 12-14)', () => {
           'bound ms (1 tick + 1 s)': slackMs,
           'restarts (outbox / dlt)': `${rel.hub.restarts('outbox-processor')} / ${rel.hub.restarts('dlt-processor')}`,
         },
-        criteria: 'every event delivered; each scheduled retry made no earlier than due and at most one tick (+1 s) late',
+        criteria:
+          'every event delivered; each scheduled retry made no earlier than due and at most one tick (+1 s) late',
       });
       expectNothingLost(r);
       expect(r.delivered).toBe(r.expected);

@@ -94,7 +94,9 @@ export function registerLaneRoutes(api: HubApp, deps: { store: FailureStore }): 
       const released = await deps.store.releaseLaneHead(
         { subscriptionId, tenantId },
         action,
-        action === 'SKIP' ? `skipped by operator (key ${by}) to release its ordered lane` : `failed by operator (key ${by}) to release its ordered lane`,
+        action === 'SKIP'
+          ? `skipped by operator (key ${by}) to release its ordered lane`
+          : `failed by operator (key ${by}) to release its ordered lane`,
       );
       if (!released) throw notFound('blocked lane', `${subscriptionId}/${tenantId}`);
       return { released: headView(released) };

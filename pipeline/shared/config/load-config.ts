@@ -89,9 +89,7 @@ export const scheduleEnv = {
     .describe(
       "The durable retry schedule: delays between scheduled attempts after the in-process ones, each 1s..7d (about 28 h in all by default; a subscription's `retrySchedule` overrides it). The seed's 3 DLT attempts 3 s apart: `3s,3s,3s`.",
     ),
-  RETRY_AFTER_MAX_MS: env
-    .int(3_600_000, 0)
-    .describe("Cap on a subscriber's `Retry-After` for a scheduled attempt."),
+  RETRY_AFTER_MAX_MS: env.int(3_600_000, 0).describe("Cap on a subscriber's `Retry-After` for a scheduled attempt."),
 };
 
 /** Variables every service shares. */

@@ -48,7 +48,9 @@ export function admit(deps: GateDeps, record: { subscriptionId: string; tenantId
 }
 
 /** A memoised `endpointRejection` over a URL check (endpoint URLs repeat; the check parses the URL). */
-export function cachedEndpointRejection(check: (url: string) => string | undefined): (url: string) => string | undefined {
+export function cachedEndpointRejection(
+  check: (url: string) => string | undefined,
+): (url: string) => string | undefined {
   const cache = new Map<string, string | undefined>();
   return (url) => {
     if (cache.has(url)) return cache.get(url);

@@ -1,14 +1,18 @@
-import {
-  DEFAULT_RETRY_SCHEDULE,
-  formatDuration,
-  parseDuration,
-  parseSchedule,
-  scheduledDelay,
-} from './retry-schedule';
+import { DEFAULT_RETRY_SCHEDULE, formatDuration, parseDuration, parseSchedule, scheduledDelay } from './retry-schedule';
 
 describe('retry schedule', () => {
   it('ships a default that spans more than 24 hours, Svix-like with two early steps', () => {
-    expect(DEFAULT_RETRY_SCHEDULE.map(formatDuration)).toEqual(['5s', '30s', '2m', '5m', '30m', '2h', '5h', '10h', '10h']);
+    expect(DEFAULT_RETRY_SCHEDULE.map(formatDuration)).toEqual([
+      '5s',
+      '30s',
+      '2m',
+      '5m',
+      '30m',
+      '2h',
+      '5h',
+      '10h',
+      '10h',
+    ]);
     expect(DEFAULT_RETRY_SCHEDULE.reduce((a, b) => a + b, 0)).toBeGreaterThan(24 * 3_600_000);
   });
   it('parses durations and lists, and says which step is wrong', () => {

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { Prisma, type PrismaClient } from '../../../prisma/client';
 import { decodeCursor, encodeCursor } from './cursor';
+import type { FailureStatus } from './failure-store';
 import {
   type AttemptRecord,
   type FailureFilter,
@@ -16,8 +17,6 @@ import {
   type StoredFailure,
 } from './failure-store';
 import type { NewFailure } from './parse-dlt-record';
-import type { FailureStatus } from './failure-store';
-
 
 type Row = Prisma.FailedEventGetPayload<object>;
 

@@ -4,7 +4,6 @@ import type { NewFailure } from './parse-dlt-record';
 /** Life of a parked delivery (see dlt-processor/retry-decision.ts). */
 export type FailureStatus = 'PENDING' | 'RETRYING' | 'HELD' | 'DELIVERED' | 'FAILED' | 'REPLAYED' | 'SKIPPED';
 
-
 export interface StoredFailure {
   id: string;
   eventId: string;
