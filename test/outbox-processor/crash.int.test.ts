@@ -11,6 +11,7 @@ import type { SubscriptionSnapshot } from '../../pipeline/shared/subscriptions/s
 import { encodeSnapshot } from '../../pipeline/shared/subscriptions/snapshot';
 import { DOMAINS } from '../../pipeline/shared/topics';
 import { aSnapshot } from '../fixtures/subscriptions';
+import { createTestDatabase, type TestDatabase } from '../support/db';
 import { testKafka, uniqueName, waitFor } from '../support/kafka';
 import { type Receiver, startReceiver } from '../support/receiver';
 import { type Child, killChild, spawnProcessor } from './child';
@@ -25,10 +26,16 @@ describe('outbox-processor killed with SIGKILL mid-run', () => {
   let stage: Stage;
   let receiver: Receiver;
   let child: Child | undefined;
+  // The outbox-processor parks ordered lanes in Postgres: a database of its own.
+  let db: TestDatabase | undefined;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
   afterAll(async () => {
     await killChild(child);
     await receiver?.close();
     await stage?.stop();
+    await db?.drop();
   });
 
   it(`delivers every one of ${DELIVERIES} deliveries at least once across a SIGKILL and a restart`, async () => {
@@ -110,6 +117,7 @@ describe('outbox-processor killed with SIGKILL mid-run', () => {
       PORT: '0',
       HOST: '127.0.0.1',
       HUB_ENCRYPTION_KEYS: stage.keySpec,
+      DATABASE_URL: db!.url,
       ENDPOINT_ALLOW_HOSTS: '127.0.0.1',
       LOG_LEVEL: 'warn',
       SESSION_TIMEOUT_MS: '6000',

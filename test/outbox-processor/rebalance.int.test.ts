@@ -9,6 +9,7 @@
 import type { SubscriptionSnapshot } from '../../pipeline/shared/subscriptions/snapshot';
 import { encodeSnapshot } from '../../pipeline/shared/subscriptions/snapshot';
 import { aSnapshot } from '../fixtures/subscriptions';
+import { createTestDatabase, type TestDatabase } from '../support/db';
 import { uniqueName, waitFor } from '../support/kafka';
 import { type Receiver, startReceiver } from '../support/receiver';
 import { type Child, killChild, spawnProcessor } from './child';
@@ -24,10 +25,16 @@ describe('outbox-processor group rebalance', () => {
   let stage: Stage;
   let receiver: Receiver;
   const children: Child[] = [];
+  // The outbox-processor parks ordered lanes in Postgres: a database of its own.
+  let db: TestDatabase | undefined;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
   afterAll(async () => {
     await Promise.all(children.map(killChild));
     await receiver?.close();
     await stage?.stop();
+    await db?.drop();
   });
 
   it('commits in-flight deliveries before re-joining: a second instance joining mid-stream causes no duplicates', async () => {
@@ -66,6 +73,7 @@ describe('outbox-processor group rebalance', () => {
       PORT: '0',
       HOST: '127.0.0.1',
       HUB_ENCRYPTION_KEYS: stage.keySpec,
+      DATABASE_URL: db!.url,
       ENDPOINT_ALLOW_HOSTS: '127.0.0.1',
       LOG_LEVEL: 'info',
       SESSION_TIMEOUT_MS: '6000',
