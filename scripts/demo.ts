@@ -143,6 +143,8 @@ async function main(): Promise<number> {
       description: 'demo: fails with 500 until it recovers',
       match: ALL,
       endpointUrl: sub.endpointUrl('flaky'),
+      // Its own short retry schedule (the hub's default spans about 28 hours): the demo shows rows exhausting.
+      retrySchedule: ['1s', '2s'],
     });
     for (const name of ENDPOINTS) {
       created.push(subs[name]);

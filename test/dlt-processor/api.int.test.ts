@@ -168,7 +168,15 @@ describe('dlt-processor operator API', () => {
 
   it('answers stats (counts by status, age of the oldest unresolved) and exports them as gauges', async () => {
     const stats = (await get('/v1/failed-events/stats')).json();
-    expect(stats.byStatus).toEqual({ PENDING: 5, RETRYING: 0, DELIVERED: 0, FAILED: 5, REPLAYED: 0 });
+    expect(stats.byStatus).toEqual({
+      PENDING: 5,
+      RETRYING: 0,
+      HELD: 0,
+      DELIVERED: 0,
+      FAILED: 5,
+      REPLAYED: 0,
+      SKIPPED: 0,
+    });
     // The harness dead-letters with a first attempt 1 s in the past.
     expect(stats.oldestUnresolvedAgeSeconds).toBeGreaterThanOrEqual(1);
     const b = (await get('/v1/failed-events/stats?tenantId=tenant-b')).json();

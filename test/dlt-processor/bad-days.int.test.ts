@@ -176,6 +176,35 @@ describe('bad days need no person (issue 13)', () => {
     expect(ids(r).filter((id) => id !== evs[4]!.id)).toHaveLength(19);
   });
 
+  it('a hanging ordered endpoint takes only its share of the partition; its lane is parked in order and follows', async () => {
+    path = await startPath({ schedule: [1000, 1000, 1000, 1000], orderedLaneQueue: 3 });
+    const { outbox, dlt } = path;
+    let hanging = true;
+    const held: import('node:http').ServerResponse[] = [];
+    const r = await startReceiver((_q, res) => (hanging ? held.push(res) : res.writeHead(204).end()));
+    receivers.push(r);
+    const healthy = await startReceiver();
+    receivers.push(healthy);
+    const sub = await subscribeBoth(path, { endpointUrl: r.url, ordered: true });
+    const other = await subscribeBoth(path, { endpointUrl: healthy.url });
+    const evs = events(20);
+    for (const e of evs) {
+      await outbox.publish(e, sub.id);
+      await outbox.publish(e, other.id);
+    }
+    // The healthy subscription on the same partition gets everything while the ordered head hangs...
+    await waitFor(() => healthy.received.length === 20, { what: 'the healthy subscription got all 20' });
+    // ...because the lane's records beyond its share were parked (LANE_WAIT) instead of holding slots.
+    await waitFor(
+      async () => (await rows(dlt, { subscriptionId: sub.id, lastErrorCode: 'DELIVERY.LANE_WAIT' })).length > 0,
+      { what: 'records of the hanging lane parked beyond its share' },
+    );
+    hanging = false;
+    for (const res of held.splice(0)) res.writeHead(204).end();
+    await waitFor(() => new Set(ids(r)).size === 20, { what: 'all 20 delivered', timeoutMs: 60_000 });
+    expect(ids(r).filter((id, i, all) => all.indexOf(id) === i)).toEqual(evs.map((e) => e.id));
+  });
+
   it('an operator releases a blocked lane by skipping its head; the rest follow in order', async () => {
     path = await startPath({ schedule: [60_000] });
     const { outbox, dlt } = path;

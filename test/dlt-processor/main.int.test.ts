@@ -63,7 +63,7 @@ describe('dlt-processor main', () => {
             HOST: '127.0.0.1',
             ENDPOINT_ALLOW_HOSTS: '127.0.0.1',
             SCHEDULER_INTERVAL_MS: '200',
-            RETRY_BASE_MS: '100',
+            DELIVERY_RETRY_SCHEDULE: '1s,1s',
             STATS_REFRESH_MS: '200',
             TOPIC_PARTITIONS: '2',
             LOG_LEVEL: 'info',

@@ -90,7 +90,7 @@ describe('dlt-processor scheduler', () => {
     });
     expect(r.received).toHaveLength(3);
     expect((await row(event.id))!.reason).toMatch(
-      /retries exhausted after 3 scheduled attempts \(last DELIVERY\.HTTP_503\)/,
+      /retry schedule exhausted after 3 scheduled attempts \(last DELIVERY\.HTTP_503\)/,
     );
     healthy = true;
     // Signatures carry a seconds timestamp: let the clock move on so a fresh signature must differ.
@@ -149,7 +149,7 @@ describe('dlt-processor scheduler', () => {
     expect((await row(event.id))!.reason).toMatch(/replay failed: DELIVERY\.HTTP_500/);
   });
 
-  it('marks a failure whose subscription is unknown or deleted FAILED with the reason, sending nothing', async () => {
+  it('marks a failure whose subscription is unknown or deleted SKIPPED by the gate with the reason, sending nothing', async () => {
     const r = await receiver();
     const sub = await hub.subscribe({ endpointUrl: r.url });
     await hub.unsubscribe(sub.id);
@@ -158,15 +158,39 @@ describe('dlt-processor scheduler', () => {
     await hub.deadLetter(deleted, sub.id);
     await hub.deadLetter(unknown, 'sub-that-never-existed');
     for (const e of [deleted, unknown])
-      await waitFor(async () => (await row(e.id))?.status === 'FAILED', { what: `FAILED ${e.id}` });
+      await waitFor(async () => (await row(e.id))?.status === 'SKIPPED', { what: `SKIPPED ${e.id}` });
     expect((await row(deleted.id))!.reason).toMatch(/subscription unknown or deleted/);
-    expect((await row(unknown.id))!).toMatchObject({ lastErrorCode: 'DLT.SUBSCRIPTION_GONE' });
+    expect((await row(unknown.id))!).toMatchObject({ lastErrorCode: 'GATE.SUBSCRIPTION_GONE' });
     expect(r.received).toHaveLength(0);
     // A replay cannot deliver either: it answers the reason.
     const id = (await row(unknown.id))!.id;
     const res = await hub.app.inject({ method: 'POST', url: `/v1/failed-events/${id}/replay`, headers: op() });
-    expect(res.json()).toMatchObject({ delivered: false, errorCode: 'DLT.SUBSCRIPTION_GONE' });
+    expect(res.json()).toMatchObject({ delivered: false, status: 'SKIPPED', errorCode: 'GATE.SUBSCRIPTION_GONE' });
     expect(hub.audit.entries.filter((e) => e.eventId === unknown.id && e.stage === 'HTTP_SEND')).toHaveLength(0);
+  });
+
+  it('holds a paused subscription’s retries (HELD, nothing sent) and delivers them once it is resumed', async () => {
+    const r = await receiver();
+    const sub = await hub.subscribe({ endpointUrl: r.url, status: 'PAUSED' });
+    const e = anEvent();
+    await hub.deadLetter(e, sub.id);
+    await waitFor(async () => (await row(e.id))?.status === 'HELD', { what: 'HELD' });
+    expect(r.received).toHaveLength(0);
+    await hub.subscribe({ ...sub, status: 'ACTIVE', version: sub.version + 1 });
+    await waitFor(async () => (await row(e.id))?.status === 'DELIVERED', { what: 'DELIVERED after resume' });
+    expect(r.received.map((x) => x.headers['webhook-id'])).toEqual([e.id]);
+  });
+
+  it('ends a deleted subscription’s held deliveries SKIPPED with the reason', async () => {
+    const r = await receiver();
+    const sub = await hub.subscribe({ endpointUrl: r.url, status: 'PAUSED' });
+    const e = anEvent();
+    await hub.deadLetter(e, sub.id);
+    await waitFor(async () => (await row(e.id))?.status === 'HELD', { what: 'HELD' });
+    await hub.unsubscribe(sub.id);
+    await waitFor(async () => (await row(e.id))?.status === 'SKIPPED', { what: 'SKIPPED after delete' });
+    expect((await row(e.id))!.reason).toMatch(/deleted while its deliveries were held/);
+    expect(r.received).toHaveLength(0);
   });
 });
 

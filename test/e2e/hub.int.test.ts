@@ -300,13 +300,15 @@ describe('Integration Hub end to end (four services as separate processes)', () 
 });
 
 /**
- * Environment that shortens retry schedules (names from each service's config.ts): the outbox-processor and the
- * dlt-processor both read MAX_ATTEMPTS / RETRY_BASE_MS / RETRY_MAX_MS; the dlt scheduler polls every 250 ms.
+ * Environment that shortens retry schedules (names from each service's config.ts): the outbox-processor's
+ * in-process attempts (MAX_ATTEMPTS / RETRY_BASE_MS / RETRY_MAX_MS), the durable schedule the dlt-processor runs
+ * (DELIVERY_RETRY_SCHEDULE, two steps of 1 s), its scheduler polling every 250 ms.
  */
 const FAST_RETRIES: Record<string, string> = {
   MAX_ATTEMPTS: '2',
   RETRY_BASE_MS: '100',
   RETRY_MAX_MS: '300',
+  DELIVERY_RETRY_SCHEDULE: '1s,1s',
   SCHEDULER_INTERVAL_MS: '250',
 };
 

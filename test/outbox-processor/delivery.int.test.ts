@@ -340,7 +340,7 @@ describe('outbox-processor delivering to real subscribers', () => {
     expect(dlt!.headers[HUB_HEADERS.dltAttempts]).toBe('3');
   });
 
-  it('skips a record whose subscription is unknown, paused or deleted, and keeps going', async () => {
+  it('never sends a record whose subscription is unknown, deleted (SKIPPED) or paused (HELD), and keeps going', async () => {
     const r = await receiver();
     const paused = await hub.subscribe({ endpointUrl: r.url, status: 'PAUSED' });
     const deleted = await hub.subscribe({ endpointUrl: r.url });
@@ -355,9 +355,17 @@ describe('outbox-processor delivering to real subscribers', () => {
     await hub.publish(ok, live.id);
     await waitFor(() => r.received.some((x) => x.headers['webhook-id'] === ok.id));
     expect(r.received).toHaveLength(1);
-    await waitFor(() =>
-      skipped.every((e) => hub.audit.entries.some((a) => a.eventId === e.id && a.outcome === 'skipped')),
-    );
+    // Each is recorded with its reason: the gate's refusals as SKIPPED, the paused one as HELD (kept for resume).
+    const disposition = async (subId: string) => (await dltRecordsOf(hub, subId, 1))[0]!.headers;
+    expect(await disposition('no-such-subscription')).toMatchObject({
+      [HUB_HEADERS.dltDisposition]: 'SKIPPED',
+      [HUB_HEADERS.dltLastErrorCode]: 'GATE.SUBSCRIPTION_GONE',
+    });
+    expect(await disposition(deleted.id)).toMatchObject({ [HUB_HEADERS.dltDisposition]: 'SKIPPED' });
+    expect(await disposition(paused.id)).toMatchObject({
+      [HUB_HEADERS.dltDisposition]: 'HELD',
+      [HUB_HEADERS.dltLastError]: expect.stringMatching(/paused/),
+    });
   });
 
   it('dead-letters a malformed outbox record with its reason and keeps going', async () => {
@@ -373,5 +381,57 @@ describe('outbox-processor delivering to real subscribers', () => {
     const [dlt] = await dltRecordsOf(hub, live.id, 1);
     expect(dlt!.headers[HUB_HEADERS.dltLastErrorCode]).toBe('OUTBOX.MALFORMED');
     expect(dlt!.headers[HUB_HEADERS.dltLastError]).toMatch(/missing CloudEvent attribute/);
+  });
+});
+
+describe('outbox-processor: no silent stall', () => {
+  it('completes a record whose processing rejects unexpectedly into the DLT (OUTBOX.INTERNAL) and keeps its partition moving', async () => {
+    let poison: string | undefined;
+    const hub = await startHarness({
+      wrapHandle: (handle) => async (item) => {
+        if (item.event.id === poison) throw new Error('bug: unexpected rejection');
+        return handle(item);
+      },
+    });
+    const r = await startReceiver();
+    try {
+      const sub = await hub.subscribe({ endpointUrl: r.url });
+      const bad = anEvent();
+      poison = bad.id;
+      const after = [anEvent(), anEvent()];
+      await hub.publish(bad, sub.id);
+      for (const e of after) await hub.publish(e, sub.id);
+      await waitFor(() => after.every((e) => r.received.some((x) => x.headers['webhook-id'] === e.id)));
+      const [dlt] = await dltRecordsOf(hub, sub.id, 1);
+      expect(dlt!.headers).toMatchObject({
+        ce_id: bad.id,
+        [HUB_HEADERS.dltLastErrorCode]: 'OUTBOX.INTERNAL',
+        [HUB_HEADERS.dltLastError]: expect.stringMatching(/unexpected rejection/),
+      });
+      // Its offset was completed: the group's committed offset reaches the end of the partition.
+      await waitFor(
+        async () => {
+          const admin = hub.kafka.admin();
+          await admin.connect();
+          try {
+            const [committed] = await admin.fetchOffsets({
+              groupId: hub.groupId,
+              topics: [hub.topics.outbox('user-lifecycle')],
+            });
+            const ends = await admin.fetchTopicOffsets(hub.topics.outbox('user-lifecycle'));
+            return ends.every(
+              (e) =>
+                committed!.partitions.find((p) => p.partition === e.partition)?.offset === e.high || e.high === '0',
+            );
+          } finally {
+            await admin.disconnect();
+          }
+        },
+        { what: 'committed offsets at the end of every partition' },
+      );
+    } finally {
+      await hub.stop();
+      await r.close();
+    }
   });
 });

@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Kafka, Producer } from 'kafkajs';
 import pino from 'pino';
-import { createDeliveryHandler } from '../../pipeline/outbox-processor/handler';
+import { createDeliveryHandler, type DeliveryOutcome, type OutboxItem } from '../../pipeline/outbox-processor/handler';
 import { createOutboxMetrics, type OutboxMetrics } from '../../pipeline/outbox-processor/metrics';
 import { startOutboxConsumer } from '../../pipeline/outbox-processor/outbox.kafka';
 import { memoryAuditSink } from '../../pipeline/shared/audit/audit';
@@ -117,6 +117,8 @@ export interface Harness extends Stage {
   metrics: OutboxMetrics;
   sender: HttpSender;
   directory: SubscriptionDirectory;
+  /** The outbox consumer group. */
+  groupId: string;
   /** Seals the given plaintext secrets into a snapshot and publishes it on the changelog; waits for the directory. */
   subscribe(s: SubscriptionSpec): Promise<SubscriptionSnapshot>;
   /**
@@ -140,6 +142,10 @@ export interface HarnessOptions {
   schedule?: number[];
   orderedLaneQueue?: number;
   maxInFlightPerPartition?: number;
+  /** Wraps the delivery handler (to inject an unexpected rejection). */
+  wrapHandle?: (
+    handle: (item: OutboxItem) => Promise<DeliveryOutcome>,
+  ) => (item: OutboxItem) => Promise<DeliveryOutcome>;
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
@@ -169,7 +175,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const shutdown = new AbortController();
   const metrics = createOutboxMetrics();
   const openAttempts = new Map<string, { now: number; max: number }>();
-  const endpointRejection = gateEndpointCheck(['127.0.0.1', 'localhost']);
+  const endpointRejection = gateEndpointCheck(opts.sender?.allowHosts ?? ['127.0.0.1', 'localhost']);
   const handle = createDeliveryHandler({
     directory,
     endpointRejection,
@@ -193,13 +199,14 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     audit,
     signal: shutdown.signal,
   });
+  const groupId = uniqueName('outbox');
   const consumer = await startOutboxConsumer({
     kafka,
     topics,
-    groupId: uniqueName('outbox'),
+    groupId,
     directory,
     endpointRejection,
-    handle,
+    handle: opts.wrapHandle ? opts.wrapHandle(handle) : handle,
     lanes: opts.lanes,
     scheduleFor: (sub) => sub.retrySchedule ?? opts.schedule ?? [1000, 1000, 1000],
     retryAfterCapMs: 1000,
@@ -223,6 +230,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     metrics,
     sender,
     directory,
+    groupId,
     subscribe: (s) => publishSubscription({ producer: stage.producer, topic: topics.subscriptions, box, directory }, s),
     maxOpenAttempts: (url) => openAttempts.get(url)?.max ?? 0,
     async stop() {

@@ -36,7 +36,7 @@ describe('Postgres outage (reliability scenario 4)', () => {
   beforeAll(async () => {
     rel = await startRelHub('pg', {
       serviceEnv: {
-        'dlt-processor': { RETRY_BASE_MS: '3600000', RETRY_MAX_MS: '3600000' },
+        'dlt-processor': { DELIVERY_RETRY_SCHEDULE: '1h' },
         // The healthy subscriber must not fail: the suite's 1.5 s header timeout (meant for the hanging subscriber
         // of scenario 5) can expire on a loaded 2-core box and park a healthy delivery. The service defaults here.
         'outbox-processor': { HEADERS_TIMEOUT_MS: '10000', BODY_TIMEOUT_MS: '10000', REQUEST_TIMEOUT_MS: '30000' },

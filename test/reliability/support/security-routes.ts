@@ -248,6 +248,25 @@ export function tenantIsolationTable(ctx: IsolationContext): Map<string, RouteCa
       ),
     ],
     ['dltApi GET /v1/replay-jobs/:id', denied(d('GET', `/v1/replay-jobs/${ctx.bReplayJobId}`))],
+    [
+      'dltApi GET /v1/lanes',
+      denied(d('GET', `/v1/lanes?tenantId=${ctx.b.tenantId}&subscriptionId=${ctx.bSubscriptionId}`)),
+    ],
+    [
+      'dltApi POST /v1/lanes/release',
+      denied(
+        d('POST', '/v1/lanes/release', {
+          subscriptionId: ctx.bSubscriptionId,
+          tenantId: ctx.b.tenantId,
+          action: 'SKIP',
+        }),
+        d('POST', '/v1/lanes/release', {
+          subscriptionId: ctx.bSubscriptionId,
+          tenantId: ctx.b.tenantId,
+          action: 'FAIL',
+        }),
+      ),
+    ],
     // event-processor: HTTP ingest of an event of another tenant
     ['eventApi POST /v1/events', denied(ingest(ctx.b.tenantId))],
   ]);
