@@ -68,6 +68,8 @@ export interface OutboxRunnerOptions {
   retryAfterCapMs?: number;
   /** Records an ordered lane may have waiting behind its head in this process before they are parked (default 32). */
   orderedLaneQueue?: number;
+  /** How long a lane's head must have been running for the lane to count as stalled (default `endpointStallMs`). */
+  laneStallMs?: number;
   /** Whether the endpoint's circuit is open now: its records go to the DLT without waiting for a slot. */
   breakerOpen?: (endpointUrl: string) => boolean;
   /** Aborted by stop(): the handler stops waiting between retries. Pass the same signal to the handler. */
@@ -346,6 +348,8 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
   const blockedLanes = new Set<string>();
   /** Records waiting in each lane's serial queue in this process. */
   const laneDepth = new Map<string, number>();
+  /** When the record running at each lane's head started (a lane is stalled when that is long ago). */
+  const laneHeadSince = new Map<string, number>();
   const laneQueueLimit = Math.max(
     1,
     Math.min(opts.orderedLaneQueue ?? 32, Math.floor(opts.maxInFlightPerPartition / 4)),
@@ -463,6 +467,7 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
     fetchedIn: number,
   ): Promise<Outcome | typeof ABANDONED> => {
     if (shouldAbandon(fetchedIn)) return ABANDONED;
+    laneHeadSince.set(laneId(item), performance.now());
     const gate = admit(gateDeps, item);
     if (gate.type === 'refuse') return { type: 'skipped', code: gate.code, reason: gate.reason };
     if (!opts.lanes)
@@ -616,8 +621,12 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
       // One tenant's records of an ordered subscription one after another, parks included (the lane's serial queue).
       const id = laneId(item);
       const depth = laneDepth.get(id) ?? 0;
-      if (opts.lanes && depth >= laneQueueLimit) {
-        // Over the lane's share of the partition's slots (its head hangs): park in order instead of waiting here.
+      const headSince = laneHeadSince.get(id);
+      const stalled =
+        headSince !== undefined && performance.now() - headSince >= (opts.laneStallMs ?? opts.endpointStallMs ?? 1000);
+      if (opts.lanes && depth >= laneQueueLimit && stalled) {
+        // Over the lane's share of the partition's slots while its head hangs: park in order instead of waiting
+        // here. (A healthy lane in a burst waits: its records flow, and parking them would only slow it down.)
         // HELD as LANE_WAIT, so the schedule cannot attempt it before the records still queued in this process;
         // released when the lane's queue here drains (or, after a crash, by the dlt-processor's sweep).
         blockedLanes.add(id);
@@ -640,8 +649,10 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
           outcome = await ordered_.run(id, () => runOrdered(topic, partition, message, item, fetchedIn));
         } finally {
           const left = (laneDepth.get(id) ?? 1) - 1;
-          if (left <= 0) laneDepth.delete(id);
-          else laneDepth.set(id, left);
+          if (left <= 0) {
+            laneDepth.delete(id);
+            laneHeadSince.delete(id);
+          } else laneDepth.set(id, left);
           if (left <= 0 && opts.lanes && blockedLanes.has(id)) await releaseLaneWait(item);
         }
       }

@@ -119,7 +119,7 @@ describe('outbox-processor killed with SIGKILL mid-run', () => {
       HUB_ENCRYPTION_KEYS: stage.keySpec,
       DATABASE_URL: db!.url,
       ENDPOINT_ALLOW_HOSTS: '127.0.0.1',
-      LOG_LEVEL: 'warn',
+      LOG_LEVEL: process.env.CRASH_LOG_LEVEL ?? 'warn',
       SESSION_TIMEOUT_MS: '6000',
       MAX_IN_FLIGHT: '400',
     };
@@ -140,7 +140,10 @@ describe('outbox-processor killed with SIGKILL mid-run', () => {
     await waitFor(() => uniqueCount() === DELIVERIES, {
       timeoutMs: DELIVERIES > 5_000 ? 400_000 : 120_000,
       intervalMs: 100,
-      what: `all ${DELIVERIES} deliveries after the restart (${uniqueCount()}); child output:\n${child.output.join('\n')}`,
+      what: `all ${DELIVERIES} deliveries after the restart`,
+    }).catch((err: Error) => {
+      // The child's output as it is at the failure, not when the wait began.
+      throw new Error(`${err.message} (${uniqueCount()}); child output:\n${child!.output.slice(-80).join('\n')}`);
     });
     const elapsed = Date.now() - started;
     // Let stragglers (redeliveries of what was in flight) arrive before counting duplicates.

@@ -141,6 +141,7 @@ export interface HarnessOptions {
   /** The durable schedule parked lane heads start on (default 1 s steps). */
   schedule?: number[];
   orderedLaneQueue?: number;
+  laneStallMs?: number;
   maxInFlightPerPartition?: number;
   /** Wraps the delivery handler (to inject an unexpected rejection). */
   wrapHandle?: (
@@ -211,6 +212,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     scheduleFor: (sub) => sub.retrySchedule ?? opts.schedule ?? [1000, 1000, 1000],
     retryAfterCapMs: 1000,
     orderedLaneQueue: opts.orderedLaneQueue,
+    laneStallMs: opts.laneStallMs,
     breakerOpen: (url) => breakers.isOpen(url),
     shutdown,
     log,
