@@ -62,7 +62,7 @@ async function main(): Promise<void> {
     const spec = { partitions: config.TOPIC_PARTITIONS, replicationFactor: config.KAFKA_REPLICATION_FACTOR };
     const created = await ensureTopics(admin, [
       { topic: topics.subscriptions, ...spec, compact: true },
-      ...[...topics.allDlt(), topics.audit].map((topic) => ({ topic, ...spec })),
+      ...[...topics.allDlt(), topics.audit, topics.ledger].map((topic) => ({ topic, ...spec })),
     ]);
     if (created.length > 0) log.info({ created }, 'created missing topics');
   } finally {

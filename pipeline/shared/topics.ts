@@ -8,6 +8,8 @@ export interface TopicNames {
   subscriptions: string;
   quarantine: string;
   audit: string;
+  /** The delivery ledger's records (ledger-record.ts), keyed by tenant; read by the ledger writer. */
+  ledger: string;
   outbox(domain: Domain): string;
   dlt(domain: Domain): string;
   allOutbox(): string[];
@@ -19,6 +21,7 @@ export function topicNames(prefix = 'integration-hub'): TopicNames {
     subscriptions: `${prefix}.subscriptions.v1`,
     quarantine: `${prefix}.quarantine.v1`,
     audit: `${prefix}.audit.v1`,
+    ledger: `${prefix}.ledger.v1`,
     outbox: (d) => `${prefix}.outbox.${d}.v1`,
     dlt: (d) => `${prefix}.dlt.${d}.v1`,
     allOutbox: () => DOMAINS.map((d) => `${prefix}.outbox.${d}.v1`),
@@ -48,4 +51,6 @@ export const HUB_HEADERS = {
   dltDisposition: 'hub-dlt-disposition',
   /** The subscriber's last Retry-After, in milliseconds: the first scheduled attempt honours it (capped). */
   dltRetryAfterMs: 'hub-dlt-retry-after-ms',
+  /** When the hub ingested the event (ISO): the delivery ledger's partition key, carried on outbox and DLT records. */
+  receivedAt: 'hub-received-at',
 } as const;

@@ -156,6 +156,7 @@ export function hubTopicSpecs(names: TopicNames, ingest: string, p: number) {
     ...names.allDlt().map((topic) => ({ topic, partitions: p })),
     { topic: names.quarantine, partitions: 1 },
     { topic: names.audit, partitions: p },
+    { topic: names.ledger, partitions: p },
   ];
 }
 

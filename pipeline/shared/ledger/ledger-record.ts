@@ -1,0 +1,106 @@
+/**
+ * The delivery ledger's records: what the processors emit, durably, to `<prefix>.ledger.v1` (key = tenant id), and
+ * the ledger writer (dlt-processor) batches into Postgres (LedgerEvent, LedgerDelivery, LedgerAttempt; partitioned
+ * by day on the event's `receivedAt`).
+ *
+ *   event-processor ── event (in the same transaction as the event's outbox records: one per ingested event)
+ *   outbox-processor ─ attempt (one per HTTP attempt) + delivery (the delivery's new state), acknowledged by the
+ *                      broker before the outbox record's offset is committed
+ *   dlt-processor ──── attempt + delivery for scheduled retries and replays (same records)
+ *
+ * Idempotent under redelivery: an event is keyed by (eventId, receivedAt), an attempt by its `attemptId` (made when
+ * the attempt was), a delivery by (eventId, subscriptionId) and only moves to a state whose `at` is not older.
+ */
+import { z } from 'zod';
+
+export const LEDGER_DELIVERY_STATUSES = ['PENDING', 'DELIVERED', 'RETRYING', 'HELD', 'FAILED', 'SKIPPED'] as const;
+export type LedgerDeliveryStatus = (typeof LEDGER_DELIVERY_STATUSES)[number];
+export const ATTEMPT_SOURCES = ['OUTBOX', 'SCHEDULED', 'REPLAY'] as const;
+
+const iso = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'an ISO date-time');
+
+export const ledgerEventSchema = z.object({
+  kind: z.literal('event'),
+  /** When the record was made. */
+  at: iso,
+  eventId: z.string(),
+  tenantId: z.string(),
+  type: z.string(),
+  source: z.string(),
+  subject: z.string().optional(),
+  match: z.object({
+    sourceService: z.string(),
+    eventType: z.string(),
+    resourceType: z.string(),
+    operationType: z.string(),
+  }),
+  domain: z.string(),
+  traceId: z.string().optional(),
+  /** When the hub ingested the event: the partition key of every ledger table. */
+  receivedAt: iso,
+  /** Where the input lives in Kafka (absent for HTTP ingest). */
+  ingest: z.object({ topic: z.string(), partition: z.number().int(), offset: z.string() }).optional(),
+  /** The subscriptions it was fanned out to (one PENDING delivery each). */
+  subscriptionIds: z.array(z.string()),
+  /** The CloudEvent as delivered: binary-mode headers (ce_*) and the data, base64 (for replay). */
+  payload: z.object({ headers: z.record(z.string(), z.string()), body: z.string() }),
+});
+
+export const ledgerAttemptSchema = z.object({
+  kind: z.literal('attempt'),
+  at: iso,
+  /** Unique per attempt, made when the attempt was: a redelivered record is written once. */
+  attemptId: z.string().uuid(),
+  eventId: z.string(),
+  tenantId: z.string(),
+  subscriptionId: z.string(),
+  receivedAt: iso,
+  source: z.enum(ATTEMPT_SOURCES),
+  /** 1-based within its source's run (outbox: in-process attempt; scheduled: the row's scheduled attempt). */
+  attempt: z.number().int().nonnegative(),
+  durationMs: z.number().int().nonnegative(),
+  statusCode: z.number().int().nullable(),
+  errorCode: z.string().nullable(),
+  /** At most 1 KB, credentials masked (snippet.ts). */
+  responseSnippet: z.string().nullable(),
+});
+
+export const ledgerDeliverySchema = z.object({
+  kind: z.literal('delivery'),
+  at: iso,
+  eventId: z.string(),
+  tenantId: z.string(),
+  subscriptionId: z.string(),
+  receivedAt: iso,
+  status: z.enum(LEDGER_DELIVERY_STATUSES),
+  reason: z.string().nullable(),
+  /** Attempts made by the step that led here (added to the delivery's count). */
+  attempts: z.number().int().nonnegative(),
+  lastStatusCode: z.number().int().nullable(),
+  nextAttemptAt: iso.nullable(),
+});
+
+export const ledgerRecordSchema = z.discriminatedUnion('kind', [
+  ledgerEventSchema,
+  ledgerAttemptSchema,
+  ledgerDeliverySchema,
+]);
+export type LedgerRecord = z.infer<typeof ledgerRecordSchema>;
+export type LedgerEvent = z.infer<typeof ledgerEventSchema>;
+export type LedgerAttempt = z.infer<typeof ledgerAttemptSchema>;
+export type LedgerDelivery = z.infer<typeof ledgerDeliverySchema>;
+
+export const encodeLedgerRecord = (r: LedgerRecord): Buffer => Buffer.from(JSON.stringify(r));
+
+/** Parses a ledger record; undefined (with the reason) when it is not one. */
+export function decodeLedgerRecord(
+  value: Buffer | null,
+): { ok: true; record: LedgerRecord } | { ok: false; reason: string } {
+  if (!value || value.length === 0) return { ok: false, reason: 'empty ledger record' };
+  try {
+    const r = ledgerRecordSchema.safeParse(JSON.parse(value.toString('utf8')));
+    return r.success ? { ok: true, record: r.data } : { ok: false, reason: r.error.issues[0]?.message ?? 'invalid' };
+  } catch (err) {
+    return { ok: false, reason: `not JSON: ${(err as Error).message}` };
+  }
+}
