@@ -1,9 +1,10 @@
 /** dlt-processor configuration: one zod schema over the environment, parsed once. */
 import { z } from 'zod';
-import { commonEnv, env, loadConfig, scheduleEnv } from '../shared/config/load-config';
+import { commonEnv, env, ledgerEnv, loadConfig, scheduleEnv } from '../shared/config/load-config';
 
 export const dltConfigSchema = z.object({
   ...commonEnv,
+  ...ledgerEnv,
   DATABASE_URL: z
     .string()
     .min(1, 'required: postgresql://user@host:5432/db')
@@ -28,6 +29,11 @@ export const dltConfigSchema = z.object({
     .list([])
     .describe(
       "Hosts allowed although they are or resolve to internal addresses (same list as the outbox-processor's).",
+    ),
+  SESSION_TIMEOUT_MS: env
+    .int(10_000, 6_000)
+    .describe(
+      "Session timeout of the DLT consumer group: how fast a crashed instance's partitions move, and how soon a restarted instance is back.",
     ),
   SCHEDULER_INTERVAL_MS: env
     .int(1000, 10)

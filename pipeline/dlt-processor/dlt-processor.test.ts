@@ -1,8 +1,8 @@
 import { toKafkaBinary } from '../shared/cloudevents/envelope';
+import { safeSnippet } from '../shared/delivery/snippet';
 import { parseDltRecord } from '../shared/parked/parse-dlt-record';
 import { HUB_HEADERS } from '../shared/topics';
 import { decideAfterAttempt } from './retry-decision';
-import { safeSnippet } from './snippet';
 
 const now = new Date('2026-01-01T00:00:00Z');
 const record = (extra: Record<string, string> = {}, drop: string[] = []) => {

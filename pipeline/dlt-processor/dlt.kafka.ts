@@ -34,6 +34,8 @@ export interface DltConsumerOptions {
   pingTimeoutMs?: number;
   /** The consumer stopped for good (kafkajs will not restart it): the owner exits so the instance is restarted. */
   onFatal?: (err: Error) => void;
+  /** Consumer group session timeout (default 10 s). */
+  sessionTimeoutMs?: number;
 }
 
 export interface DltConsumer {
@@ -70,6 +72,8 @@ export async function startDltConsumer(opts: DltConsumerOptions): Promise<DltCon
     groupId: opts.groupId,
     readUncommitted: false,
     maxWaitTimeInMs: FETCH_MAX_WAIT_MS,
+    sessionTimeout: opts.sessionTimeoutMs ?? 10_000,
+    heartbeatInterval: Math.min(3_000, Math.floor((opts.sessionTimeoutMs ?? 10_000) / 3)),
   });
   const log = opts.log.child({ component: 'dlt-consumer' });
   onPermanentCrash(consumer, log, 'dlt', opts.onFatal);

@@ -20,7 +20,9 @@ import { scheduledDelay } from '../shared/delivery/retry-schedule';
 import { HttpSender } from '../shared/delivery/send';
 import { errorMessage } from '../shared/errors';
 import { ensureTopics } from '../shared/kafka/admin';
+import { BatchingProducer } from '../shared/kafka/batching-producer';
 import { createKafka } from '../shared/kafka/client';
+import { kafkaLedgerSink } from '../shared/ledger/ledger-sink.kafka';
 import { createLogger, type Logger } from '../shared/logging/logger';
 import { FailureStorePrisma } from '../shared/parked/failure-store.prisma';
 import { startSubscriptionDirectory } from '../shared/subscriptions/directory';
@@ -94,6 +96,12 @@ async function main(): Promise<void> {
   const scheduleFor = (sub: SubscriptionSnapshot | undefined) => sub?.retrySchedule ?? config.DELIVERY_RETRY_SCHEDULE;
   const auditProducer = kafka.producer();
   await auditProducer.connect();
+  // The delivery ledger's records of scheduled retries and replays (acks=-1, batched).
+  const ledgerProducer = kafka.producer({ idempotent: true, maxInFlightRequests: 5 });
+  await ledgerProducer.connect();
+  const ledger = config.LEDGER_ENABLED
+    ? kafkaLedgerSink(new BatchingProducer(ledgerProducer), topics.ledger)
+    : undefined;
   const audit = createAuditSink({
     producer: kafkaAuditProducer(auditProducer, topics.audit),
     source: '//integration-hub/dlt-processor',
@@ -111,6 +119,7 @@ async function main(): Promise<void> {
     leaseMs: config.CLAIM_LEASE_MS,
     onAttempt: (source, outcome) => metrics.redeliveries.inc({ source, outcome }),
     onExhausted: () => metrics.exhausted.inc(),
+    ledger,
   };
   const jobs = createReplayJobs(prisma, redelivery, config.REPLAY_CONCURRENCY);
 
@@ -149,6 +158,7 @@ async function main(): Promise<void> {
     store,
     log,
     onPersisted: (n) => metrics.persisted.inc(n),
+    sessionTimeoutMs: config.SESSION_TIMEOUT_MS,
     firstDelay: (row) =>
       scheduledDelay(scheduleFor(directory.get(row.subscriptionId)), 0, row.retryAfterMs, config.RETRY_AFTER_MAX_MS),
   });
@@ -182,6 +192,7 @@ async function main(): Promise<void> {
       await app.close();
       await audit.stop();
       await auditProducer.disconnect();
+      await ledgerProducer.disconnect();
       await directory.stop();
       await sender.close();
       await prisma.$disconnect();

@@ -10,17 +10,21 @@
  *                        its failing flag is cleared, and another round runs at once (a lane's next head)
  *                     ─▶ schedule exhausted: FAILED with the reason, the subscription is flagged
  */
+import { randomUUID } from 'node:crypto';
 import type { AuditSink } from '../shared/audit/audit';
 import { fromKafkaBinary, type HubCloudEvent } from '../shared/cloudevents/envelope';
 import type { DeliveryResult } from '../shared/delivery/deliver';
 import { admit, type GateDeps } from '../shared/delivery/gate';
+import { safeSnippet } from '../shared/delivery/snippet';
 import { errorMessage } from '../shared/errors';
+import type { LedgerSink } from '../shared/ledger/ledger';
+import type { LedgerDeliveryStatus, LedgerRecord } from '../shared/ledger/ledger-record';
 import type { Logger } from '../shared/logging/logger';
 import type { FailureStore, StoredFailure } from '../shared/parked/failure-store';
 import type { SubscriptionLookup } from '../shared/subscriptions/directory';
 import type { SubscriptionSnapshot } from '../shared/subscriptions/snapshot';
+import { HUB_HEADERS } from '../shared/topics';
 import { decideAfterAttempt, type FailureStatus } from './retry-decision';
-import { safeSnippet } from './snippet';
 
 export interface RedeliveryDeps {
   store: FailureStore;
@@ -39,6 +43,70 @@ export interface RedeliveryDeps {
   onAttempt?: (source: 'SCHEDULED' | 'REPLAY', outcome: FailureStatus) => void;
   /** A delivery exhausted its schedule (metrics). */
   onExhausted?: (subscriptionId: string) => void;
+  /** The delivery ledger: each attempt and the delivery's new state. */
+  ledger?: LedgerSink;
+}
+
+const LEDGER_STATUS: Record<FailureStatus, LedgerDeliveryStatus> = {
+  PENDING: 'RETRYING',
+  RETRYING: 'RETRYING',
+  HELD: 'HELD',
+  DELIVERED: 'DELIVERED',
+  REPLAYED: 'DELIVERED',
+  FAILED: 'FAILED',
+  SKIPPED: 'SKIPPED',
+};
+
+/** The ledger's records of one parked delivery's step: its attempt (if a request went out) and its new state. */
+export function parkedLedgerRecords(
+  f: Pick<StoredFailure, 'eventId' | 'tenantId' | 'subscriptionId' | 'ceHeaders' | 'firstFailedAt'>,
+  step: {
+    at: Date;
+    source?: 'SCHEDULED' | 'REPLAY';
+    attempt?: number;
+    result?: Pick<DeliveryResult, 'durationMs' | 'status' | 'failure' | 'responseSnippet'>;
+    status: FailureStatus;
+    reason: string | null;
+    nextAttemptAt: Date | null;
+  },
+): LedgerRecord[] {
+  const receivedAt = f.ceHeaders[HUB_HEADERS.receivedAt] ?? f.firstFailedAt.toISOString();
+  const base = { eventId: f.eventId, tenantId: f.tenantId, subscriptionId: f.subscriptionId, receivedAt };
+  const out: LedgerRecord[] = [];
+  if (step.result && step.source)
+    out.push({
+      kind: 'attempt',
+      at: step.at.toISOString(),
+      attemptId: randomUUID(),
+      ...base,
+      source: step.source,
+      attempt: step.attempt ?? 0,
+      durationMs: Math.max(0, Math.round(step.result.durationMs)),
+      statusCode: step.result.status ?? null,
+      errorCode: step.result.failure?.code ?? null,
+      responseSnippet: safeSnippet(step.result.responseSnippet),
+    });
+  out.push({
+    kind: 'delivery',
+    at: new Date(step.at.getTime() + 1).toISOString(),
+    ...base,
+    status: LEDGER_STATUS[step.status],
+    reason: step.reason,
+    attempts: out.length > 0 ? 1 : 0,
+    lastStatusCode: step.result?.status ?? null,
+    nextAttemptAt: step.nextAttemptAt?.toISOString() ?? null,
+  });
+  return out;
+}
+
+/** Emits to the ledger; a failure is logged (the row in Postgres stays the truth of the schedule). */
+async function toLedger(deps: RedeliveryDeps, records: LedgerRecord[]): Promise<void> {
+  if (!deps.ledger) return;
+  try {
+    await deps.ledger.emit(records);
+  } catch (err) {
+    deps.log.error({ err: errorMessage(err), records: records.length }, 'ledger records not written');
+  }
 }
 
 function decodeStored(f: StoredFailure) {
@@ -64,6 +132,10 @@ export async function redeliver(deps: RedeliveryDeps, f: StoredFailure, replay: 
   const sub = gate.type === 'refuse' ? undefined : gate.sub;
   if (gate.type === 'hold') {
     // Paused: held until resumed (no request, nothing counted against the schedule).
+    await toLedger(
+      deps,
+      parkedLedgerRecords(f, { at: new Date(), status: 'HELD', reason: gate.reason, nextAttemptAt: null }),
+    );
     await deps.store.recordAttempt(f.id, null, {
       status: 'HELD',
       nextAttemptAt: null,
@@ -113,6 +185,19 @@ export async function redeliver(deps: RedeliveryDeps, f: StoredFailure, replay: 
     replay && gate.type !== 'refuse' && result.outcome !== 'delivered' && !['FAILED', 'SKIPPED'].includes(f.status)
       ? f.status
       : decision.status;
+  const attemptedAt = new Date();
+  await toLedger(
+    deps,
+    parkedLedgerRecords(f, {
+      at: attemptedAt,
+      source,
+      attempt: replay ? undefined : scheduledSoFar,
+      result: gate.type === 'refuse' || !event ? undefined : result,
+      status,
+      reason: decision.reason ?? (result.outcome === 'delivered' ? null : (result.failure?.message ?? null)),
+      nextAttemptAt: status === f.status && replay ? f.nextAttemptAt : decision.nextAttemptAt,
+    }),
+  );
   const applied = await deps.store.recordAttempt(
     f.id,
     {

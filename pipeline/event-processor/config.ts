@@ -1,12 +1,13 @@
 /** event-processor configuration: one zod schema over the environment, parsed once (see README.md). */
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { commonEnv, env, loadConfig } from '../shared/config/load-config';
+import { commonEnv, env, ledgerEnv, loadConfig } from '../shared/config/load-config';
 import { DEFAULT_INGEST_TOPIC } from '../shared/topics';
 import { DEFAULT_MAX_EVENT_BYTES } from './decode-input';
 
 export const eventProcessorEnv = z.object({
   ...commonEnv,
+  ...ledgerEnv,
   INGEST_TOPICS: env
     .list([DEFAULT_INGEST_TOPIC])
     .refine((l) => l.length > 0, 'at least one ingest topic')
@@ -54,9 +55,9 @@ export const eventProcessorEnv = z.object({
     .int(30_000, 1000, 900_000)
     .describe('Kafka transaction timeout of the fan-out producers: the broker aborts a transaction left open longer.'),
   KAFKA_SESSION_TIMEOUT_MS: env
-    .int(30_000, 1000, 300_000)
+    .int(10_000, 1000, 300_000)
     .describe(
-      "Consumer group session timeout: a crashed instance's partitions move after this long (the broker allows 6 s – 5 min by default).",
+      "Consumer group session timeout: a crashed instance's partitions move after this long, and a restarted one is back after it (the broker allows 6 s – 5 min by default).",
     ),
   SCHEMA_REGISTRY_URL: z
     .url()

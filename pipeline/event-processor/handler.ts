@@ -18,6 +18,7 @@ import type { AuditEntry } from '../shared/audit/audit';
 import { EXT, type HubCloudEvent, type KafkaHeaders, toKafkaBinary } from '../shared/cloudevents/envelope';
 import { headerString } from '../shared/cloudevents/header-value';
 import { permanent } from '../shared/errors';
+import { encodeLedgerRecord, type LedgerRecord } from '../shared/ledger/ledger-record';
 import { deadLetter, delivered, type Outcome, skipped } from '../shared/outcome';
 import { defaultRoutingTable, type RoutingTable, routeDomain } from '../shared/routing';
 import type { SubscriptionLookup } from '../shared/subscriptions/directory';
@@ -65,6 +66,8 @@ export interface EventHandlerDeps {
   topics: TopicNames;
   routing?: RoutingTable;
   now?: () => number;
+  /** Emit the delivery ledger's event record (ledger-record.ts) with the outbox records. */
+  ledger?: boolean;
 }
 
 export type EventHandler = (input: HandlerInput) => HandlerResult;
@@ -113,35 +116,80 @@ export function createEventHandler(deps: EventHandlerDeps): EventHandler {
     const subscriptions = deps.directory.match(match, { includePaused: true });
     const domain = routeDomain({ resourceType: match.resourceType, eventType: match.eventType }, routing);
     const topic = deps.topics.outbox(domain);
+    const receivedAtIso = new Date(now()).toISOString();
     const records: ProducedRecord[] = subscriptions.map((s) => {
       const { headers, value } = toKafkaBinary(event, {
         [HUB_HEADERS.subscriptionId]: s.id,
         [HUB_HEADERS.tenantId]: match.tenantId,
         [HUB_HEADERS.domain]: domain,
+        [HUB_HEADERS.receivedAt]: receivedAtIso,
       });
       return { topic, key: match.tenantId, value, headers };
     });
+    const matched = records.length;
+    // The ledger's event record rides in the same transaction as the outbox records: recorded iff fanned out.
+    if (deps.ledger)
+      records.push(ledgerEventRecord(deps.topics.ledger, event, match, domain, receivedAtIso, source, subscriptions));
     const audit: AuditEntry[] = [
       { stage: 'EVENT_RECEIVED', ...base, topic: source.topic },
       {
         stage: 'EVENT_PROCESSED',
         ...base,
-        matches: records.length,
+        matches: matched,
         topic,
-        outcome: records.length > 0 ? 'fanned-out' : 'no-match',
+        outcome: matched > 0 ? 'fanned-out' : 'no-match',
         ...(receivedAt !== undefined ? { durationMs: Math.max(0, now() - receivedAt) } : {}),
       },
     ];
     return {
-      outcome:
-        records.length > 0 ? delivered(`${records.length} outbox records`) : skipped('no matching active subscription'),
+      outcome: matched > 0 ? delivered(`${matched} outbox records`) : skipped('no matching subscription'),
       records,
       audit,
-      matches: records.length,
+      matches: matched,
       domain,
       event,
     };
   };
+}
+
+/** The ledger's record of an ingested event: what it is, where it came from, whom it went to, and its payload. */
+function ledgerEventRecord(
+  topic: string,
+  event: HubCloudEvent,
+  match: { tenantId: string; sourceService: string; eventType: string; resourceType: string; operationType: string },
+  domain: Domain,
+  receivedAt: string,
+  source: SourcePosition,
+  subscriptions: { id: string }[],
+): ProducedRecord {
+  const { headers, value } = toKafkaBinary(event, {});
+  const payloadHeaders: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers)) {
+    const str = headerString(v);
+    if (str !== undefined) payloadHeaders[k] = str;
+  }
+  const record: LedgerRecord = {
+    kind: 'event',
+    at: receivedAt,
+    eventId: event.id,
+    tenantId: match.tenantId,
+    type: event.type,
+    source: event.source,
+    ...(event.subject ? { subject: event.subject } : {}),
+    match: {
+      sourceService: match.sourceService,
+      eventType: match.eventType,
+      resourceType: match.resourceType,
+      operationType: match.operationType,
+    },
+    domain,
+    traceId: event.extensions[EXT.traceparent]?.slice(3, 35),
+    receivedAt,
+    ingest: { topic: source.topic, partition: source.partition, offset: source.offset },
+    subscriptionIds: subscriptions.map((s) => s.id),
+    payload: { headers: payloadHeaders, body: (value ?? Buffer.alloc(0)).toString('base64') },
+  };
+  return { topic, key: match.tenantId, value: encodeLedgerRecord(record), headers: {} };
 }
 
 /** The traceparent is carried when present; otherwise derived from the event id (stable across retries). */

@@ -57,10 +57,12 @@ export async function startEventProcessor(
     const spec = { partitions: config.TOPIC_PARTITIONS, replicationFactor: config.KAFKA_REPLICATION_FACTOR };
     const created = await ensureTopics(admin, [
       { topic: topics.subscriptions, ...spec, compact: true },
-      ...[...topics.allOutbox(), topics.quarantine, topics.audit, ...config.INGEST_TOPICS].map((topic) => ({
-        topic,
-        ...spec,
-      })),
+      ...[...topics.allOutbox(), topics.quarantine, topics.audit, topics.ledger, ...config.INGEST_TOPICS].map(
+        (topic) => ({
+          topic,
+          ...spec,
+        }),
+      ),
     ]);
     if (created.length > 0) log.info({ created }, 'created missing topics');
   } finally {
@@ -151,7 +153,7 @@ export async function startEventProcessor(
     transactionTimeoutMs: config.TRANSACTION_TIMEOUT_MS,
     sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
     decode: (record) => decodeRecord(record, decodeOptions),
-    handler: createEventHandler({ directory, topics }),
+    handler: createEventHandler({ directory, topics, ledger: config.LEDGER_ENABLED }),
     audit,
     metrics,
     log: log.child({ component: 'ingest' }),

@@ -1,9 +1,10 @@
 /** outbox-processor configuration: one zod schema over the environment, parsed once. */
 import { z } from 'zod';
-import { commonEnv, env, loadConfig, scheduleEnv } from '../shared/config/load-config';
+import { commonEnv, env, ledgerEnv, loadConfig, scheduleEnv } from '../shared/config/load-config';
 
 export const outboxConfigSchema = z.object({
   ...commonEnv,
+  ...ledgerEnv,
   GROUP_ID: z
     .string()
     .default('integration-hub-outbox-processor')
@@ -86,8 +87,10 @@ export const outboxConfigSchema = z.object({
   BREAKER_HALF_OPEN_PROBES: env.int(1, 1).describe('Circuit breaker: probe requests let through when half-open.'),
   COMMIT_INTERVAL_MS: env.int(200, 10).describe('How often the contiguous completed offsets are committed.'),
   SESSION_TIMEOUT_MS: env
-    .int(30_000, 6_000)
-    .describe("Consumer group session timeout: how fast a crashed instance's partitions move to the others."),
+    .int(10_000, 6_000)
+    .describe(
+      "Consumer group session timeout: how fast a crashed instance's partitions move to the others, and how soon a restarted instance is back.",
+    ),
   REBALANCE_DRAIN_MS: env
     .int(5_000, 0)
     .describe(

@@ -36,7 +36,16 @@ export interface OutboxItem {
   tenantId: string;
 }
 
-export type DeliveryOutcome =
+/** One HTTP attempt of this record, for the delivery ledger. */
+export interface Try {
+  at: Date;
+  durationMs: number;
+  status?: number;
+  errorCode?: string;
+  responseSnippet?: string;
+}
+
+export type DeliveryOutcome = (
   | { type: 'delivered'; attempts: number; status?: number }
   /** Refused by the delivery gate: never sent; the reason is recorded (a SKIPPED row). */
   | { type: 'skipped'; code: GateCode; reason: string }
@@ -49,7 +58,11 @@ export type DeliveryOutcome =
       lastStatus?: number;
       firstAttemptAt: Date;
       lastAttemptAt: Date;
-    };
+    }
+) & {
+  /** The attempts made (none when the gate or a fast path decided). */
+  tries?: Try[];
+};
 
 /** Port: the per-endpoint circuit breaker (CircuitBreaker). */
 export interface Breaker {
@@ -117,6 +130,7 @@ export function createDeliveryHandler(deps: DeliveryHandlerDeps) {
     let lastAttemptAt = firstAttemptAt;
     let attempt = 0;
     let lastStatus: number | undefined;
+    const tries: Try[] = [];
 
     const deadLetter = (failure: Failure): DeliveryOutcome => {
       deps.audit.record({
@@ -128,7 +142,7 @@ export function createDeliveryHandler(deps: DeliveryHandlerDeps) {
         outcome: 'deadLetter',
         detail: failure.message.slice(0, 300),
       });
-      return { type: 'deadLetter', failure, attempts: attempt, lastStatus, firstAttemptAt, lastAttemptAt };
+      return { type: 'deadLetter', failure, attempts: attempt, lastStatus, firstAttemptAt, lastAttemptAt, tries };
     };
 
     for (;;) {
@@ -137,9 +151,9 @@ export function createDeliveryHandler(deps: DeliveryHandlerDeps) {
         gate = admit(gateDeps, item);
         if (gate.type === 'refuse') {
           deps.audit.record({ ...base, stage: 'EVENT_ERROR', outcome: 'skipped', errorCode: gate.code });
-          return { type: 'skipped', code: gate.code, reason: gate.reason };
+          return { type: 'skipped', code: gate.code, reason: gate.reason, tries };
         }
-        if (gate.type === 'hold') return { type: 'held', reason: gate.reason };
+        if (gate.type === 'hold') return { type: 'held', reason: gate.reason, tries };
         sub = gate.sub;
       }
       if (!breaker.allow()) {
@@ -163,6 +177,13 @@ export function createDeliveryHandler(deps: DeliveryHandlerDeps) {
         };
       }
       lastStatus = result.status ?? lastStatus;
+      tries.push({
+        at: lastAttemptAt,
+        durationMs: result.durationMs,
+        status: result.status,
+        errorCode: result.failure?.code,
+        responseSnippet: result.responseSnippet,
+      });
       // A permanent answer (4xx) proves the endpoint is up: only retriable failures count against the breaker.
       breaker.record(result.outcome === 'delivered' || result.failure?.kind === 'permanent');
       deps.onAttempt?.(result, attempt, sub);
@@ -175,7 +196,7 @@ export function createDeliveryHandler(deps: DeliveryHandlerDeps) {
         outcome: result.outcome,
         errorCode: result.failure?.code,
       });
-      if (result.outcome === 'delivered') return { type: 'delivered', attempts: attempt, status: result.status };
+      if (result.outcome === 'delivered') return { type: 'delivered', attempts: attempt, status: result.status, tries };
       const failure = result.failure ?? retriable('DELIVERY.UNKNOWN', 'delivery failed without a reason');
       if (failure.kind !== 'retriable' || deps.signal?.aborted) return deadLetter(failure);
       const delay = nextDelay(

@@ -131,6 +131,7 @@ async function main(): Promise<void> {
     endpointRejection,
     handle,
     lanes,
+    ledgerTopic: config.LEDGER_ENABLED ? topics.ledger : undefined,
     scheduleFor: (sub) => sub.retrySchedule ?? config.DELIVERY_RETRY_SCHEDULE,
     retryAfterCapMs: config.RETRY_AFTER_MAX_MS,
     orderedLaneQueue: config.ORDERED_LANE_QUEUE,

@@ -29,7 +29,7 @@
  * Rebalance: stop dispatching, leave records not yet started to the partitions' next owner, let in-flight attempts
  * finish (bounded), commit, then let kafkajs re-join (see drainForRebalance).
  */
-import type { Consumer, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
 import { fromKafkaBinary } from '../shared/cloudevents/envelope';
 import { headerString } from '../shared/cloudevents/header-value';
 import { KeyedSerialQueue, Semaphore } from '../shared/concurrency';
@@ -37,9 +37,13 @@ import { admit, type GateDeps } from '../shared/delivery/gate';
 import { originOf } from '../shared/delivery/origin';
 import { scheduledDelay } from '../shared/delivery/retry-schedule';
 import { errorMessage, type Failure, permanent, retriable } from '../shared/errors';
+import { BatchingProducer } from '../shared/kafka/batching-producer';
 import { FETCH_MAX_WAIT_MS } from '../shared/kafka/client';
 import { onPermanentCrash } from '../shared/kafka/crash';
 import { OffsetTracker } from '../shared/kafka/offset-tracker';
+import type { LedgerSink } from '../shared/ledger/ledger';
+import type { LedgerRecord } from '../shared/ledger/ledger-record';
+import { kafkaLedgerSink } from '../shared/ledger/ledger-sink.kafka';
 import type { Logger } from '../shared/logging/logger';
 import { type FailureStore, LANE_WAIT, type LaneKey, RecordRefusedError } from '../shared/parked/failure-store';
 import { parseDltRecord, scheduleFirstAttempt } from '../shared/parked/parse-dlt-record';
@@ -48,6 +52,7 @@ import type { SubscriptionSnapshot } from '../shared/subscriptions/snapshot';
 import { DOMAINS, type Domain, HUB_HEADERS, type TopicNames } from '../shared/topics';
 import { EndpointGate } from './endpoint-gate';
 import type { DeliveryOutcome, OutboxItem } from './handler';
+import { ledgerRecordsOf, type Outcome } from './ledger-records';
 import { type OutboxMetrics, statusClass } from './metrics';
 
 export interface OutboxRunnerOptions {
@@ -63,6 +68,12 @@ export interface OutboxRunnerOptions {
    * records go to the DLT topic like any other (order is then kept only while the endpoint answers).
    */
   lanes?: Pick<FailureStore, 'persistBatch' | 'laneBlocked' | 'blockedLanes' | 'releaseLaneWait'>;
+  /**
+   * The delivery ledger: one attempt record per HTTP attempt and the delivery's new state, per record. `ledgerTopic`
+   * sends them through this consumer's own batching producer (with its DLT records); `ledger` is any sink.
+   */
+  ledger?: LedgerSink;
+  ledgerTopic?: string;
   /** The retry schedule of a subscription, for the first scheduled attempt of a parked lane head. */
   scheduleFor?: (sub: SubscriptionSnapshot) => readonly number[];
   retryAfterCapMs?: number;
@@ -101,54 +112,6 @@ export interface OutboxConsumer {
   /** Records dispatched and not finished. */
   inFlight(): number;
   stop(graceMs: number): Promise<void>;
-}
-
-interface DltMessage {
-  topic: string;
-  key: Buffer | string | null;
-  value: Buffer | null;
-  headers: Record<string, string>;
-}
-
-/** Batches DLT produces: one sendBatch (acks=-1) for everything that failed within a few milliseconds. */
-class DltProducer {
-  private queue: { msg: DltMessage; resolve: () => void; reject: (e: unknown) => void }[] = [];
-  private timer: NodeJS.Timeout | undefined;
-  constructor(private readonly producer: Producer) {}
-
-  send(msg: DltMessage): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ msg, resolve, reject });
-      if (this.queue.length >= 500) void this.flush();
-      else this.timer ??= setTimeout(() => void this.flush(), 5);
-    });
-  }
-
-  private async flush(): Promise<void> {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    const batch = this.queue;
-    this.queue = [];
-    if (batch.length === 0) return;
-    const byTopic = new Map<string, DltMessage[]>();
-    for (const { msg } of batch) {
-      const list = byTopic.get(msg.topic);
-      if (list) list.push(msg);
-      else byTopic.set(msg.topic, [msg]);
-    }
-    try {
-      await this.producer.sendBatch({
-        acks: -1,
-        topicMessages: [...byTopic].map(([topic, msgs]) => ({
-          topic,
-          messages: msgs.map((m) => ({ key: m.key, value: m.value, headers: m.headers })),
-        })),
-      });
-      for (const b of batch) b.resolve();
-    } catch (err) {
-      for (const b of batch) b.reject(err);
-    }
-  }
 }
 
 /** The outbox record's headers as strings (values unchanged), for the DLT copy. */
@@ -214,7 +177,8 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
 
   const producer = opts.kafka.producer({ idempotent: true, maxInFlightRequests: 5 });
   await producer.connect();
-  const dlt = new DltProducer(producer);
+  const dlt = new BatchingProducer(producer);
+  const ledger = opts.ledgerTopic ? kafkaLedgerSink(dlt, opts.ledgerTopic) : opts.ledger;
   const consumer: Consumer = opts.kafka.consumer({
     groupId: opts.groupId,
     readUncommitted: false,
@@ -343,6 +307,9 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
   const shouldAbandon = (fetchedIn: number) => draining !== undefined || fetchedIn !== epoch;
   const gateDeps: GateDeps = { directory: opts.directory, endpointRejection: opts.endpointRejection };
 
+  /** When a record of an ordered lane was parked (its ledger records must be older than any later outcome). */
+  const parkedAt = new WeakMap<KafkaMessage, Date>();
+
   // --- ordered lanes --------------------------------------------------------------------------------------------
   /** Lanes with a parked, unresolved delivery (Postgres is asked again before each of their records). */
   const blockedLanes = new Set<string>();
@@ -387,6 +354,7 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
     dueNow: boolean,
   ): Promise<'PENDING' | 'FAILED' | 'HELD' | 'SKIPPED'> => {
     const lanes = opts.lanes!;
+    parkedAt.set(message, new Date());
     const domain = outboxTopics.get(topic) ?? 'organization';
     const headers = dltHeaders(message, { topic, partition }, f);
     const now = new Date();
@@ -415,7 +383,6 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
   };
 
   // --- stages ---------------------------------------------------------------------------------------------------
-  type Outcome = DeliveryOutcome | { type: 'parkBehind'; held: boolean };
 
   /** decode (pure): the outbox record as an item, or why it cannot be one. */
   const decode = (message: KafkaMessage): { ok: true; item: OutboxItem } | { ok: false; reason: string } => {
@@ -551,6 +518,12 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
   ) => {
     const { event, tenantId, subscriptionId } = item;
     const summary = { topic, partition, offset: message.offset, eventId: event.id, tenantId, subscriptionId, ms };
+    // The ledger's records are made now (or when the lane park was decided), before the DLT produce: the
+    // dlt-processor's later outcome for this delivery is then always the newer one.
+    const ledgerRecords = ledger
+      ? ledgerRecordsOf(item, message, outcome, parkedAt.get(message) ?? new Date())
+      : undefined;
+    const ledgerWritten = ledgerRecords ? emitLedger(ledgerRecords) : undefined;
     switch (outcome.type) {
       case 'delivered': {
         metrics.outcomes.inc({ outcome: 'delivered', status_class: statusClass(outcome.status) });
@@ -592,7 +565,23 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
         );
         break;
     }
+    // The offset completes only once the ledger has the records (acks=-1): nothing that happened goes unrecorded.
+    await ledgerWritten;
     metrics.latencyFromDequeue.observe(ms / 1000);
+  };
+
+  /** Emits ledger records, trying again while the broker is away (the offset cannot advance without them). */
+  const emitLedger = async (records: LedgerRecord[]) => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await ledger!.emit(records);
+        return;
+      } catch (err) {
+        if (stopping) throw err;
+        log.error({ attempt, err: errorMessage(err) }, 'ledger produce failed; retrying');
+        await new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** attempt)));
+      }
+    }
   };
 
   /** Delivers one record, or parks it; ABANDONED when it was left for the partition's next owner. */

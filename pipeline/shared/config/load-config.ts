@@ -82,6 +82,15 @@ export const env = {
       }),
 };
 
+/** The delivery ledger (issue 14): the processors emit its records; the dlt-processor writes them. */
+export const ledgerEnv = {
+  LEDGER_ENABLED: env
+    .bool(true)
+    .describe(
+      'Record every event, delivery and attempt in the delivery ledger (`<prefix>.ledger.v1`, written to Postgres by the dlt-processor). `false` turns it off (no event log, no replay of delivered events).',
+    ),
+};
+
 /** The durable retry schedule and its Retry-After cap: the dlt-processor runs it, the outbox-processor parks into it. */
 export const scheduleEnv = {
   DELIVERY_RETRY_SCHEDULE: env

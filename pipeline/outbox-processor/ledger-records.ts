@@ -1,0 +1,76 @@
+/**
+ * The delivery ledger's records of one outbox record's outcome (pure): one `attempt` per HTTP attempt made here and
+ * the delivery's new state. The state is the hub's view at this moment; the dlt-processor's later outcome of a
+ * parked delivery (a newer `at`) supersedes it.
+ *
+ * | outcome                          | delivery status |
+ * |----------------------------------|-----------------|
+ * | delivered                        | DELIVERED       |
+ * | refused by the gate              | SKIPPED         |
+ * | held (paused)                    | HELD            |
+ * | parked behind its ordered lane   | RETRYING / HELD |
+ * | failed, retriable (parked)       | RETRYING        |
+ * | failed, permanent                | FAILED          |
+ */
+import { randomUUID } from 'node:crypto';
+import type { KafkaMessage } from 'kafkajs';
+import { headerString } from '../shared/cloudevents/header-value';
+import { safeSnippet } from '../shared/delivery/snippet';
+import type { LedgerDeliveryStatus, LedgerRecord } from '../shared/ledger/ledger-record';
+import { HUB_HEADERS } from '../shared/topics';
+import type { DeliveryOutcome, OutboxItem } from './handler';
+
+/** What the outbox adapter decided for a record: the handler's outcome, or parked behind its ordered lane's head. */
+export type Outcome = DeliveryOutcome | { type: 'parkBehind'; held: boolean };
+
+function statusOf(outcome: Outcome): { status: LedgerDeliveryStatus; reason: string | null } {
+  switch (outcome.type) {
+    case 'delivered':
+      return { status: 'DELIVERED', reason: null };
+    case 'skipped':
+      return { status: 'SKIPPED', reason: `${outcome.code}: ${outcome.reason}` };
+    case 'held':
+      return { status: 'HELD', reason: outcome.reason };
+    case 'parkBehind':
+      return {
+        status: outcome.held ? 'HELD' : 'RETRYING',
+        reason: 'waiting behind an earlier undelivered event of its ordered lane',
+      };
+    case 'deadLetter':
+      return {
+        status: outcome.failure.kind === 'permanent' ? 'FAILED' : 'RETRYING',
+        reason: `${outcome.failure.code}: ${outcome.failure.message}`.slice(0, 500),
+      };
+  }
+}
+
+export function ledgerRecordsOf(item: OutboxItem, message: KafkaMessage, outcome: Outcome, at: Date): LedgerRecord[] {
+  const receivedAt =
+    headerString(message.headers?.[HUB_HEADERS.receivedAt] as never) ?? item.event.time ?? at.toISOString();
+  const base = { eventId: item.event.id, tenantId: item.tenantId, subscriptionId: item.subscriptionId, receivedAt };
+  const tries = 'tries' in outcome ? (outcome.tries ?? []) : [];
+  const records: LedgerRecord[] = tries.map((t, i) => ({
+    kind: 'attempt',
+    at: t.at.toISOString(),
+    attemptId: randomUUID(),
+    ...base,
+    source: 'OUTBOX',
+    attempt: i + 1,
+    durationMs: Math.max(0, Math.round(t.durationMs)),
+    statusCode: t.status ?? null,
+    errorCode: t.errorCode ?? null,
+    responseSnippet: safeSnippet(t.responseSnippet),
+  }));
+  const { status, reason } = statusOf(outcome);
+  records.push({
+    kind: 'delivery',
+    at: at.toISOString(),
+    ...base,
+    status,
+    reason,
+    attempts: tries.length,
+    lastStatusCode: tries.at(-1)?.status ?? null,
+    nextAttemptAt: null,
+  });
+  return records;
+}
