@@ -66,7 +66,13 @@ const item = { event, subscriptionId: 'sub-1', tenantId: 'tenant-a' };
 describe('delivery handler', () => {
   it('delivers on the first 2xx and audits OUTBOX_SEND and HTTP_SEND', async () => {
     const { handle, audit } = setup([ok(200)]);
-    expect(await handle(item)).toEqual({ type: 'delivered', attempts: 1, status: 200 });
+    expect(await handle(item)).toEqual({
+      type: 'delivered',
+      attempts: 1,
+      status: 200,
+      // Each attempt, for the delivery ledger.
+      tries: [{ at: new Date(0), durationMs: 1, status: 200, errorCode: undefined, responseSnippet: '' }],
+    });
     expect(audit.entries.map((e) => e.stage)).toEqual(['OUTBOX_SEND', 'HTTP_SEND']);
     expect(audit.entries[1]).toMatchObject({ status: 200, attempt: 1, traceId: '0af7651916cd43dd8448eb211c80319c' });
   });
