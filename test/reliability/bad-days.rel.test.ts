@@ -211,10 +211,12 @@ describe('bad days need no person (reliability scenarios 12-14)', () => {
           lateness.set(x.failedEventId, x.attemptedAt.getTime() - due.get(x.failedEventId)!);
       const late = [...lateness.values()];
       const worst = Math.max(...late);
-      const early = Math.min(...late);
-      // On time: not before it was due, and at most one tick (plus the attempt's own queueing) after.
+      // The first retry due must not run before it is due; once one succeeds, the subscription's other waiting
+      // retries are pulled forward (its endpoint answers again), so they may come early, never late.
+      const firstDue = [...due.entries()].sort((x, y) => x[1] - y[1])[0]![0];
+      const firstLateness = lateness.get(firstDue) ?? Number.NaN;
       const slackMs = TICK_MS + 1000;
-      const onTime = late.length === events && early >= -50 && worst <= slackMs;
+      const onTime = late.length === events && firstLateness >= -50 && worst <= slackMs;
       const pass = r.lost === 0 && r.delivered === r.expected && onTime;
       recordScenario({
         id: 'scheduled-retries-on-time',
@@ -226,16 +228,18 @@ describe('bad days need no person (reliability scenarios 12-14)', () => {
           'schedule step s': stepMs / 1000,
           ...deliveryFigures(r),
           'retries observed': late.length,
-          'lateness min / max ms': `${early} / ${worst}`,
+          'first due retry lateness ms': firstLateness,
+          'max lateness ms (others may be early: pulled forward)': worst,
           'bound ms (1 tick + 1 s)': slackMs,
           'restarts (outbox / dlt)': `${rel.hub.restarts('outbox-processor')} / ${rel.hub.restarts('dlt-processor')}`,
         },
         criteria:
-          'every event delivered; each scheduled retry made no earlier than due and at most one tick (+1 s) late',
+          'every event delivered; the first due retry made no earlier than due, and no scheduled retry more than one tick (+1 s) late (the others are pulled forward once the endpoint answers)',
       });
       expectNothingLost(r);
       expect(r.delivered).toBe(r.expected);
       expect(late).toHaveLength(events);
       expect(worst).toBeLessThanOrEqual(slackMs);
+      expect(firstLateness).toBeGreaterThanOrEqual(-50);
     }));
 });
