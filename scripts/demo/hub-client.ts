@@ -87,6 +87,17 @@ export function hubClient(urls: HubUrls, apiKey: string) {
     async createSubscription(input: SubscriptionInput) {
       return (await call<CreatedSubscription>(urls.subscriptionApi, 'POST', '/v1/subscriptions', input)).body;
     },
+    /** Pause (deliveries are held) or resume (held deliveries are delivered) a subscription. */
+    async setSubscriptionState(id: string, action: 'pause' | 'resume') {
+      return (
+        await call<{ status: string }>(
+          urls.subscriptionApi,
+          'POST',
+          `/v1/subscriptions/${encodeURIComponent(id)}/${action}`,
+          undefined,
+        )
+      ).body;
+    },
     async deleteSubscription(id: string) {
       await call(urls.subscriptionApi, 'DELETE', `/v1/subscriptions/${encodeURIComponent(id)}`);
     },

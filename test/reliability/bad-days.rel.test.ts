@@ -10,6 +10,9 @@
  *   14 durable retries SIGKILL the outbox-processor (retries in process) and the dlt-processor (retries scheduled):
  *                      nothing lost, every scheduled retry on time (± one scheduler tick)
  *
+ *   15 ordered lanes   an ordered subscriber's head fails for a third of the stream, then it is paused for a third:
+ *                      every event in order, healthy subscriptions on the same partition on time
+ *
  * Needs `npm run build` first.
  */
 import { DEFAULT_RETRY_SCHEDULE_TEXT } from '../../pipeline/shared/delivery/retry-schedule';
@@ -23,6 +26,7 @@ import {
   deliveryFigures,
   drain,
   expectNothingLost,
+  percentile,
   produceEvents,
   RELIABILITY_ENV,
   type RelHub,
@@ -241,5 +245,115 @@ describe('bad days need no person (reliability scenarios 12-14)', () => {
       expect(late).toHaveLength(events);
       expect(worst).toBeLessThanOrEqual(slackMs);
       expect(firstLateness).toBeGreaterThanOrEqual(-50);
+    }));
+});
+
+describe('ordered lanes under failure and pause (reliability scenario 15)', () => {
+  let rel: RelHub;
+  const tenants: Tenant[] = [];
+  beforeAll(async () => {
+    rel = await startRelHub('ordered', {
+      onServiceExit: 'restart',
+      env: { DELIVERY_RETRY_SCHEDULE: '1s,2s,5s,5s,5s' },
+    });
+  }, 180_000);
+  afterEach(async () => {
+    await Promise.all(tenants.splice(0).map((t) => t.stop()));
+  }, 60_000);
+  afterAll(async () => {
+    await rel?.stop();
+  }, 60_000);
+
+  /** First 2xx receipt per event at a target, in arrival order. */
+  const deliveredInOrder = (t: Tenant, name: string, ids: Set<string>) => {
+    const seen = new Set<string>();
+    const out: { id: string; at: number }[] = [];
+    for (const r of t.target(name).receiver.receipts(name)) {
+      const id = r.ce.id ?? r.webhookId;
+      if (r.status >= 200 && r.status < 300 && ids.has(id) && !seen.has(id)) {
+        seen.add(id);
+        out.push({ id, at: r.receivedAt.getTime() });
+      }
+    }
+    return out;
+  };
+
+  it('keeps an ordered lane in order across a failing head and a pause, without holding back the healthy ones (scenario 15)', () =>
+    rel.withLogs(async () => {
+      const events = pick(600, 6_000);
+      const perSecond = pick(40, 100);
+      const healthy = ['h1', 'h2'];
+      const make = async () => {
+        const t = await createTenant(rel, [...healthy, 'ord'], (name) => (name === 'ord' ? { ordered: true } : {}));
+        tenants.push(t);
+        return t;
+      };
+      /** One run; `during` acts on the ordered subscriber while the stream flows. */
+      const run = async (t: Tenant, during: (sent: () => number) => Promise<void>) => {
+        const stream = produceEvents(rel, t.tenantId, events, { perSecond });
+        await during(() => stream.ids.length);
+        await stream.done;
+        const ids = new Set(stream.ids);
+        await waitUntil(
+          'every event delivered to every subscription',
+          async () => (await account(rel, t.targets, stream.ids)).delivered === events * t.targets.length,
+          180_000,
+          500,
+        ).catch(() => undefined);
+        const r = await drain(rel, t.targets, stream.ids, 30_000, 1_000);
+        const latencies = healthy.flatMap((n) =>
+          deliveredInOrder(t, n, ids).map((x) => x.at - stream.sentAt.get(x.id)!),
+        );
+        const ord = deliveredInOrder(t, 'ord', ids).map((x) => x.id);
+        const inOrder = ord.length === events && ord.every((id, i) => id === stream.ids[i]);
+        return { r, p99: percentile(latencies, 99), inOrder, delivered: ord.length };
+      };
+
+      const base = await make();
+      await run(base, async () => {}); // warm-up
+      const before = await run(base, async () => {});
+      // The ordered subscriber fails through the second third of the stream: its lane blocks at the first failure
+      // and everything after waits behind it, then follows in order once the endpoint recovers.
+      const failing = await make();
+      const failRun = await run(failing, async (sent) => {
+        await waitUntil('a third sent', () => sent() >= events / 3, 120_000, 20);
+        configure(failing.target('ord'), { failing: true });
+        await waitUntil('two thirds sent', () => sent() >= (2 * events) / 3, 120_000, 20);
+        configure(failing.target('ord'), { failing: false });
+      });
+      // Paused through the middle third: held in order, delivered on resume.
+      const paused = await make();
+      const ordSub = paused.target('ord').subscriptionId;
+      const pauseRun = await run(paused, async (sent) => {
+        await waitUntil('a third sent', () => sent() >= events / 3, 120_000, 20);
+        await rel.operator.setSubscriptionState(ordSub, 'pause');
+        await waitUntil('two thirds sent', () => sent() >= (2 * events) / 3, 120_000, 20);
+        await rel.operator.setSubscriptionState(ordSub, 'resume');
+      });
+      const floorMs = pick(200, 0);
+      const bound = Math.max(before.p99 * 1.1, before.p99 + floorMs);
+      const lost = before.r.lost + failRun.r.lost + pauseRun.r.lost;
+      const pass = failRun.inOrder && pauseRun.inOrder && failRun.p99 <= bound && pauseRun.p99 <= bound && lost === 0;
+      recordScenario({
+        id: 'ordered-lanes',
+        order: 15,
+        title: 'Ordered lane: a failing head and a pause, beside healthy subscriptions on the same partition',
+        pass,
+        figures: {
+          'events per run': events,
+          'events/s': perSecond,
+          'ordered delivered in order (failing head, pause)': `${failRun.inOrder} (${failRun.delivered}), ${pauseRun.inOrder} (${pauseRun.delivered})`,
+          'healthy p99 ms (baseline, failing head, pause)': `${before.p99}, ${failRun.p99}, ${pauseRun.p99}`,
+          'p99 bound ms': Math.round(bound),
+          lost,
+        },
+        criteria:
+          "the ordered subscriber receives every event once in production order though its head failed for a third of the stream, and again through a pause; the healthy subscriptions' p99 within scenario 5's bound (10%, short profile: or 200 ms) of the baseline run",
+      });
+      expect(failRun.inOrder).toBe(true);
+      expect(pauseRun.inOrder).toBe(true);
+      expect(lost).toBe(0);
+      expect(failRun.p99).toBeLessThanOrEqual(bound);
+      expect(pauseRun.p99).toBeLessThanOrEqual(bound);
     }));
 });

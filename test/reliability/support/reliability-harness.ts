@@ -184,7 +184,9 @@ export interface Tenant {
 export async function createTenant(
   rel: RelHub,
   names: string[],
-  extra: Partial<Parameters<HubClient['createSubscription']>[0]> = {},
+  extra:
+    | Partial<Parameters<HubClient['createSubscription']>[0]>
+    | ((name: string) => Partial<Parameters<HubClient['createSubscription']>[0]>) = {},
 ): Promise<Tenant> {
   const tenantId = `t-${randomUUID().slice(0, 8)}`;
   const { key } = await rel.operator.createApiKey({ name: `reliability ${tenantId}`, role: 'TENANT', tenantId });
@@ -195,7 +197,7 @@ export async function createTenant(
     const s = await client.createSubscription({
       match: ANY_USER_CREATE,
       endpointUrl: receiver.endpointUrl(name),
-      ...extra,
+      ...(typeof extra === 'function' ? extra(name) : extra),
     });
     receiver.configure(name, { secret: s.signingSecret });
     targets.push({ name, subscriptionId: s.id, receiver });
