@@ -248,7 +248,7 @@ export async function startLedgerWriter(opts: LedgerWriterOptions): Promise<Ledg
       lag.set(batch.partition, Number(batch.offsetLagLow()) + 1);
       showLag();
       if (records.length > 0) {
-        const first = Math.min(...records.map((r) => Date.parse(r.record.at)));
+        const first = records.reduce((min, r) => Math.min(min, Date.parse(r.record.at)), Number.POSITIVE_INFINITY);
         oldest.set(batch.partition, Math.min(first, oldest.get(batch.partition) ?? first));
         showAge();
       }
