@@ -16,7 +16,9 @@ export const dltConfigSchema = z.object({
   GROUP_ID: z
     .string()
     .default('integration-hub-dlt-processor')
-    .describe('Consumer group of the DLT topics (the directory uses `<GROUP_ID>-directory`).'),
+    .describe(
+      'Consumer group of the DLT topics (the directory uses `<GROUP_ID>-directory`, the ledger writer `<GROUP_ID>-ledger`).',
+    ),
   TOPIC_PARTITIONS: env
     .int(6, 1, 1000)
     .describe(
@@ -62,6 +64,16 @@ export const dltConfigSchema = z.object({
     .describe('Delete `DELIVERED` and `REPLAYED` rows resolved more than `RETENTION_HOURS` ago.'),
   CLEANUP_INTERVAL_MS: env.int(3_600_000, 1000).describe('How often the cleanup runs (when enabled).'),
   RETENTION_HOURS: env.int(168, 1).describe('Age of resolved rows the cleanup deletes.'),
+  LEDGER_ENABLED: env
+    .bool(true)
+    .describe(
+      'Run the ledger writer: the delivery ledger topic (`<prefix>.ledger.v1`) into Postgres (events, deliveries, attempts).',
+    ),
+  LOG_RETENTION_DAYS: env
+    .int(14, 1)
+    .describe(
+      'Days the delivery ledger keeps: whole day partitions (UTC, by when the event was received) older than this are dropped, at start and hourly.',
+    ),
   SHUTDOWN_GRACE_MS: env
     .int(15_000, 0)
     .describe('On SIGTERM: stop consuming, finish the retry round, end bulk jobs (`FAILED`, "interrupted"), close.'),

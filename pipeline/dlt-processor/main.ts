@@ -23,6 +23,7 @@ import { ensureTopics } from '../shared/kafka/admin';
 import { BatchingProducer } from '../shared/kafka/batching-producer';
 import { createKafka } from '../shared/kafka/client';
 import { kafkaLedgerSink } from '../shared/ledger/ledger-sink.kafka';
+import { LedgerWriterStorePrisma } from '../shared/ledger/ledger-store.prisma';
 import { createLogger, type Logger } from '../shared/logging/logger';
 import { FailureStorePrisma } from '../shared/parked/failure-store.prisma';
 import { startSubscriptionDirectory } from '../shared/subscriptions/directory';
@@ -32,6 +33,7 @@ import { buildDltApi } from './app';
 import { startCleanup } from './cleanup';
 import { loadDltConfig } from './config';
 import { startDltConsumer } from './dlt.kafka';
+import { startLedgerWriter } from './ledger-writer.kafka';
 import { createDltMetrics, startStatusGauges } from './metrics';
 import { createReplayJobs } from './replay-jobs';
 import { type RedeliveryDeps, startScheduler } from './scheduler';
@@ -162,6 +164,18 @@ async function main(): Promise<void> {
     firstDelay: (row) =>
       scheduledDelay(scheduleFor(directory.get(row.subscriptionId)), 0, row.retryAfterMs, config.RETRY_AFTER_MAX_MS),
   });
+  const ledger = config.LEDGER_ENABLED
+    ? await startLedgerWriter({
+        onFatal,
+        kafka,
+        topic: topics.ledger,
+        groupId: `${config.GROUP_ID}-ledger`,
+        store: new LedgerWriterStorePrisma(prisma),
+        log,
+        retentionDays: config.LOG_RETENTION_DAYS,
+        metrics,
+      })
+    : undefined;
   const pausedTimer = setInterval(() => metrics.dbPaused.set(consumer?.paused() ? 1 : 0), 1000);
   pausedTimer.unref();
   const scheduler = startScheduler({
@@ -184,6 +198,7 @@ async function main(): Promise<void> {
     force.unref();
     try {
       await consumer?.stop();
+      await ledger?.stop();
       await scheduler.stop();
       cleanup?.stop();
       gauges.stop();

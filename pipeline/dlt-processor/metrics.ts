@@ -57,6 +57,27 @@ export function createDltMetrics(registry = new Registry()) {
       help: '1 while the DLT consumer is paused because Postgres does not answer',
       registers: [registry],
     }),
+    ledgerRows: new Counter({
+      name: 'hub_ledger_rows_written_total',
+      help: 'Delivery-ledger rows the ledger writer inserted or updated, per table',
+      labelNames: ['table'],
+      registers: [registry],
+    }),
+    ledgerLag: new Gauge({
+      name: 'hub_ledger_writer_lag',
+      help: 'Ledger records not yet written: behind the high watermark of the partitions the writer consumes',
+      registers: [registry],
+    }),
+    ledgerOldestAge: new Gauge({
+      name: 'hub_ledger_oldest_unwritten_age_seconds',
+      help: 'Age (from its `at`) of the oldest ledger record fetched and not yet written; 0 when idle',
+      registers: [registry],
+    }),
+    ledgerInvalid: new Counter({
+      name: 'hub_ledger_records_invalid_total',
+      help: 'Ledger records skipped because they are not ledger records, or Postgres refuses what they hold',
+      registers: [registry],
+    }),
   };
 }
 export type DltMetrics = ReturnType<typeof createDltMetrics>;

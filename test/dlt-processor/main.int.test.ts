@@ -12,6 +12,7 @@ import { ApiKeyStorePrisma } from '../../pipeline/shared/auth/api-key-store.pris
 import { ensureOperatorKey } from '../../pipeline/shared/auth/bootstrap';
 import { toKafkaBinary } from '../../pipeline/shared/cloudevents/envelope';
 import { generateHubKeySpec, parseHubKeys, SecretBox } from '../../pipeline/shared/crypto/secret-box';
+import { encodeLedgerRecord } from '../../pipeline/shared/ledger/ledger-record';
 import { startSubscriptionDirectory } from '../../pipeline/shared/subscriptions/directory';
 import { HUB_HEADERS, topicNames } from '../../pipeline/shared/topics';
 import { createTestDatabase } from '../support/db';
@@ -138,6 +139,34 @@ describe('dlt-processor main', () => {
           );
         },
         { what: 'metrics' },
+      );
+      // The ledger writer runs (LEDGER_ENABLED defaults to true): a ledger record becomes a row.
+      const ledgerEvent = {
+        kind: 'event' as const,
+        at: new Date().toISOString(),
+        eventId: event.id,
+        tenantId: 'tenant-a',
+        type: event.type,
+        source: event.source,
+        match: { sourceService: 'identity', eventType: event.type, resourceType: 'user', operationType: 'create' },
+        domain: 'organization',
+        receivedAt: new Date().toISOString(),
+        subscriptionIds: [sub.id],
+        payload: { headers: {}, body: event.data.toString('base64') },
+      };
+      await producer.send({
+        topic: topics.ledger,
+        acks: -1,
+        messages: [{ key: 'tenant-a', value: encodeLedgerRecord(ledgerEvent) }],
+      });
+      await alive(
+        waitFor(async () => (await db.prisma.ledgerDelivery.count({ where: { eventId: event.id } })) === 1, {
+          timeoutMs: 30_000,
+          what: 'ledger rows',
+        }),
+      );
+      expect(await (await fetch(`${base}/metrics`)).text()).toMatch(
+        /hub_ledger_rows_written_total\{table="LedgerEvent"\} 1/,
       );
 
       child.kill('SIGTERM');

@@ -1,0 +1,288 @@
+/**
+ * The ledger writer: `<prefix>.ledger.v1` -> Postgres (LedgerEvent, LedgerDelivery, LedgerAttempt), committing an
+ * offset only after the transaction that holds its record has committed (as the DLT consumer, dlt.kafka.ts).
+ *
+ *   eachBatch ─ decode every record (not a ledger record -> warn + hub_ledger_records_invalid_total, skipped;
+ *   past retention -> skipped) ─ store.write (ONE call, one transaction, idempotent) ─▶ resolve + commit lastOffset+1
+ *        │ write throws
+ *        ├ RecordRefusedError (Postgres refuses what a record holds) ─▶ write record by record; a record still
+ *        │     refused is logged, counted invalid and skipped (never a stuck partition)
+ *        └ anything else (Postgres away) ─▶ pause the topic, nothing resolved or committed; probe with backoff;
+ *              resume when it answers: the batch is fetched again. The same batch failing MAX_STRIKES rounds while
+ *              Postgres answers is taken apart record by record.
+ *
+ * Partitions: today's and tomorrow's at start, each batch's days before it is written (store.write); retention
+ * drops whole day partitions older than `retentionDays`, at start and every hour.
+ */
+import type { Consumer, Kafka } from 'kafkajs';
+import { errorMessage } from '../shared/errors';
+import { FETCH_MAX_WAIT_MS } from '../shared/kafka/client';
+import { onPermanentCrash } from '../shared/kafka/crash';
+import { decodeLedgerRecord, type LedgerRecord } from '../shared/ledger/ledger-record';
+import {
+  admissible,
+  LEDGER_TABLES,
+  type LedgerWriterStore,
+  retentionCutoff,
+  startDays,
+} from '../shared/ledger/ledger-store';
+import type { Logger } from '../shared/logging/logger';
+import { RecordRefusedError } from '../shared/parked/failure-store';
+import type { DltMetrics } from './metrics';
+
+export interface LedgerWriterOptions {
+  kafka: Kafka;
+  /** topics.ledger */
+  topic: string;
+  /** `<GROUP_ID>-ledger` */
+  groupId: string;
+  store: LedgerWriterStore;
+  log: Logger;
+  /** LOG_RETENTION_DAYS (default 14): whole day partitions older than this are dropped. */
+  retentionDays?: number;
+  /** How often retention runs (default 1 h). */
+  retentionIntervalMs?: number;
+  metrics?: Pick<DltMetrics, 'ledgerRows' | 'ledgerLag' | 'ledgerOldestAge' | 'ledgerInvalid'>;
+  /** Partitions written in parallel (default 4). */
+  concurrency?: number;
+  /** Upper bound of the probe backoff while Postgres is away (default 5 s). */
+  maxBackoffMs?: number;
+  /** How long a ping may take before the database counts as away (default 5 s). */
+  pingTimeoutMs?: number;
+  /** The consumer stopped for good (kafkajs will not restart it): the owner exits so the instance is restarted. */
+  onFatal?: (err: Error) => void;
+}
+
+export interface LedgerWriter {
+  stop(): Promise<void>;
+  /** True while the writer is paused because Postgres does not answer. */
+  paused(): boolean;
+  /** Makes today's and tomorrow's partitions and drops the days past retention; the days dropped. */
+  runRetention(): Promise<string[]>;
+}
+
+/** Rounds a batch may fail while Postgres answers before its records are written one by one. */
+const MAX_STRIKES = 5;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Skipped {
+  offset: string;
+  reason: string;
+}
+
+export async function startLedgerWriter(opts: LedgerWriterOptions): Promise<LedgerWriter> {
+  const log = opts.log.child({ component: 'ledger-writer' });
+  const retentionDays = opts.retentionDays ?? 14;
+  const metrics = opts.metrics;
+  const consumer: Consumer = opts.kafka.consumer({
+    groupId: opts.groupId,
+    readUncommitted: false,
+    maxWaitTimeInMs: FETCH_MAX_WAIT_MS,
+  });
+  onPermanentCrash(consumer, log, 'ledger', opts.onFatal);
+  let dbDown = false;
+  let stopped = false;
+  let recovery: Promise<void> | undefined;
+
+  // Per partition: records behind its high watermark, and the `at` of the oldest record fetched but not written.
+  const lag = new Map<number, number>();
+  const oldest = new Map<number, number>();
+  const showLag = () => metrics?.ledgerLag.set([...lag.values()].reduce((a, b) => a + b, 0));
+  const showAge = () => {
+    const first = Math.min(...oldest.values());
+    metrics?.ledgerOldestAge.set(oldest.size === 0 ? 0 : Math.max(0, (Date.now() - first) / 1000));
+  };
+  const ageTimer = setInterval(showAge, 1000);
+  ageTimer.unref();
+  consumer.on(consumer.events.GROUP_JOIN, () => {
+    // Partitions may have moved to another instance: what they were is that instance's to show now.
+    lag.clear();
+    oldest.clear();
+    showLag();
+    showAge();
+  });
+  consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
+    // A fetch of transaction markers only (no records reach eachBatch): the partition is caught up to it.
+    if (e.payload.batchSize === 0 && e.payload.topic === opts.topic) {
+      lag.set(e.payload.partition, Number(e.payload.offsetLag));
+      showLag();
+    }
+  });
+
+  const alive = async (): Promise<boolean> => {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        opts.store.ping(),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error('ping timed out')), opts.pingTimeoutMs ?? 5000);
+        }),
+      ]);
+      return true;
+    } catch {
+      return false;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
+  const pauseUntilBack = (err: unknown, answersPing: boolean) => {
+    if (dbDown) return;
+    dbDown = true;
+    consumer.pause([{ topic: opts.topic }]);
+    log.error(
+      { err: errorMessage(err), answersPing },
+      answersPing
+        ? 'cannot write ledger records: ledger topic paused, nothing committed; trying again shortly'
+        : 'Postgres does not answer: ledger topic paused, nothing committed; resuming when it is back',
+    );
+    recovery = (async () => {
+      let backoff = 200;
+      while (!stopped) {
+        await sleep(backoff);
+        if (stopped) return;
+        if (await alive()) {
+          dbDown = false;
+          consumer.resume([{ topic: opts.topic }]);
+          log.info('Postgres is back: ledger topic resumed');
+          return;
+        }
+        backoff = Math.min(opts.maxBackoffMs ?? 5000, backoff * 2);
+      }
+    })();
+  };
+
+  const written = (counts: Record<string, number>) => {
+    for (const table of LEDGER_TABLES) if (counts[table]) metrics?.ledgerRows.inc({ table }, counts[table]);
+  };
+
+  const strikes = new Map<number, { offset: string; n: number }>();
+
+  /** True when every record is written (or refused and skipped, into `skipped`); false: try again later. */
+  const persist = async (
+    records: { offset: string; record: LedgerRecord }[],
+    partition: number,
+    firstOffset: string,
+    skipped: Skipped[],
+  ): Promise<boolean> => {
+    try {
+      written(await opts.store.write(records.map((r) => r.record)));
+      strikes.delete(partition);
+      return true;
+    } catch (err) {
+      if (!(err instanceof RecordRefusedError)) {
+        const up = await alive();
+        const prior = strikes.get(partition);
+        const n = up ? (prior?.offset === firstOffset ? prior.n : 0) + 1 : 0;
+        strikes.set(partition, { offset: firstOffset, n });
+        if (n < MAX_STRIKES) {
+          pauseUntilBack(err, up);
+          return false;
+        }
+      }
+      log.warn(
+        { err: errorMessage(err), records: records.length },
+        'ledger batch refused; writing it record by record',
+      );
+    }
+    for (const { offset, record } of records) {
+      let last: unknown;
+      for (let attempt = 0; attempt < 2; attempt++) {
+        try {
+          written(await opts.store.write([record]));
+          last = undefined;
+          break;
+        } catch (err) {
+          last = err;
+          if (err instanceof RecordRefusedError) break;
+        }
+      }
+      if (last === undefined) continue;
+      if (!(last instanceof RecordRefusedError) && !(await alive())) {
+        pauseUntilBack(last, false);
+        return false;
+      }
+      skipped.push({ offset, reason: `refused by Postgres: ${errorMessage(last)}` });
+    }
+    strikes.delete(partition);
+    return true;
+  };
+
+  const runRetention = async (): Promise<string[]> => {
+    try {
+      await opts.store.ensureDays(startDays());
+      const dropped = await opts.store.dropPartitionsBefore(retentionCutoff(new Date(), retentionDays));
+      if (dropped.length > 0) log.info({ dropped, retentionDays }, 'dropped ledger day partitions past retention');
+      return dropped;
+    } catch (err) {
+      log.warn({ err: errorMessage(err) }, 'ledger retention failed; will try again next interval');
+      return [];
+    }
+  };
+  await runRetention();
+  const retentionTimer = setInterval(() => void runRetention(), opts.retentionIntervalMs ?? 3_600_000);
+  retentionTimer.unref();
+
+  await consumer.connect();
+  await consumer.subscribe({ topic: opts.topic, fromBeginning: true });
+  await consumer.run({
+    autoCommit: false,
+    eachBatchAutoResolve: false,
+    partitionsConsumedConcurrently: opts.concurrency ?? 4,
+    eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+      // Unresolved records are fetched again from the last resolved offset once the topic resumes.
+      if (batch.messages.length === 0 || dbDown || !isRunning() || isStale()) return;
+      const now = new Date();
+      const records: { offset: string; record: LedgerRecord }[] = [];
+      const skipped: Skipped[] = [];
+      for (const m of batch.messages) {
+        const decoded = decodeLedgerRecord(m.value);
+        if (!decoded.ok) {
+          skipped.push({ offset: m.offset, reason: decoded.reason });
+          continue;
+        }
+        const ok = admissible(decoded.record, now, retentionDays);
+        if (ok.ok) records.push({ offset: m.offset, record: decoded.record });
+        else if (!ok.expired) skipped.push({ offset: m.offset, reason: ok.reason });
+      }
+      lag.set(batch.partition, Number(batch.offsetLagLow()) + 1);
+      showLag();
+      if (records.length > 0) {
+        const first = records.reduce((min, r) => Math.min(min, Date.parse(r.record.at)), Number.POSITIVE_INFINITY);
+        oldest.set(batch.partition, Math.min(first, oldest.get(batch.partition) ?? first));
+        showAge();
+      }
+      if (records.length > 0 && !(await persist(records, batch.partition, batch.firstOffset() ?? '', skipped))) return;
+      for (const m of batch.messages) resolveOffset(m.offset);
+      const next = (BigInt(batch.lastOffset()) + 1n).toString();
+      try {
+        await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }]);
+      } catch (err) {
+        // The rows are written; an uncommitted offset only means these records are read (and written) again.
+        log.warn({ err: errorMessage(err), partition: batch.partition }, 'ledger offset commit failed');
+      }
+      oldest.delete(batch.partition);
+      lag.set(batch.partition, Number(batch.offsetLag()));
+      showLag();
+      showAge();
+      for (const s of skipped)
+        log.warn(
+          { topic: batch.topic, partition: batch.partition, offset: s.offset, reason: s.reason },
+          'ledger record skipped',
+        );
+      if (skipped.length > 0) metrics?.ledgerInvalid.inc(skipped.length);
+      await heartbeat().catch(() => {});
+    },
+  });
+  return {
+    paused: () => dbDown,
+    runRetention,
+    async stop() {
+      stopped = true;
+      clearInterval(retentionTimer);
+      clearInterval(ageTimer);
+      await consumer.disconnect();
+      await recovery;
+    },
+  };
+}

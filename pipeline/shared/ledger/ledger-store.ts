@@ -1,0 +1,178 @@
+/**
+ * The ledger writer's store port and the pure parts of a write: UTC day partitions and a batch's rows, de-duplicated.
+ *
+ *   records ─ prepareBatch ─▶ events (one per (eventId, receivedAt)), placeholder deliveries (PENDING, one per
+ *   (event, subscription)), attempts (one per (attemptId, receivedAt)), deliveries (one per (eventId,
+ *   subscriptionId, receivedAt): the latest `at`), and the delivery keys whose attempt count is recounted.
+ *
+ * Timestamps are normalised to ISO with milliseconds (`timestamp(3)`, UTC), so the same instant written as
+ * `+00:00` by one process and `Z` by another is the same key, and the day a record's partition is chosen from is
+ * the day Postgres files it under.
+ */
+import type { LedgerAttempt, LedgerDelivery, LedgerEvent, LedgerRecord } from './ledger-record';
+
+export const LEDGER_TABLES = ['LedgerEvent', 'LedgerDelivery', 'LedgerAttempt'] as const;
+export type LedgerTable = (typeof LEDGER_TABLES)[number];
+
+/** Rows a write added or changed, per table. */
+export type LedgerWriteCounts = Record<LedgerTable, number>;
+
+export interface LedgerWriterStore {
+  /** Writes a batch in one transaction (creating its days' partitions first); idempotent under redelivery. */
+  write(records: LedgerRecord[]): Promise<LedgerWriteCounts>;
+  /** Creates the three partitions of each day (`YYYY-MM-DD`, UTC) unless they exist. */
+  ensureDays(days: string[]): Promise<void>;
+  /** Drops the day partitions of all three tables older than `day` (`YYYY-MM-DD` or a Date's UTC day); the days dropped. */
+  dropPartitionsBefore(day: string | Date): Promise<string[]>;
+  ping(): Promise<void>;
+}
+
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+const DAY_MS = 86_400_000;
+
+/** The UTC day of an instant, `YYYY-MM-DD`. */
+export function utcDay(d: Date | string): string {
+  const iso = (typeof d === 'string' ? new Date(d) : d).toISOString();
+  return iso.slice(0, 10);
+}
+
+/** The day after `day` (`YYYY-MM-DD`). */
+export function nextDay(day: string): string {
+  return utcDay(new Date(Date.parse(`${assertDay(day)}T00:00:00.000Z`) + DAY_MS));
+}
+
+function assertDay(day: string): string {
+  const t = Date.parse(`${day}T00:00:00.000Z`);
+  if (!DAY.test(day) || Number.isNaN(t) || new Date(t).toISOString().slice(0, 10) !== day)
+    throw new Error(`not a day: ${day}`);
+  return day;
+}
+
+/** Today's and tomorrow's day (UTC): made at start, so the first records of a new day find their partitions. */
+export function startDays(now = new Date()): string[] {
+  const today = utcDay(now);
+  return [today, nextDay(today)];
+}
+
+/** `LedgerEvent_20261201`: the partition of `table` holding `day`. */
+export function partitionName(table: LedgerTable, day: string): string {
+  return `${table}_${assertDay(day).replaceAll('-', '')}`;
+}
+
+/** The day a partition of `table` holds, from its name; undefined for any other table. */
+export function dayOfPartition(table: LedgerTable, name: string): string | undefined {
+  const m = new RegExp(`^${table}_(\\d{4})(\\d{2})(\\d{2})$`).exec(name);
+  if (!m) return undefined;
+  const day = `${m[1]}-${m[2]}-${m[3]}`;
+  const t = Date.parse(`${day}T00:00:00.000Z`);
+  return !Number.isNaN(t) && new Date(t).toISOString().slice(0, 10) === day ? day : undefined;
+}
+
+/** The statement creating one day partition; `day` is checked, so the identifiers are safe to inline. */
+export function createPartitionSql(table: LedgerTable, day: string): string {
+  return `CREATE TABLE IF NOT EXISTS "${partitionName(table, day)}" PARTITION OF "${table}" FOR VALUES FROM ('${day}') TO ('${nextDay(day)}')`;
+}
+
+/** The distinct UTC days of the records' `receivedAt`, ascending. */
+export function daysOf(records: LedgerRecord[]): string[] {
+  return [...new Set(records.map((r) => utcDay(r.receivedAt)))].sort();
+}
+
+/** The first day kept by a retention of `retentionDays`: a day partition before it holds only older rows. */
+export function retentionCutoff(now: Date, retentionDays: number): string {
+  return utcDay(new Date(now.getTime() - retentionDays * DAY_MS));
+}
+
+/**
+ * Whether the writer should write a record now: `expired` when its day is past retention (it would be dropped
+ * within the hour, and writing it would bring a dropped day back), `invalid` (with the reason) when its
+ * `receivedAt` is more than a day ahead of this clock (it would make partitions for days that have not come) or
+ * outside what Postgres stores.
+ */
+export function admissible(
+  r: LedgerRecord,
+  now: Date,
+  retentionDays: number,
+): { ok: true } | { ok: false; expired: true } | { ok: false; expired: false; reason: string } {
+  const at = Date.parse(r.receivedAt);
+  const year = new Date(at).getUTCFullYear();
+  if (year < 1970 || year > 9999)
+    return { ok: false, expired: false, reason: `receivedAt out of range: ${r.receivedAt}` };
+  if (at > now.getTime() + DAY_MS)
+    return { ok: false, expired: false, reason: `receivedAt more than a day ahead: ${r.receivedAt}` };
+  if (utcDay(new Date(at)) < retentionCutoff(now, retentionDays)) return { ok: false, expired: true };
+  return { ok: true };
+}
+
+const msIso = (s: string) => new Date(s).toISOString();
+
+export interface DeliveryKey {
+  eventId: string;
+  subscriptionId: string;
+  receivedAt: string;
+}
+export type PreparedEvent = LedgerEvent & { fanOut: number };
+export interface PreparedBatch {
+  events: PreparedEvent[];
+  /** One PENDING row per (event, subscription): inserted unless the delivery's row exists. */
+  placeholders: (DeliveryKey & { tenantId: string })[];
+  attempts: LedgerAttempt[];
+  /** The latest record per delivery key (ties: the later in the batch). */
+  deliveries: LedgerDelivery[];
+  /** Every delivery key the batch touches: its "attempts" is recounted from LedgerAttempt after the inserts. */
+  recount: DeliveryKey[];
+}
+
+const keyOf = (k: DeliveryKey) => `${k.eventId}\u0000${k.subscriptionId}\u0000${k.receivedAt}`;
+const byKey = (a: DeliveryKey, b: DeliveryKey) => (keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : 0);
+
+/**
+ * A batch's rows: normalised timestamps, one row per key (a redelivered record in the same batch is written once;
+ * one statement cannot touch a row twice), sorted by key so concurrent writers lock rows in the same order.
+ */
+export function prepareBatch(records: LedgerRecord[]): PreparedBatch {
+  const events = new Map<string, PreparedEvent>();
+  const placeholders = new Map<string, DeliveryKey & { tenantId: string }>();
+  const attempts = new Map<string, LedgerAttempt>();
+  const deliveries = new Map<string, LedgerDelivery>();
+  const recount = new Map<string, DeliveryKey>();
+  const touch = (k: DeliveryKey) => recount.set(keyOf(k), { ...k });
+  for (const rec of records) {
+    const receivedAt = msIso(rec.receivedAt);
+    const at = msIso(rec.at);
+    if (rec.kind === 'event') {
+      const key = `${rec.eventId}\u0000${receivedAt}`;
+      if (events.has(key)) continue;
+      events.set(key, { ...rec, at, receivedAt, fanOut: rec.subscriptionIds.length });
+      for (const subscriptionId of rec.subscriptionIds) {
+        const k = { eventId: rec.eventId, subscriptionId, receivedAt };
+        placeholders.set(keyOf(k), { ...k, tenantId: rec.tenantId });
+        touch(k);
+      }
+    } else if (rec.kind === 'attempt') {
+      const key = `${rec.attemptId.toLowerCase()}\u0000${receivedAt}`;
+      if (attempts.has(key)) continue;
+      attempts.set(key, { ...rec, at, receivedAt });
+      touch({ eventId: rec.eventId, subscriptionId: rec.subscriptionId, receivedAt });
+    } else {
+      const d: LedgerDelivery = {
+        ...rec,
+        at,
+        receivedAt,
+        nextAttemptAt: rec.nextAttemptAt === null ? null : msIso(rec.nextAttemptAt),
+      };
+      const key = keyOf(d);
+      const prior = deliveries.get(key);
+      if (!prior || Date.parse(d.at) >= Date.parse(prior.at)) deliveries.set(key, d);
+      touch(d);
+    }
+  }
+  const sorted = <T extends DeliveryKey>(m: Map<string, T>) => [...m.values()].sort(byKey);
+  return {
+    events: [...events.values()].sort((a, b) => (a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0)),
+    placeholders: sorted(placeholders),
+    attempts: [...attempts.values()],
+    deliveries: sorted(deliveries),
+    recount: sorted(recount),
+  };
+}
