@@ -390,7 +390,7 @@ export function registerLedgerRoutes(api: HubApp, deps: LedgerApiDeps): void {
         summary:
           'Deliver again now (delivered before or not; same webhook-id, fresh signature) through the delivery gate, to every subscription of the event or the one named',
         params: eventParams,
-        body: replayBody.optional(),
+        body: replayBody.nullish(),
         response: { 200: replayView },
       },
     },
