@@ -8,6 +8,7 @@ import type { FailureStore } from '../shared/parked/failure-store';
 import type { createReplayJobs } from './replay-jobs';
 import { registerFailedEventRoutes } from './routes/failed-events';
 import { registerLaneRoutes } from './routes/lanes';
+import { type LedgerApiDeps, registerLedgerRoutes } from './routes/ledger';
 import type { RedeliveryDeps } from './scheduler';
 
 export async function buildDltApi(deps: {
@@ -17,12 +18,14 @@ export async function buildDltApi(deps: {
   store: FailureStore;
   redelivery: RedeliveryDeps;
   jobs: ReturnType<typeof createReplayJobs>;
+  /** The ledger API (events, deliveries, replay, recover): createLedgerApiDeps (routes/ledger.ts). */
+  ledger?: LedgerApiDeps;
   rateLimitPerMinute?: number;
   ready?: () => boolean | ReadinessResult | Promise<boolean | ReadinessResult>;
 }): Promise<HubApp> {
   const app = await createApp({
     name: 'dlt-processor',
-    description: 'Integration Hub failed deliveries: inspect and replay',
+    description: 'Integration Hub delivery log and failed deliveries: inspect, replay and recover',
     logger: deps.logger,
     registry: deps.registry,
     ready: deps.ready,
@@ -40,6 +43,7 @@ export async function buildDltApi(deps: {
       jobs: deps.jobs,
     });
     registerLaneRoutes(api as unknown as HubApp, { store: deps.store });
+    if (deps.ledger) registerLedgerRoutes(api as unknown as HubApp, deps.ledger);
   });
   await app.ready();
   return app;

@@ -6,6 +6,7 @@ import { buildDltApi } from '../../pipeline/dlt-processor/app';
 import { startDltConsumer } from '../../pipeline/dlt-processor/dlt.kafka';
 import { createDltMetrics, startStatusGauges } from '../../pipeline/dlt-processor/metrics';
 import { createReplayJobs } from '../../pipeline/dlt-processor/replay-jobs';
+import { createLedgerApiDeps } from '../../pipeline/dlt-processor/routes/ledger';
 import { type RedeliveryDeps, startScheduler } from '../../pipeline/dlt-processor/scheduler';
 import { memoryAuditSink } from '../../pipeline/shared/audit/audit';
 import { generateApiKey, hashApiKey, publicPrefix } from '../../pipeline/shared/auth/api-key';
@@ -20,6 +21,7 @@ import { scheduledDelay } from '../../pipeline/shared/delivery/retry-schedule';
 import { HttpSender } from '../../pipeline/shared/delivery/send';
 import type { HubApp } from '../../pipeline/shared/http/create-app';
 import { ensureTopics } from '../../pipeline/shared/kafka/admin';
+import type { LedgerSink } from '../../pipeline/shared/ledger/ledger';
 import type { FailureStore } from '../../pipeline/shared/parked/failure-store';
 import { FailureStorePrisma } from '../../pipeline/shared/parked/failure-store.prisma';
 import { startSubscriptionDirectory } from '../../pipeline/shared/subscriptions/directory';
@@ -60,6 +62,10 @@ export async function startDltHarness(
     schedule?: number[];
     /** Share topics and the secret box with another in-process stage (e.g. the outbox processor's). */
     stage?: { kafka: Kafka; topics: TopicNames; box: SecretBox };
+    /** Serve the ledger API (events, deliveries, replay, recover), recording replays through this sink. */
+    ledger?: LedgerSink;
+    /** LOG_RETENTION_DAYS of the ledger API (default 14). */
+    retentionDays?: number;
   } = {},
 ) {
   const db: TestDatabase = opts.db ?? (await createTestDatabase());
@@ -114,6 +120,9 @@ export async function startDltHarness(
   });
   const redelivery = deps('api');
   const jobs = createReplayJobs(db.prisma, redelivery, 8);
+  const ledgerApi = opts.ledger
+    ? createLedgerApiDeps(db.prisma, { ...redelivery, ledger: opts.ledger }, { retentionDays: opts.retentionDays })
+    : undefined;
   const apiKeys = new ApiKeyStorePrisma(db.prisma);
   const operatorKey = generateApiKey();
   await ensureOperatorKey(apiKeys, operatorKey);
@@ -124,6 +133,7 @@ export async function startDltHarness(
     store,
     redelivery,
     jobs,
+    ledger: ledgerApi,
     registry: metrics.registry,
     ready: () => ({ ready: consumerRef?.paused() === false, details: { dbPaused: consumerRef?.paused() ?? null } }),
   });
@@ -171,6 +181,7 @@ export async function startDltHarness(
     consumer,
     groupId,
     operatorKey,
+    ledgerApi,
     /** Instance ids that sent at least one request. */
     claimers: async () => new Set([...deliveriesBy].filter(([, n]) => n > 0).map(([id]) => id)),
     async tenantKey(tenantId: string): Promise<string> {
@@ -254,6 +265,7 @@ export async function startDltHarness(
       for (const s of schedulers) await s.stop();
       for (const p of instancePrisma) await p.$disconnect();
       await jobs.drain();
+      await ledgerApi?.recoverJobs.drain();
       await consumer.stop();
       await producer.disconnect();
       await app.close();

@@ -267,6 +267,37 @@ export function tenantIsolationTable(ctx: IsolationContext): Map<string, RouteCa
         }),
       ),
     ],
+    // dlt-processor: the ledger API. B's failed-event id stands in for an id that does not exist for A (404 either way).
+    ['dltApi GET /v1/events', denied(d('GET', `/v1/events?tenantId=${ctx.b.tenantId}`))],
+    ['dltApi GET /v1/events/:eventId', denied(d('GET', `/v1/events/${ctx.bFailedEventId}`))],
+    [
+      'dltApi POST /v1/events/:eventId/replay',
+      denied(
+        d('POST', `/v1/events/${ctx.bFailedEventId}/replay`, {}),
+        d('POST', `/v1/events/${ctx.bFailedEventId}/replay`, { subscriptionId: ctx.bSubscriptionId }, 'to B'),
+      ),
+    ],
+    [
+      'dltApi GET /v1/deliveries',
+      denied(d('GET', `/v1/deliveries?tenantId=${ctx.b.tenantId}&subscriptionId=${ctx.bSubscriptionId}`)),
+    ],
+    [
+      'dltApi GET /v1/deliveries/:eventId/:subscriptionId',
+      denied(d('GET', `/v1/deliveries/${ctx.bFailedEventId}/${ctx.bSubscriptionId}`)),
+    ],
+    [
+      'dltApi POST /v1/deliveries/recover',
+      denied(
+        d('POST', '/v1/deliveries/recover', { subscriptionId: ctx.bSubscriptionId, since: new Date(0).toISOString() }),
+        d(
+          'POST',
+          '/v1/deliveries/recover',
+          { subscriptionId: ctx.bSubscriptionId, since: new Date(0).toISOString(), dryRun: true },
+          'dry run',
+        ),
+      ),
+    ],
+    ['dltApi GET /v1/recover-jobs/:id', denied(d('GET', `/v1/recover-jobs/${ctx.bReplayJobId}`))],
     // event-processor: HTTP ingest of an event of another tenant
     ['eventApi POST /v1/events', denied(ingest(ctx.b.tenantId))],
   ]);
