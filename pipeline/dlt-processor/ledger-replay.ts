@@ -13,6 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { fromKafkaBinary, type HubCloudEvent } from '../shared/cloudevents/envelope';
 import type { DeliveryResult } from '../shared/delivery/deliver';
 import { type Admission, admit, type GateCode, type GateDeps } from '../shared/delivery/gate';
+import { safeSnippet } from '../shared/delivery/snippet';
 import { errorMessage } from '../shared/errors';
 import type { LedgerSink } from '../shared/ledger/ledger';
 import type { LedgerDeliveryRow, LedgerEventFull } from '../shared/ledger/ledger-query.prisma';
@@ -20,7 +21,6 @@ import type { LedgerDeliveryStatus } from '../shared/ledger/ledger-record';
 import type { Logger } from '../shared/logging/logger';
 import type { SubscriptionLookup } from '../shared/subscriptions/directory';
 import type { SubscriptionSnapshot } from '../shared/subscriptions/snapshot';
-import { safeSnippet } from './snippet';
 
 export const DEFAULT_LOG_RETENTION_DAYS = 14;
 const DAY_MS = 86_400_000;

@@ -36,6 +36,7 @@ import { startDltConsumer } from './dlt.kafka';
 import { startLedgerWriter } from './ledger-writer.kafka';
 import { createDltMetrics, startStatusGauges } from './metrics';
 import { createReplayJobs } from './replay-jobs';
+import { createLedgerApiDeps } from './routes/ledger';
 import { type RedeliveryDeps, startScheduler } from './scheduler';
 
 /** Retries a start step on retriable Kafka errors (e.g. "not the leader" just after topics were created). */
@@ -101,7 +102,7 @@ async function main(): Promise<void> {
   // The delivery ledger's records of scheduled retries and replays (acks=-1, batched).
   const ledgerProducer = kafka.producer({ idempotent: true, maxInFlightRequests: 5 });
   await ledgerProducer.connect();
-  const ledger = config.LEDGER_ENABLED
+  const ledgerSink = config.LEDGER_ENABLED
     ? kafkaLedgerSink(new BatchingProducer(ledgerProducer), topics.ledger)
     : undefined;
   const audit = createAuditSink({
@@ -121,8 +122,16 @@ async function main(): Promise<void> {
     leaseMs: config.CLAIM_LEASE_MS,
     onAttempt: (source, outcome) => metrics.redeliveries.inc({ source, outcome }),
     onExhausted: () => metrics.exhausted.inc(),
-    ledger,
+    ledger: ledgerSink,
   };
+  // The operator API over the ledger: events, deliveries, replay of any event, recover.
+  const ledgerApi = ledgerSink
+    ? createLedgerApiDeps(
+        prisma,
+        { ...redelivery, ledger: ledgerSink },
+        { retentionDays: config.LOG_RETENTION_DAYS, recoverConcurrency: config.REPLAY_CONCURRENCY },
+      )
+    : undefined;
   const jobs = createReplayJobs(prisma, redelivery, config.REPLAY_CONCURRENCY);
 
   const gauges = startStatusGauges({ metrics, store, intervalMs: config.STATS_REFRESH_MS, log });
@@ -137,6 +146,7 @@ async function main(): Promise<void> {
     store,
     redelivery,
     jobs,
+    ledger: ledgerApi,
     rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE || undefined,
     ready: () => ({
       ready: !shuttingDown && directory.isReady() && consumer !== undefined && !consumer.paused(),
@@ -164,7 +174,7 @@ async function main(): Promise<void> {
     firstDelay: (row) =>
       scheduledDelay(scheduleFor(directory.get(row.subscriptionId)), 0, row.retryAfterMs, config.RETRY_AFTER_MAX_MS),
   });
-  const ledger = config.LEDGER_ENABLED
+  const ledgerWriter = config.LEDGER_ENABLED
     ? await startLedgerWriter({
         onFatal,
         kafka,
@@ -198,12 +208,13 @@ async function main(): Promise<void> {
     force.unref();
     try {
       await consumer?.stop();
-      await ledger?.stop();
+      await ledgerWriter?.stop();
       await scheduler.stop();
       cleanup?.stop();
       gauges.stop();
       clearInterval(pausedTimer);
       await jobs.stop();
+      await ledgerApi?.recoverJobs.stop();
       await app.close();
       await audit.stop();
       await auditProducer.disconnect();
