@@ -85,6 +85,8 @@ interface Result {
   peakRssMb?: Record<string, number>;
   cpuSec?: Record<string, number>;
   soak?: { seconds: number; rssMb: Record<string, number[]> };
+  /** The delivery ledger after the saturation phase: how long its writer took to catch up, and its rows/s. */
+  ledger?: { catchUpS: number; rows: number; rowsPerSec: number };
 }
 
 const pct = (sorted: number[], p: number) =>
@@ -498,11 +500,19 @@ async function hubRun(
   sub: Subscriber,
   fanout: number,
   events: number,
-  opts: { rate60?: boolean; soakS?: number; label?: string } = {},
+  opts: { rate60?: boolean; soakS?: number; label?: string; ledgerOff?: boolean } = {},
 ): Promise<Result> {
   const label = opts.label ?? `hub fan-out ${fanout}`;
   say(`${label}: starting the hub (4 services, ${TENANTS * fanout} subscriptions)`);
-  const b = await startBenchHub(kafka, brokers, adminUrl, sub, fanout);
+  const off = { LEDGER_ENABLED: 'false' };
+  const b = await startBenchHub(
+    kafka,
+    brokers,
+    adminUrl,
+    sub,
+    fanout,
+    opts.ledgerOff ? { 'event-processor': off, 'outbox-processor': off, 'dlt-processor': off } : undefined,
+  );
   try {
     await sub.reset();
     say(`${label}: ${events} events (~1 KB) -> ${events * fanout} deliveries`);
@@ -511,6 +521,7 @@ async function hubRun(
     const rep = await waitDeliveries(sub, events * fanout, label, lagReport(b), outboxProgress(b));
     const seconds = (performance.now() - start) / 1000;
     const result: Result = resultOf(label, events, seconds, rep);
+    if (!opts.ledgerOff) result.ledger = await ledgerCatchUp(b.databaseUrl, events * fanout, start, label);
     if (opts.rate60 || opts.soakS) {
       const rate = Math.max(1, Math.floor(0.6 * result.eventsPerSec));
       const phaseS = opts.soakS ?? Math.min(RATE_PHASE_S, events / rate);
@@ -540,6 +551,41 @@ async function hubRun(
     return result;
   } finally {
     await b.stop();
+  }
+}
+
+/**
+ * After the saturation phase: waits until the ledger holds every delivery as DELIVERED and every event, and reports
+ * how long after the last delivery that was (the writer's lag draining) and the rows written per second.
+ */
+async function ledgerCatchUp(databaseUrl: string, deliveries: number, startMs: number, label: string) {
+  const pg = new Client({ connectionString: databaseUrl });
+  await pg.connect();
+  try {
+    const lastDelivery = performance.now();
+    for (;;) {
+      const { rows } = await pg.query<{ d: string; e: string; a: string }>(
+        `SELECT (SELECT count(*) FROM "LedgerDelivery" WHERE status = 'DELIVERED') AS d,
+                (SELECT count(*) FROM "LedgerEvent") AS e, (SELECT count(*) FROM "LedgerAttempt") AS a`,
+      );
+      const d = Number(rows[0]!.d);
+      if (d >= deliveries) {
+        const now = performance.now();
+        const total = d + Number(rows[0]!.e) + Number(rows[0]!.a);
+        return {
+          catchUpS: Math.round((now - lastDelivery) / 100) / 10,
+          rows: total,
+          rowsPerSec: Math.round(total / ((now - startMs) / 1000)),
+        };
+      }
+      if (performance.now() - lastDelivery > 300_000) {
+        say(`${label}: the ledger did not catch up within 300 s (${d}/${deliveries} deliveries recorded)`);
+        return { catchUpS: Number.NaN, rows: d, rowsPerSec: Number.NaN };
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  } finally {
+    await pg.end();
   }
 }
 
@@ -662,6 +708,14 @@ async function main() {
     results.push(await rawPassthrough(kafka, sub));
     for (const f of ONLY_FAILURE ? [] : FANOUTS)
       results.push(await hubRun(kafka, kafkaHandle.brokers, adminUrl, sub, f, EVENTS, { rate60: true }));
+    // The same as fan-out 1 with the delivery ledger off: what the ledger costs, in the same run.
+    if (!ONLY_FAILURE && FANOUTS.includes(1))
+      results.push(
+        await hubRun(kafka, kafkaHandle.brokers, adminUrl, sub, 1, EVENTS, {
+          ledgerOff: true,
+          label: 'hub fan-out 1 (ledger off)',
+        }),
+      );
     if (!SKIP_FAILURE)
       results.push(...(await failurePaths(kafka, kafkaHandle.brokers, adminUrl, sub, Math.min(EVENTS, 20_000))));
     if (SOAK_S > 0)
@@ -693,6 +747,7 @@ async function main() {
   const raw = find('raw-passthrough');
   const http = find('raw-http');
   const hub1 = find('hub fan-out 1');
+  const hub1Off = find('hub fan-out 1 (ledger off)');
   const dlt = find('dlt persist');
   const replay = find('bulk replay');
   const soak = find('soak fan-out 1');
@@ -700,8 +755,14 @@ async function main() {
   if (hub1 && raw)
     ratios['hub fan-out 1 / raw pass-through (deliveries/s)'] = hub1.deliveriesPerSec / raw.deliveriesPerSec;
   if (hub1 && http) ratios['hub fan-out 1 / raw HTTP (deliveries/s)'] = hub1.deliveriesPerSec / http.deliveriesPerSec;
-  for (const r of results.filter((x) => x.scenario.startsWith('hub fan-out ') && x !== hub1))
+  if (hub1 && hub1Off)
+    ratios['hub fan-out 1, ledger on / ledger off (deliveries/s)'] = hub1.deliveriesPerSec / hub1Off.deliveriesPerSec;
+  for (const r of results.filter((x) => x.scenario.startsWith('hub fan-out ') && x !== hub1 && x !== hub1Off))
     if (raw) ratios[`${r.scenario} / raw pass-through (deliveries/s)`] = r.deliveriesPerSec / raw.deliveriesPerSec;
+  for (const r of results.filter((x) => x.ledger))
+    console.log(
+      `  ledger after ${r.scenario}: caught up ${r.ledger!.catchUpS} s after the last delivery; ${r.ledger!.rows} rows, ${r.ledger!.rowsPerSec} rows/s`,
+    );
   console.log('\nRatios (same run)');
   for (const [k, v] of Object.entries(ratios)) console.log(`  ${v.toFixed(2)}x  ${k}`);
   const soakGrowth = soak?.soak
@@ -728,6 +789,14 @@ async function main() {
     ],
     ['no RSS growth over the soak at 60% load (last sample <= first + 10% + 10 MB)', soakGrowth],
     ['DLT persistence >= 2,000 failures/s', dlt ? dlt.deliveriesPerSec >= 2000 : undefined],
+    [
+      'ledger on >= 0.9x ledger off in deliveries/s (fan-out 1, same run)',
+      hub1 && hub1Off ? hub1.deliveriesPerSec >= 0.9 * hub1Off.deliveriesPerSec : undefined,
+    ],
+    [
+      'ledger lag back to 0 within 10 s after the saturation run (fan-out 1)',
+      hub1?.ledger ? hub1.ledger.catchUpS <= 10 : undefined,
+    ],
     ['bulk replay >= 1,000 events/s', replay ? replay.deliveriesPerSec >= 1000 : undefined],
   ];
   console.log('\nTargets');
