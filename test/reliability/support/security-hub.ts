@@ -55,6 +55,7 @@ export const FAST_RETRIES: Record<string, string> = {
   RETRY_BASE_MS: '100',
   RETRY_MAX_MS: '300',
   SCHEDULER_INTERVAL_MS: '250',
+  DELIVERY_RETRY_SCHEDULE: '1s,1s',
 };
 
 export async function startSecurityHub(opts: SecurityHubOptions): Promise<SecurityHub> {
