@@ -51,6 +51,8 @@ export interface LedgerWriterOptions {
   pingTimeoutMs?: number;
   /** The consumer stopped for good (kafkajs will not restart it): the owner exits so the instance is restarted. */
   onFatal?: (err: Error) => void;
+  /** Consumer group session timeout (default 10 s): how soon a restarted writer is back. */
+  sessionTimeoutMs?: number;
 }
 
 export interface LedgerWriter {
@@ -78,6 +80,8 @@ export async function startLedgerWriter(opts: LedgerWriterOptions): Promise<Ledg
     groupId: opts.groupId,
     readUncommitted: false,
     maxWaitTimeInMs: FETCH_MAX_WAIT_MS,
+    sessionTimeout: opts.sessionTimeoutMs ?? 10_000,
+    heartbeatInterval: Math.min(3_000, Math.floor((opts.sessionTimeoutMs ?? 10_000) / 3)),
   });
   onPermanentCrash(consumer, log, 'ledger', opts.onFatal);
   let dbDown = false;

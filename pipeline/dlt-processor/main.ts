@@ -162,6 +162,15 @@ async function main(): Promise<void> {
     log.fatal({ err: errorMessage(err) }, 'dlt consumer stopped for good; exiting so the instance is restarted');
     void shutdown('fatal', 1);
   };
+  // The durable schedule first: it needs only Postgres and the directory. A restarted instance makes the retries
+  // that are due at once, while its consumers wait for their groups (a dead member's session to expire).
+  const scheduler = startScheduler({
+    ...redelivery,
+    intervalMs: config.SCHEDULER_INTERVAL_MS,
+    batchSize: config.SCHEDULER_BATCH_SIZE,
+    concurrency: config.SCHEDULER_CONCURRENCY,
+    laneWaitReleaseMs: config.LANE_WAIT_RELEASE_MS,
+  });
   consumer = await startDltConsumer({
     onFatal,
     kafka,
@@ -184,17 +193,11 @@ async function main(): Promise<void> {
         log,
         retentionDays: config.LOG_RETENTION_DAYS,
         metrics,
+        sessionTimeoutMs: config.SESSION_TIMEOUT_MS,
       })
     : undefined;
   const pausedTimer = setInterval(() => metrics.dbPaused.set(consumer?.paused() ? 1 : 0), 1000);
   pausedTimer.unref();
-  const scheduler = startScheduler({
-    ...redelivery,
-    intervalMs: config.SCHEDULER_INTERVAL_MS,
-    batchSize: config.SCHEDULER_BATCH_SIZE,
-    concurrency: config.SCHEDULER_CONCURRENCY,
-    laneWaitReleaseMs: config.LANE_WAIT_RELEASE_MS,
-  });
   const cleanup = config.CLEANUP_ENABLED
     ? startCleanup({ store, retentionHours: config.RETENTION_HOURS, intervalMs: config.CLEANUP_INTERVAL_MS, log })
     : undefined;
