@@ -7,7 +7,8 @@
  *                 check and not "https required") as endpoint and as OAuth2 token URL: 4xx problem+json.
  *                 The same policy with injected DNS refuses names that resolve to internal addresses.
  *   delivery      subscription snapshots with those endpoints are put straight onto the changelog (bypassing
- *                 registration); the real outbox-processor refuses to connect (DLT, DELIVERY.SSRF_BLOCKED),
+ *                 registration); the real outbox-processor refuses to connect (the delivery gate: GATE.ENDPOINT_BLOCKED,
+ *                 or the sender's connect-time check: DELIVERY.SSRF_BLOCKED),
  *                 including names the machine's resolver maps to loopback (/etc/hosts) at delivery time. The
  *                 redirecting partner is called and its redirect is not followed. The sender with injected DNS
  *                 refuses names rebinding to internal addresses.
@@ -159,12 +160,16 @@ describe('reliability 8: SSRF matrix', () => {
         list.push(injected.get(r.subscriptionId)!);
         byCode.set(r.code, list);
       }
+      // Blocked before any connection: by the delivery gate (a literal internal address, GATE.ENDPOINT_BLOCKED,
+      // SKIPPED) or by the sender's connect-time check (a name resolving to one, DELIVERY.SSRF_BLOCKED).
+      const BLOCKED = new Set(['DELIVERY.SSRF_BLOCKED', 'GATE.ENDPOINT_BLOCKED']);
       const blockedAtDelivery = new Set(
-        dlt.records
-          .filter((r) => injected.has(r.subscriptionId) && r.code === 'DELIVERY.SSRF_BLOCKED')
-          .map((r) => r.subscriptionId),
+        dlt.records.filter((r) => injected.has(r.subscriptionId) && BLOCKED.has(r.code)).map((r) => r.subscriptionId),
       );
-      const otherCodes = [...byCode.entries()].filter(([code]) => code !== 'DELIVERY.SSRF_BLOCKED');
+      const byGate = dlt.records.filter(
+        (r) => injected.has(r.subscriptionId) && r.code === 'GATE.ENDPOINT_BLOCKED',
+      ).length;
+      const otherCodes = [...byCode.entries()].filter(([code]) => !BLOCKED.has(code));
       const redirectNotFollowed = partner.received.length > 0 && canary.connections() === baseline;
 
       // --- the sender with injected DNS: names rebinding to internal addresses ---
@@ -213,12 +218,13 @@ describe('reliability 8: SSRF matrix', () => {
           'refused at registration (4xx, address check)': refusedAtRegistration.length,
           'DNS-rebinding names refused by the policy': `${dnsRefused.length}/${Object.keys(REBINDING_DNS).length}`,
           'injected snapshots': injected.size,
-          'blocked at connect time (DLT SSRF_BLOCKED)': blockedAtDelivery.size,
+          'blocked before connecting (gate GATE.ENDPOINT_BLOCKED / sender DELIVERY.SSRF_BLOCKED)': `${blockedAtDelivery.size} (${byGate} / ${blockedAtDelivery.size - byGate})`,
           'redirects to the canary followed': redirectNotFollowed ? 0 : 'see canary',
           'DNS-rebinding names refused by the sender': `${senderBlocked.length}/${Object.keys(REBINDING_DNS).length}`,
           'connections reaching the canary': reached,
         },
-        criteria: '0 connections reach the canary; every form refused 4xx at registration and blocked at connect time',
+        criteria:
+          '0 connections reach the canary; every form refused 4xx at registration and blocked before connecting (delivery gate or connect-time check)',
       });
       expect(registration.filter((r) => !refusedAtRegistration.includes(r))).toEqual([]);
       expect(dnsRefused.sort()).toEqual(Object.keys(REBINDING_DNS).sort());
