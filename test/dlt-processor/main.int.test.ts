@@ -160,7 +160,7 @@ describe('dlt-processor main', () => {
         messages: [{ key: 'tenant-a', value: encodeLedgerRecord(ledgerEvent) }],
       });
       await alive(
-        waitFor(async () => (await db.prisma.ledgerDelivery.count({ where: { eventId: event.id } })) === 1, {
+        waitFor(async () => (await db.prisma.ledgerEvent.count({ where: { eventId: event.id } })) === 1, {
           timeoutMs: 30_000,
           what: 'ledger rows',
         }),

@@ -129,7 +129,9 @@ describe('outbox-processor killed with SIGKILL mid-run', () => {
     await waitFor(() => uniqueCount() >= DELIVERIES * 0.3 || child!.proc.exitCode !== null, {
       timeoutMs: 90_000,
       intervalMs: 5,
-      what: `30% of ${DELIVERIES} deliveries before the kill (${uniqueCount()})`,
+      what: `30% of ${DELIVERIES} deliveries before the kill`,
+    }).catch((err: Error) => {
+      throw new Error(`${err.message} (${uniqueCount()}); child output:\n${child!.output.slice(-80).join('\n')}`);
     });
     expect(child.proc.exitCode).toBeNull();
     child.proc.kill('SIGKILL');
