@@ -11,6 +11,10 @@ export const outboxConfigSchema = z.object({
     .describe(
       'Consumer group of the outbox topics (the directory uses `<GROUP_ID>-directory`); scale out by running more instances.',
     ),
+  TOPIC_PARTITIONS: env
+    .int(6, 1, 1000)
+    .describe('Partitions of the topics this service writes when it creates them (only if missing: DLT, ledger).'),
+  KAFKA_REPLICATION_FACTOR: env.int(1, 1, 10).describe('Replication factor of the topics this service creates.'),
   PORT: env.port(8082).describe('Port of the health and metrics server (`0` = any free port).'),
   HOST: z.string().default('0.0.0.0').describe('Interface the health and metrics server binds to.'),
   HUB_ENCRYPTION_KEYS: z

@@ -17,6 +17,7 @@ import { gateEndpointCheck } from '../shared/delivery/gate';
 import { HttpSender } from '../shared/delivery/send';
 import { errorMessage } from '../shared/errors';
 import { createApp } from '../shared/http/create-app';
+import { ensureTopics } from '../shared/kafka/admin';
 import { createKafka } from '../shared/kafka/client';
 import { createLogger } from '../shared/logging/logger';
 import { FailureStorePrisma } from '../shared/parked/failure-store.prisma';
@@ -34,6 +35,20 @@ async function main(): Promise<void> {
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-outbox`, log });
   const metrics = createOutboxMetrics();
   collectDefaultMetrics({ register: metrics.registry });
+  // The topics this service writes (DLT, ledger): created when missing, as the other services do theirs. Without
+  // them a DLT or ledger produce would wait, and the offsets with it.
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const spec = { partitions: config.TOPIC_PARTITIONS, replicationFactor: config.KAFKA_REPLICATION_FACTOR };
+    const created = await ensureTopics(admin, [
+      ...topics.allDlt().map((topic) => ({ topic, ...spec })),
+      ...(config.LEDGER_ENABLED ? [{ topic: topics.ledger, ...spec }] : []),
+    ]);
+    if (created.length > 0) log.info({ created }, 'created missing topics');
+  } finally {
+    await admin.disconnect();
+  }
 
   const box = new SecretBox(parseHubKeys(config.HUB_ENCRYPTION_KEYS));
   const sender = new HttpSender({
