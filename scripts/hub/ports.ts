@@ -27,11 +27,25 @@ export function assertPortFree(port: number, owner: string, host = '127.0.0.1'):
 }
 
 /**
- * A currently free port chosen by the OS. The child binds it moments later; the tiny window in between is
- * acceptable for tests and benchmarks (the alternative, parsing the child's log for its port, couples the
- * launcher to every service's log format).
+ * A currently free port for a service. The child binds it moments later. The OS's own ephemeral choice would be
+ * from the range it also hands out as source ports of outgoing connections (Linux 32768-60999): on a busy machine
+ * one of those connections can take the port in that window and the child fails with EADDRINUSE (seen in CI). So
+ * the port is picked at random below that range and checked free; the OS's choice is the fallback.
  */
-export function freePort(host = '127.0.0.1'): Promise<number> {
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    try {
+      await assertPortFree(port, 'probe', host);
+      return port;
+    } catch {
+      // taken: try another
+    }
+  }
+  return osPort(host);
+}
+
+function osPort(host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
