@@ -1,6 +1,6 @@
 /**
- * The delivery ledger's records of one outbox record's outcome (pure): one `attempt` per HTTP attempt made here and
- * the delivery's new state. The state is the hub's view at this moment; the dlt-processor's later outcome of a
+ * The delivery ledger's record of one outbox record's outcome (pure): the delivery's new state, carrying one entry per
+ * HTTP attempt made here (`tries`, stored as attempt rows). The state is the hub's view at this moment; the dlt-processor's later outcome of a
  * parked delivery (a newer `at`) supersedes it.
  *
  * | outcome                          | delivery status |
@@ -49,28 +49,33 @@ export function ledgerRecordsOf(item: OutboxItem, message: KafkaMessage, outcome
     headerString(message.headers?.[HUB_HEADERS.receivedAt] as never) ?? item.event.time ?? at.toISOString();
   const base = { eventId: item.event.id, tenantId: item.tenantId, subscriptionId: item.subscriptionId, receivedAt };
   const tries = 'tries' in outcome ? (outcome.tries ?? []) : [];
-  const records: LedgerRecord[] = tries.map((t, i) => ({
-    kind: 'attempt',
-    at: t.at.toISOString(),
-    attemptId: randomUUID(),
-    ...base,
-    source: 'OUTBOX',
-    attempt: i + 1,
-    durationMs: Math.max(0, Math.round(t.durationMs)),
-    statusCode: t.status ?? null,
-    errorCode: t.errorCode ?? null,
-    responseSnippet: safeSnippet(t.responseSnippet),
-  }));
   const { status, reason } = statusOf(outcome);
-  records.push({
-    kind: 'delivery',
-    at: at.toISOString(),
-    ...base,
-    status,
-    reason,
-    attempts: tries.length,
-    lastStatusCode: tries.at(-1)?.status ?? null,
-    nextAttemptAt: null,
-  });
+  // One record per delivery: its attempts travel inside it (the writer stores them as attempt rows).
+  const records: LedgerRecord[] = [
+    {
+      kind: 'delivery',
+      at: at.toISOString(),
+      ...base,
+      status,
+      reason,
+      attempts: tries.length,
+      lastStatusCode: tries.at(-1)?.status ?? null,
+      nextAttemptAt: null,
+      ...(tries.length > 0
+        ? {
+            tries: tries.map((t, i) => ({
+              at: t.at.toISOString(),
+              attemptId: randomUUID(),
+              source: 'OUTBOX' as const,
+              attempt: i + 1,
+              durationMs: Math.max(0, Math.round(t.durationMs)),
+              statusCode: t.status ?? null,
+              errorCode: t.errorCode ?? null,
+              responseSnippet: safeSnippet(t.responseSnippet),
+            })),
+          }
+        : {}),
+    },
+  ];
   return records;
 }

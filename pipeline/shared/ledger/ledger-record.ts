@@ -65,6 +65,15 @@ export const ledgerAttemptSchema = z.object({
   responseSnippet: z.string().nullable(),
 });
 
+/** An attempt carried inside a delivery record (the outbox-processor's: one ledger record per delivery). */
+export const inlineAttemptSchema = ledgerAttemptSchema.omit({
+  kind: true,
+  eventId: true,
+  tenantId: true,
+  subscriptionId: true,
+  receivedAt: true,
+});
+
 export const ledgerDeliverySchema = z.object({
   kind: z.literal('delivery'),
   at: iso,
@@ -78,6 +87,8 @@ export const ledgerDeliverySchema = z.object({
   attempts: z.number().int().nonnegative(),
   lastStatusCode: z.number().int().nullable(),
   nextAttemptAt: iso.nullable(),
+  /** The attempts that led here, when they travel with the outcome (written as attempt rows). */
+  tries: z.array(inlineAttemptSchema).optional(),
 });
 
 export const ledgerRecordSchema = z.discriminatedUnion('kind', [

@@ -150,12 +150,42 @@ describe('prepareBatch', () => {
     );
   });
 
-  it('recounts every delivery the batch touches, sorted by key', () => {
+  it('recounts every delivery with an attempt or an outcome in the batch, sorted by key (a new PENDING row has 0)', () => {
     const b = prepareBatch([
       event({ eventId: 'e2', subscriptionIds: ['s9'] }),
       attempt({ eventId: 'e1', subscriptionId: 's3' }),
       delivery({ eventId: 'e1', subscriptionId: 's1' }),
     ]);
-    expect(b.recount.map((k) => `${k.eventId}/${k.subscriptionId}`)).toEqual(['e1/s1', 'e1/s3', 'e2/s9']);
+    expect(b.recount.map((k) => `${k.eventId}/${k.subscriptionId}`)).toEqual(['e1/s1', 'e1/s3']);
+  });
+
+  it('stores the attempts a delivery record carries as attempt rows (once, however often it is redelivered)', () => {
+    const d = delivery({ eventId: 'e4', subscriptionId: 's1' });
+    const withTries = {
+      ...d,
+      tries: [
+        {
+          at: d.at,
+          attemptId: '0f8fad5b-d9cb-469f-a165-70867728950e',
+          source: 'OUTBOX' as const,
+          attempt: 1,
+          durationMs: 3,
+          statusCode: 204,
+          errorCode: null,
+          responseSnippet: null,
+        },
+      ],
+    };
+    const b = prepareBatch([withTries, withTries]);
+    expect(b.attempts).toHaveLength(1);
+    expect(b.attempts[0]).toMatchObject({ kind: 'attempt', eventId: 'e4', subscriptionId: 's1', statusCode: 204 });
+    expect(b.recount.map((k) => k.eventId)).toEqual(['e4']);
+  });
+
+  it('writes no PENDING row for a delivery whose outcome is in the same batch', () => {
+    const e = event({ eventId: 'e3', subscriptionIds: ['s1', 's2'] });
+    const b = prepareBatch([e, delivery({ eventId: 'e3', subscriptionId: 's1', receivedAt: e.receivedAt })]);
+    expect(b.placeholders.map((k) => k.subscriptionId)).toEqual(['s2']);
+    expect(b.deliveries.map((k) => k.subscriptionId)).toEqual(['s1']);
   });
 });

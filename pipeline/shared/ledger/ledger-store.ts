@@ -137,6 +137,12 @@ export function prepareBatch(records: LedgerRecord[]): PreparedBatch {
   const deliveries = new Map<string, LedgerDelivery>();
   const recount = new Map<string, DeliveryKey>();
   const touch = (k: DeliveryKey) => recount.set(keyOf(k), { ...k });
+  const addAttempt = (a: LedgerAttempt) => {
+    const key = `${a.attemptId.toLowerCase()}\u0000${a.receivedAt}`;
+    if (attempts.has(key)) return;
+    attempts.set(key, a);
+    touch({ eventId: a.eventId, subscriptionId: a.subscriptionId, receivedAt: a.receivedAt });
+  };
   for (const rec of records) {
     const receivedAt = msIso(rec.receivedAt);
     const at = msIso(rec.at);
@@ -144,17 +150,24 @@ export function prepareBatch(records: LedgerRecord[]): PreparedBatch {
       const key = `${rec.eventId}\u0000${receivedAt}`;
       if (events.has(key)) continue;
       events.set(key, { ...rec, at, receivedAt, fanOut: rec.subscriptionIds.length });
+      // A new PENDING row has 0 attempts: no recount needed for it.
       for (const subscriptionId of rec.subscriptionIds) {
         const k = { eventId: rec.eventId, subscriptionId, receivedAt };
         placeholders.set(keyOf(k), { ...k, tenantId: rec.tenantId });
-        touch(k);
       }
     } else if (rec.kind === 'attempt') {
-      const key = `${rec.attemptId.toLowerCase()}\u0000${receivedAt}`;
-      if (attempts.has(key)) continue;
-      attempts.set(key, { ...rec, at, receivedAt });
-      touch({ eventId: rec.eventId, subscriptionId: rec.subscriptionId, receivedAt });
+      addAttempt({ ...rec, at, receivedAt });
     } else {
+      for (const t of rec.tries ?? [])
+        addAttempt({
+          ...t,
+          kind: 'attempt',
+          at: msIso(t.at),
+          eventId: rec.eventId,
+          tenantId: rec.tenantId,
+          subscriptionId: rec.subscriptionId,
+          receivedAt,
+        });
       const d: LedgerDelivery = {
         ...rec,
         at,
@@ -167,6 +180,9 @@ export function prepareBatch(records: LedgerRecord[]): PreparedBatch {
       touch(d);
     }
   }
+  // A delivery whose outcome is in the same batch needs no PENDING row first: its upsert creates the row (one
+  // write instead of two per delivery when the event and its outcome arrive together, as at saturation).
+  for (const k of deliveries.keys()) placeholders.delete(k);
   const sorted = <T extends DeliveryKey>(m: Map<string, T>) => [...m.values()].sort(byKey);
   return {
     events: [...events.values()].sort((a, b) => (a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0)),
