@@ -15,6 +15,7 @@ import type { Consumer, Kafka } from 'kafkajs';
 import { errorMessage } from '../shared/errors';
 import { FETCH_MAX_WAIT_MS } from '../shared/kafka/client';
 import { onPermanentCrash } from '../shared/kafka/crash';
+import { pauseWhileDbAway } from '../shared/kafka/pause-while-db-away';
 import type { Logger } from '../shared/logging/logger';
 import { type FailureStore, RecordRefusedError } from '../shared/parked/failure-store';
 import { type NewFailure, parseDltRecord, scheduleFirstAttempt } from '../shared/parked/parse-dlt-record';
@@ -47,8 +48,6 @@ export interface DltConsumer {
 /** Rounds a batch may fail while Postgres answers before its records are stored one by one. */
 const MAX_STRIKES = 5;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /** A record Postgres refused as read (it is up): kept as a FAILED row whose headers are base64 JSON. */
 export function unstorable(r: NewFailure, err: unknown): NewFailure {
   const synthetic = `${r.sourceTopic}:${r.sourcePartition}:${r.sourceOffset}`;
@@ -77,54 +76,18 @@ export async function startDltConsumer(opts: DltConsumerOptions): Promise<DltCon
   });
   const log = opts.log.child({ component: 'dlt-consumer' });
   onPermanentCrash(consumer, log, 'dlt', opts.onFatal);
-  let dbDown = false;
-  let stopped = false;
-  let recovery: Promise<void> | undefined;
 
-  const alive = async (): Promise<boolean> => {
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await Promise.race([
-        opts.store.ping(),
-        new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new Error('ping timed out')), opts.pingTimeoutMs ?? 5000);
-        }),
-      ]);
-      return true;
-    } catch {
-      return false;
-    } finally {
-      clearTimeout(timer);
-    }
-  };
-
-  const all = () => opts.topics.map((topic) => ({ topic }));
-
-  const pauseUntilBack = (err: unknown, answersPing: boolean) => {
-    if (dbDown) return;
-    dbDown = true;
-    consumer.pause(all());
-    log.error(
-      { err: errorMessage(err), answersPing },
-      answersPing
-        ? 'cannot persist DLT records: DLT topics paused, nothing committed; trying again shortly'
-        : 'Postgres does not answer: DLT topics paused, nothing committed; resuming when it is back',
-    );
-    recovery = (async () => {
-      let backoff = 200;
-      while (!stopped) {
-        await sleep(backoff);
-        if (stopped) return;
-        if (await alive()) {
-          dbDown = false;
-          consumer.resume(all());
-          log.info('Postgres is back: DLT topics resumed');
-          return;
-        }
-        backoff = Math.min(opts.maxBackoffMs ?? 5000, backoff * 2);
-      }
-    })();
-  };
+  const db = pauseWhileDbAway({
+    consumer,
+    topics: opts.topics,
+    ping: () => opts.store.ping(),
+    log,
+    what: 'DLT records',
+    maxBackoffMs: opts.maxBackoffMs,
+    pingTimeoutMs: opts.pingTimeoutMs,
+  });
+  const alive = db.alive;
+  const pauseUntilBack = db.pauseUntilBack;
 
   /** Consecutive failures of the same batch while Postgres answers pings, per partition. */
   const strikes = new Map<string, { offset: string; n: number }>();
@@ -190,7 +153,7 @@ export async function startDltConsumer(opts: DltConsumerOptions): Promise<DltCon
     partitionsConsumedConcurrently: 4,
     eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
       // Unresolved records are fetched again from the last resolved offset once the topics resume.
-      if (batch.messages.length === 0 || dbDown || !isRunning() || isStale()) return;
+      if (batch.messages.length === 0 || db.paused() || !isRunning() || isStale()) return;
       const now = new Date();
       const rows = batch.messages.map((m) => {
         const row = parseDltRecord(batch.topic, batch.partition, m, now);
@@ -216,11 +179,11 @@ export async function startDltConsumer(opts: DltConsumerOptions): Promise<DltCon
     },
   });
   return {
-    paused: () => dbDown,
+    paused: () => db.paused(),
     async stop() {
-      stopped = true;
+      const probing = db.stop(); // no more probes or resumes from here on
       await consumer.disconnect();
-      await recovery;
+      await probing;
     },
   };
 }

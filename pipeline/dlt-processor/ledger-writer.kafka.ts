@@ -18,6 +18,7 @@ import type { Consumer, Kafka } from 'kafkajs';
 import { errorMessage } from '../shared/errors';
 import { FETCH_MAX_WAIT_MS } from '../shared/kafka/client';
 import { onPermanentCrash } from '../shared/kafka/crash';
+import { pauseWhileDbAway } from '../shared/kafka/pause-while-db-away';
 import { decodeLedgerRecord, type LedgerRecord } from '../shared/ledger/ledger-record';
 import {
   admissible,
@@ -65,7 +66,6 @@ export interface LedgerWriter {
 
 /** Rounds a batch may fail while Postgres answers before its records are written one by one. */
 const MAX_STRIKES = 5;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Skipped {
   offset: string;
@@ -84,9 +84,6 @@ export async function startLedgerWriter(opts: LedgerWriterOptions): Promise<Ledg
     heartbeatInterval: Math.min(3_000, Math.floor((opts.sessionTimeoutMs ?? 10_000) / 3)),
   });
   onPermanentCrash(consumer, log, 'ledger', opts.onFatal);
-  let dbDown = false;
-  let stopped = false;
-  let recovery: Promise<void> | undefined;
 
   // Per partition: records behind its high watermark, and the `at` of the oldest record fetched but not written.
   const lag = new Map<number, number>();
@@ -113,48 +110,17 @@ export async function startLedgerWriter(opts: LedgerWriterOptions): Promise<Ledg
     }
   });
 
-  const alive = async (): Promise<boolean> => {
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await Promise.race([
-        opts.store.ping(),
-        new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new Error('ping timed out')), opts.pingTimeoutMs ?? 5000);
-        }),
-      ]);
-      return true;
-    } catch {
-      return false;
-    } finally {
-      clearTimeout(timer);
-    }
-  };
-
-  const pauseUntilBack = (err: unknown, answersPing: boolean) => {
-    if (dbDown) return;
-    dbDown = true;
-    consumer.pause([{ topic: opts.topic }]);
-    log.error(
-      { err: errorMessage(err), answersPing },
-      answersPing
-        ? 'cannot write ledger records: ledger topic paused, nothing committed; trying again shortly'
-        : 'Postgres does not answer: ledger topic paused, nothing committed; resuming when it is back',
-    );
-    recovery = (async () => {
-      let backoff = 200;
-      while (!stopped) {
-        await sleep(backoff);
-        if (stopped) return;
-        if (await alive()) {
-          dbDown = false;
-          consumer.resume([{ topic: opts.topic }]);
-          log.info('Postgres is back: ledger topic resumed');
-          return;
-        }
-        backoff = Math.min(opts.maxBackoffMs ?? 5000, backoff * 2);
-      }
-    })();
-  };
+  const db = pauseWhileDbAway({
+    consumer,
+    topics: [opts.topic],
+    ping: () => opts.store.ping(),
+    log,
+    what: 'ledger records',
+    maxBackoffMs: opts.maxBackoffMs,
+    pingTimeoutMs: opts.pingTimeoutMs,
+  });
+  const alive = db.alive;
+  const pauseUntilBack = db.pauseUntilBack;
 
   const written = (counts: Record<string, number>) => {
     for (const table of LEDGER_TABLES) if (counts[table]) metrics?.ledgerRows.inc({ table }, counts[table]);
@@ -235,7 +201,7 @@ export async function startLedgerWriter(opts: LedgerWriterOptions): Promise<Ledg
     partitionsConsumedConcurrently: opts.concurrency ?? 4,
     eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
       // Unresolved records are fetched again from the last resolved offset once the topic resumes.
-      if (batch.messages.length === 0 || dbDown || !isRunning() || isStale()) return;
+      if (batch.messages.length === 0 || db.paused() || !isRunning() || isStale()) return;
       const now = new Date();
       const records: { offset: string; record: LedgerRecord }[] = [];
       const skipped: Skipped[] = [];
@@ -279,14 +245,14 @@ export async function startLedgerWriter(opts: LedgerWriterOptions): Promise<Ledg
     },
   });
   return {
-    paused: () => dbDown,
+    paused: () => db.paused(),
     runRetention,
     async stop() {
-      stopped = true;
       clearInterval(retentionTimer);
       clearInterval(ageTimer);
+      const probing = db.stop(); // no more probes or resumes from here on
       await consumer.disconnect();
-      await recovery;
+      await probing;
     },
   };
 }

@@ -40,6 +40,7 @@ import { errorMessage, type Failure, permanent, retriable } from '../shared/erro
 import { BatchingProducer } from '../shared/kafka/batching-producer';
 import { FETCH_MAX_WAIT_MS } from '../shared/kafka/client';
 import { onPermanentCrash } from '../shared/kafka/crash';
+import { keepTrying } from '../shared/kafka/keep-trying';
 import { OffsetTracker } from '../shared/kafka/offset-tracker';
 import type { LedgerSink } from '../shared/ledger/ledger';
 import type { LedgerRecord } from '../shared/ledger/ledger-record';
@@ -286,16 +287,11 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
       value: message.value,
       headers: dltHeaders(message, { topic, partition }, f),
     };
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await dlt.send(msg);
-        return;
-      } catch (err) {
-        if (stopping) throw err;
-        log.error({ topic, partition, offset: message.offset, attempt, err: errorMessage(err) }, 'DLT produce failed');
-        await new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** attempt)));
-      }
-    }
+    await keepTrying('DLT produce', () => dlt.send(msg), {
+      log,
+      stopping: () => stopping,
+      context: { topic, partition, offset: message.offset },
+    });
   };
 
   /**
@@ -363,23 +359,19 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
     if (dueNow && row.status === 'PENDING') row.nextAttemptAt = now;
     const schedule = sub && opts.scheduleFor ? opts.scheduleFor(sub) : [];
     row = scheduleFirstAttempt(row, (r) => scheduledDelay(schedule, 0, r.retryAfterMs, opts.retryAfterCapMs ?? 0), now);
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await lanes.persistBatch([row]);
-        return row.status;
-      } catch (err) {
-        if (err instanceof RecordRefusedError) {
-          await toDlt(topic, partition, message, f);
-          return row.status;
-        }
-        if (stopping) throw err;
-        log.error(
-          { topic, partition, offset: message.offset, attempt, err: errorMessage(err) },
-          'cannot park an ordered delivery in Postgres; its lane waits, retrying',
-        );
-        await new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** attempt)));
-      }
+    try {
+      await keepTrying('parking an ordered delivery in Postgres (its lane waits)', () => lanes.persistBatch([row]), {
+        log,
+        stopping: () => stopping,
+        context: { topic, partition, offset: message.offset },
+        hopeless: (err) => err instanceof RecordRefusedError,
+      });
+    } catch (err) {
+      // Postgres refuses the row itself: it goes through the DLT topic (stored as a placeholder there).
+      if (!(err instanceof RecordRefusedError)) throw err;
+      await toDlt(topic, partition, message, f);
     }
+    return row.status;
   };
 
   // --- stages ---------------------------------------------------------------------------------------------------
@@ -494,17 +486,11 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
     }
   };
   /** Postgres's answer, retried while it is away (the lane waits; other lanes go on). */
-  const laneBlockedNow = async (lane: LaneKey): Promise<boolean> => {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await opts.lanes!.laneBlocked(lane);
-      } catch (err) {
-        if (stopping) throw err;
-        log.error({ err: errorMessage(err), attempt }, 'cannot check an ordered lane in Postgres; retrying');
-        await new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** attempt)));
-      }
-    }
-  };
+  const laneBlockedNow = (lane: LaneKey): Promise<boolean> =>
+    keepTrying('checking an ordered lane in Postgres', () => opts.lanes!.laneBlocked(lane), {
+      log,
+      stopping: () => stopping,
+    });
 
   /** settle: metrics, log, and the DLT produce of what was not delivered (lane parks happened in runOrdered). */
   const settle = async (
@@ -571,18 +557,8 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
   };
 
   /** Emits ledger records, trying again while the broker is away (the offset cannot advance without them). */
-  const emitLedger = async (records: LedgerRecord[]) => {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await ledger!.emit(records);
-        return;
-      } catch (err) {
-        if (stopping) throw err;
-        log.error({ attempt, err: errorMessage(err) }, 'ledger produce failed; retrying');
-        await new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** attempt)));
-      }
-    }
-  };
+  const emitLedger = (records: LedgerRecord[]) =>
+    keepTrying('ledger produce', () => ledger!.emit(records), { log, stopping: () => stopping });
 
   /** Delivers one record, or parks it; ABANDONED when it was left for the partition's next owner. */
   const processRecord = async (
