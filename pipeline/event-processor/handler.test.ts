@@ -17,6 +17,30 @@ function handle(snapshots: SubscriptionSnapshot[], record: IngestRecord) {
 }
 
 describe('createEventHandler', () => {
+  it('adds the ledger’s event record to the same transaction: the payload as delivered, the fan-out, the source', () => {
+    const handler = createEventHandler({
+      directory: memoryDirectory([aSnapshot({ id: 'sub-1' })]),
+      topics,
+      now: () => 1_500,
+      ledger: true,
+    });
+    const r = handler({ record: rawRecord(), decoded: decodeInput(rawRecord()), source, receivedAt: 1_000 });
+    expect(r.matches).toBe(1);
+    const [outbox, ledger] = r.records;
+    expect(ledger!.topic).toBe(topics.ledger);
+    const rec = JSON.parse(ledger!.value!.toString());
+    expect(rec).toMatchObject({
+      kind: 'event',
+      eventId: outbox!.headers.ce_id,
+      subscriptionIds: ['sub-1'],
+      receivedAt: new Date(1_500).toISOString(),
+      ingest: source,
+    });
+    expect(Buffer.from(rec.payload.body, 'base64')).toEqual(outbox!.value);
+    expect(Object.keys(rec.payload.headers).some((k) => k.startsWith('hub-'))).toBe(false);
+    expect(outbox!.headers['hub-received-at']).toBe(new Date(1_500).toISOString());
+  });
+
   it('fans a USER CREATE out to both matching subscriptions on the user-lifecycle outbox, keyed by tenant', () => {
     const r = handle([aSnapshot({ id: 'sub-1' }), aSnapshot({ id: 'sub-2' })], rawRecord());
     expect(r.outcome.type).toBe('delivered');

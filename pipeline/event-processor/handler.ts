@@ -129,7 +129,9 @@ export function createEventHandler(deps: EventHandlerDeps): EventHandler {
     const matched = records.length;
     // The ledger's event record rides in the same transaction as the outbox records: recorded iff fanned out.
     if (deps.ledger)
-      records.push(ledgerEventRecord(deps.topics.ledger, event, match, domain, receivedAtIso, source, subscriptions));
+      records.push(
+        ledgerEventRecord(deps.topics.ledger, event, match, domain, receivedAtIso, source, subscriptions, records),
+      );
     const audit: AuditEntry[] = [
       { stage: 'EVENT_RECEIVED', ...base, topic: source.topic },
       {
@@ -161,10 +163,14 @@ function ledgerEventRecord(
   receivedAt: string,
   source: SourcePosition,
   subscriptions: { id: string }[],
+  outbox: ProducedRecord[],
 ): ProducedRecord {
-  const { headers, value } = toKafkaBinary(event, {});
+  // The outbox records already hold the event encoded: reuse the first one's (without the hub's own headers).
+  const first = outbox[0];
+  const { headers, value } = first ?? toKafkaBinary(event, {});
   const payloadHeaders: Record<string, string> = {};
   for (const [k, v] of Object.entries(headers)) {
+    if (k.startsWith('hub-')) continue;
     const str = headerString(v);
     if (str !== undefined) payloadHeaders[k] = str;
   }
@@ -187,7 +193,7 @@ function ledgerEventRecord(
     receivedAt,
     ingest: { topic: source.topic, partition: source.partition, offset: source.offset },
     subscriptionIds: subscriptions.map((s) => s.id),
-    payload: { headers: payloadHeaders, body: (value ?? Buffer.alloc(0)).toString('base64') },
+    payload: { headers: payloadHeaders, body: value ? Buffer.from(value).toString('base64') : '' },
   };
   return { topic, key: match.tenantId, value: encodeLedgerRecord(record), headers: {} };
 }

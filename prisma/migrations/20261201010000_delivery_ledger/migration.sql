@@ -23,7 +23,7 @@ CREATE TABLE "LedgerEvent" (
 ) PARTITION BY RANGE ("receivedAt");
 CREATE INDEX "LedgerEvent_tenant_received_idx" ON "LedgerEvent" ("tenantId", "receivedAt" DESC, "eventId" DESC);
 CREATE INDEX "LedgerEvent_received_idx" ON "LedgerEvent" ("receivedAt" DESC, "eventId" DESC);
-CREATE INDEX "LedgerEvent_eventId_idx" ON "LedgerEvent" ("eventId");
+-- Lookups by event id use the primary key (eventId leads it); no separate index to keep up on every insert.
 
 CREATE TABLE "LedgerDelivery" (
     "eventId" TEXT NOT NULL,
