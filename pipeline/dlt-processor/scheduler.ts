@@ -216,18 +216,6 @@ export async function redeliver(deps: RedeliveryDeps, f: StoredFailure, replay: 
       claimedBy: deps.instanceId,
     },
   );
-  if (result.outcome === 'delivered') {
-    // The endpoint answers again: its other waiting retries need not wait for their next step.
-    await deps.store.pullForward(f.subscriptionId);
-    await deps.store.markDelivered(f.subscriptionId);
-  } else if ('exhausted' in decision && decision.exhausted && applied) {
-    await deps.store.markExhausted(f.subscriptionId, f.tenantId, f.eventId);
-    deps.onExhausted?.(f.subscriptionId);
-    deps.log.warn(
-      { eventId: f.eventId, tenantId: f.tenantId, subscriptionId: f.subscriptionId, attempts: scheduledSoFar },
-      'retry schedule exhausted: delivery FAILED and subscription flagged; replay it once the endpoint is fixed',
-    );
-  }
   if (!applied)
     deps.log.warn(
       { id: f.id, eventId: f.eventId, instanceId: deps.instanceId },
@@ -260,6 +248,19 @@ export async function redeliver(deps: RedeliveryDeps, f: StoredFailure, replay: 
       errorCode: result.failure?.code,
       detail: `${source} -> ${status}`,
     });
+  // The audit and metrics of the attempt first, then what it means for the subscription's other deliveries.
+  if (result.outcome === 'delivered') {
+    // The endpoint answers again: its other waiting retries need not wait for their next step.
+    await deps.store.pullForward(f.subscriptionId);
+    await deps.store.markDelivered(f.subscriptionId);
+  } else if ('exhausted' in decision && decision.exhausted && applied) {
+    await deps.store.markExhausted(f.subscriptionId, f.tenantId, f.eventId);
+    deps.onExhausted?.(f.subscriptionId);
+    deps.log.warn(
+      { eventId: f.eventId, tenantId: f.tenantId, subscriptionId: f.subscriptionId, attempts: scheduledSoFar },
+      'retry schedule exhausted: delivery FAILED and subscription flagged; replay it once the endpoint is fixed',
+    );
+  }
   deps.onAttempt?.(source, status);
   return {
     status,

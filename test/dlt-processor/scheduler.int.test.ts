@@ -217,8 +217,10 @@ describe('dlt-processor with two scheduler instances', () => {
       const attempts = await hub.db.prisma.deliveryAttempt.findMany({ where: { source: 'SCHEDULED' } });
       expect(attempts).toHaveLength(N);
       // Both instances took part, so the claims really competed.
-      const byInstance = hub.audit.entries.filter((e) => e.stage === 'HTTP_SEND').length;
-      expect(byInstance).toBe(N);
+      // (The audit entry follows the row's new status: wait for it rather than read it at once.)
+      const sends = () => hub.audit.entries.filter((e) => e.stage === 'HTTP_SEND').length;
+      await waitFor(() => sends() >= N, { what: `${N} HTTP_SEND audit entries` });
+      expect(sends()).toBe(N);
       const claimers = await hub.claimers();
       expect(claimers.size).toBe(2);
     } finally {
