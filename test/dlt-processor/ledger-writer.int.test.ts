@@ -103,6 +103,8 @@ describe('ledger writer', () => {
   let groupId: string;
   /** Flip to make the store behave as if Postgres were away. */
   let away = false;
+  /** Pings refused while away: the probe loop is running (a positive sentinel for "still paused"). */
+  let refusedPings = 0;
 
   const send = (records: (LedgerRecord | { key: string; value: Buffer })[]) =>
     producer.send({
@@ -140,7 +142,11 @@ describe('ledger writer', () => {
       write: (r) => (away ? Promise.reject(new Error('connect ECONNREFUSED')) : store.write(r)),
       ensureDays: (d) => store.ensureDays(d),
       dropPartitionsBefore: (d) => store.dropPartitionsBefore(d),
-      ping: () => (away ? Promise.reject(new Error('connect ECONNREFUSED')) : store.ping()),
+      ping: () => {
+        if (!away) return store.ping();
+        refusedPings++;
+        return Promise.reject(new Error('connect ECONNREFUSED'));
+      },
     };
     metrics = createDltMetrics();
     groupId = uniqueName('ledger');
@@ -317,7 +323,9 @@ describe('ledger writer', () => {
     const a = anAttempt(e, 'sub-1', Date.now() - 900);
     await send([e, a, aDelivery(e, 'sub-1', Date.now() - 800)]);
     await waitFor(() => writer.paused(), { what: 'paused' });
-    await new Promise((r) => setTimeout(r, 500));
+    // The probe has been refused twice more while paused: the writer kept trying and wrote nothing meanwhile.
+    const pingsAtPause = refusedPings;
+    await waitFor(() => refusedPings >= pingsAtPause + 2, { what: 'two refused probes while paused' });
     expect(await event(e.eventId)).toBeNull();
     expect(await metricValue(metrics.ledgerOldestAge)).toBeGreaterThan(0);
     away = false;
