@@ -5,22 +5,22 @@
  *   ensureDays (the batch's days' partitions, cached) ─▶ BEGIN
  *     LedgerEvent     INSERT … ON CONFLICT ("eventId", "receivedAt") DO NOTHING
  *     LedgerDelivery  PENDING per (event, subscription) … DO NOTHING (a row made by a delivery record stays as it is)
- *     LedgerAttempt   INSERT … ON CONFLICT ("attemptId", "receivedAt") DO NOTHING
- *     LedgerDelivery  upsert: status / reason / lastStatusCode / nextAttemptAt only from a record whose `at` is not
- *                     older than the row's "updatedAt" (records of different processes arrive out of order)
- *     LedgerDelivery  "attempts" = count of its LedgerAttempt rows (so a redelivered record never counts twice)
+ *     per chunk of delivery keys, one statement:
+ *       LedgerAttempt   INSERT … ON CONFLICT ("attemptId", "receivedAt") DO NOTHING RETURNING the delivery key
+ *       LedgerDelivery  upsert: "attempts" grows by the attempt rows just inserted (a redelivered attempt is not, so
+ *                       it never counts twice); status / reason / lastStatusCode / nextAttemptAt only from a record
+ *                       whose `at` is not older than the row's "updatedAt" (processes' records arrive out of order)
  *   COMMIT
  *
  * A PENDING row made from the event record is stamped with the event's "receivedAt", the earliest instant of the
  * delivery: any delivery record supersedes it.
  */
-import type { Prisma, PrismaClient } from '../../../prisma/client';
+import { Prisma, type PrismaClient } from '../../../prisma/client';
 import { RecordRefusedError } from '../parked/failure-store';
 import { sqlStateOf } from '../parked/failure-store.prisma';
-import type { LedgerRecord } from './ledger-record';
+import type { LedgerAttempt, LedgerDelivery, LedgerRecord } from './ledger-record';
 import {
   createPartitionSql,
-  type DeliveryKey,
   dayOfPartition,
   daysOf,
   LEDGER_TABLES,
@@ -28,6 +28,7 @@ import {
   type LedgerWriteCounts,
   type LedgerWriterStore,
   partitionName,
+  type PreparedOutcome,
   prepareBatch,
   utcDay,
 } from './ledger-store';
@@ -122,6 +123,7 @@ export class LedgerWriterStorePrisma implements LedgerWriterStore {
     // Timestamps travel as ISO strings and become UTC `timestamp(3)` (`AT TIME ZONE 'UTC'`), as Prisma stores DateTime.
     const statements: Prisma.PrismaPromise<number>[] = [];
     const tables: LedgerTable[] = [];
+    const outcomeStatements: Prisma.PrismaPromise<OutcomeCounts[]>[] = [];
 
     for (const rows of chunks(b.events)) {
       const col = <T>(f: (r: (typeof rows)[number]) => T) => rows.map(f);
@@ -158,73 +160,122 @@ export class LedgerWriterStorePrisma implements LedgerWriterStore {
         ON CONFLICT ("eventId", "subscriptionId", "receivedAt") DO NOTHING`);
     }
 
-    for (const rows of chunks(b.attempts)) {
-      const col = <T>(f: (r: (typeof rows)[number]) => T) => rows.map(f);
-      tables.push('LedgerAttempt');
-      statements.push(this.prisma.$executeRaw`
-        INSERT INTO "LedgerAttempt" ("attemptId", "receivedAt", "eventId", "subscriptionId", "tenantId", "attemptedAt",
-          "source", "attempt", "durationMs", "statusCode", "errorCode", "responseSnippet")
-        SELECT v.attempt_id, (v.received_at AT TIME ZONE 'UTC'), v.event_id, v.subscription_id, v.tenant_id,
-          (v.at AT TIME ZONE 'UTC'), v.source, v.attempt, v.duration_ms, v.status_code, v.error_code, v.snippet
-        FROM unnest(${col((r) => r.attemptId)}::uuid[], ${col((r) => r.receivedAt)}::timestamptz[],
-          ${col((r) => r.eventId)}::text[], ${col((r) => r.subscriptionId)}::text[], ${col((r) => r.tenantId)}::text[],
-          ${col((r) => r.at)}::timestamptz[], ${col((r) => r.source)}::text[], ${col((r) => r.attempt)}::int[],
-          ${col((r) => r.durationMs)}::int[], ${col((r) => r.statusCode)}::int[], ${col((r) => r.errorCode)}::text[],
-          ${col((r) => r.responseSnippet)}::text[])
-          AS v(attempt_id, received_at, event_id, subscription_id, tenant_id, at, source, attempt, duration_ms,
-            status_code, error_code, snippet)
-        ON CONFLICT ("attemptId", "receivedAt") DO NOTHING`);
+    // Attempts and the deliveries they belong to, in one statement per chunk of delivery keys: the attempt rows
+    // actually inserted (a redelivered attempt is not) are what the delivery's "attempts" grows by.
+    for (const rows of chunks(b.outcomes)) {
+      const updated = rows.filter((o) => o.delivery !== undefined);
+      const only = rows.filter((o) => o.delivery === undefined);
+      if (updated.length > 0) outcomeStatements.push(this.prisma.$queryRaw<OutcomeCounts[]>(deliveryUpsert(updated)));
+      if (only.length > 0) outcomeStatements.push(this.prisma.$queryRaw<OutcomeCounts[]>(attemptsOnly(only)));
     }
 
-    for (const rows of chunks(b.deliveries)) {
-      const col = <T>(f: (r: (typeof rows)[number]) => T) => rows.map(f);
-      tables.push('LedgerDelivery');
-      statements.push(this.prisma.$executeRaw`
-        INSERT INTO "LedgerDelivery" AS d ("eventId", "subscriptionId", "receivedAt", "tenantId", "status", "reason",
-          "attempts", "lastStatusCode", "nextAttemptAt", "updatedAt")
-        SELECT v.event_id, v.subscription_id, (v.received_at AT TIME ZONE 'UTC'), v.tenant_id, v.status, v.reason, 0,
-          v.last_status, (v.next_at AT TIME ZONE 'UTC'), (v.at AT TIME ZONE 'UTC')
-        FROM unnest(${col((r) => r.eventId)}::text[], ${col((r) => r.subscriptionId)}::text[],
-          ${col((r) => r.receivedAt)}::timestamptz[], ${col((r) => r.tenantId)}::text[], ${col((r) => r.status)}::text[],
-          ${col((r) => r.reason)}::text[], ${col((r) => r.lastStatusCode)}::int[],
-          ${col((r) => r.nextAttemptAt)}::timestamptz[], ${col((r) => r.at)}::timestamptz[])
-          AS v(event_id, subscription_id, received_at, tenant_id, status, reason, last_status, next_at, at)
-        ON CONFLICT ("eventId", "subscriptionId", "receivedAt") DO UPDATE SET
-          "status" = EXCLUDED."status", "reason" = EXCLUDED."reason", "lastStatusCode" = EXCLUDED."lastStatusCode",
-          "nextAttemptAt" = EXCLUDED."nextAttemptAt", "updatedAt" = EXCLUDED."updatedAt"
-        WHERE EXCLUDED."updatedAt" >= d."updatedAt"`);
-    }
-
-    // Last: every touched delivery's count, from the attempt rows now in (its own and earlier batches').
-    for (const rows of chunks<DeliveryKey>(b.recount)) {
-      const col = <T>(f: (r: DeliveryKey) => T) => rows.map(f);
-      tables.push('LedgerDelivery');
-      statements.push(this.prisma.$executeRaw`
-        UPDATE "LedgerDelivery" d SET "attempts" = c.n
-        FROM (
-          SELECT k.event_id, k.subscription_id, k.received_at,
-            (SELECT count(*)::int FROM "LedgerAttempt" a
-             WHERE a."eventId" = k.event_id AND a."subscriptionId" = k.subscription_id
-               AND a."receivedAt" = k.received_at) AS n
-          FROM (
-            SELECT u.event_id, u.subscription_id, (u.received_at AT TIME ZONE 'UTC') AS received_at
-            FROM unnest(${col((r) => r.eventId)}::text[], ${col((r) => r.subscriptionId)}::text[],
-              ${col((r) => r.receivedAt)}::timestamptz[]) AS u(event_id, subscription_id, received_at)
-          ) k
-        ) c
-        WHERE d."eventId" = c.event_id AND d."subscriptionId" = c.subscription_id AND d."receivedAt" = c.received_at
-          AND d."attempts" <> c.n`);
-    }
-
-    const affected = await this.prisma.$transaction(statements);
+    const affected = await this.prisma.$transaction([...statements, ...outcomeStatements]);
     const counts: LedgerWriteCounts = { LedgerEvent: 0, LedgerDelivery: 0, LedgerAttempt: 0 };
-    // The recount statements change rows already counted: rows written are the inserts and upserts.
-    const recounts = chunks(b.recount).length;
-    affected.forEach((n, i) => {
-      if (i < affected.length - recounts) counts[tables[i]!] += n;
+    affected.forEach((r, i) => {
+      if (typeof r === 'number') counts[tables[i]!] += r;
+      else
+        for (const { attempts, deliveries } of r) {
+          counts.LedgerAttempt += attempts;
+          counts.LedgerDelivery += deliveries;
+        }
     });
     return counts;
   }
+}
+
+/** What an outcome statement wrote: attempt rows inserted, delivery rows inserted or changed. */
+interface OutcomeCounts {
+  attempts: number;
+  deliveries: number;
+}
+
+/** Runs `upsert` (an INSERT into "LedgerDelivery" that may join `n`) after the attempts' CTE; selects the counts. */
+function withAttempts(attempts: LedgerAttempt[], upsert: Prisma.Sql): Prisma.Sql {
+  return Prisma.sql`
+    WITH ${insertedAttempts(attempts)},
+    up AS (${upsert} RETURNING 1)
+    SELECT (SELECT count(*) FROM ins)::int AS attempts, (SELECT count(*) FROM up)::int AS deliveries`;
+}
+
+/** The attempts to insert, as a CTE `ins` returning the delivery key of each row inserted, counted per key in `n`. */
+function insertedAttempts(rows: LedgerAttempt[]): Prisma.Sql {
+  const col = <T>(f: (r: LedgerAttempt) => T) => rows.map(f);
+  return Prisma.sql`
+    ins AS (
+      INSERT INTO "LedgerAttempt" ("attemptId", "receivedAt", "eventId", "subscriptionId", "tenantId", "attemptedAt",
+        "source", "attempt", "durationMs", "statusCode", "errorCode", "responseSnippet")
+      SELECT v.attempt_id, (v.received_at AT TIME ZONE 'UTC'), v.event_id, v.subscription_id, v.tenant_id,
+        (v.at AT TIME ZONE 'UTC'), v.source, v.attempt, v.duration_ms, v.status_code, v.error_code, v.snippet
+      FROM unnest(${col((r) => r.attemptId)}::uuid[], ${col((r) => r.receivedAt)}::timestamptz[],
+        ${col((r) => r.eventId)}::text[], ${col((r) => r.subscriptionId)}::text[], ${col((r) => r.tenantId)}::text[],
+        ${col((r) => r.at)}::timestamptz[], ${col((r) => r.source)}::text[], ${col((r) => r.attempt)}::int[],
+        ${col((r) => r.durationMs)}::int[], ${col((r) => r.statusCode)}::int[], ${col((r) => r.errorCode)}::text[],
+        ${col((r) => r.responseSnippet)}::text[])
+        AS v(attempt_id, received_at, event_id, subscription_id, tenant_id, at, source, attempt, duration_ms,
+          status_code, error_code, snippet)
+      ON CONFLICT ("attemptId", "receivedAt") DO NOTHING
+      RETURNING "eventId", "subscriptionId", "receivedAt"
+    ),
+    n AS (SELECT "eventId", "subscriptionId", "receivedAt", count(*)::int AS n FROM ins GROUP BY 1, 2, 3)`;
+}
+
+const joinCount = Prisma.sql`LEFT JOIN n ON n."eventId" = v.event_id AND n."subscriptionId" = v.subscription_id
+      AND n."receivedAt" = (v.received_at AT TIME ZONE 'UTC')`;
+
+/**
+ * Deliveries with a record in the batch: inserted, or updated. The attempt count always grows by the attempts
+ * inserted; status / reason / lastStatusCode / nextAttemptAt / updatedAt move only to a record whose `at` is not
+ * older than the row's (records of different processes arrive out of order).
+ */
+function deliveryUpsert(rows: PreparedOutcome[]): Prisma.Sql {
+  const attempts = rows.flatMap((o) => o.attempts);
+  const col = <T>(f: (r: LedgerDelivery) => T) => rows.map((o) => f(o.delivery as LedgerDelivery));
+  const newer = Prisma.sql`EXCLUDED."updatedAt" >= d."updatedAt"`;
+  return withAttempts(
+    attempts,
+    Prisma.sql`
+    INSERT INTO "LedgerDelivery" AS d ("eventId", "subscriptionId", "receivedAt", "tenantId", "status", "reason",
+      "attempts", "lastStatusCode", "nextAttemptAt", "updatedAt")
+    SELECT v.event_id, v.subscription_id, (v.received_at AT TIME ZONE 'UTC'), v.tenant_id, v.status, v.reason,
+      coalesce(n.n, 0), v.last_status, (v.next_at AT TIME ZONE 'UTC'), (v.at AT TIME ZONE 'UTC')
+    FROM unnest(${col((r) => r.eventId)}::text[], ${col((r) => r.subscriptionId)}::text[],
+      ${col((r) => r.receivedAt)}::timestamptz[], ${col((r) => r.tenantId)}::text[], ${col((r) => r.status)}::text[],
+      ${col((r) => r.reason)}::text[], ${col((r) => r.lastStatusCode)}::int[],
+      ${col((r) => r.nextAttemptAt)}::timestamptz[], ${col((r) => r.at)}::timestamptz[])
+      AS v(event_id, subscription_id, received_at, tenant_id, status, reason, last_status, next_at, at)
+    ${joinCount}
+    ON CONFLICT ("eventId", "subscriptionId", "receivedAt") DO UPDATE SET
+      "attempts" = d."attempts" + EXCLUDED."attempts",
+      "status" = CASE WHEN ${newer} THEN EXCLUDED."status" ELSE d."status" END,
+      "reason" = CASE WHEN ${newer} THEN EXCLUDED."reason" ELSE d."reason" END,
+      "lastStatusCode" = CASE WHEN ${newer} THEN EXCLUDED."lastStatusCode" ELSE d."lastStatusCode" END,
+      "nextAttemptAt" = CASE WHEN ${newer} THEN EXCLUDED."nextAttemptAt" ELSE d."nextAttemptAt" END,
+      "updatedAt" = GREATEST(EXCLUDED."updatedAt", d."updatedAt")
+    WHERE ${newer} OR EXCLUDED."attempts" > 0`,
+  );
+}
+
+/**
+ * Deliveries with attempts but no delivery record in the batch: the count grows by the attempts inserted. A row not
+ * there yet is made PENDING, stamped with the event's "receivedAt" so any delivery record supersedes it.
+ */
+function attemptsOnly(rows: PreparedOutcome[]): Prisma.Sql {
+  const attempts = rows.flatMap((o) => o.attempts);
+  const col = <T>(f: (r: PreparedOutcome) => T) => rows.map(f);
+  return withAttempts(
+    attempts,
+    Prisma.sql`
+    INSERT INTO "LedgerDelivery" AS d ("eventId", "subscriptionId", "receivedAt", "tenantId", "status", "attempts",
+      "updatedAt")
+    SELECT v.event_id, v.subscription_id, (v.received_at AT TIME ZONE 'UTC'), v.tenant_id, 'PENDING',
+      coalesce(n.n, 0), (v.received_at AT TIME ZONE 'UTC')
+    FROM unnest(${col((r) => r.eventId)}::text[], ${col((r) => r.subscriptionId)}::text[],
+      ${col((r) => r.receivedAt)}::timestamptz[], ${col((r) => r.tenantId)}::text[])
+      AS v(event_id, subscription_id, received_at, tenant_id)
+    ${joinCount}
+    ON CONFLICT ("eventId", "subscriptionId", "receivedAt") DO UPDATE SET "attempts" = d."attempts" + EXCLUDED."attempts"
+    WHERE EXCLUDED."attempts" > 0`,
+  );
 }
 
 /** A data fault (Postgres refuses what the records hold) becomes RecordRefusedError; anything else as it is. */

@@ -117,9 +117,12 @@ describe('prepareBatch', () => {
     const b = prepareBatch([event(), event(), attempt(), attempt(), event({ subscriptionIds: ['s1', 's1'] })]);
     expect(b.events).toHaveLength(1);
     expect(b.events[0]).toMatchObject({ eventId: 'e1', fanOut: 2 });
-    expect(b.attempts).toHaveLength(1);
-    expect(b.placeholders.map((p) => p.subscriptionId)).toEqual(['s1', 's2']);
+    expect(b.outcomes.flatMap((o) => o.attempts)).toHaveLength(1);
+    // s1's attempt is an outcome of the batch: no PENDING row for it first.
+    expect(b.placeholders.map((p) => p.subscriptionId)).toEqual(['s2']);
     expect(b.placeholders[0]).toMatchObject({ tenantId: 't1', receivedAt: received });
+    expect(b.outcomes[0]).toMatchObject({ subscriptionId: 's1', tenantId: 't1' });
+    expect(b.outcomes[0]!.delivery).toBeUndefined();
   });
 
   it('keeps the latest delivery record per key (a tie: the later one)', () => {
@@ -129,7 +132,7 @@ describe('prepareBatch', () => {
       delivery({ subscriptionId: 's2', at: '2026-12-01T10:00:03.000Z', status: 'RETRYING' }),
       delivery({ subscriptionId: 's2', at: '2026-12-01T10:00:03.000Z', status: 'FAILED' }),
     ]);
-    expect(b.deliveries.map((d) => [d.subscriptionId, d.status])).toEqual([
+    expect(b.outcomes.map((o) => [o.subscriptionId, o.delivery?.status])).toEqual([
       ['s1', 'DELIVERED'],
       ['s2', 'FAILED'],
     ]);
@@ -141,22 +144,24 @@ describe('prepareBatch', () => {
       delivery({ at: '2026-12-01T10:00:09.000Z' }),
       attempt({ receivedAt: '2026-12-01T10:00:00Z' }),
     ]);
-    expect(b.deliveries).toHaveLength(1);
-    expect(b.deliveries[0]).toMatchObject({ at: '2026-12-01T10:00:09.000Z', receivedAt: received });
-    expect(b.attempts[0]!.receivedAt).toBe(received);
-    expect(b.recount).toEqual([{ eventId: 'e1', subscriptionId: 's1', receivedAt: received }]);
-    expect(prepareBatch([delivery({ nextAttemptAt: '2026-12-01T11:05:00+01:00' })]).deliveries[0]!.nextAttemptAt).toBe(
-      '2026-12-01T10:05:00.000Z',
-    );
+    expect(b.outcomes).toHaveLength(1);
+    expect(b.outcomes[0]).toMatchObject({ eventId: 'e1', subscriptionId: 's1', receivedAt: received });
+    expect(b.outcomes[0]!.delivery).toMatchObject({ at: '2026-12-01T10:00:09.000Z', receivedAt: received });
+    expect(b.outcomes[0]!.attempts.map((a) => a.receivedAt)).toEqual([received]);
+    expect(
+      prepareBatch([delivery({ nextAttemptAt: '2026-12-01T11:05:00+01:00' })]).outcomes[0]!.delivery!.nextAttemptAt,
+    ).toBe('2026-12-01T10:05:00.000Z');
   });
 
-  it('recounts every delivery with an attempt or an outcome in the batch, sorted by key (a new PENDING row has 0)', () => {
+  it('has one outcome per delivery with an attempt or a record in the batch, sorted by key', () => {
     const b = prepareBatch([
       event({ eventId: 'e2', subscriptionIds: ['s9'] }),
       attempt({ eventId: 'e1', subscriptionId: 's3' }),
       delivery({ eventId: 'e1', subscriptionId: 's1' }),
     ]);
-    expect(b.recount.map((k) => `${k.eventId}/${k.subscriptionId}`)).toEqual(['e1/s1', 'e1/s3']);
+    expect(
+      b.outcomes.map((k) => `${k.eventId}/${k.subscriptionId}/${k.attempts.length}/${k.delivery?.status}`),
+    ).toEqual(['e1/s1/0/DELIVERED', 'e1/s3/1/undefined']);
   });
 
   it('stores the attempts a delivery record carries as attempt rows (once, however often it is redelivered)', () => {
@@ -177,15 +182,20 @@ describe('prepareBatch', () => {
       ],
     };
     const b = prepareBatch([withTries, withTries]);
-    expect(b.attempts).toHaveLength(1);
-    expect(b.attempts[0]).toMatchObject({ kind: 'attempt', eventId: 'e4', subscriptionId: 's1', statusCode: 204 });
-    expect(b.recount.map((k) => k.eventId)).toEqual(['e4']);
+    expect(b.outcomes).toHaveLength(1);
+    expect(b.outcomes[0]!.attempts).toHaveLength(1);
+    expect(b.outcomes[0]!.attempts[0]).toMatchObject({
+      kind: 'attempt',
+      eventId: 'e4',
+      subscriptionId: 's1',
+      statusCode: 204,
+    });
   });
 
   it('writes no PENDING row for a delivery whose outcome is in the same batch', () => {
     const e = event({ eventId: 'e3', subscriptionIds: ['s1', 's2'] });
     const b = prepareBatch([e, delivery({ eventId: 'e3', subscriptionId: 's1', receivedAt: e.receivedAt })]);
     expect(b.placeholders.map((k) => k.subscriptionId)).toEqual(['s2']);
-    expect(b.deliveries.map((k) => k.subscriptionId)).toEqual(['s1']);
+    expect(b.outcomes.map((k) => k.subscriptionId)).toEqual(['s1']);
   });
 });

@@ -30,8 +30,12 @@ export interface LedgerWriterStore {
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
 const DAY_MS = 86_400_000;
 
+/** `toISOString()`'s form: UTC with milliseconds. */
+const ISO_MS_Z = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
 /** The UTC day of an instant, `YYYY-MM-DD`. */
 export function utcDay(d: Date | string): string {
+  if (typeof d === 'string' && ISO_MS_Z.test(d)) return d.slice(0, 10);
   const iso = (typeof d === 'string' ? new Date(d) : d).toISOString();
   return iso.slice(0, 10);
 }
@@ -104,7 +108,8 @@ export function admissible(
   return { ok: true };
 }
 
-const msIso = (s: string) => new Date(s).toISOString();
+/** ISO with milliseconds, UTC; what the processors write (`toISOString()`) passes as it is, without a Date. */
+const msIso = (s: string) => (ISO_MS_Z.test(s) ? s : new Date(s).toISOString());
 
 export interface DeliveryKey {
   eventId: string;
@@ -112,19 +117,25 @@ export interface DeliveryKey {
   receivedAt: string;
 }
 export type PreparedEvent = LedgerEvent & { fanOut: number };
+/** One delivery a batch touches: its latest record (if any) and the attempts made towards it. */
+export interface PreparedOutcome extends DeliveryKey {
+  tenantId: string;
+  /** The latest delivery record of the batch (ties: the later in the batch). */
+  delivery?: LedgerDelivery;
+  /** Its attempts, one per (attemptId, receivedAt). */
+  attempts: LedgerAttempt[];
+}
 export interface PreparedBatch {
   events: PreparedEvent[];
-  /** One PENDING row per (event, subscription): inserted unless the delivery's row exists. */
+  /** One PENDING row per (event, subscription) without an outcome in the batch: inserted unless the row exists. */
   placeholders: (DeliveryKey & { tenantId: string })[];
-  attempts: LedgerAttempt[];
-  /** The latest record per delivery key (ties: the later in the batch). */
-  deliveries: LedgerDelivery[];
-  /** Every delivery key the batch touches: its "attempts" is recounted from LedgerAttempt after the inserts. */
-  recount: DeliveryKey[];
+  /** Per delivery key: its new state and its attempts (the attempt rows inserted are what its count grows by). */
+  outcomes: PreparedOutcome[];
 }
 
 const keyOf = (k: DeliveryKey) => `${k.eventId}\u0000${k.subscriptionId}\u0000${k.receivedAt}`;
-const byKey = (a: DeliveryKey, b: DeliveryKey) => (keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : 0);
+/** A map's values in the order of its keys (the keys are `keyOf` its values: computed once, not per comparison). */
+const sortedByKey = <T>(m: Map<string, T>): T[] => [...m.keys()].sort().map((k) => m.get(k) as T);
 
 /**
  * A batch's rows: normalised timestamps, one row per key (a redelivered record in the same batch is written once;
@@ -133,15 +144,22 @@ const byKey = (a: DeliveryKey, b: DeliveryKey) => (keyOf(a) < keyOf(b) ? -1 : ke
 export function prepareBatch(records: LedgerRecord[]): PreparedBatch {
   const events = new Map<string, PreparedEvent>();
   const placeholders = new Map<string, DeliveryKey & { tenantId: string }>();
-  const attempts = new Map<string, LedgerAttempt>();
-  const deliveries = new Map<string, LedgerDelivery>();
-  const recount = new Map<string, DeliveryKey>();
-  const touch = (k: DeliveryKey) => recount.set(keyOf(k), { ...k });
+  const seenAttempts = new Set<string>();
+  const outcomes = new Map<string, PreparedOutcome>();
+  const outcomeOf = (k: DeliveryKey, tenantId: string): PreparedOutcome => {
+    const key = keyOf(k);
+    let o = outcomes.get(key);
+    if (!o) {
+      o = { eventId: k.eventId, subscriptionId: k.subscriptionId, receivedAt: k.receivedAt, tenantId, attempts: [] };
+      outcomes.set(key, o);
+    }
+    return o;
+  };
   const addAttempt = (a: LedgerAttempt) => {
     const key = `${a.attemptId.toLowerCase()}\u0000${a.receivedAt}`;
-    if (attempts.has(key)) return;
-    attempts.set(key, a);
-    touch({ eventId: a.eventId, subscriptionId: a.subscriptionId, receivedAt: a.receivedAt });
+    if (seenAttempts.has(key)) return;
+    seenAttempts.add(key);
+    outcomeOf(a, a.tenantId).attempts.push(a);
   };
   for (const rec of records) {
     const receivedAt = msIso(rec.receivedAt);
@@ -150,7 +168,6 @@ export function prepareBatch(records: LedgerRecord[]): PreparedBatch {
       const key = `${rec.eventId}\u0000${receivedAt}`;
       if (events.has(key)) continue;
       events.set(key, { ...rec, at, receivedAt, fanOut: rec.subscriptionIds.length });
-      // A new PENDING row has 0 attempts: no recount needed for it.
       for (const subscriptionId of rec.subscriptionIds) {
         const k = { eventId: rec.eventId, subscriptionId, receivedAt };
         placeholders.set(keyOf(k), { ...k, tenantId: rec.tenantId });
@@ -174,21 +191,16 @@ export function prepareBatch(records: LedgerRecord[]): PreparedBatch {
         receivedAt,
         nextAttemptAt: rec.nextAttemptAt === null ? null : msIso(rec.nextAttemptAt),
       };
-      const key = keyOf(d);
-      const prior = deliveries.get(key);
-      if (!prior || Date.parse(d.at) >= Date.parse(prior.at)) deliveries.set(key, d);
-      touch(d);
+      const o = outcomeOf(d, d.tenantId);
+      if (!o.delivery || Date.parse(d.at) >= Date.parse(o.delivery.at)) o.delivery = d;
     }
   }
-  // A delivery whose outcome is in the same batch needs no PENDING row first: its upsert creates the row (one
+  // A delivery with an outcome in the same batch needs no PENDING row first: its upsert creates the row (one
   // write instead of two per delivery when the event and its outcome arrive together, as at saturation).
-  for (const k of deliveries.keys()) placeholders.delete(k);
-  const sorted = <T extends DeliveryKey>(m: Map<string, T>) => [...m.values()].sort(byKey);
+  for (const k of outcomes.keys()) placeholders.delete(k);
   return {
     events: [...events.values()].sort((a, b) => (a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0)),
-    placeholders: sorted(placeholders),
-    attempts: [...attempts.values()],
-    deliveries: sorted(deliveries),
-    recount: sorted(recount),
+    placeholders: sortedByKey(placeholders),
+    outcomes: sortedByKey(outcomes),
   };
 }
