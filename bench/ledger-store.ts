@@ -9,10 +9,15 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Client } from 'pg';
+import {
+  decodeLedgerMessage,
+  encodeLedgerBundle,
+  encodeLedgerRecord,
+  type LedgerRecord,
+} from '../pipeline/shared/ledger/ledger-record';
+import { LedgerWriterStorePrisma } from '../pipeline/shared/ledger/ledger-store.prisma';
 import { createPrismaClient } from '../prisma/client';
 import { migrate } from '../prisma/migrate';
-import { decodeLedgerRecord, encodeLedgerRecord, type LedgerRecord } from '../pipeline/shared/ledger/ledger-record';
-import { LedgerWriterStorePrisma } from '../pipeline/shared/ledger/ledger-store.prisma';
 
 const arg = (name: string, d: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -21,6 +26,8 @@ const arg = (name: string, d: number) => {
 const EVENTS = arg('events', 20_000);
 const BATCH = arg('batch', 1000);
 const ROUNDS = arg('rounds', 2);
+/** Ledger records per Kafka record (a bundle), as the processors send them. */
+const BUNDLE = arg('bundle', 50);
 
 /** utime + stime of a process, seconds (clock ticks of 100 Hz). */
 function cpuOf(pid: number): number {
@@ -33,6 +40,7 @@ function cpuOf(pid: number): number {
   }
 }
 
+/** Kafka record values: bundles of `BUNDLE` ledger records, events and deliveries interleaved. */
 function records(n: number): Buffer[] {
   const out: Buffer[] = [];
   const body = Buffer.from(
@@ -98,7 +106,9 @@ function records(n: number): Buffer[] {
     };
     out.push(encodeLedgerRecord(event), encodeLedgerRecord(delivery));
   }
-  return out;
+  const bundles: Buffer[] = [];
+  for (let i = 0; i < out.length; i += BUNDLE) bundles.push(encodeLedgerBundle(out.slice(i, i + BUNDLE)));
+  return bundles;
 }
 
 async function backendPids(c: Client, db: string): Promise<number[]> {
@@ -130,13 +140,11 @@ async function main() {
       const cpu0 = process.cpuUsage();
       const t0 = performance.now();
       let decodeUs = 0;
-      for (let i = 0; i < raw.length; i += BATCH) {
+      for (let i = 0; i < raw.length; i += Math.max(1, Math.round(BATCH / BUNDLE))) {
         const d0 = process.cpuUsage();
         const batch: LedgerRecord[] = [];
-        for (const b of raw.slice(i, i + BATCH)) {
-          const r = decodeLedgerRecord(b);
-          if (r.ok) batch.push(r.record);
-        }
+        for (const b of raw.slice(i, i + Math.max(1, Math.round(BATCH / BUNDLE))))
+          batch.push(...decodeLedgerMessage(b).records);
         const d = process.cpuUsage(d0);
         decodeUs += d.user + d.system;
         await store.write(batch);
@@ -147,7 +155,7 @@ async function main() {
       const node = (cpu.user + cpu.system) / 1e6;
       const per = (s: number) => ((s * 1000) / EVENTS).toFixed(3);
       console.log(
-        `round ${round + 1}: ${EVENTS} deliveries (${raw.length} records) in ${wall.toFixed(2)} s = ${Math.round(EVENTS / wall)}/s; ` +
+        `round ${round + 1}: ${EVENTS} deliveries (${EVENTS * 2} ledger records in ${raw.length} bundles) in ${wall.toFixed(2)} s = ${Math.round(EVENTS / wall)}/s; ` +
           `ms CPU per delivery: writer ${per(node)} (decode ${per(decodeUs / 1e6)}), postgres ${per(pg)}, total ${per(node + pg)}`,
       );
     } finally {

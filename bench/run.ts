@@ -33,7 +33,7 @@ import { ensureTopics } from '../pipeline/shared/kafka/admin';
 import { encodeSnapshot, type SubscriptionSnapshot } from '../pipeline/shared/subscriptions/snapshot';
 import { topicNames } from '../pipeline/shared/topics';
 import { hubTopicSpecs } from '../scripts/hub/infra';
-import { procStats } from '../scripts/hub/proc-stats';
+import { cpuOfCommand, procStats } from '../scripts/hub/proc-stats';
 import type { ServiceName } from '../scripts/hub/services';
 import { type Hub, startHub } from '../scripts/hub/start-hub';
 import { resolveKafka } from '../scripts/local-kafka';
@@ -87,6 +87,11 @@ interface Result {
   peakRssMb?: Record<string, number>;
   cpuSec?: Record<string, number>;
   soak?: { seconds: number; rssMb: Record<string, number[]> };
+  /**
+   * CPU seconds spent during the saturation phase alone: each service, the broker (every `java` process) and
+   * Postgres (every `postgres` process; other users of the machine's server count too).
+   */
+  saturationCpuSec?: Record<string, number>;
   /** The delivery ledger after the saturation phase: how long its writer took to catch up, and its rows/s. */
   ledger?: { catchUpS: number; rows: number; rowsPerSec: number };
 }
@@ -445,6 +450,15 @@ async function startBenchHub(
 }
 
 const pidOf = (hub: Hub, s: ServiceName) => hub.instances(s)[0]?.child.pid;
+/** CPU seconds so far of each service, the broker JVMs and Postgres (for a phase's difference). */
+function saturationCpu(hub: Hub): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const s of SERVICES) out[s] = procStats(pidOf(hub, s)).cpuSec;
+  out.kafka = cpuOfCommand('java');
+  out.postgres = cpuOfCommand('postgres');
+  return out;
+}
+
 function serviceStats(hub: Hub) {
   const peakRssMb: Record<string, number> = {};
   const cpuSec: Record<string, number> = {};
@@ -518,11 +532,24 @@ async function hubRun(
   try {
     await sub.reset();
     say(`${label}: ${events} events (~1 KB) -> ${events * fanout} deliveries`);
+    const cpu0 = saturationCpu(b.hub);
     const start = performance.now();
     await produceFast(kafka, b.ingest, events);
     const rep = await waitDeliveries(sub, events * fanout, label, lagReport(b), outboxProgress(b));
     const seconds = (performance.now() - start) / 1000;
     const result: Result = resultOf(label, events, seconds, rep);
+    const cpu1 = saturationCpu(b.hub);
+    result.saturationCpuSec = Object.fromEntries(
+      Object.entries(cpu1).map(([k, v]) => [k, Math.round((v - (cpu0[k] ?? 0)) * 100) / 100]),
+    );
+    const cpuAll = Object.values(result.saturationCpuSec).reduce((x, y) => x + y, 0);
+    say(
+      `${label}: ${Math.round(result.deliveriesPerSec)} deliveries/s; CPU s while saturated: ${Object.entries(
+        result.saturationCpuSec,
+      )
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')} (${((cpuAll * 1000) / (events * fanout)).toFixed(3)} ms per delivery in all)`,
+    );
     if (!opts.ledgerOff) result.ledger = await ledgerCatchUp(b.databaseUrl, events * fanout, start, label);
     if (opts.rate60 || opts.soakS) {
       const rate = Math.max(1, Math.floor(0.6 * result.eventsPerSec));

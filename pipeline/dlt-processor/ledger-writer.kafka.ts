@@ -2,8 +2,8 @@
  * The ledger writer: `<prefix>.ledger.v1` -> Postgres (LedgerEvent, LedgerDelivery, LedgerAttempt), committing an
  * offset only after the transaction that holds its record has committed (as the DLT consumer, dlt.kafka.ts).
  *
- *   eachBatch ─ decode every record (not a ledger record -> warn + hub_ledger_records_invalid_total, skipped;
- *   past retention -> skipped) ─ store.write (ONE call, one transaction, idempotent) ─▶ resolve + commit lastOffset+1
+ *   eachBatch ─ decode every record (a bundle of ledger records, ledger-record.ts; an entry that is not a ledger
+ *   record -> warn + hub_ledger_records_invalid_total, skipped; past retention -> skipped) ─ store.write (ONE call, one transaction, idempotent) ─▶ resolve + commit lastOffset+1
  *        │ write throws
  *        ├ RecordRefusedError (Postgres refuses what a record holds) ─▶ write record by record; a record still
  *        │     refused is logged, counted invalid and skipped (never a stuck partition)
@@ -19,7 +19,7 @@ import { errorMessage } from '../shared/errors';
 import { FETCH_MAX_WAIT_MS } from '../shared/kafka/client';
 import { onPermanentCrash } from '../shared/kafka/crash';
 import { pauseWhileDbAway } from '../shared/kafka/pause-while-db-away';
-import { decodeLedgerRecord, type LedgerRecord } from '../shared/ledger/ledger-record';
+import { decodeLedgerMessage, type LedgerRecord } from '../shared/ledger/ledger-record';
 import {
   admissible,
   LEDGER_TABLES,
@@ -208,14 +208,18 @@ export async function startLedgerWriter(opts: LedgerWriterOptions): Promise<Ledg
       const records: { offset: string; record: LedgerRecord }[] = [];
       const skipped: Skipped[] = [];
       for (const m of batch.messages) {
-        const decoded = decodeLedgerRecord(m.value);
-        if (!decoded.ok) {
-          skipped.push({ offset: m.offset, reason: decoded.reason });
-          continue;
+        // A bundle of ledger records (ledger-record.ts): its valid entries are written, the others skipped.
+        const decoded = decodeLedgerMessage(m.value);
+        for (const bad of decoded.invalid)
+          skipped.push({
+            offset: decoded.records.length + decoded.invalid.length > 1 ? `${m.offset}#${bad.index}` : m.offset,
+            reason: bad.reason,
+          });
+        for (const record of decoded.records) {
+          const ok = admissible(record, now, retentionDays);
+          if (ok.ok) records.push({ offset: m.offset, record });
+          else if (!ok.expired) skipped.push({ offset: m.offset, reason: ok.reason });
         }
-        const ok = admissible(decoded.record, now, retentionDays);
-        if (ok.ok) records.push({ offset: m.offset, record: decoded.record });
-        else if (!ok.expired) skipped.push({ offset: m.offset, reason: ok.reason });
       }
       lag.set(batch.partition, Number(batch.offsetLagLow()) + 1);
       showLag();

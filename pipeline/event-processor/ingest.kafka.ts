@@ -24,6 +24,7 @@ import type { AuditSink } from '../shared/audit/audit';
 import { errorMessage } from '../shared/errors';
 import { FETCH_MAX_WAIT_MS } from '../shared/kafka/client';
 import { onPermanentCrash } from '../shared/kafka/crash';
+import { encodeLedgerBundle, groupByBytes } from '../shared/ledger/ledger-record';
 import type { Logger } from '../shared/logging/logger';
 import { type DecodeResult, INGEST_CODES, type IngestRecord } from './decode-input';
 import type { EventHandler, HandlerResult, ProducedRecord } from './handler';
@@ -52,6 +53,11 @@ export interface IngestOptions {
   onFatal?: (err: Error) => void;
   /** Consume from the beginning when the group has no committed offset. Default true. */
   fromBeginning?: boolean;
+  /**
+   * The delivery ledger's topic: the handler's records for it are sent as bundles (one Kafka record per
+   * LEDGER_BUNDLE_MAX_BYTES of ledger records, ledger-record.ts) in the same transaction.
+   */
+  ledgerTopic?: string;
 }
 
 export interface IngestRunner {
@@ -134,6 +140,23 @@ class TxProducer {
   disconnect(): Promise<void> {
     return this.producer.disconnect();
   }
+}
+
+/**
+ * The records for `ledgerTopic` joined into bundles (ledger-record.ts), after the others: the ledger's cost is mostly
+ * per Kafka record, and a transaction's ledger records need no order among themselves.
+ */
+export function bundleLedger(records: ProducedRecord[], ledgerTopic: string | undefined): ProducedRecord[] {
+  if (!ledgerTopic) return records;
+  const others: ProducedRecord[] = [];
+  const ledger: Buffer[] = [];
+  for (const r of records) {
+    if (r.topic === ledgerTopic && r.value) ledger.push(r.value);
+    else others.push(r);
+  }
+  for (const group of groupByBytes(ledger))
+    others.push({ topic: ledgerTopic, key: null, value: encodeLedgerBundle(group), headers: {} });
+  return others;
 }
 
 /** Bytes of records per produce request (see TxProducer.commit). */
@@ -258,7 +281,10 @@ export async function startIngest(opts: IngestOptions): Promise<IngestRunner> {
     const started = now();
     try {
       await producer.commit(
-        results.flatMap((r) => r.records),
+        bundleLedger(
+          results.flatMap((r) => r.records),
+          opts.ledgerTopic,
+        ),
         opts.groupId,
         { topic, partition, offset: (BigInt(last) + 1n).toString() },
       );

@@ -154,6 +154,7 @@ export async function startEventProcessor(
     sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
     decode: (record) => decodeRecord(record, decodeOptions),
     handler: createEventHandler({ directory, topics, ledger: config.LEDGER_ENABLED }),
+    ledgerTopic: config.LEDGER_ENABLED ? topics.ledger : undefined,
     audit,
     metrics,
     log: log.child({ component: 'ingest' }),

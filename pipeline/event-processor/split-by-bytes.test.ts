@@ -1,5 +1,6 @@
+import { decodeLedgerMessage, encodeLedgerRecord, type LedgerDelivery } from '../shared/ledger/ledger-record';
 import type { ProducedRecord } from './handler';
-import { MAX_REQUEST_BYTES, splitByBytes } from './ingest.kafka';
+import { bundleLedger, MAX_REQUEST_BYTES, splitByBytes } from './ingest.kafka';
 
 const rec = (bytes: number, i = 0): ProducedRecord => ({
   topic: 'outbox',
@@ -28,5 +29,37 @@ describe('splitByBytes (produce requests inside one transaction)', () => {
 
   it('sends nothing for no records', () => {
     expect(splitByBytes([], MAX_REQUEST_BYTES)).toEqual([]);
+  });
+});
+
+describe('bundleLedger', () => {
+  const delivery = (eventId: string): LedgerDelivery => ({
+    kind: 'delivery',
+    at: '2026-12-01T10:00:01.000Z',
+    eventId,
+    tenantId: 't1',
+    subscriptionId: 's1',
+    receivedAt: '2026-12-01T10:00:00.000Z',
+    status: 'DELIVERED',
+    reason: null,
+    attempts: 1,
+    lastStatusCode: 200,
+    nextAttemptAt: null,
+  });
+  it('bundles the ledger records of a transaction after the others, and leaves the others as they are', () => {
+    const outbox = { topic: 'hub.outbox.identity', key: 't1', value: Buffer.from('x'), headers: {} };
+    const ledger = (id: string) => ({
+      topic: 'hub.ledger.v1',
+      key: 't1',
+      value: encodeLedgerRecord(delivery(id)),
+      headers: {},
+    });
+    const out = bundleLedger([ledger('e1'), outbox, ledger('e2')], 'hub.ledger.v1');
+    expect(out).toHaveLength(2);
+    expect(out[0]).toBe(outbox);
+    expect(out[1]!.topic).toBe('hub.ledger.v1');
+    expect(decodeLedgerMessage(out[1]!.value).records.map((r) => r.eventId)).toEqual(['e1', 'e2']);
+    const unchanged = [ledger('e1'), outbox];
+    expect(bundleLedger(unchanged, undefined)).toBe(unchanged);
   });
 });

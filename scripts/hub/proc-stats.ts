@@ -1,5 +1,5 @@
 /** A process's memory and CPU time from /proc (Linux); zeros where /proc is not there or the process is gone. */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 export interface ProcStats {
   /** Peak resident set (VmHWM), MB. */
@@ -20,4 +20,27 @@ export function procStats(pid: number | undefined): ProcStats {
   } catch {
     return { peakMb: 0, rssMb: 0, cpuSec: 0 };
   }
+}
+
+/** CPU seconds of every process whose command name is `comm` (e.g. `postgres`, `java`), summed; 0 without /proc. */
+export function cpuOfCommand(comm: string): number {
+  let ticks = 0;
+  let pids: string[] = [];
+  try {
+    pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  } catch {
+    return 0;
+  }
+  for (const pid of pids) {
+    try {
+      const raw = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const name = raw.slice(raw.indexOf('(') + 1, raw.lastIndexOf(')'));
+      if (name !== comm) continue;
+      const stat = raw.slice(raw.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(stat[11]) + Number(stat[12]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return ticks / 100;
 }

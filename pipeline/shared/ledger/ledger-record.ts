@@ -103,15 +103,69 @@ export type LedgerDelivery = z.infer<typeof ledgerDeliverySchema>;
 
 export const encodeLedgerRecord = (r: LedgerRecord): Buffer => Buffer.from(JSON.stringify(r));
 
-/** Parses a ledger record; undefined (with the reason) when it is not one. */
-export function decodeLedgerRecord(
-  value: Buffer | null,
-): { ok: true; record: LedgerRecord } | { ok: false; reason: string } {
-  if (!value || value.length === 0) return { ok: false, reason: 'empty ledger record' };
-  try {
-    const r = ledgerRecordSchema.safeParse(JSON.parse(value.toString('utf8')));
-    return r.success ? { ok: true, record: r.data } : { ok: false, reason: r.error.issues[0]?.message ?? 'invalid' };
-  } catch (err) {
-    return { ok: false, reason: `not JSON: ${(err as Error).message}` };
+/**
+ * Ledger records travel in bundles: one Kafka record holding a JSON array of many ledger records (each encoded by
+ * `encodeLedgerRecord`). The cost of the ledger is mostly per Kafka record (encoding, the broker's work, the
+ * writer's fetch and decode), not per byte, so a processor sends one bundle per transaction or linger window
+ * instead of one record per event or delivery. A value that is a single record (not an array) is read too.
+ */
+export const LEDGER_BUNDLE_MAX_BYTES = 256 * 1024;
+
+const OPEN = Buffer.from('[');
+const COMMA = Buffer.from(',');
+const CLOSE = Buffer.from(']');
+
+/** One bundle of encoded records (a JSON array); the encodings are joined, not parsed again. */
+export function encodeLedgerBundle(encoded: Buffer[]): Buffer {
+  const parts: Buffer[] = [OPEN];
+  encoded.forEach((b, i) => {
+    if (i > 0) parts.push(COMMA);
+    parts.push(b);
+  });
+  parts.push(CLOSE);
+  return Buffer.concat(parts);
+}
+
+/** Consecutive groups of encoded records of at most `maxBytes` each (a larger single record forms its own group). */
+export function groupByBytes(encoded: Buffer[], maxBytes = LEDGER_BUNDLE_MAX_BYTES): Buffer[][] {
+  const out: Buffer[][] = [];
+  let group: Buffer[] = [];
+  let bytes = 0;
+  for (const b of encoded) {
+    if (group.length > 0 && bytes + b.length + 1 > maxBytes) {
+      out.push(group);
+      group = [];
+      bytes = 0;
+    }
+    group.push(b);
+    bytes += b.length + 1;
   }
+  if (group.length > 0) out.push(group);
+  return out;
+}
+
+/**
+ * The ledger records of one Kafka record (a bundle or a single record), and the reason for each entry that is not
+ * one (`index` within the bundle; the others are still written).
+ */
+export function decodeLedgerMessage(value: Buffer | null): {
+  records: LedgerRecord[];
+  invalid: { index: number; reason: string }[];
+} {
+  if (!value || value.length === 0) return { records: [], invalid: [{ index: 0, reason: 'empty ledger record' }] };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value.toString('utf8'));
+  } catch (err) {
+    return { records: [], invalid: [{ index: 0, reason: `not JSON: ${(err as Error).message}` }] };
+  }
+  const entries = Array.isArray(parsed) ? parsed : [parsed];
+  const records: LedgerRecord[] = [];
+  const invalid: { index: number; reason: string }[] = [];
+  entries.forEach((entry, index) => {
+    const r = ledgerRecordSchema.safeParse(entry);
+    if (r.success) records.push(r.data);
+    else invalid.push({ index, reason: r.error.issues[0]?.message ?? 'invalid' });
+  });
+  return { records, invalid };
 }

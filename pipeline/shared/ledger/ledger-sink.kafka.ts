@@ -1,11 +1,62 @@
-/** LedgerSink on Kafka: records batched to `<prefix>.ledger.v1` (key = tenant), resolved once acknowledged. */
+/**
+ * LedgerSink on Kafka: records emitted within a few milliseconds go to `<prefix>.ledger.v1` as ONE bundle (a Kafka
+ * record holding a JSON array of ledger records, ledger-record.ts; at most LEDGER_BUNDLE_MAX_BYTES each), through
+ * the caller's batching producer (acks=-1). Every `emit` resolves once the bundle holding its records is
+ * acknowledged, or rejects with the produce's error (the caller must not commit its offset then).
+ */
 import type { BatchingProducer } from '../kafka/batching-producer';
 import type { LedgerSink } from './ledger';
-import { encodeLedgerRecord } from './ledger-record';
+import { encodeLedgerBundle, encodeLedgerRecord, groupByBytes, LEDGER_BUNDLE_MAX_BYTES } from './ledger-record';
 
-export function kafkaLedgerSink(producer: BatchingProducer, topic: string): LedgerSink {
+interface Pending {
+  encoded: Buffer[];
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+export function kafkaLedgerSink(
+  producer: BatchingProducer,
+  topic: string,
+  opts: { lingerMs?: number; maxBytes?: number } = {},
+): LedgerSink {
+  const lingerMs = opts.lingerMs ?? 5;
+  const maxBytes = opts.maxBytes ?? LEDGER_BUNDLE_MAX_BYTES;
+  let pending: Pending[] = [];
+  let bytes = 0;
+  let timer: NodeJS.Timeout | undefined;
+
+  const flush = () => {
+    clearTimeout(timer);
+    timer = undefined;
+    const batch = pending;
+    pending = [];
+    bytes = 0;
+    if (batch.length === 0) return;
+    const groups = groupByBytes(
+      batch.flatMap((p) => p.encoded),
+      maxBytes,
+    );
+    // Unkeyed: the writer orders a delivery's states by their `at`, not by the topic's order.
+    producer.sendAll(groups.map((g) => ({ topic, key: null, value: encodeLedgerBundle(g), headers: {} }))).then(
+      () => {
+        for (const p of batch) p.resolve();
+      },
+      (err) => {
+        for (const p of batch) p.reject(err);
+      },
+    );
+  };
+
   return {
-    emit: (records) =>
-      producer.sendAll(records.map((r) => ({ topic, key: r.tenantId, value: encodeLedgerRecord(r), headers: {} }))),
+    emit: (records) => {
+      if (records.length === 0) return Promise.resolve();
+      return new Promise<void>((resolve, reject) => {
+        const encoded = records.map(encodeLedgerRecord);
+        pending.push({ encoded, resolve, reject });
+        bytes += encoded.reduce((n, b) => n + b.length + 1, 0);
+        if (bytes >= maxBytes) flush();
+        else timer ??= setTimeout(flush, lingerMs);
+      });
+    },
   };
 }

@@ -27,8 +27,8 @@ import {
   type LedgerTable,
   type LedgerWriteCounts,
   type LedgerWriterStore,
-  partitionName,
   type PreparedOutcome,
+  partitionName,
   prepareBatch,
   utcDay,
 } from './ledger-store';
