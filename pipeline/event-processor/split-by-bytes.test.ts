@@ -1,4 +1,4 @@
-import { decodeLedgerMessage, encodeLedgerRecord, type LedgerDelivery } from '../shared/ledger/ledger-record';
+import { decodeLedgerMessage, encodeLedgerRecord, type LedgerAttempt } from '../shared/ledger/ledger-record';
 import type { ProducedRecord } from './handler';
 import { bundleLedger, MAX_REQUEST_BYTES, splitByBytes } from './ingest.kafka';
 
@@ -33,25 +33,27 @@ describe('splitByBytes (produce requests inside one transaction)', () => {
 });
 
 describe('bundleLedger', () => {
-  const delivery = (eventId: string): LedgerDelivery => ({
-    kind: 'delivery',
+  const attempt = (eventId: string): LedgerAttempt => ({
+    kind: 'attempt',
     at: '2026-12-01T10:00:01.000Z',
+    attemptId: '00000000-0000-4000-8000-000000000001',
     eventId,
     tenantId: 't1',
     subscriptionId: 's1',
     receivedAt: '2026-12-01T10:00:00.000Z',
-    status: 'DELIVERED',
-    reason: null,
-    attempts: 1,
-    lastStatusCode: 200,
-    nextAttemptAt: null,
+    source: 'OUTBOX',
+    attempt: 1,
+    durationMs: 5,
+    statusCode: 200,
+    errorCode: null,
+    responseSnippet: null,
   });
   it('bundles the ledger records of a transaction after the others, and leaves the others as they are', () => {
     const outbox = { topic: 'hub.outbox.identity', key: 't1', value: Buffer.from('x'), headers: {} };
     const ledger = (id: string) => ({
       topic: 'hub.ledger.v1',
       key: 't1',
-      value: encodeLedgerRecord(delivery(id)),
+      value: encodeLedgerRecord(attempt(id)),
       headers: {},
     });
     const out = bundleLedger([ledger('e1'), outbox, ledger('e2')], 'hub.ledger.v1');
