@@ -1,10 +1,11 @@
 /** subscription-api configuration: one zod schema over the environment, parsed once (see the README table). */
 import { z } from 'zod';
-import { commonEnv, env, loadConfig } from '../pipeline/shared/config/load-config';
+import { commonEnv, env, grpcEnv, loadConfig } from '../pipeline/shared/config/load-config';
 import { parseHubKeys } from '../pipeline/shared/crypto/secret-box';
 
 export const subscriptionApiEnv = z.object({
   ...commonEnv,
+  ...grpcEnv(9090),
   PORT: env.port(8080).describe('API port (`0` = any free port).'),
   HOST: z.string().default('0.0.0.0').describe('Interface the API binds to.'),
   DATABASE_URL: z.string().min(1, 'a Postgres URL is required').describe('Postgres of the subscription registry.'),

@@ -7,10 +7,13 @@
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { Pool } from 'pg';
 import { collectDefaultMetrics, Registry } from 'prom-client';
+import { createApiKeyVerifier } from '../pipeline/shared/auth/api-key-auth';
 import { ApiKeyStorePrisma } from '../pipeline/shared/auth/api-key-store.prisma';
 import { ensureOperatorKey } from '../pipeline/shared/auth/bootstrap';
+import { grpcTls } from '../pipeline/shared/config/load-config';
 import { parseHubKeys, SecretBox } from '../pipeline/shared/crypto/secret-box';
 import { errorMessage } from '../pipeline/shared/errors';
+import type { GrpcServer } from '../pipeline/shared/grpc/server.grpc';
 import { createLogger } from '../pipeline/shared/logging/logger';
 import { dnsResolver } from '../pipeline/shared/net/safe-lookup';
 import { topicNames } from '../pipeline/shared/topics';
@@ -20,11 +23,13 @@ import { startChangelogRelay } from './changelog-relay';
 import { loadSubscriptionApiConfig } from './config';
 import { DeliveryStatusReaderPrisma } from './delivery-status.prisma';
 import { EventTypeRepositoryPrisma } from './event-type-repository.prisma';
+import { startSubscriptionApiGrpc } from './grpc/server.grpc';
 import { createSubscriptionService } from './service';
 import { SubscriptionRepositoryPrisma } from './subscription-repository.prisma';
 
 async function main(): Promise<void> {
   const config = loadSubscriptionApiConfig();
+  const tls = grpcTls('subscription-api', config);
   const log = createLogger({ service: 'subscription-api', level: config.LOG_LEVEL });
   const topic = topicNames(config.TOPIC_PREFIX).subscriptions;
 
@@ -110,6 +115,20 @@ async function main(): Promise<void> {
     ready: () => ({ ready: !shuttingDown, details: { relayPublished: relay.published() } }),
   });
   await app.listen({ port: config.PORT, host: config.HOST });
+  let grpc: GrpcServer | undefined;
+  if (config.GRPC_ENABLED) {
+    grpc = await startSubscriptionApiGrpc({
+      host: config.GRPC_HOST,
+      port: config.GRPC_PORT,
+      ...(tls ? { tls } : {}),
+      maxMessageBytes: config.GRPC_MAX_MESSAGE_BYTES,
+      verifier: createApiKeyVerifier(apiKeys, config.API_KEY_CACHE_TTL_MS),
+      service,
+      rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE,
+      log: log.child({ component: 'grpc' }),
+    });
+    log.info({ grpc: grpc.address, tls: grpc.tls }, 'gRPC listening');
+  }
 
   const shutdown = async (signal: string) => {
     if (shuttingDown) return;
@@ -121,7 +140,7 @@ async function main(): Promise<void> {
     }, config.SHUTDOWN_GRACE_MS);
     force.unref();
     try {
-      await app.close(); // stop accepting, finish in-flight requests
+      await Promise.all([app.close(), grpc?.close()]); // stop accepting, finish in-flight requests
       await relay.drain().catch((err) => log.warn({ err: errorMessage(err) }, 'final relay drain failed'));
       await relay.stop();
       await producer.disconnect();

@@ -23,7 +23,8 @@ import {
 } from '../pipeline/shared/http/problem';
 import { uuidv7 } from '../pipeline/shared/ids';
 import { type EndpointPolicy, validateEndpointUrl } from '../pipeline/shared/net/ssrf-policy';
-import type { AuthSnapshot, SubscriptionStatus } from '../pipeline/shared/subscriptions/snapshot';
+import type { AuthSnapshot, MatchKey, SubscriptionStatus } from '../pipeline/shared/subscriptions/snapshot';
+import { SubscriptionIndex } from '../pipeline/shared/subscriptions/subscription-index';
 import {
   type DeliveryStatus,
   type DeliveryStatusReader,
@@ -33,6 +34,7 @@ import {
   NO_DELIVERY_STATUS,
   type SubscriptionRecord,
   type SubscriptionRepository,
+  toSnapshot,
 } from './ports';
 import type {
   AuthInput,
@@ -333,6 +335,38 @@ export function createSubscriptionService(deps: SubscriptionServiceDeps) {
       const items = rows.slice(0, q.limit);
       const nextCursor = rows.length > q.limit ? encodeCursor(items[items.length - 1]!.id) : null;
       return { items, nextCursor };
+    },
+
+    /**
+     * The ACTIVE subscriptions an event of `tenantId` with this match key is delivered to, found by the
+     * event-processor's own matcher (SubscriptionIndex) over the tenant's active rows.
+     */
+    async subscriptionsByEvent(principal: Principal, tenantId: string | undefined, match: MatchKey) {
+      if (principal.role === 'OPERATOR' && !tenantId) {
+        throw validationFailed([{ in: 'body', path: 'tenantId', message: 'required for operator keys' }]);
+      }
+      const scope = tenantScope(principal, tenantId);
+      if (!scope.ok) throw forbidden(scope.detail);
+      const tenant = scope.tenantId!;
+      const index = new SubscriptionIndex();
+      const byId = new Map<string, SubscriptionRecord>();
+      const pageSize = 500;
+      for (let afterId: string | undefined; ; ) {
+        const rows = await deps.subscriptions.list(
+          { tenantId: tenant, status: 'ACTIVE' },
+          { limit: pageSize, afterId },
+        );
+        for (const r of rows) {
+          index.apply(r.id, toSnapshot(r));
+          byId.set(r.id, r);
+        }
+        if (rows.length < pageSize) break;
+        afterId = rows[rows.length - 1]!.id;
+      }
+      return index
+        .match({ tenantId: tenant, ...match })
+        .map((s) => byId.get(s.id)!)
+        .sort((a, b) => (a.id < b.id ? -1 : 1));
     },
 
     async patchSubscription(principal: Principal, id: string, input: PatchSubscriptionInput) {

@@ -1,13 +1,14 @@
 /** event-processor configuration: one zod schema over the environment, parsed once (see README.md). */
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { commonEnv, env, ledgerEnv, loadConfig } from '../shared/config/load-config';
+import { commonEnv, env, grpcEnv, ledgerEnv, loadConfig } from '../shared/config/load-config';
 import { DEFAULT_INGEST_TOPIC } from '../shared/topics';
 import { DEFAULT_MAX_EVENT_BYTES } from './decode-input';
 
 export const eventProcessorEnv = z.object({
   ...commonEnv,
   ...ledgerEnv,
+  ...grpcEnv(9091),
   INGEST_TOPICS: env
     .list([DEFAULT_INGEST_TOPIC])
     .refine((l) => l.length > 0, 'at least one ingest topic')

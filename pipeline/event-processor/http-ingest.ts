@@ -10,15 +10,15 @@
 import { z } from 'zod';
 import { type ApiKeyVerifier, apiKeyAuth, principalOf } from '../shared/auth/api-key-auth';
 import type { ApiKeyStore } from '../shared/auth/api-key-store';
-import { EXT, toKafkaBinary } from '../shared/cloudevents/envelope';
 import type { HubApp } from '../shared/http/create-app';
-import { forbidden, problem, problemSchema } from '../shared/http/problem';
+import { problem, problemSchema } from '../shared/http/problem';
+import { type IngestMessage, tenantRefusal, toIngestMessage } from './admit-events';
 import { decodeHttpRequest } from './http-binding';
 import type { EventProcessorMetrics } from './metrics';
 
 /** Port: durable produce to the ingest topic. */
 export interface IngestPublisher {
-  publish(records: { key: string; value: Buffer | null; headers: Record<string, string> }[]): Promise<void>;
+  publish(records: IngestMessage[]): Promise<void>;
 }
 
 export interface HttpIngestOptions {
@@ -83,19 +83,11 @@ export async function registerHttpIngest(app: HubApp, opts: HttpIngestOptions): 
             r.status === 413 ? 'Content too large' : r.status === 415 ? 'Unsupported media type' : 'Invalid CloudEvent';
           throw problem(r.status, slug, title, r.detail, r.errors ? { errors: r.errors } : {});
         }
-        if (principal.role === 'TENANT') {
-          const foreign = r.events.find((e) => e.extensions[EXT.tenant] !== principal.tenantId);
-          if (foreign)
-            throw forbidden(
-              `this API key may only ingest events of tenant "${principal.tenantId}" (event ${foreign.id} is for another tenant)`,
-            );
+        for (const e of r.events) {
+          const refusal = tenantRefusal(principal, e);
+          if (refusal) throw refusal;
         }
-        await opts.publisher.publish(
-          r.events.map((e) => {
-            const { headers, value } = toKafkaBinary(e);
-            return { key: e.extensions[EXT.tenant]!, headers, value: value.length > 0 ? value : null };
-          }),
-        );
+        await opts.publisher.publish(r.events.map(toIngestMessage));
         opts.metrics?.httpIngested.inc({ mode: r.mode }, r.events.length);
         return reply.code(202).send({ ids: r.events.map((e) => e.id) });
       },

@@ -11,8 +11,11 @@ import { collectDefaultMetrics } from 'prom-client';
 import { createPrismaClient } from '../../prisma/client';
 import { createAuditSink } from '../shared/audit/audit';
 import { kafkaAuditProducer } from '../shared/audit/audit.kafka';
+import { createApiKeyVerifier } from '../shared/auth/api-key-auth';
 import { ApiKeyStorePrisma } from '../shared/auth/api-key-store.prisma';
+import { grpcTls } from '../shared/config/load-config';
 import { errorMessage } from '../shared/errors';
+import type { GrpcServer } from '../shared/grpc/server.grpc';
 import { createApp, type HubApp } from '../shared/http/create-app';
 import { ensureTopics } from '../shared/kafka/admin';
 import { createKafka } from '../shared/kafka/client';
@@ -23,6 +26,7 @@ import { type EventProcessorConfig, loadEventProcessorConfig } from './config';
 import { decodeRecord } from './decode-input';
 import { createEventHandler } from './handler';
 import { registerHttpIngest } from './http-ingest';
+import { startIngestGrpc } from './ingest.grpc';
 import { type IngestRunner, startIngest } from './ingest.kafka';
 import { kafkaIngestPublisher } from './ingest-publisher.kafka';
 import { createEventProcessorMetrics, type EventProcessorMetrics } from './metrics';
@@ -31,6 +35,8 @@ import { confluentSchemaDecoder, createSchemaRegistry } from './schema-decoder.c
 export interface EventProcessor {
   /** Bound HTTP port. */
   port: number;
+  /** The gRPC ingest server (`host:port`), when DATABASE_URL is set and GRPC_ENABLED. */
+  grpc?: GrpcServer;
   app: HubApp;
   directory: SubscriptionDirectory;
   runner: IngestRunner;
@@ -45,6 +51,7 @@ export async function startEventProcessor(
   hooks: { onFatal?: (err: Error) => void } = {},
 ): Promise<EventProcessor> {
   const topics = topicNames(config.TOPIC_PREFIX);
+  const tls = grpcTls('event-processor', config);
   const kafka: Kafka = createKafka({
     brokers: config.KAFKA_BROKERS,
     clientId: `${config.KAFKA_CLIENT_ID}-event-processor`,
@@ -86,6 +93,7 @@ export async function startEventProcessor(
   });
 
   const producers: Producer[] = [];
+  let grpc: GrpcServer | undefined;
   const prisma = config.DATABASE_URL
     ? createPrismaClient(config.DATABASE_URL, { poolSize: 4, applicationName: 'event-processor' })
     : undefined;
@@ -98,9 +106,11 @@ export async function startEventProcessor(
     });
     await ingestProducer.connect();
     producers.push(ingestProducer);
+    const store = new ApiKeyStorePrisma(prisma);
+    const publisher = kafkaIngestPublisher(ingestProducer, config.INGEST_TOPICS[0]!);
     await registerHttpIngest(app, {
-      store: new ApiKeyStorePrisma(prisma),
-      publisher: kafkaIngestPublisher(ingestProducer, config.INGEST_TOPICS[0]!),
+      store,
+      publisher,
       maxEventBytes: config.MAX_EVENT_BYTES,
       maxBatchEvents: config.HTTP_MAX_BATCH_EVENTS,
       bodyLimitBytes: config.HTTP_BODY_LIMIT_BYTES,
@@ -108,6 +118,21 @@ export async function startEventProcessor(
       rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE,
       metrics,
     });
+    if (config.GRPC_ENABLED) {
+      grpc = await startIngestGrpc({
+        host: config.GRPC_HOST,
+        port: config.GRPC_PORT,
+        ...(tls ? { tls } : {}),
+        maxMessageBytes: config.GRPC_MAX_MESSAGE_BYTES,
+        verifier: createApiKeyVerifier(store, config.API_KEY_CACHE_TTL_MS),
+        publisher,
+        decode: { maxEventBytes: config.MAX_EVENT_BYTES },
+        maxBatchEvents: config.HTTP_MAX_BATCH_EVENTS,
+        rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE,
+        metrics,
+        log: log.child({ component: 'grpc' }),
+      });
+    }
   } else {
     log.warn('DATABASE_URL is not set: HTTP ingest (POST /v1/events) is disabled, Kafka ingest only');
   }
@@ -160,8 +185,15 @@ export async function startEventProcessor(
     log: log.child({ component: 'ingest' }),
   });
   phase = 'ready';
+  grpc?.serving();
   log.info(
-    { port, ingest: config.INGEST_TOPICS, group: config.GROUP_ID, instance: config.instanceId },
+    {
+      port,
+      ...(grpc ? { grpc: grpc.address } : {}),
+      ingest: config.INGEST_TOPICS,
+      group: config.GROUP_ID,
+      instance: config.instanceId,
+    },
     'event-processor ready',
   );
 
@@ -169,6 +201,7 @@ export async function startEventProcessor(
   let stopping: Promise<void> | undefined;
   return {
     port,
+    ...(grpc ? { grpc } : {}),
     app,
     directory: dir,
     runner,
@@ -176,7 +209,10 @@ export async function startEventProcessor(
     stop() {
       stopping ??= (async () => {
         phase = 'stopping';
-        await app.close().catch((err) => log.warn({ err: errorMessage(err) }, 'HTTP close failed'));
+        await Promise.all([
+          app.close().catch((err) => log.warn({ err: errorMessage(err) }, 'HTTP close failed')),
+          grpc?.close(),
+        ]);
         await runner.stop();
         await audit.stop();
         await Promise.all(producers.map((p) => p.disconnect().catch(() => {})));

@@ -12,6 +12,8 @@ export interface ServiceSpec {
   /** Entry point relative to the build output folder, without extension. */
   entry: string;
   defaultPort: number;
+  /** Default gRPC port of the first instance (services with a gRPC API); ephemeral when the HTTP port is. */
+  grpcPort?: number;
   /** Serves an API with Swagger UI at /docs. */
   api: boolean;
   /** One line for the URL table. */
@@ -29,6 +31,7 @@ export const SERVICES: Record<ServiceName, ServiceSpec> = {
     name: 'subscription-api',
     entry: 'subscription-api/main',
     defaultPort: 8080,
+    grpcPort: 9090,
     api: true,
     role: 'tenants, API keys, event types, subscriptions, HTTP ingest',
     niceness: 0,
@@ -37,6 +40,7 @@ export const SERVICES: Record<ServiceName, ServiceSpec> = {
     name: 'event-processor',
     entry: 'pipeline/event-processor/main',
     defaultPort: 8081,
+    grpcPort: 9091,
     api: true,
     role: 'ingest topic and HTTP ingest -> outbox topics (match subscriptions, route by domain)',
     niceness: 0,

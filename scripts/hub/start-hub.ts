@@ -116,6 +116,8 @@ export interface ServiceUrls {
   readyz: string;
   metrics: string;
   docs?: string;
+  /** gRPC `host:port` (first instance; reflection and grpc.health.v1 on it). */
+  grpc?: string;
 }
 
 export interface ServiceInstance {
@@ -257,6 +259,7 @@ export async function startHub(opts: StartHubOptions = {}): Promise<Hub> {
     checkAborted('checking ports');
     // 2. Ports, before anything starts: a taken port is named.
     const ports = new Map<ServiceName, number>();
+    const grpcPorts = new Map<ServiceName, number>();
     for (const name of names) {
       const wanted = opts.ports?.[name] ?? SERVICES[name].defaultPort;
       if (wanted === 0) ports.set(name, await freePort(host));
@@ -267,6 +270,18 @@ export async function startHub(opts: StartHubOptions = {}): Promise<Hub> {
           throw new HubStartError('ports', (err as Error).message, [], { cause: err });
         }
         ports.set(name, wanted);
+      }
+      const grpcWanted = SERVICES[name].grpcPort;
+      if (grpcWanted !== undefined) {
+        if (wanted === 0) grpcPorts.set(name, await freePort(host));
+        else {
+          try {
+            await assertPortFree(grpcWanted, `${name} gRPC`, host);
+          } catch (err) {
+            throw new HubStartError('ports', (err as Error).message, [], { cause: err });
+          }
+          grpcPorts.set(name, grpcWanted);
+        }
       }
     }
 
@@ -357,6 +372,8 @@ export async function startHub(opts: StartHubOptions = {}): Promise<Hub> {
           ...env,
           ...opts.serviceEnv?.[name],
           PORT: String(port),
+          // The first instance keeps the announced gRPC port; more instances take any free one.
+          GRPC_PORT: String(instanceId === 0 ? (grpcPorts.get(name) ?? 0) : 0),
           SERVICE_INSTANCE: String(instanceId),
         },
         onLine: (line, stream) => sink(label, line, stream),
@@ -479,6 +496,7 @@ export async function startHub(opts: StartHubOptions = {}): Promise<Hub> {
         readyz: `${u}/readyz`,
         metrics: `${u}/metrics`,
         ...(SERVICES[name].api ? { docs: `${u}/docs` } : {}),
+        ...(grpcPorts.has(name) ? { grpc: `${urlHost(host)}:${grpcPorts.get(name)}` } : {}),
       };
     }
     const allTopics = [ingest, t.subscriptions, ...t.allOutbox(), ...t.allDlt(), t.quarantine, t.audit];

@@ -14,6 +14,7 @@ export function formatSummary(
     if (!u) continue;
     rows.push([name, u.docs ? 'API' : 'base', u.url]);
     if (u.docs) rows.push(['', 'docs', u.docs]);
+    if (u.grpc) rows.push(['', 'gRPC', `${u.grpc}  (reflection, grpc.health.v1)`]);
     rows.push(['', 'metrics', u.metrics]);
     rows.push(['', 'health', `${u.healthz}  ${u.readyz}`]);
   }

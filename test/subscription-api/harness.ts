@@ -9,9 +9,11 @@ import type { LightMyRequestResponse } from 'fastify';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { Pool } from 'pg';
 import { Registry } from 'prom-client';
+import { createApiKeyVerifier } from '../../pipeline/shared/auth/api-key-auth';
 import { ApiKeyStorePrisma } from '../../pipeline/shared/auth/api-key-store.prisma';
 import { ensureOperatorKey } from '../../pipeline/shared/auth/bootstrap';
 import { generateHubKeySpec, parseHubKeys, SecretBox } from '../../pipeline/shared/crypto/secret-box';
+import type { GrpcServer } from '../../pipeline/shared/grpc/server.grpc';
 import type { HubApp } from '../../pipeline/shared/http/create-app';
 import { createLogger, type Logger } from '../../pipeline/shared/logging/logger';
 import type { EndpointPolicy } from '../../pipeline/shared/net/ssrf-policy';
@@ -25,6 +27,7 @@ import {
 } from '../../subscription-api/changelog-relay';
 import { DeliveryStatusReaderPrisma } from '../../subscription-api/delivery-status.prisma';
 import { EventTypeRepositoryPrisma } from '../../subscription-api/event-type-repository.prisma';
+import { startSubscriptionApiGrpc } from '../../subscription-api/grpc/server.grpc';
 import { createSubscriptionService } from '../../subscription-api/service';
 import { SubscriptionRepositoryPrisma } from '../../subscription-api/subscription-repository.prisma';
 import { createTestDatabase } from '../support/db';
@@ -56,6 +59,8 @@ export interface Harness {
   producer: Producer;
   relay?: ChangelogRelay;
   directory?: SubscriptionDirectory;
+  /** The gRPC server over the same service (opts.grpc). */
+  grpc?: GrpcServer;
   startRelay(overrides?: Partial<ChangelogRelayOptions>): Promise<ChangelogRelay>;
   as(key: string): Client;
   op: Client;
@@ -70,7 +75,9 @@ export interface Client {
   del(url: string): Promise<LightMyRequestResponse>;
 }
 
-export async function startHarness(opts: { relay?: boolean; directory?: boolean; bodyLimitBytes?: number } = {}) {
+export async function startHarness(
+  opts: { relay?: boolean; directory?: boolean; bodyLimitBytes?: number; grpc?: boolean } = {},
+) {
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk, _enc, cb) {
@@ -172,6 +179,7 @@ export async function startHarness(opts: { relay?: boolean; directory?: boolean;
       return res.json().key as string;
     },
     async close() {
+      await h.grpc?.close(1_000);
       await h.directory?.stop().catch(() => {});
       for (const r of relays) await r.stop().catch(() => {});
       await app.close();
@@ -180,6 +188,17 @@ export async function startHarness(opts: { relay?: boolean; directory?: boolean;
       await db.drop();
     },
   };
+  if (opts.grpc) {
+    h.grpc = await startSubscriptionApiGrpc({
+      host: '127.0.0.1',
+      port: 0,
+      maxMessageBytes: 64 * 1024,
+      verifier: createApiKeyVerifier(apiKeys, 30_000),
+      service,
+      rateLimitPerMinute: 10_000,
+      log: log.child({ component: 'grpc' }),
+    });
+  }
   if (opts.relay !== false) h.relay = await h.startRelay();
   if (opts.directory) {
     h.directory = await startSubscriptionDirectory({ kafka, topic, log: log.child({ component: 'directory' }) });

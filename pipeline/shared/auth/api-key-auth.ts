@@ -15,7 +15,7 @@ import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { forbidden, tooManyRequests, unauthorized } from '../http/problem';
-import { hashApiKey, type Principal, type Role } from './api-key';
+import { hashApiKey, keyFromHeaders, type Principal, type Role } from './api-key';
 import type { ApiKeyRecord, ApiKeyStore } from './api-key-store';
 
 declare module 'fastify' {
@@ -84,13 +84,7 @@ export interface ApiKeyAuthOptions {
 
 /** Reads the presented key from `Authorization: Bearer` or `x-api-key`. */
 export function presentedKey(req: FastifyRequest): string | undefined {
-  const auth = req.headers.authorization;
-  if (typeof auth === 'string') {
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
-    return m ? m[1] : undefined;
-  }
-  const header = req.headers['x-api-key'];
-  return typeof header === 'string' && header.length > 0 ? header.trim() : undefined;
+  return keyFromHeaders(req.headers.authorization, req.headers['x-api-key']);
 }
 
 async function apiKeyAuthPlugin(scope: FastifyInstance, opts: ApiKeyAuthOptions): Promise<void> {

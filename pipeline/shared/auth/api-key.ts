@@ -69,3 +69,15 @@ export function tenantScope(principal: Principal, requestedTenant?: string): Ten
 export function canAccessTenant(principal: Principal, tenantId: string): boolean {
   return principal.role === 'OPERATOR' || principal.tenantId === tenantId;
 }
+
+/**
+ * The presented key from `Authorization: Bearer <key>` or `x-api-key: <key>` (HTTP headers or gRPC metadata).
+ * A malformed Authorization header presents no key (the caller answers 401 / UNAUTHENTICATED).
+ */
+export function keyFromHeaders(authorization: unknown, xApiKey: unknown): string | undefined {
+  if (typeof authorization === 'string') {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+    return m ? m[1] : undefined;
+  }
+  return typeof xApiKey === 'string' && xApiKey.length > 0 ? xApiKey.trim() : undefined;
+}

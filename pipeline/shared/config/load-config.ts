@@ -121,3 +121,31 @@ export const commonEnv = {
     .default('integration-hub')
     .describe('Prefix of the hub topics (`<prefix>.outbox.<domain>.v1`, …); the same in every service.'),
 };
+
+/** The gRPC server of a service (issue 17); `defaultPort` differs per service. */
+export const grpcEnv = (defaultPort: number) => ({
+  GRPC_ENABLED: env.bool(true).describe('Serve the gRPC API (health and reflection included).'),
+  GRPC_PORT: env.port(defaultPort).describe('gRPC port (`0` = any free port).'),
+  GRPC_HOST: zod.string().default('0.0.0.0').describe('Interface the gRPC server binds to.'),
+  GRPC_TLS_CERT_FILE: zod
+    .string()
+    .min(1)
+    .optional()
+    .describe('PEM certificate chain for gRPC over TLS (set with `GRPC_TLS_KEY_FILE`; neither = plaintext).'),
+  GRPC_TLS_KEY_FILE: zod.string().min(1).optional().describe('PEM private key for gRPC over TLS.'),
+  GRPC_MAX_MESSAGE_BYTES: env
+    .int(4 * 1024 * 1024, 1024, 64 * 1024 * 1024)
+    .describe('Largest gRPC message received or sent (RESOURCE_EXHAUSTED above).'),
+});
+
+/** TLS files of a grpcEnv config, or undefined for plaintext; one file without the other is a config error. */
+export function grpcTls(service: string, c: { GRPC_TLS_CERT_FILE?: string; GRPC_TLS_KEY_FILE?: string }) {
+  if (Boolean(c.GRPC_TLS_CERT_FILE) !== Boolean(c.GRPC_TLS_KEY_FILE)) {
+    throw new ConfigError(service, [
+      'GRPC_TLS_CERT_FILE / GRPC_TLS_KEY_FILE: set both for TLS, or neither for plaintext',
+    ]);
+  }
+  return c.GRPC_TLS_CERT_FILE && c.GRPC_TLS_KEY_FILE
+    ? { certFile: c.GRPC_TLS_CERT_FILE, keyFile: c.GRPC_TLS_KEY_FILE }
+    : undefined;
+}
