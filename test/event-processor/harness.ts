@@ -35,6 +35,8 @@ export function aScenario(name: string, env: Record<string, string> = {}): Proce
       GROUP_ID: groupId,
       INSTANCE_ID: 'test-0',
       PORT: '0',
+      // Any free port: test files run in parallel, and a fixed default would collide.
+      GRPC_PORT: '0',
       HOST: '127.0.0.1',
       TOPIC_PARTITIONS: '3',
       KAFKA_SESSION_TIMEOUT_MS: '6000',
