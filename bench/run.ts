@@ -33,7 +33,7 @@ import { ensureTopics } from '../pipeline/shared/kafka/admin';
 import { encodeSnapshot, type SubscriptionSnapshot } from '../pipeline/shared/subscriptions/snapshot';
 import { topicNames } from '../pipeline/shared/topics';
 import { hubTopicSpecs } from '../scripts/hub/infra';
-import { cpuOfCommand, procStats } from '../scripts/hub/proc-stats';
+import { cpuOfCommand, cpuSince, procStats } from '../scripts/hub/proc-stats';
 import type { ServiceName } from '../scripts/hub/services';
 import { type Hub, startHub } from '../scripts/hub/start-hub';
 import { resolveKafka } from '../scripts/local-kafka';
@@ -450,12 +450,19 @@ async function startBenchHub(
 }
 
 const pidOf = (hub: Hub, s: ServiceName) => hub.instances(s)[0]?.child.pid;
-/** CPU seconds so far of each service, the broker JVMs and Postgres (for a phase's difference). */
-function saturationCpu(hub: Hub): Record<string, number> {
+/** CPU seconds so far of each service, and of each broker JVM and Postgres process (for a phase's difference). */
+function saturationCpu(hub: Hub) {
+  const services: Record<string, number> = {};
+  for (const s of SERVICES) services[s] = procStats(pidOf(hub, s)).cpuSec;
+  return { services, kafka: cpuOfCommand('java'), postgres: cpuOfCommand('postgres') };
+}
+
+/** CPU seconds between two `saturationCpu` snapshots, per service, the broker and Postgres. */
+function cpuBetween(a: ReturnType<typeof saturationCpu>, b: ReturnType<typeof saturationCpu>) {
   const out: Record<string, number> = {};
-  for (const s of SERVICES) out[s] = procStats(pidOf(hub, s)).cpuSec;
-  out.kafka = cpuOfCommand('java');
-  out.postgres = cpuOfCommand('postgres');
+  for (const [k, v] of Object.entries(b.services)) out[k] = Math.round((v - (a.services[k] ?? 0)) * 100) / 100;
+  out.kafka = cpuSince(a.kafka, b.kafka);
+  out.postgres = cpuSince(a.postgres, b.postgres);
   return out;
 }
 
@@ -538,10 +545,7 @@ async function hubRun(
     const rep = await waitDeliveries(sub, events * fanout, label, lagReport(b), outboxProgress(b));
     const seconds = (performance.now() - start) / 1000;
     const result: Result = resultOf(label, events, seconds, rep);
-    const cpu1 = saturationCpu(b.hub);
-    result.saturationCpuSec = Object.fromEntries(
-      Object.entries(cpu1).map(([k, v]) => [k, Math.round((v - (cpu0[k] ?? 0)) * 100) / 100]),
-    );
+    result.saturationCpuSec = cpuBetween(cpu0, saturationCpu(b.hub));
     const cpuAll = Object.values(result.saturationCpuSec).reduce((x, y) => x + y, 0);
     say(
       `${label}: ${Math.round(result.deliveriesPerSec)} deliveries/s; CPU s while saturated: ${Object.entries(

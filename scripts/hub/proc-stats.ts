@@ -22,14 +22,14 @@ export function procStats(pid: number | undefined): ProcStats {
   }
 }
 
-/** CPU seconds of every process whose command name is `comm` (e.g. `postgres`, `java`), summed; 0 without /proc. */
-export function cpuOfCommand(comm: string): number {
-  let ticks = 0;
+/** CPU seconds of each process whose command name is `comm` (e.g. `postgres`, `java`), by pid; empty without /proc. */
+export function cpuOfCommand(comm: string): Map<number, number> {
+  const out = new Map<number, number>();
   let pids: string[] = [];
   try {
     pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
   } catch {
-    return 0;
+    return out;
   }
   for (const pid of pids) {
     try {
@@ -37,10 +37,17 @@ export function cpuOfCommand(comm: string): number {
       const name = raw.slice(raw.indexOf('(') + 1, raw.lastIndexOf(')'));
       if (name !== comm) continue;
       const stat = raw.slice(raw.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(stat[11]) + Number(stat[12]);
+      out.set(Number(pid), (Number(stat[11]) + Number(stat[12])) / 100);
     } catch {
       // gone meanwhile
     }
   }
-  return ticks / 100;
+  return out;
+}
+
+/** CPU seconds the processes of `after` spent since `before` (a process that ended meanwhile is not counted). */
+export function cpuSince(before: Map<number, number>, after: Map<number, number>): number {
+  let sum = 0;
+  for (const [pid, cpu] of after) sum += cpu - (before.get(pid) ?? 0);
+  return Math.round(sum * 100) / 100;
 }
