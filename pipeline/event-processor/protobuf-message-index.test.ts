@@ -1,4 +1,4 @@
-import { messageAt, readMessageIndexes, writeMessageIndexes } from './protobuf-message-index';
+import { messageAt, readMessageIndexes, readProtobufFraming, writeMessageIndexes } from './protobuf-message-index';
 import { messagesOfProtoFile, schemaUri } from './schema-decoder.confluent';
 
 /** magic byte + schema id 7, then the given bytes. */
@@ -95,5 +95,26 @@ describe('schemaUri', () => {
     expect(schemaUri('http://user:secret@registry:8081/apis/ccompat/v7/', 7)).toBe(
       'http://registry:8081/apis/ccompat/v7/schemas/ids/7',
     );
+  });
+});
+
+describe('readProtobufFraming', () => {
+  it('reads an index array when the byte after the schema id is below 8', () => {
+    expect(readProtobufFraming(framed(2, 2, 0x0a))).toEqual({ ok: true, indexes: [1], payloadOffset: 7 });
+    expect(readProtobufFraming(framed(0, 0x0a))).toEqual({ ok: true, indexes: [0], payloadOffset: 6 });
+  });
+
+  it("takes a first byte of 8 or more for the start of the library's index-less first message", () => {
+    expect(readProtobufFraming(framed(0x0a, 0x01, 0x41))).toEqual({
+      ok: true,
+      indexes: [0],
+      payloadOffset: 5,
+      indexless: true,
+    });
+  });
+
+  it('refuses a value that ends after the schema id, or an odd (negative) count', () => {
+    expect(readProtobufFraming(framed())).toMatchObject({ ok: false });
+    expect(readProtobufFraming(framed(1, 0x0a))).toMatchObject({ ok: false, reason: expect.stringMatching(/-1/) });
   });
 });

@@ -52,6 +52,21 @@ export function readMessageIndexes(value: Buffer, offset = 5): MessageIndexes {
   return { ok: true, indexes, payloadOffset: at };
 }
 
+/**
+ * The index array, or none: @kafkajs/confluent-schema-registry (and producers built on it) write the message
+ * right after the schema id, without indexes, always as the file's first message. The two framings are told
+ * apart by the byte after the schema id: a Protobuf message never starts with a byte below 8 (that would be a
+ * field number 0), and a Confluent index count of 0-3 is written as 0x00, 0x02, 0x04 or 0x06. So a byte below 8 is
+ * an index array, and a byte of 8 or more is the first byte of an index-less message. The one case this reads
+ * wrongly is a Confluent record of a message nested three levels deep or more (4+ indexes); such records are
+ * refused or misread, never silently taken for another framing's.
+ */
+export function readProtobufFraming(value: Buffer, offset = 5): MessageIndexes & { indexless?: boolean } {
+  if (offset >= value.length) return { ok: false, reason: 'the value ends after the schema id' };
+  if (value[offset]! >= 8) return { ok: true, indexes: [0], payloadOffset: offset, indexless: true };
+  return readMessageIndexes(value, offset);
+}
+
 /** Writes an index array the way Confluent's serializers do (`[0]` as the single byte 0). For tests and tools. */
 export function writeMessageIndexes(indexes: number[]): Buffer {
   if (indexes.length === 1 && indexes[0] === 0) return Buffer.from([0]);

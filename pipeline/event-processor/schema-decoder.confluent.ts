@@ -11,15 +11,15 @@
  * the message-index array. Its decoder strips leading zero bytes (which happens to skip the `[0]` index of the
  * first message) and always decodes with the first message of the file, so a record of any other message type —
  * as Confluent's own serializers write them — would decode as garbage or fail. We read the indexes
- * (protobuf-message-index.ts), find the message they name in the schema's own file (parsed from its text with
- * protobufjs, the library's own parser), and decode with the library's parsed schema, whose root also holds the
- * types of the schema's references (imports).
+ * (protobuf-message-index.ts; the library's own index-less records still decode, as the first message), find the
+ * message they name in the schema's own file (parsed from its text with protobufjs, the library's own parser),
+ * and decode with the library's parsed schema, whose root also holds the types of the schema's references.
  */
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import protobuf from 'protobufjs';
 import { errorMessage } from '../shared/errors';
 import type { SchemaDecoder } from './decode-input';
-import { type MessageNode, messageAt, readMessageIndexes } from './protobuf-message-index';
+import { type MessageNode, messageAt, readProtobufFraming } from './protobuf-message-index';
 
 export interface RegistryOptions {
   url: string;
@@ -91,7 +91,7 @@ export function confluentSchemaDecoder(registry: SchemaRegistry, opts: RegistryO
   };
 
   const decodeProtobuf = async (value: Buffer, schemaId: number, lookup: ProtoLookup) => {
-    const idx = readMessageIndexes(value);
+    const idx = readProtobufFraming(value);
     if (!idx.ok) return { ok: false as const, reason: idx.reason };
     const target = messageAt(lookup.messages, idx.indexes);
     if (!target.ok) return { ok: false as const, reason: `schema ${schemaId}: ${target.reason}` };
