@@ -7,6 +7,7 @@ import {
   aRawEvent,
   binaryRecord,
   type FixtureRecord,
+  forRegistry,
   poisonCases,
   type RawPlatformEvent,
   rawRecord,
@@ -31,12 +32,6 @@ afterEach(async () => {
   await processor?.stop();
   processor = undefined;
 });
-
-/** The Avro/Protobuf/JSON Schema encodings carry the payload as JSON text. */
-function forRegistry(e: RawPlatformEvent): Record<string, unknown> {
-  const { payload, ...rest } = e;
-  return { ...rest, payloadJson: JSON.stringify(payload) };
-}
 
 function wireHeader(schemaId: number): Buffer {
   const b = Buffer.alloc(5);

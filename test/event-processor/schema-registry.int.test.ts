@@ -16,7 +16,7 @@ import protobuf from 'protobufjs';
 import type { EventProcessor } from '../../pipeline/event-processor/main';
 import { schemaUri } from '../../pipeline/event-processor/schema-decoder.confluent';
 import { readPlatformSchemas } from '../../scripts/register-schemas';
-import { aRawEvent, type FixtureRecord, type RawPlatformEvent, rawRecord } from '../fixtures/platform-events';
+import { aRawEvent, type FixtureRecord, forRegistry, rawRecord } from '../fixtures/platform-events';
 import { aSnapshot } from '../fixtures/subscriptions';
 import { type Harness, startHarness } from '../outbox-processor/harness';
 import { consumeAll, uniqueName, waitFor } from '../support/kafka';
@@ -49,12 +49,6 @@ afterEach(async () => {
   await processor?.stop();
   processor = undefined;
 });
-
-/** The Avro/Protobuf/JSON Schema encodings of a platform event carry the payload as JSON text. */
-function forRegistry(e: RawPlatformEvent): Record<string, unknown> {
-  const { payload, ...rest } = e;
-  return { ...rest, payloadJson: JSON.stringify(payload) };
-}
 
 const record = (value: Buffer, key = 'tenant-a'): FixtureRecord => ({ key, value, headers: {} });
 
@@ -131,22 +125,11 @@ message UserCreated {
     let subscriber: Receiver;
     let eventsId: number;
     let userCreated: protobuf.Type;
-    const userCreatedOf = (eventId: string) =>
-      userCreated
-        .encode(
-          userCreated.fromObject({
-            eventId,
-            sourceService: 'identity',
-            eventType: 'user.created',
-            resourceType: 'USER',
-            resourceId: 'u-42',
-            operationType: 'CREATE',
-            tenantId: 'tenant-a',
-            occurredAt: '2025-01-02T03:04:05.678Z',
-            payload: { userId: 'u-42', email: 'ada@example.com' },
-          }),
-        )
-        .finish();
+    const userCreatedOf = (eventId: string) => {
+      // The platform event's fields, but the payload as a message of the imported file, not JSON text.
+      const { traceId, correlationId, ...fields } = aRawEvent({ eventId });
+      return userCreated.encode(userCreated.fromObject(fields)).finish();
+    };
 
     beforeAll(async () => {
       hub = await startHarness();
