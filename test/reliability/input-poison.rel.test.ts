@@ -25,8 +25,8 @@ import {
   rawRecord,
   structuredRecord,
 } from '../fixtures/platform-events';
-import { testRegistry, testRegistryUrl } from '../support/schema-registry';
 import { consumeAll } from '../support/kafka';
+import { testRegistry, testRegistryUrl } from '../support/schema-registry';
 import { pick } from './profile';
 import { recordScenario } from './report';
 import { type HttpPoisonCase, httpPoisonCases, ingestHttp, kafkaPoisonExtras } from './support/input-poison-corpus';
