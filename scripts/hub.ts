@@ -88,6 +88,7 @@ async function main(): Promise<void> {
       kafkaBrokers: process.env.KAFKA_BROKERS || undefined,
       kafkaPort: intEnv('HUB_KAFKA_PORT', 9092),
       databaseUrl: process.env.DATABASE_URL || undefined,
+      schemaRegistry: schemaRegistryMode(),
       topicPrefix: process.env.TOPIC_PREFIX || undefined,
       ingestTopic: process.env.INGEST_TOPIC || undefined,
       partitions: intEnv('HUB_PARTITIONS', 3),
@@ -144,3 +145,14 @@ async function main(): Promise<void> {
 
 if (process.env.HUB_LAUNCHER_GROUP === '1' || process.platform === 'win32') void main();
 else runDetached();
+
+/** HUB_SCHEMA_REGISTRY: unset, or `local` (start a schema registry too). Anything else stops the launcher. */
+function schemaRegistryMode(): 'local' | undefined {
+  const v = process.env.HUB_SCHEMA_REGISTRY?.trim();
+  if (!v) return undefined;
+  if (v === 'local') return 'local';
+  process.stderr.write(
+    `hub: HUB_SCHEMA_REGISTRY=${v} is not understood: use HUB_SCHEMA_REGISTRY=local to start a local schema registry, or leave it unset and give the event-processor SCHEMA_REGISTRY_URL.\n`,
+  );
+  process.exit(1);
+}

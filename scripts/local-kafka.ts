@@ -137,13 +137,14 @@ function serverProperties(dataDir: string, port: number, controllerPort: number)
 /**
  * A watchdog outside the JVM: if this Node process dies without stopping the broker (SIGKILL, crash, a signal
  * with no handler), the broker gets SIGTERM within a second, then SIGKILL. It exits by itself once the broker is gone.
+ * Also guards the local schema registry (scripts/local-registry.ts).
  */
-function guardAgainstOrphan(javaPid: number): void {
+export function guardAgainstOrphan(javaPid: number, name = 'kafka-watchdog'): void {
   const script =
     'while kill -0 "$1" 2>/dev/null && kill -0 "$2" 2>/dev/null; do sleep 1; done; ' +
     'if kill -0 "$2" 2>/dev/null; then kill -TERM "$2"; sleep 15; kill -KILL "$2" 2>/dev/null; fi';
   try {
-    const w = spawn('sh', ['-c', script, 'kafka-watchdog', String(process.pid), String(javaPid)], {
+    const w = spawn('sh', ['-c', script, name, String(process.pid), String(javaPid)], {
       detached: true,
       stdio: 'ignore',
     });

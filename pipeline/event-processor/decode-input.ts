@@ -98,10 +98,9 @@ export interface SchemaDecoder {
    * Resolves `{ok:false}` for permanent problems (the registry does not know the id, the bytes do not fit the
    * schema); rejects for transient ones (registry unreachable) so the caller retries instead of quarantining.
    */
-  decode(
-    value: Buffer,
-  ): Promise<
-    | { ok: true; value: unknown; schemaId: number }
+  decode(value: Buffer): Promise<
+    /** `dataschema`: a URI of the schema in the registry, for the CloudEvent's `dataschema` attribute. */
+    | { ok: true; value: unknown; schemaId: number; dataschema?: string }
     | { ok: false; code: 'INGEST.UNKNOWN_SCHEMA' | 'INGEST.SCHEMA_DECODE'; reason: string }
   >;
 }
@@ -123,7 +122,9 @@ export async function decodeRecord(
   if (!decoded.ok) return fail(decoded.code, decoded.reason);
   const obj = plainObject(decoded.value);
   if (!obj) return fail(INGEST_CODES.notAnObject, `schema ${decoded.schemaId} decoded to a non-object`);
-  return finish(fromRawEvent(obj), 'registry');
+  const draft = fromRawEvent(obj);
+  if (draft.ok && decoded.dataschema) draft.event.dataschema = decoded.dataschema;
+  return finish(draft, 'registry');
 }
 
 /**

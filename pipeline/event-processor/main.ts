@@ -157,14 +157,15 @@ export async function startEventProcessor(
     onError: (err, dropped) => log.warn({ err: errorMessage(err), dropped }, 'audit entries dropped'),
   });
 
-  const schemaDecoder = config.SCHEMA_REGISTRY_URL
-    ? confluentSchemaDecoder(
-        createSchemaRegistry({
-          url: config.SCHEMA_REGISTRY_URL,
-          username: config.SCHEMA_REGISTRY_USERNAME,
-          password: config.SCHEMA_REGISTRY_PASSWORD,
-        }),
-      )
+  const registryOptions = config.SCHEMA_REGISTRY_URL
+    ? {
+        url: config.SCHEMA_REGISTRY_URL,
+        username: config.SCHEMA_REGISTRY_USERNAME,
+        password: config.SCHEMA_REGISTRY_PASSWORD,
+      }
+    : undefined;
+  const schemaDecoder = registryOptions
+    ? confluentSchemaDecoder(createSchemaRegistry(registryOptions), registryOptions)
     : undefined;
   const decodeOptions = { maxEventBytes: config.MAX_EVENT_BYTES, schemaDecoder };
   const runner = await startIngest({

@@ -10,6 +10,7 @@ import type { TopicNames } from '../../pipeline/shared/topics';
 import { migrate } from '../../prisma/migrate';
 import { startLocalKafka } from '../local-kafka';
 import { resolvePostgres } from '../local-postgres';
+import { startLocalRegistry } from '../local-registry';
 
 export interface KafkaHandle {
   brokers: string;
@@ -23,9 +24,16 @@ export interface PostgresHandle {
   stop(): Promise<void>;
 }
 
+/** The local schema registry (HUB_SCHEMA_REGISTRY=local): its Confluent API URL. */
+export interface RegistryHandle {
+  url: string;
+  stop(): Promise<void>;
+}
+
 export interface InfraHandle {
   kafka: KafkaHandle;
   postgres: PostgresHandle;
+  registry?: RegistryHandle;
   stop(say: (m: string) => void): Promise<void>;
 }
 
@@ -34,6 +42,8 @@ export interface InfraOptions {
   kafkaBrokers?: string;
   kafkaPort: number;
   databaseUrl?: string;
+  /** 'local': also start a schema registry (Apicurio, from Maven Central) for the event-processor. */
+  schemaRegistry?: 'local';
   partitions: number;
   topics: { ingest: string; names: TopicNames };
   say(message: string): void;
@@ -42,7 +52,7 @@ export interface InfraOptions {
 
 export class InfraError extends Error {
   constructor(
-    readonly component: 'kafka' | 'postgres' | 'migrations' | 'topics' | 'start-up',
+    readonly component: 'kafka' | 'postgres' | 'schema-registry' | 'migrations' | 'topics' | 'start-up',
     why: string,
     options?: { cause?: unknown },
   ) {
@@ -54,7 +64,12 @@ export class InfraError extends Error {
 export async function startInfra(opts: InfraOptions): Promise<InfraHandle> {
   let kafka: KafkaHandle | undefined;
   let postgres: PostgresHandle | undefined;
+  let registry: RegistryHandle | undefined;
   const stop = async (say: (m: string) => void) => {
+    if (registry) {
+      say('hub: stopping the schema registry');
+      await registry.stop().catch((e: Error) => say(`hub: stopping the schema registry failed: ${e.message}`));
+    }
     if (kafka?.local) {
       say('hub: stopping Kafka');
       await kafka.stop().catch((e: Error) => say(`hub: stopping Kafka failed: ${e.message}`));
@@ -71,11 +86,15 @@ export async function startInfra(opts: InfraOptions): Promise<InfraHandle> {
     kafka = await startKafka(opts);
     check('Postgres');
     postgres = await startPostgres(opts);
+    if (opts.schemaRegistry === 'local') {
+      check('the schema registry');
+      registry = await startRegistry(opts);
+    }
     check('migrations');
     await applyMigrations(postgres.url, opts.say);
     check('topics');
     await createTopics(kafka.brokers, opts);
-    return { kafka, postgres, stop };
+    return { kafka, postgres, registry, stop };
   } catch (err) {
     await stop(opts.say);
     throw err;
@@ -99,6 +118,19 @@ async function startKafka(opts: InfraOptions): Promise<KafkaHandle> {
     return { brokers: k.brokers, local: true, stop: () => k.stop() };
   } catch (err) {
     throw new InfraError('kafka', `the local broker did not start: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+async function startRegistry(opts: InfraOptions): Promise<RegistryHandle> {
+  opts.say('hub: starting the local schema registry (first run fetches Apicurio Registry from Maven Central)');
+  try {
+    const r = await startLocalRegistry({ log: (line) => opts.say(`schema-registry: ${line}`) });
+    opts.say(`hub: schema registry is up at ${r.url}`);
+    return { url: r.url, stop: () => r.stop() };
+  } catch (err) {
+    throw new InfraError('schema-registry', `the local registry did not start: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
 }
 

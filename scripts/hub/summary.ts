@@ -5,7 +5,7 @@ import type { Hub } from './start-hub';
 import { redactUrl } from './start-hub';
 
 export function formatSummary(
-  hub: Pick<Hub, 'urls' | 'kafka' | 'postgres' | 'topics' | 'secretsFile'>,
+  hub: Pick<Hub, 'urls' | 'kafka' | 'postgres' | 'topics' | 'secretsFile' | 'schemaRegistry'>,
   dataDir = '.data',
 ): string {
   const rows: [string, string, string][] = [];
@@ -28,6 +28,7 @@ export function formatSummary(
     '',
     `  Kafka     ${hub.kafka.brokers}${hub.kafka.local ? `  (local broker, data in ${dataDir}/kafka)` : ''}`,
     `  Postgres  ${redactUrl(hub.postgres.url)}${hub.postgres.embedded ? `  (embedded, data in ${dataDir}/postgres)` : ''}`,
+    ...(hub.schemaRegistry ? [`  Registry  ${hub.schemaRegistry}  (local Apicurio Registry, schemas in memory)`] : []),
     `  Topics    ingest ${hub.topics.ingest}; hub topics ${hub.topics.prefix}.*`,
   ];
   if (hub.secretsFile) lines.push(`  Secrets   operator API key and encryption key in ${hub.secretsFile}`);

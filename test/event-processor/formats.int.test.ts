@@ -1,44 +1,42 @@
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { EventProcessor } from '../../pipeline/event-processor/main';
-import { createSchemaRegistry } from '../../pipeline/event-processor/schema-decoder.confluent';
+import { schemaUri } from '../../pipeline/event-processor/schema-decoder.confluent';
 import { HUB_HEADERS } from '../../pipeline/shared/topics';
 import { type RegisteredPlatformSchemas, registerPlatformSchemas } from '../../scripts/register-schemas';
 import {
   aRawEvent,
   binaryRecord,
   type FixtureRecord,
+  forRegistry,
   poisonCases,
   type RawPlatformEvent,
   rawRecord,
   structuredRecord,
 } from '../fixtures/platform-events';
 import { aSnapshot } from '../fixtures/subscriptions';
-import { type FakeSchemaRegistry, startFakeSchemaRegistry } from '../support/fake-schema-registry';
-import { consumeAll } from '../support/kafka';
+import { consumeAll, uniqueName } from '../support/kafka';
+import { testRegistry, testRegistryUrl } from '../support/schema-registry';
 import { aScenario, produceIngest, publishSubscriptions, startProcessor } from './harness';
 
-let registryServer: FakeSchemaRegistry;
+// The real registry of the test run (Apicurio, Confluent API): this file's schemas under its own subjects.
+const registryUrl = testRegistryUrl();
 let registry: SchemaRegistry;
 let ids: RegisteredPlatformSchemas;
 let processor: EventProcessor | undefined;
 
 beforeAll(async () => {
-  registryServer = await startFakeSchemaRegistry();
-  registry = createSchemaRegistry({ url: registryServer.url });
-  ids = await registerPlatformSchemas(registry, 'platform.events.v1');
-});
-afterAll(async () => {
-  await registryServer.close();
+  registry = testRegistry();
+  ids = await registerPlatformSchemas(registry, uniqueName('formats'));
 });
 afterEach(async () => {
   await processor?.stop();
   processor = undefined;
 });
 
-/** The Avro/Protobuf/JSON Schema encodings carry the payload as JSON text. */
-function forRegistry(e: RawPlatformEvent): Record<string, unknown> {
-  const { payload, ...rest } = e;
-  return { ...rest, payloadJson: JSON.stringify(payload) };
+function wireHeader(schemaId: number): Buffer {
+  const b = Buffer.alloc(5);
+  b.writeInt32BE(schemaId, 1);
+  return b;
 }
 
 async function registryRecord(schemaId: number, e: RawPlatformEvent): Promise<FixtureRecord> {
@@ -47,7 +45,7 @@ async function registryRecord(schemaId: number, e: RawPlatformEvent): Promise<Fi
 
 describe('event-processor ingest formats', () => {
   it('yields the same outbox CloudEvent from binary, structured, raw JSON, Avro, Protobuf and JSON Schema input', async () => {
-    const s = aScenario('formats', { SCHEMA_REGISTRY_URL: registryServer.url });
+    const s = aScenario('formats', { SCHEMA_REGISTRY_URL: registryUrl });
     await publishSubscriptions(s, [aSnapshot({ id: 'sub-1' })]);
     processor = await startProcessor(s);
     const e = aRawEvent({ eventId: 'evt-formats' });
@@ -71,9 +69,10 @@ describe('event-processor ingest formats', () => {
       .sort((a, b) => Number(a.offset) - Number(b.offset))
       .map((r) => {
         // When the hub ingested it (the ledger's partition key) differs per record; everything else is the same.
-        const { [HUB_HEADERS.receivedAt]: receivedAt, ...headers } = r.headers;
+        // Registry-decoded events also name their schema (checked below).
+        const { [HUB_HEADERS.receivedAt]: receivedAt, ce_dataschema: dataschema, ...headers } = r.headers;
         expect(Number.isNaN(Date.parse(String(receivedAt)))).toBe(false);
-        return { key: r.key, headers, value: r.value!.toString('utf8') };
+        return { key: r.key, headers, value: r.value!.toString('utf8'), dataschema };
       });
     const expected = views[2]!; // the raw JSON one
     expect(expected.headers).toMatchObject({
@@ -85,13 +84,24 @@ describe('event-processor ingest formats', () => {
       'content-type': 'application/json',
       'hub-subscription-id': 'sub-1',
     });
-    expect(views.map((v, i) => ({ format: inputs[i]![0], ...v }))).toEqual(
-      inputs.map(([format]) => ({ format, ...expected })),
+    expect(views.map(({ dataschema, ...v }, i) => ({ format: inputs[i]![0], ...v }))).toEqual(
+      inputs.map(([format]) => ({ format, ...expected, dataschema: undefined })),
     );
+    expect(views.map((v) => v.dataschema)).toEqual([
+      undefined,
+      undefined,
+      undefined,
+      schemaUri(registryUrl, ids.avro),
+      schemaUri(registryUrl, ids.protobuf),
+      schemaUri(registryUrl, ids.json),
+    ]);
+    // The URI answers with the schema: the subscriber (or an operator) can look it up.
+    const res = await fetch(views[3]!.dataschema!);
+    expect(((await res.json()) as { schema: string }).schema).toContain('PlatformEvent');
   });
 
   it('quarantines every kind of poison with its reason and processes all the good records around them', async () => {
-    const s = aScenario('poison', { SCHEMA_REGISTRY_URL: registryServer.url, MAX_EVENT_BYTES: String(64 * 1024) });
+    const s = aScenario('poison', { SCHEMA_REGISTRY_URL: registryUrl, MAX_EVENT_BYTES: String(64 * 1024) });
     await publishSubscriptions(s, [aSnapshot({ id: 'sub-1' })]);
     processor = await startProcessor(s);
 
@@ -103,7 +113,8 @@ describe('event-processor ingest formats', () => {
         code: 'INGEST.UNKNOWN_SCHEMA',
         record: {
           key: 'tenant-a',
-          value: Buffer.concat([Buffer.from([0, 0, 0, 3, 231]), Buffer.from('xx')]),
+          // An id far past what this run registers.
+          value: Buffer.concat([Buffer.from([0, 0x7f, 0xff, 0xff, 0xf0]), Buffer.from('xx')]),
           headers: {},
         },
       },
@@ -117,7 +128,7 @@ describe('event-processor ingest formats', () => {
         code: 'INGEST.SCHEMA_DECODE',
         record: {
           key: 'tenant-a',
-          value: Buffer.concat([Buffer.from([0, 0, 0, 0, ids.json]), Buffer.from('{"eventId":"x"}')]),
+          value: Buffer.concat([wireHeader(ids.json), Buffer.from('{"eventId":"x"}')]),
           headers: {},
         },
       },

@@ -3,8 +3,9 @@
  * signature-verifying subscriber.
  *
  *   Kafka:  good, poison, good, poison, ..., good  (one partition, so quarantine order = corpus order)
- *           poison = the 28 kinds of the decode-input catalogue + broken registry framing (a fake Confluent
- *           registry) + unicode edge cases -> each on `<prefix>.quarantine.v1` with its code and a reason.
+ *           poison = the 28 kinds of the decode-input catalogue + broken registry framing (against the real
+ *           registry of the test run) + unicode edge cases -> each on `<prefix>.quarantine.v1` with its code and
+ *           a reason.
  *   HTTP:   good, bad, good, bad, ..., good on POST /v1/events -> each bad body answered 4xx
  *           application/problem+json with a reason (bad JSON, bad attributes, wrong content types, oversized,
  *           unicode edge cases; and fastify's routing errors: an over-long path id, an unknown route); nothing of
@@ -13,7 +14,6 @@
  *   payload byte-identical, within 5 s of being sent. The long profile sends the corpus several rounds.
  */
 import { randomUUID } from 'node:crypto';
-import { createSchemaRegistry } from '../../pipeline/event-processor/schema-decoder.confluent';
 import { type DemoSubscriber, startDemoSubscriber } from '../../scripts/demo/demo-subscriber';
 import { registerPlatformSchemas } from '../../scripts/register-schemas';
 import {
@@ -25,8 +25,8 @@ import {
   rawRecord,
   structuredRecord,
 } from '../fixtures/platform-events';
-import { type FakeSchemaRegistry, startFakeSchemaRegistry } from '../support/fake-schema-registry';
 import { consumeAll } from '../support/kafka';
+import { testRegistry, testRegistryUrl } from '../support/schema-registry';
 import { pick } from './profile';
 import { recordScenario } from './report';
 import { type HttpPoisonCase, httpPoisonCases, ingestHttp, kafkaPoisonExtras } from './support/input-poison-corpus';
@@ -40,17 +40,15 @@ const CE_JSON = { 'content-type': 'application/cloudevents+json' };
 
 describe('reliability 7: poison corpus', () => {
   let h: SecurityHub;
-  let registry: FakeSchemaRegistry;
   let sub: DemoSubscriber;
 
   beforeAll(async () => {
-    registry = await startFakeSchemaRegistry();
     sub = await startDemoSubscriber();
     h = await startSecurityHub({
       name: 'rel-poison',
       serviceEnv: {
         'event-processor': {
-          SCHEMA_REGISTRY_URL: registry.url,
+          SCHEMA_REGISTRY_URL: testRegistryUrl(),
           MAX_EVENT_BYTES: String(64 * 1024),
           HTTP_BODY_LIMIT_BYTES: String(128 * 1024),
           HTTP_MAX_BATCH_EVENTS: '50',
@@ -62,12 +60,11 @@ describe('reliability 7: poison corpus', () => {
   afterAll(async () => {
     await h?.stop();
     await sub?.stop();
-    await registry?.close();
   }, 60_000);
 
   it('quarantines or rejects every malformed input and delivers every good one around them within 5 s', () =>
     h.withLogs(async () => {
-      const registryClient = createSchemaRegistry({ url: registry.url });
+      const registryClient = testRegistry();
       const ids = await registerPlatformSchemas(registryClient, h.hub.topics.ingest);
       const { tenantId, key, client: tenant } = await h.tenant();
       const created = await tenant.createSubscription({ match: USER_CREATE, endpointUrl: sub.endpointUrl('poison') });

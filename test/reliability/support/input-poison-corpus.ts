@@ -26,6 +26,13 @@ const rawWith = (field: keyof RawPlatformEvent, json: string) => {
   return { key: e.tenantId, value: Buffer.from(text), headers: {} };
 };
 
+/** Magic byte 0 and the schema id: the Confluent wire-format header. */
+function wireHeader(schemaId: number): Buffer {
+  const b = Buffer.alloc(5);
+  b.writeInt32BE(schemaId, 1);
+  return b;
+}
+
 export async function kafkaPoisonExtras(
   registry: SchemaRegistry,
   ids: RegisteredPlatformSchemas,
@@ -39,7 +46,7 @@ export async function kafkaPoisonExtras(
     {
       name: 'registry-encoded with an unknown schema id',
       code: 'INGEST.UNKNOWN_SCHEMA',
-      record: { key: 'tenant-a', value: bytes([0, 0, 0, 3, 231], 'xx'), headers: {} },
+      record: { key: 'tenant-a', value: bytes([...wireHeader(0x7ffffff0)], 'xx'), headers: {} },
     },
     {
       name: 'registry-encoded bytes cut short for the Avro schema',
@@ -49,12 +56,12 @@ export async function kafkaPoisonExtras(
     {
       name: 'registry-encoded JSON violating the JSON Schema',
       code: 'INGEST.SCHEMA_DECODE',
-      record: { key: 'tenant-a', value: bytes([0, 0, 0, 0, ids.json], '{"eventId":"x"}'), headers: {} },
+      record: { key: 'tenant-a', value: bytes([...wireHeader(ids.json)], '{"eventId":"x"}'), headers: {} },
     },
     {
       name: 'magic byte 0 and a schema id but no payload',
       code: 'INGEST.BAD_WIRE_FORMAT',
-      record: { key: 'tenant-a', value: bytes([0, 0, 0, 0, ids.avro]), headers: {} },
+      record: { key: 'tenant-a', value: wireHeader(ids.avro), headers: {} },
     },
     // Unicode and encoding edge cases
     {
