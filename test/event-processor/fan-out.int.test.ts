@@ -11,9 +11,22 @@ afterEach(async () => {
   processor = undefined;
 });
 
+/** The audit entries of the audit topic's records (CloudEvents JSON batches, one per tenant and flush). */
 async function auditOf(s: ProcessorScenario, count: number) {
-  const records = await consumeAll(s.topics.audit, { count, timeoutMs: 20_000 });
-  return records.map((r) => JSON.parse(r.value!.toString()) as { data: Record<string, unknown> }).map((e) => e.data);
+  const entries: Record<string, unknown>[] = [];
+  await waitFor(
+    async () => {
+      const records = await consumeAll(s.topics.audit, { count: 1, timeoutMs: 20_000 });
+      entries.length = 0;
+      for (const r of records) {
+        expect(r.headers['content-type']).toBe('application/cloudevents-batch+json');
+        for (const e of JSON.parse(r.value!.toString()) as { data: Record<string, unknown> }[]) entries.push(e.data);
+      }
+      return entries.length >= count;
+    },
+    { timeoutMs: 20_000, what: `${count} audit entries` },
+  );
+  return entries;
 }
 
 describe('event-processor fan-out', () => {

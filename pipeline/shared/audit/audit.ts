@@ -3,7 +3,12 @@
  * correlated by the source event id and trace id.
  *
  * Audit is written off the hot path: `record` buffers, a timer flushes in batches. Losing the process loses at
- * most one flush interval of audit entries, never an event.
+ * most one flush interval of audit entries, never an event. (The durable audit chain of an event is the delivery
+ * ledger's, read through the operator API; this topic is the live, best-effort stream.)
+ *
+ * Each flush sends one Kafka record per tenant (and per AUDIT_BATCH_MAX_BYTES): a CloudEvents JSON batch
+ * (`application/cloudevents-batch+json`, an array of structured CloudEvents), keyed by the tenant. One record per
+ * entry made audit two of every three records the event-processor produced; the cost is mostly per record.
  */
 import { randomUUID } from 'node:crypto';
 
@@ -71,13 +76,7 @@ export function createAuditSink(opts: {
     buffer = [];
     const now = new Date();
     try {
-      await opts.producer.send(
-        batch.map((e) => ({
-          key: e.tenantId,
-          value: JSON.stringify(toAuditCloudEvent(e, opts.source, now)),
-          headers: { 'content-type': 'application/cloudevents+json' },
-        })),
-      );
+      await opts.producer.send(auditBatches(batch, opts.source, now));
     } catch (err) {
       opts.onError?.(err, batch.length);
     }
@@ -103,6 +102,43 @@ export function createAuditSink(opts: {
       await flush();
     },
   };
+}
+
+/** Bytes of one audit batch record at most (far below the broker's 1 MiB). */
+export const AUDIT_BATCH_MAX_BYTES = 256 * 1024;
+export const AUDIT_BATCH_CONTENT_TYPE = 'application/cloudevents-batch+json';
+
+/** Audit entries as Kafka records: one CloudEvents JSON batch per tenant, split at `maxBytes`, in entry order. */
+export function auditBatches(
+  entries: AuditEntry[],
+  source: string,
+  now: Date,
+  maxBytes = AUDIT_BATCH_MAX_BYTES,
+): { key: string; value: string; headers: Record<string, string> }[] {
+  const byTenant = new Map<string, string[]>();
+  for (const e of entries) {
+    const json = JSON.stringify(toAuditCloudEvent(e, source, now));
+    const list = byTenant.get(e.tenantId);
+    if (list) list.push(json);
+    else byTenant.set(e.tenantId, [json]);
+  }
+  const out: { key: string; value: string; headers: Record<string, string> }[] = [];
+  const headers = { 'content-type': AUDIT_BATCH_CONTENT_TYPE };
+  for (const [tenantId, events] of byTenant) {
+    let part: string[] = [];
+    let bytes = 2;
+    for (const json of events) {
+      if (part.length > 0 && bytes + json.length + 1 > maxBytes) {
+        out.push({ key: tenantId, value: `[${part.join(',')}]`, headers });
+        part = [];
+        bytes = 2;
+      }
+      part.push(json);
+      bytes += json.length + 1;
+    }
+    if (part.length > 0) out.push({ key: tenantId, value: `[${part.join(',')}]`, headers });
+  }
+  return out;
 }
 
 /** In-memory sink for unit tests. */
