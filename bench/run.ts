@@ -18,6 +18,8 @@
  *   bulk replay       the subscriber recovers; POST /v1/failed-events/replay over all those rows -> rows/s
  *   --growth          fan-out 1 at 10k and 100k events (1M with --million), fan-out 10 and 100 at 10k events
  *   --soak S          fan-out 1 at 60% load for S seconds, sampling every service's RSS (memory growth)
+ *   --idle S          an idle hub (fan-out 1): each service's CPU over S seconds after a warm-up (--idle-warmup,
+ *                     default 30 s), then 10 events/s for 20 s and their latency (`--only-idle`: just this)
  */
 import { fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -51,6 +53,9 @@ const SKIP_FAILURE = process.argv.includes('--skip-failure');
 /** `--only-failure`: just the failure paths (DLT persist, bulk replay), e.g. to profile the dlt-processor. */
 const ONLY_FAILURE = process.argv.includes('--only-failure');
 const GROWTH = process.argv.includes('--growth');
+const IDLE_S = Number(arg('idle', '0'));
+const IDLE_WARMUP_S = Number(arg('idle-warmup', '30'));
+const ONLY_IDLE = process.argv.includes('--only-idle');
 const MILLION = process.argv.includes('--million');
 /** `--profile DIR`: every service runs with --cpu-prof and writes its profile to DIR when it stops. */
 const PROFILE_DIR = arg('profile', '');
@@ -622,6 +627,44 @@ async function ledgerCatchUp(databaseUrl: string, deliveries: number, startMs: n
   }
 }
 
+/**
+ * An idle hub: what each service spends doing nothing (percent of one core over `seconds`, after a warm-up), then
+ * the latency of single events at 10 events/s (what a new user sees on a quiet hub).
+ */
+async function idleRun(kafka: Kafka, brokers: string, adminUrl: string, sub: Subscriber, seconds: number) {
+  const label = 'idle hub';
+  say(`${label}: starting the hub; ${IDLE_WARMUP_S} s warm-up, then ${seconds} s idle`);
+  const b = await startBenchHub(kafka, brokers, adminUrl, sub, 1);
+  try {
+    await sub.reset();
+    // Warm-up: one event through every stage, then quiet.
+    await produceFast(kafka, b.ingest, 1);
+    await waitDeliveries(sub, 1, `${label} warm-up`);
+    await new Promise((r) => setTimeout(r, IDLE_WARMUP_S * 1000));
+    const before = saturationCpu(b.hub);
+    await new Promise((r) => setTimeout(r, seconds * 1000));
+    const cpu = cpuBetween(before, saturationCpu(b.hub));
+    const percent = Object.fromEntries(
+      Object.entries(cpu).map(([k, v]) => [k, Math.round((v / seconds) * 1000) / 10]),
+    ) as Record<string, number>;
+    say(
+      `${label}: percent of one core over ${seconds} s: ${Object.entries(percent)
+        .map(([k, v]) => `${k} ${v}%`)
+        .join(', ')}`,
+    );
+    await sub.reset();
+    const produced = await produceAtRate(kafka, b.ingest, 10, 20, 1);
+    const rep = await waitDeliveries(sub, produced, `${label} at 10 events/s`);
+    const latency = latencyOf(rep.latencies);
+    say(
+      `${label} at 10 events/s: ${produced} events, p50/p95/p99/max ${latency ? `${latency.p50}/${latency.p95}/${latency.p99}/${latency.max}` : '-'} ms`,
+    );
+    return { cpuPercent: percent, latency };
+  } finally {
+    await b.stop();
+  }
+}
+
 /** Failure path: an always-failing subscriber -> DLT rows/s; then it recovers and a bulk replay -> rows/s. */
 async function failurePaths(
   kafka: Kafka,
@@ -735,15 +778,19 @@ async function main() {
   const results: Result[] = [];
   const growth: Result[] = [];
   let ledgerBest: { on: number; off: number } | undefined;
+  let idle: Awaited<ReturnType<typeof idleRun>> | undefined;
   try {
-    say('raw HTTP baseline ...');
-    results.push(await rawHttp(sub));
-    say('raw Kafka pass-through baseline ...');
-    results.push(await rawPassthrough(kafka, sub));
+    if (!ONLY_IDLE) {
+      say('raw HTTP baseline ...');
+      results.push(await rawHttp(sub));
+      say('raw Kafka pass-through baseline ...');
+      results.push(await rawPassthrough(kafka, sub));
+    }
     // Fan-out 1 with the delivery ledger off too: what the ledger costs, in the same run. Hub runs on this box vary
     // by up to 25% from one to the next (the first of a bench is the slowest), so the two are alternated, off / on /
     // off / on, and the faster run of each kind is compared.
-    const ledgerPair = !ONLY_FAILURE && FANOUTS.includes(1);
+    if (IDLE_S > 0) idle = await idleRun(kafka, kafkaHandle.brokers, adminUrl, sub, IDLE_S);
+    const ledgerPair = !ONLY_FAILURE && !ONLY_IDLE && FANOUTS.includes(1);
     const offRuns: Result[] = [];
     const onRuns: Result[] = [];
     for (let round = 0; round < (ledgerPair ? 2 : 0); round++) {
@@ -768,9 +815,9 @@ async function main() {
       results.push(...onRuns.filter((r) => r.scenario === 'hub fan-out 1'), best(offRuns));
       ledgerBest = { on: best(onRuns).deliveriesPerSec, off: best(offRuns).deliveriesPerSec };
     }
-    for (const f of ONLY_FAILURE ? [] : FANOUTS.filter((x) => !(ledgerPair && x === 1)))
+    for (const f of ONLY_FAILURE || ONLY_IDLE ? [] : FANOUTS.filter((x) => !(ledgerPair && x === 1)))
       results.push(await hubRun(kafka, kafkaHandle.brokers, adminUrl, sub, f, EVENTS, { rate60: true }));
-    if (!SKIP_FAILURE)
+    if (!SKIP_FAILURE && !ONLY_IDLE)
       results.push(...(await failurePaths(kafka, kafkaHandle.brokers, adminUrl, sub, Math.min(EVENTS, 20_000))));
     if (SOAK_S > 0)
       results.push(
@@ -853,6 +900,8 @@ async function main() {
       hub1?.ledger ? hub1.ledger.catchUpS <= 10 : undefined,
     ],
     ['bulk replay >= 1,000 events/s', replay ? replay.deliveriesPerSec >= 1000 : undefined],
+    ['idle: <= 1% of a core per service', idle ? SERVICES.every((s) => (idle!.cpuPercent[s] ?? 0) <= 1) : undefined],
+    ['idle hub at 10 events/s: p99 <= 25 ms', idle?.latency ? idle.latency.p99 <= 25 : undefined],
   ];
   console.log('\nTargets');
   for (const [name, met] of targets)
@@ -870,6 +919,7 @@ async function main() {
         partitions: PARTITIONS,
         results,
         growth,
+        idle,
         ratios,
         targets,
       },

@@ -4,6 +4,7 @@
  *   config ─▶ Postgres (Prisma + pg pool) ─▶ ensure compacted changelog topic ─▶ bootstrap operator key
  *          ─▶ changelog relay (idempotent producer) ─▶ HTTP app listen
  */
+import '../pipeline/shared/kafka/kafkajs-idle-fix';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { Pool } from 'pg';
 import { collectDefaultMetrics, Registry } from 'prom-client';
