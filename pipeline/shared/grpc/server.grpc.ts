@@ -127,7 +127,9 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServ
   health.addToServer(server);
 
   const root = protoRoot();
-  const packageDefinition = loadSync(opts.protoFiles, { includeDirs: [root] });
+  // keepCase: the descriptors reflection serves name fields as the .proto does (`source_service`), which is what
+  // grpcurl / Postman accept in JSON; proto-loader's default would camelCase them.
+  const packageDefinition = loadSync(opts.protoFiles, { includeDirs: [root], keepCase: true });
   new ReflectionService(packageDefinition, { services: opts.services.map((s) => s.name) }).addToServer(server);
 
   const credentials = opts.tls
