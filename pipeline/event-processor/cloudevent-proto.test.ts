@@ -1,5 +1,5 @@
-import { aRawEvent, binaryRecord, protoEvent } from '../../test/fixtures/platform-events';
 import { CloudEvent } from '../../schemas/proto/gen/io/cloudevents/v1/cloudevents';
+import { aRawEvent, binaryRecord, protoEvent } from '../../test/fixtures/platform-events';
 import { recordFromProtoCloudEvent } from './cloudevent-proto';
 import { decodeInput } from './decode-input';
 

@@ -27,8 +27,8 @@ import { consumeAll } from '../support/kafka';
 import { type Receiver, startReceiver } from '../support/receiver';
 import { pick } from './profile';
 import { recordScenario } from './report';
-import { aUserCreated, type SecurityHub, startSecurityHub, USER_CREATE, untilLive } from './support/security-hub';
 import { grpcIsolation } from './support/security-grpc';
+import { aUserCreated, type SecurityHub, startSecurityHub, USER_CREATE, untilLive } from './support/security-hub';
 import { type Call, callRoute, openApiRoutes, type RouteCase, tenantIsolationTable } from './support/security-routes';
 import { randomPayload, signerConformance, verifyReceived } from './support/security-signing';
 
