@@ -7,6 +7,7 @@
  *
  * PublishEvent: one event, INVALID_ARGUMENT / PERMISSION_DENIED when refused (nothing produced).
  * PublishEvents: per-event results; the valid events of the batch are produced in one send.
+ * A message that is not valid protobuf is answered INVALID_ARGUMENT (server.grpc.ts); in a stream, that ack alone.
  * PublishStream: events are produced in batches (those that arrive while a send is in flight go together) and
  * each is acked, in order, only after its batch is on the topic. A cancelled stream starts no further send,
  * so what was acked is exactly what was produced (a send already in flight may land unacked).
@@ -31,6 +32,9 @@ import {
   failCall,
   type GrpcCallContext,
   type GrpcServer,
+  isMalformed,
+  type MalformedRequest,
+  malformedRequest,
   startGrpcServer,
   timeLeft,
   unary,
@@ -107,7 +111,7 @@ export function ingestServiceImpl(ctx: GrpcCallContext, opts: IngestGrpcOptions)
     };
     if (timeLeft(call) <= 0) return fail(deadlineExceeded());
     // Events wait here until the caller is authenticated and the previous send is done.
-    const pending: { seq: number; req: PublishStreamRequest }[] = [];
+    const pending: { seq: number; req: PublishStreamRequest | MalformedRequest }[] = [];
     let principal: Principal | undefined;
     let seq = 0;
     let ended = false;
@@ -121,8 +125,10 @@ export function ingestServiceImpl(ctx: GrpcCallContext, opts: IngestGrpcOptions)
         while (pending.length > 0 && !call.cancelled) {
           const batch = pending.splice(0, opts.maxBatchEvents).map(({ seq, req }) => ({
             seq,
-            id: req.event?.id ?? '',
-            checked: checkEvent(principal!, req.event, 'event', opts.decode),
+            id: isMalformed(req) ? '' : (req.event?.id ?? ''),
+            checked: isMalformed(req)
+              ? ({ ok: false, error: malformedRequest(req) } as const)
+              : checkEvent(principal!, req.event, 'event', opts.decode),
           }));
           const valid = batch.flatMap((b) => (b.checked.ok ? [toIngestMessage(b.checked.event)] : []));
           if (valid.length > 0) await opts.publisher.publish(valid);
@@ -141,7 +147,7 @@ export function ingestServiceImpl(ctx: GrpcCallContext, opts: IngestGrpcOptions)
       }
     };
 
-    call.on('data', (req: PublishStreamRequest) => {
+    call.on('data', (req: PublishStreamRequest | MalformedRequest) => {
       pending.push({ seq: seq++, req });
       void pump();
     });

@@ -7,6 +7,8 @@
  *            subscribers receive it, signatures valid, same webhook-id (= the event id).
  *   failure: subscriber answers 500 -> outbox retries -> DLT -> scheduler retries until exhausted -> FAILED row in
  *            GET /v1/failed-events -> subscriber recovers -> POST replay -> REPLAYED, delivered with the same id.
+ *   gRPC:    a subscription created over SubscriptionService; events published over IngestService, unary and
+ *            PublishStream -> the subscriber receives each one, signature valid, webhook-id = the event id.
  *   crash:   SIGKILL the outbox-processor -> the launcher restarts it (new pid, /readyz again), the other three
  *            keep their processes -> events produced before, while it was down and after all reach the subscriber.
  */
@@ -14,14 +16,22 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { status } from '@grpc/grpc-js';
 import { Kafka, logLevel } from 'kafkajs';
 import { generateApiKey } from '../../pipeline/shared/auth/api-key';
 import { generateHubKeySpec } from '../../pipeline/shared/crypto/secret-box';
+import { IngestServiceClient } from '../../schemas/proto/gen/integrationhub/v1/ingest';
+import {
+  CreateSubscriptionRequest,
+  SubscriptionServiceClient,
+} from '../../schemas/proto/gen/integrationhub/v1/subscription';
 import { type DemoSubscriber, startDemoSubscriber } from '../../scripts/demo/demo-subscriber';
 import { type HubClient, hubClient, waitUntil } from '../../scripts/demo/hub-client';
 import { SERVICE_NAMES, type ServiceName } from '../../scripts/hub/services';
 import { type Hub, startHub } from '../../scripts/hub/start-hub';
+import { aRawEvent, protoEvent } from '../fixtures/platform-events';
 import { createTestDatabase } from '../support/db';
+import { callAs, insecureClient, publishStream } from '../support/grpc';
 
 // Each scenario waits on real processes (changelog propagation, retries, the DLT scheduler): minutes at worst on
 // a loaded 2-core CI box, seconds usually.
@@ -184,6 +194,67 @@ describe('Integration Hub end to end (four services as separate processes)', () 
           expect(r.ce).toMatchObject({ id: event.eventId, type: 'user.created', tenantid: tenantId });
           expect(JSON.parse(r.body)).toEqual(event.payload);
         }
+      }
+    }),
+  );
+
+  it(
+    'delivers events published over gRPC, unary and PublishStream, to a subscription made over gRPC, signed',
+    withLogs(async () => {
+      const tenantId = `grpc-${randomUUID().slice(0, 6)}`;
+      const { key } = await operator.createApiKey({ name: 'e2e gRPC tenant', role: 'TENANT', tenantId });
+      const subs = insecureClient(SubscriptionServiceClient, hub.urls['subscription-api'].grpc!);
+      const ingest = insecureClient(IngestServiceClient, hub.urls['event-processor'].grpc!);
+      try {
+        sub.configure('grpc', {});
+        const created = await callAs(
+          subs,
+          subs.createSubscription,
+          CreateSubscriptionRequest.fromPartial({
+            subscription: { match: USER_CREATE, endpointUrl: sub.endpointUrl('grpc') },
+          }),
+          key,
+        );
+        expect(created.subscription!.tenantId).toBe(tenantId);
+        sub.configure('grpc', { secret: created.signingSecret });
+        await untilSubscriptionsAreLive(tenantId, ['grpc']);
+
+        const event = (n: number) =>
+          aRawEvent({
+            eventId: randomUUID(),
+            tenantId,
+            occurredAt: new Date().toISOString(),
+            resourceId: `u-grpc-${n}`,
+            payload: { userId: `u-grpc-${n}`, n },
+          });
+        const unaryEvent = event(0);
+        expect(await callAs(ingest, ingest.publishEvent, { event: protoEvent(unaryEvent) }, key)).toEqual({
+          id: unaryEvent.eventId,
+        });
+        const streamed = [1, 2, 3].map(event);
+        const acks = await publishStream(ingest, key, streamed.map(protoEvent));
+        expect(acks.map((a) => [Number(a.sequence), a.result?.id, a.result?.status?.code])).toEqual(
+          streamed.map((e, i) => [i, e.eventId, status.OK]),
+        );
+
+        const all = [unaryEvent, ...streamed];
+        await waitUntil(
+          'every gRPC-published event at the subscriber',
+          () => all.every((e) => sub.deliveredIds('grpc').has(e.eventId)),
+          30_000,
+        );
+        for (const e of all) {
+          const got = sub.receipts('grpc').filter((r) => r.webhookId === e.eventId);
+          expect(got.length).toBeGreaterThanOrEqual(1); // at-least-once: a retry would carry the same id
+          for (const r of got) {
+            expect(r).toMatchObject({ signatureValid: true, status: 204 });
+            expect(r.ce).toMatchObject({ id: e.eventId, type: 'user.created', tenantid: tenantId });
+            expect(JSON.parse(r.body)).toEqual(e.payload);
+          }
+        }
+      } finally {
+        subs.close();
+        ingest.close();
       }
     }),
   );

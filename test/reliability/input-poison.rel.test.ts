@@ -10,10 +10,16 @@
  *           application/problem+json with a reason (bad JSON, bad attributes, wrong content types, oversized,
  *           unicode edge cases; and fastify's routing errors: an over-long path id, an unknown route); nothing of
  *           it reaches the ingest topic.
- *   Every good event (Kafka and HTTP, some with unicode payloads and attributes) is delivered, signature valid,
+ *   gRPC:   good, bad, good, ... on IngestService.PublishEvent(s) through a raw-bytes client: bytes that are not
+ *           protobuf, a message above the gRPC cap, CloudEvents missing required attributes or with wrongly typed
+ *           extensions -> INVALID_ARGUMENT with field violations / RESOURCE_EXHAUSTED; then one PublishStream of
+ *           good, garbage, good -> acks OK, INVALID_ARGUMENT, OK. Nothing refused is produced or quarantined, and
+ *           the server still answers grpc.health.v1 SERVING.
+ *   Every good event (Kafka, HTTP and gRPC, some with unicode payloads and attributes) is delivered, signature valid,
  *   payload byte-identical, within 5 s of being sent. The long profile sends the corpus several rounds.
  */
 import { randomUUID } from 'node:crypto';
+import { status } from '@grpc/grpc-js';
 import { type DemoSubscriber, startDemoSubscriber } from '../../scripts/demo/demo-subscriber';
 import { registerPlatformSchemas } from '../../scripts/register-schemas';
 import {
@@ -21,14 +27,23 @@ import {
   type FixtureRecord,
   type PoisonCase,
   poisonCases,
+  protoEvent,
   type RawPlatformEvent,
   rawRecord,
   structuredRecord,
 } from '../fixtures/platform-events';
+import { healthStatus } from '../support/grpc';
 import { consumeAll } from '../support/kafka';
 import { testRegistry, testRegistryUrl } from '../support/schema-registry';
 import { pick } from './profile';
 import { recordScenario } from './report';
+import {
+  encodeEvent,
+  encodeStreamFrame,
+  type GrpcAnswer,
+  grpcPoisonCases,
+  rawIngestClient,
+} from './support/grpc-poison-corpus';
 import { type HttpPoisonCase, httpPoisonCases, ingestHttp, kafkaPoisonExtras } from './support/input-poison-corpus';
 import { aUserCreated, type SecurityHub, startSecurityHub, USER_CREATE, untilLive } from './support/security-hub';
 
@@ -37,6 +52,7 @@ jest.setTimeout(300_000);
 const ROUNDS = pick(1, 4);
 const MAX_DELAY_MS = 5_000;
 const CE_JSON = { 'content-type': 'application/cloudevents+json' };
+const GRPC_LIMITS = { maxMessageBytes: 256 * 1024, maxEventBytes: 64 * 1024 };
 
 describe('reliability 7: poison corpus', () => {
   let h: SecurityHub;
@@ -49,7 +65,8 @@ describe('reliability 7: poison corpus', () => {
       serviceEnv: {
         'event-processor': {
           SCHEMA_REGISTRY_URL: testRegistryUrl(),
-          MAX_EVENT_BYTES: String(64 * 1024),
+          MAX_EVENT_BYTES: String(GRPC_LIMITS.maxEventBytes),
+          GRPC_MAX_MESSAGE_BYTES: String(GRPC_LIMITS.maxMessageBytes),
           HTTP_BODY_LIMIT_BYTES: String(128 * 1024),
           HTTP_MAX_BATCH_EVENTS: '50',
         },
@@ -91,6 +108,18 @@ describe('reliability 7: poison corpus', () => {
         sentAt.set(e.eventId, Date.now());
         const ok = await ingestHttp(h.urls.eventApi, key, CE_JSON, structuredRecord(e).value!);
         if (ok.status !== 202) throw new Error(`a good HTTP event was refused: ${ok.status} ${ok.text}`);
+      };
+      const grpcAddress = h.hub.urls['event-processor'].grpc!;
+      const grpc = rawIngestClient(grpcAddress, key);
+      const grpcGood = new Set<string>();
+      const grpcRefused: ({ name: string; expected: status } & GrpcAnswer)[] = [];
+      const streamAcks: string[] = [];
+      const goodGrpc = async () => {
+        const e = good(goods.size);
+        grpcGood.add(e.eventId);
+        sentAt.set(e.eventId, Date.now());
+        const ok = await grpc.unary('PublishEvent', encodeEvent(protoEvent(e)));
+        if (ok.code !== status.OK) throw new Error(`a good gRPC event was refused: ${status[ok.code]} ${ok.details}`);
       };
       for (let r = 0; r < ROUNDS; r++) {
         // Kafka: good, poison, good, ..., good on one partition.
@@ -134,7 +163,31 @@ describe('reliability 7: poison corpus', () => {
           });
         }
         await goodHttp();
+
+        // gRPC: good, bad, good, ..., good; then a stream of good, garbage, good.
+        for (const b of grpcPoisonCases(tenantId, GRPC_LIMITS)) {
+          await goodGrpc();
+          grpcRefused.push({ name: b.name, expected: b.expected, ...(await grpc.unary(b.method, b.bytes)) });
+        }
+        await goodGrpc();
+        const streamed = [good(goods.size), good(goods.size + 1)];
+        for (const e of streamed) {
+          goods.set(e.eventId, e);
+          grpcGood.add(e.eventId);
+          sentAt.set(e.eventId, Date.now());
+        }
+        const { acks, end } = await grpc.stream([
+          encodeStreamFrame(protoEvent(streamed[0]!)),
+          Buffer.from([0x0f, 0x01, 0x02]),
+          encodeStreamFrame(protoEvent(streamed[1]!)),
+        ]);
+        streamAcks.push(
+          ...acks.map((a) => `${a.sequence}:${status[a.result?.status?.code ?? -1]}`),
+          `end:${status[end.code]}`,
+        );
       }
+      grpc.close();
+      const grpcHealth = await healthStatus(grpcAddress).catch((err: Error) => `unreachable: ${err.message}`);
 
       // Quarantine: exactly the Kafka poison, in order, each with its code and a reason.
       const quarantineTopic = h.hub.topics.all.find((t) => t.endsWith('.quarantine.v1'))!;
@@ -155,14 +208,14 @@ describe('reliability 7: poison corpus', () => {
       // Deliveries: every good id, signature valid, payload intact, delay measured from the send.
       await waitUntilAll(goods, sub, 30_000);
       const delays: number[] = [];
-      const byPath = { kafka: 0, http: 0 };
+      const byPath = { kafka: 0, http: 0, grpc: 0 };
       let intact = 0;
       for (const [id, e] of goods) {
         const r = sub.receipts('poison').find((x) => x.webhookId === id && x.status < 300);
         if (!r) continue;
         const delay = r.receivedAt.getTime() - sentAt.get(id)!;
         delays.push(delay);
-        const path = kafkaGood.has(id) ? 'kafka' : 'http';
+        const path = kafkaGood.has(id) ? 'kafka' : grpcGood.has(id) ? 'grpc' : 'http';
         byPath[path] = Math.max(byPath[path], delay);
         const ce = cloudEventAttributes(e);
         // ce-* header values are percent-encoded outside printable ASCII (CloudEvents HTTP binding 3.1.3.2).
@@ -174,6 +227,21 @@ describe('reliability 7: poison corpus', () => {
       delays.sort((a, b) => a - b);
       const maxDelay = delays[delays.length - 1] ?? Number.POSITIVE_INFINITY;
       const wrongHttp = rejected.filter((r) => r.status !== r.expected || !r.problem || r.reason.length < 5);
+      // INVALID_ARGUMENT names what is wrong in a field violation; RESOURCE_EXHAUSTED says the size.
+      const wrongGrpc = grpcRefused
+        .filter(
+          (r) =>
+            r.code !== r.expected ||
+            r.details.length < 5 ||
+            (r.code === status.INVALID_ARGUMENT && !r.violations.some((v) => v.description.length >= 5)),
+        )
+        .map((r) => `${r.name}: ${status[r.code]} ${r.details} (expected ${status[r.expected]})`);
+      const expectedAcks = Array.from({ length: ROUNDS }, () => [
+        '0:OK',
+        '1:INVALID_ARGUMENT',
+        '2:OK',
+        'end:OK',
+      ]).flat();
       const wrongCodes = kafkaPoison
         .map((p, k) => (gotCodes[k] === p.code ? undefined : `${p.name}: ${gotCodes[k]} (expected ${p.code})`))
         .filter(Boolean);
@@ -184,13 +252,16 @@ describe('reliability 7: poison corpus', () => {
         reasons === kafkaPoison.length &&
         offsetsRight &&
         wrongHttp.length === 0 &&
+        wrongGrpc.length === 0 &&
+        JSON.stringify(streamAcks) === JSON.stringify(expectedAcks) &&
+        grpcHealth === 'SERVING' &&
         delivered === goods.size &&
         intact === goods.size &&
         maxDelay < MAX_DELAY_MS;
       recordScenario({
         id: 'poison-corpus',
         order: 7,
-        title: 'Poison corpus (Kafka and HTTP ingest)',
+        title: 'Poison corpus (Kafka, HTTP and gRPC ingest)',
         pass,
         figures: {
           'kafka poison kinds': poisonIds.size,
@@ -199,6 +270,10 @@ describe('reliability 7: poison corpus', () => {
           'quarantine code mismatches': wrongCodes.length,
           'http bad bodies': httpPoison.length,
           'http rejected 4xx problem+json': rejected.length - wrongHttp.length,
+          'grpc malformed requests': grpcRefused.length,
+          'grpc refused with the expected status and reason': grpcRefused.length - wrongGrpc.length,
+          'grpc stream acks (good, garbage, good)': streamAcks.slice(0, 4).join(' '),
+          'grpc health after the corpus': grpcHealth,
           'good events': goods.size,
           delivered,
           'delivered intact & signed': intact,
@@ -206,9 +281,10 @@ describe('reliability 7: poison corpus', () => {
           'delay max ms': maxDelay,
           'delay max kafka path ms': byPath.kafka,
           'delay max http path ms': byPath.http,
+          'delay max grpc path ms': byPath.grpc,
         },
         criteria:
-          'every Kafka poison quarantined with its code and reason; every bad HTTP body 4xx problem+json; all good delivered intact, max delay < 5 s',
+          'every Kafka poison quarantined with its code and reason; every bad HTTP body 4xx problem+json; every malformed gRPC request INVALID_ARGUMENT (field violations) or RESOURCE_EXHAUSTED, the stream goes on, health SERVING; all good delivered intact, max delay < 5 s',
       });
 
       expect(wrongCodes).toEqual([]);
@@ -216,6 +292,10 @@ describe('reliability 7: poison corpus', () => {
       expect(reasons).toBe(kafkaPoison.length);
       expect(offsetsRight).toBe(true);
       expect(wrongHttp).toEqual([]);
+      expect(wrongGrpc).toEqual([]);
+      expect(streamAcks).toEqual(expectedAcks);
+      expect(grpcHealth).toBe('SERVING');
+      expect(grpcRefused.length / ROUNDS).toBeGreaterThanOrEqual(20);
       expect(kafkaPoison.length / ROUNDS + httpPoison.length / ROUNDS).toBeGreaterThanOrEqual(30);
       expect(delivered).toBe(goods.size);
       expect(intact).toBe(goods.size);

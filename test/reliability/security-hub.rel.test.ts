@@ -6,7 +6,10 @@
  *      (pure calls), then real deliveries to a real subscriber verified the same way, before and during a
  *      secret-rotation window (two signatures; each secret alone verifies).
  *   11 tenant isolation: tenant A's key against every route of the three APIs' OpenAPI documents, given tenant
- *      B's ids -> 403/404, B's data unchanged; a route without an entry in the table fails the scenario. Rate
+ *      B's ids -> 403/404, B's data unchanged; a route without an entry in the table fails the scenario.
+ *      The same over gRPC: every method of SubscriptionService, EventTypeService and IngestService ->
+ *      PERMISSION_DENIED / NOT_FOUND, no foreign data in any answer, nothing produced (the ingest topic grows by
+ *      A's sentinel alone). Rate
  *      limits answer 429 + Retry-After, oversized bodies 413.
  *   10 secrets (last, so it covers everything the hub did in this file): subscriptions with every auth type
  *      delivered for real (one of them through the DLT), then the database (every table, row_to_json), every
@@ -15,13 +18,16 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Client } from 'pg';
+import { IngestServiceClient } from '../../schemas/proto/gen/integrationhub/v1/ingest';
 import { type DemoSubscriber, startDemoSubscriber } from '../../scripts/demo/demo-subscriber';
+import { callAs, insecureClient, protoCloudEvent } from '../../scripts/demo/grpc-client';
 import { waitUntil } from '../../scripts/demo/hub-client';
 import { rawRecord } from '../fixtures/platform-events';
 import { consumeAll } from '../support/kafka';
 import { type Receiver, startReceiver } from '../support/receiver';
 import { pick } from './profile';
 import { recordScenario } from './report';
+import { grpcIsolation } from './support/security-grpc';
 import { aUserCreated, type SecurityHub, startSecurityHub, USER_CREATE, untilLive } from './support/security-hub';
 import { type Call, callRoute, openApiRoutes, type RouteCase, tenantIsolationTable } from './support/security-routes';
 import { randomPayload, signerConformance, verifyReceived } from './support/security-signing';
@@ -235,6 +241,59 @@ describe('reliability 9-11: signing, tenant isolation, secrets', () => {
       const denied = results.filter((r) => r.ok);
       const leaks = results.filter((r) => !r.ok);
 
+      h.step('11: cross-tenant gRPC calls');
+      const eventTypeBefore = await callRoute(h.urls, a.key, {
+        method: 'GET',
+        api: 'subscriptionApi',
+        path: `/v1/event-types/${eventType}`,
+      });
+      const ingestBefore = await ingestTopicEnd(h);
+      const grpc = grpcIsolation(
+        { subscriptionApi: h.hub.urls['subscription-api'].grpc!, eventApi: h.hub.urls['event-processor'].grpc! },
+        {
+          a,
+          b,
+          bSubscriptionId: bSub.id,
+          eventType,
+          foreign: [
+            bSub.signingSecret,
+            bFailing.signingSecret,
+            bKey,
+            `${rx.url}/b-ok`,
+            `${rx.url}/failing`,
+            bFailing.id,
+          ],
+        },
+      );
+      const grpcResults = await grpc.run().finally(() => grpc.close());
+      const grpcLeaks = grpcResults.filter((r) => !r.ok);
+      // The sentinel: A's own event, acked once on the ingest topic; then the topic holds it and nothing else new.
+      const sentinel = insecureClient(IngestServiceClient, h.hub.urls['event-processor'].grpc!);
+      const acked = await callAs(
+        sentinel,
+        sentinel.publishEvent,
+        {
+          event: protoCloudEvent({
+            specversion: '1.0',
+            id: `iso-sentinel-${randomUUID()}`,
+            source: '//identity',
+            type: 'user.created',
+            tenantid: a.tenantId,
+            sourceservice: 'identity',
+            resourcetype: 'USER',
+            operationtype: 'CREATE',
+          }),
+        },
+        a.key,
+      ).finally(() => sentinel.close());
+      const grpcProduced = (await ingestTopicEnd(h)) - ingestBefore - (acked.id ? 1 : 0);
+      const eventTypeAfter = await callRoute(h.urls, a.key, {
+        method: 'GET',
+        api: 'subscriptionApi',
+        path: `/v1/event-types/${eventType}`,
+      });
+      const eventTypeUnchanged = eventTypeBefore.status === 200 && eventTypeAfter.text === eventTypeBefore.text;
+
       // B's data unchanged by all of that.
       const bAfter = await callRoute(h.urls, b.key, {
         method: 'GET',
@@ -312,7 +371,16 @@ describe('reliability 9-11: signing, tenant isolation, secrets', () => {
       );
       const tooLarge = oversized.filter((o) => o.status === 413 && o.problem).length;
 
-      const pass = untested.length === 0 && leaks.length === 0 && bUnchanged && rateLimited === 3 && tooLarge === 3;
+      const pass =
+        untested.length === 0 &&
+        leaks.length === 0 &&
+        grpc.untested.length === 0 &&
+        grpcLeaks.length === 0 &&
+        grpcProduced === 0 &&
+        eventTypeUnchanged &&
+        bUnchanged &&
+        rateLimited === 3 &&
+        tooLarge === 3;
       recordScenario({
         id: 'tenant-isolation',
         order: 11,
@@ -324,15 +392,26 @@ describe('reliability 9-11: signing, tenant isolation, secrets', () => {
           'cross-tenant calls': results.length,
           'denied (403/404) or tenant-free': denied.length,
           leaks: leaks.length,
+          'gRPC methods without a case': grpc.untested.length,
+          'gRPC cross-tenant calls': grpcResults.length,
+          'gRPC denied (PERMISSION_DENIED/NOT_FOUND) or tenant-free': grpcResults.length - grpcLeaks.length,
+          'gRPC leaks': grpcLeaks.length,
+          'records produced by refused gRPC ingest': grpcProduced,
+          'event type unchanged': eventTypeUnchanged,
           'tenant B data unchanged': bUnchanged,
           'APIs answering 429 + Retry-After': `${rateLimited}/3`,
           'APIs answering 413': `${tooLarge}/3`,
         },
         criteria:
-          'every route of every OpenAPI document has a case; every cross-tenant call 403/404; 429 with Retry-After and 413 problem+json on each API',
+          'every route of every OpenAPI document and every gRPC method has a case; every cross-tenant call 403/404 (PERMISSION_DENIED/NOT_FOUND), no foreign data, nothing produced; 429 with Retry-After and 413 problem+json on each API',
       });
       expect(untested).toEqual([]);
       expect(leaks).toEqual([]);
+      expect(grpc.untested).toEqual([]);
+      expect(grpcLeaks).toEqual([]);
+      expect(grpcResults.length).toBeGreaterThanOrEqual(17);
+      expect(grpcProduced).toBe(0);
+      expect(eventTypeUnchanged).toBe(true);
       expect(bUnchanged).toBe(true);
       expect(limited).toEqual(
         limited.map((l) => ({ ...l, after: expect.any(Number), retryAfter: expect.any(Number), problem: true })),
@@ -516,4 +595,15 @@ async function dumpTopics(h: SecurityHub): Promise<{ text: string; topics: numbe
     )
     .join('\n');
   return { text, topics: topics.length, records: records.length };
+}
+
+/** Sum of the ingest topic's partition end offsets. */
+async function ingestTopicEnd(h: SecurityHub): Promise<number> {
+  const admin = h.kafka.admin();
+  await admin.connect();
+  try {
+    return (await admin.fetchTopicOffsets(h.hub.topics.ingest)).reduce((n, o) => n + Number(o.high), 0);
+  } finally {
+    await admin.disconnect();
+  }
 }

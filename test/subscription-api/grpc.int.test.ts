@@ -5,6 +5,12 @@
  */
 import { status } from '@grpc/grpc-js';
 import {
+  CreateEventTypeRequest,
+  EventTypeServiceClient,
+  ListEventTypesRequest,
+  UpdateEventTypeRequest,
+} from '../../schemas/proto/gen/integrationhub/v1/event_type';
+import {
   ContentMode,
   CreateSubscriptionRequest,
   ListSubscriptionsRequest,
@@ -12,12 +18,6 @@ import {
   SubscriptionServiceClient,
   SubscriptionStatus,
 } from '../../schemas/proto/gen/integrationhub/v1/subscription';
-import {
-  CreateEventTypeRequest,
-  EventTypeServiceClient,
-  ListEventTypesRequest,
-  UpdateEventTypeRequest,
-} from '../../schemas/proto/gen/integrationhub/v1/event_type';
 import { callAs, failure, insecureClient } from '../support/grpc';
 import { aSubscription, type Harness, OPERATOR_KEY, startHarness, waitFor } from './harness';
 

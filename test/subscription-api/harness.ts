@@ -27,7 +27,7 @@ import {
 } from '../../subscription-api/changelog-relay';
 import { DeliveryStatusReaderPrisma } from '../../subscription-api/delivery-status.prisma';
 import { EventTypeRepositoryPrisma } from '../../subscription-api/event-type-repository.prisma';
-import { startSubscriptionApiGrpc } from '../../subscription-api/grpc/server.grpc';
+import { type SubscriptionApiGrpcOptions, startSubscriptionApiGrpc } from '../../subscription-api/grpc/server.grpc';
 import { createSubscriptionService } from '../../subscription-api/service';
 import { SubscriptionRepositoryPrisma } from '../../subscription-api/subscription-repository.prisma';
 import { createTestDatabase } from '../support/db';
@@ -61,6 +61,8 @@ export interface Harness {
   directory?: SubscriptionDirectory;
   /** The gRPC server over the same service (opts.grpc). */
   grpc?: GrpcServer;
+  /** Another gRPC server over the same service and keys (closed by `close`), e.g. with TLS or a low rate limit. */
+  startGrpc(overrides?: Partial<SubscriptionApiGrpcOptions>): Promise<GrpcServer>;
   startRelay(overrides?: Partial<ChangelogRelayOptions>): Promise<ChangelogRelay>;
   as(key: string): Client;
   op: Client;
@@ -147,6 +149,8 @@ export async function startHarness(
   };
   const op = as(OPERATOR_KEY);
   const relays: ChangelogRelay[] = [];
+  const grpcServers: GrpcServer[] = [];
+  const verifier = createApiKeyVerifier(apiKeys, 30_000);
   const h: Harness = {
     app,
     db,
@@ -171,6 +175,20 @@ export async function startHarness(
       relays.push(relay);
       return relay;
     },
+    async startGrpc(overrides = {}) {
+      const server = await startSubscriptionApiGrpc({
+        host: '127.0.0.1',
+        port: 0,
+        maxMessageBytes: 64 * 1024,
+        verifier,
+        service,
+        rateLimitPerMinute: 10_000,
+        log: log.child({ component: 'grpc' }),
+        ...overrides,
+      });
+      grpcServers.push(server);
+      return server;
+    },
     as,
     op,
     async tenantKey(tenantId) {
@@ -179,7 +197,7 @@ export async function startHarness(
       return res.json().key as string;
     },
     async close() {
-      await h.grpc?.close(1_000);
+      for (const g of grpcServers) await g.close(1_000);
       await h.directory?.stop().catch(() => {});
       for (const r of relays) await r.stop().catch(() => {});
       await app.close();
@@ -189,15 +207,7 @@ export async function startHarness(
     },
   };
   if (opts.grpc) {
-    h.grpc = await startSubscriptionApiGrpc({
-      host: '127.0.0.1',
-      port: 0,
-      maxMessageBytes: 64 * 1024,
-      verifier: createApiKeyVerifier(apiKeys, 30_000),
-      service,
-      rateLimitPerMinute: 10_000,
-      log: log.child({ component: 'grpc' }),
-    });
+    h.grpc = await h.startGrpc();
   }
   if (opts.relay !== false) h.relay = await h.startRelay();
   if (opts.directory) {

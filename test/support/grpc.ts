@@ -1,28 +1,9 @@
-/** gRPC test clients: the generated stubs over a real channel, promisified, with the API key as metadata. */
-import { type Client, credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+/** gRPC test clients: the generated stubs over a real channel (scripts/demo/grpc-client.ts), errors decoded. */
+import { credentials, makeGenericClientConstructor, type ServiceError } from '@grpc/grpc-js';
+import { service as healthService } from 'grpc-health-check';
 import { statusDetailsOf } from '../../pipeline/shared/grpc/status';
 
-export function bearer(key: string): Metadata {
-  const md = new Metadata();
-  md.set('authorization', `Bearer ${key}`);
-  return md;
-}
-
-type UnaryMethod<Req, Res> = (
-  req: Req,
-  md: Metadata,
-  opts: { deadline?: Date },
-  cb: (err: ServiceError | null, res: Res) => void,
-) => unknown;
-
-/** `call(client.getSubscription, req, key)` -> the response, or rejects with the ServiceError. */
-export function callAs<Req, Res>(client: Client, method: UnaryMethod<Req, Res>, req: Req, key: string): Promise<Res> {
-  return new Promise((resolve, reject) =>
-    method.call(client, req, bearer(key), { deadline: new Date(Date.now() + 10_000) }, (err, res) =>
-      err ? reject(err) : resolve(res),
-    ),
-  );
-}
+export { bearer, callAs, insecureClient, publishStream } from '../../scripts/demo/grpc-client';
 
 /** The error of a call expected to fail, with its decoded google.rpc details. */
 export async function failure(p: Promise<unknown>) {
@@ -36,9 +17,25 @@ export async function failure(p: Promise<unknown>) {
   throw new Error('expected the call to fail');
 }
 
-export function insecureClient<C extends Client>(
-  Ctor: new (address: string, creds: ReturnType<typeof credentials.createInsecure>) => C,
+const HealthClient = makeGenericClientConstructor(healthService, 'Health');
+type HealthCheck = (
+  req: { service: string },
+  opts: { deadline: Date },
+  cb: (err: ServiceError | null, res: { status: string }) => void,
+) => void;
+
+/** grpc.health.v1 Check of `service` ('' = the server as a whole): SERVING, NOT_SERVING, … */
+export function healthStatus(
   address: string,
-): C {
-  return new Ctor(address, credentials.createInsecure());
+  service = '',
+  creds = credentials.createInsecure(),
+  options: Record<string, unknown> = {},
+): Promise<string> {
+  const client = new HealthClient(address, creds, options);
+  const check = (client as unknown as { Check: HealthCheck }).Check.bind(client);
+  return new Promise<string>((resolve, reject) =>
+    check({ service }, { deadline: new Date(Date.now() + 10_000) }, (err, res) =>
+      err ? reject(err) : resolve(res.status),
+    ),
+  ).finally(() => client.close());
 }

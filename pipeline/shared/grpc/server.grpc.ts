@@ -5,7 +5,13 @@
  *            ─▶ server reflection (v1 + v1alpha, from the same .proto files) ─▶ bind (TLS when configured)
  *
  * and the call wrappers every method goes through: deadline check ─▶ API key from `authorization: Bearer …`
- * metadata ─▶ per-key rate limit ─▶ the use case ─▶ ProblemError mapped to a status (status.ts), one log line.
+ * metadata ─▶ per-key rate limit ─▶ a request that is not a valid protobuf message? INVALID_ARGUMENT ─▶ the use
+ * case ─▶ ProblemError mapped to a status (status.ts), one log line.
+ *
+ * Request bytes that do not decode: grpc-js answers INTERNAL ("Error deserializing request") when a
+ * deserializer throws, which reads as a server fault. So every method's deserializer is wrapped: it returns a
+ * `MalformedRequest` instead of throwing, and the wrappers answer INVALID_ARGUMENT with the decoder's reason
+ * (a stream acks that one message as INVALID_ARGUMENT and goes on).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -27,7 +33,7 @@ import { keyFromHeaders, type Principal } from '../auth/api-key';
 import type { ApiKeyVerifier } from '../auth/api-key-auth';
 import type { RateLimiter } from '../auth/rate-limiter';
 import { errorMessage } from '../errors';
-import { isProblemError, tooManyRequests, unauthorized } from '../http/problem';
+import { isProblemError, tooManyRequests, unauthorized, validationFailed } from '../http/problem';
 import type { Logger } from '../logging/logger';
 import { type FieldPathMapper, grpcErrorOf } from './status';
 
@@ -72,12 +78,47 @@ export function protoRoot(): string {
   throw new Error(`schemas/proto not found above ${__dirname}; run from the repository (or copy schemas/proto)`);
 }
 
+/** What a method's handler receives instead of its request when the bytes are not a valid message. */
+export class MalformedRequest {
+  constructor(
+    readonly method: string,
+    readonly reason: string,
+  ) {}
+}
+
+export const isMalformed = (req: unknown): req is MalformedRequest => req instanceof MalformedRequest;
+
+/** The answer to a MalformedRequest: INVALID_ARGUMENT, one violation for the whole message. */
+export function malformedRequest(req: MalformedRequest) {
+  const message = `the request is not a valid protobuf message for ${req.method} (${req.reason})`;
+  return validationFailed([{ path: '', message }], `Malformed request: ${message}`);
+}
+
+/** The definition with deserializers that return a MalformedRequest instead of throwing (see the top). */
+export function tolerantDefinition(definition: ServiceDefinition): ServiceDefinition {
+  return Object.fromEntries(
+    Object.entries(definition).map(([name, m]) => [
+      name,
+      {
+        ...m,
+        requestDeserialize: (bytes: Buffer) => {
+          try {
+            return m.requestDeserialize(bytes);
+          } catch (err) {
+            return new MalformedRequest(m.path, errorMessage(err));
+          }
+        },
+      },
+    ]),
+  );
+}
+
 export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServer> {
   const server = new Server({
     'grpc.max_receive_message_length': opts.maxMessageBytes,
     'grpc.max_send_message_length': opts.maxMessageBytes,
   });
-  for (const s of opts.services) server.addService(s.definition, s.implementation);
+  for (const s of opts.services) server.addService(tolerantDefinition(s.definition), s.implementation);
 
   const health = new HealthImplementation({
     '': 'NOT_SERVING',
@@ -86,7 +127,9 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServ
   health.addToServer(server);
 
   const root = protoRoot();
-  const packageDefinition = loadSync(opts.protoFiles, { includeDirs: [root] });
+  // keepCase: the descriptors reflection serves name fields as the .proto does (`source_service`), which is what
+  // grpcurl / Postman accept in JSON; proto-loader's default would camelCase them.
+  const packageDefinition = loadSync(opts.protoFiles, { includeDirs: [root], keepCase: true });
   new ReflectionService(packageDefinition, { services: opts.services.map((s) => s.name) }).addToServer(server);
 
   const credentials = opts.tls
@@ -196,8 +239,10 @@ export function unary<Req, Res>(
       callback(deadlineExceeded());
       return;
     }
+    const malformed = isMalformed(call.request);
     (async () => {
       const principal = await authenticate(ctx, call.metadata);
+      if (isMalformed(call.request)) throw malformedRequest(call.request);
       return fn(principal, call.request, call);
     })().then(
       (res) => {
@@ -205,7 +250,7 @@ export function unary<Req, Res>(
         if (!call.cancelled) callback(null, res);
       },
       (err) => {
-        const e = failCall(ctx, method, err, fieldPath?.(call.request));
+        const e = failCall(ctx, method, err, malformed ? undefined : fieldPath?.(call.request));
         done(e.code ?? status.INTERNAL);
         if (!call.cancelled) callback(e);
       },
