@@ -1,4 +1,5 @@
 import { changedFieldNames } from '../pipeline/shared/change-audit/change-audit';
+import { CREATED_BASIC_SUBSCRIPTION_FIELDS } from '../test/fixtures/subscriptions';
 import { eventTypeAuditEntry, eventTypeChange, subscriptionAuditEntry, subscriptionChange } from './change-audit';
 import type { EventTypeRecord, SubscriptionRecord } from './ports';
 
@@ -40,22 +41,7 @@ describe('subscriptionChange', () => {
   it('names the fields a new subscription has a value for (nested ones dotted), never their values', () => {
     const c = subscriptionChange(undefined, before);
     expect(c.action).toBe('subscription.created');
-    expect(c.changedFields).toEqual([
-      'auth.secret',
-      'auth.type',
-      'auth.username',
-      'contentMode',
-      'customHeaders',
-      'endpointUrl',
-      'match.eventType',
-      'match.operationType',
-      'match.resourceType',
-      'match.sourceService',
-      'ordered',
-      'signing.current',
-      'status',
-      'tenantId',
-    ]);
+    expect(c.changedFields).toEqual(CREATED_BASIC_SUBSCRIPTION_FIELDS);
     expect(JSON.stringify(c)).not.toMatch(/sealed-|hooks\.example|identity/);
   });
 

@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { type DltHarness, startDltHarness } from '../dlt-processor/harness';
+import { CREATED_BASIC_SUBSCRIPTION_FIELDS } from '../fixtures/subscriptions';
 import { aSubscription, type Harness, OPERATOR_KEY, startHarness } from './harness';
 
 jest.setTimeout(90_000);
@@ -94,22 +95,7 @@ describe('change audit (subscription-api changes, read on the operator API)', ()
     expect(res.statusCode).toBe(201);
     subId = res.json().id;
     secrets.push(password, res.json().signingSecret);
-    sub('created', 1, [
-      'auth.secret',
-      'auth.type',
-      'auth.username',
-      'contentMode',
-      'customHeaders',
-      'endpointUrl',
-      'match.eventType',
-      'match.operationType',
-      'match.resourceType',
-      'match.sourceService',
-      'ordered',
-      'signing.current',
-      'status',
-      'tenantId',
-    ]);
+    sub('created', 1, CREATED_BASIC_SUBSCRIPTION_FIELDS);
     const password2 = `pw-${randomUUID()}`;
     secrets.push(password2);
     expect(
