@@ -276,6 +276,21 @@ describe('subscription-api routes (memory)', () => {
     expect((await ctx.op.del(`/v1/subscriptions/${id}`)).statusCode).toBe(404);
   });
 
+  it('audits each change as made by the calling key, with the request id; a refused change is not audited', async () => {
+    const key = await ctx.tenantKey('acme');
+    const keyId = (await ctx.op.get('/v1/api-keys?tenantId=acme')).json().items[0].id;
+    const headers = { authorization: `Bearer ${key}`, 'x-request-id': 'req-42' };
+    const created = await app.inject({ method: 'POST', url: '/v1/subscriptions', headers, payload: aSubscription() });
+    const { id } = created.json();
+    expect((await ctx.as(key).post(`/v1/subscriptions/${id}/pause`)).statusCode).toBe(200);
+    expect((await ctx.as(key).patch(`/v1/subscriptions/${id}`, { maxAttempts: 0 })).statusCode).toBe(400);
+    expect(ctx.subscriptions.audits.map((a) => [a.action, a.actor.keyId, a.actor.requestId, a.version])).toEqual([
+      ['subscription.created', keyId, 'req-42', 1],
+      ['subscription.paused', keyId, expect.any(String), 2],
+    ]);
+    expect(ctx.subscriptions.audits[0]!.actor.name).toBe('acme');
+  });
+
   it('hides other tenants behind 404 on every route', async () => {
     const { id } = (await ctx.op.post('/v1/subscriptions', aSubscription({ tenantId: 'acme' }))).json();
     const other = ctx.as(await ctx.tenantKey('globex'));

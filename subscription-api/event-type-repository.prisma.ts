@@ -1,5 +1,11 @@
-/** EventTypeRepository on Postgres through Prisma (model `EventType`); structurally typed. */
+/**
+ * EventTypeRepository on Postgres through Prisma (model `EventType`); structurally typed. Every write runs in a
+ * transaction with its change-audit entry (INSERT "ChangeAudit"): both commit or neither does.
+ */
+import type { ChangeActor } from '../pipeline/shared/change-audit/change-audit';
+import { type ChangeAuditTx, recordChangeAudit } from '../pipeline/shared/change-audit/change-audit.prisma';
 import type { Domain } from '../pipeline/shared/topics';
+import { eventTypeAuditEntry } from './change-audit';
 import { DuplicateError, type EventTypeRecord, type EventTypeRepository } from './ports';
 
 interface EventTypeRow {
@@ -13,7 +19,12 @@ interface EventTypeRow {
   updatedAt: Date;
 }
 
-export interface EventTypePrisma {
+export interface EventTypePrisma extends EventTypeTx {
+  $transaction<R>(fn: (tx: EventTypeTx) => Promise<R>): Promise<R>;
+}
+
+/** What the repository needs of a (transaction) client. */
+export interface EventTypeTx extends ChangeAuditTx {
   eventType: {
     create(args: { data: EventTypeRow }): Promise<EventTypeRow>;
     findUnique(args: { where: { id: string } | { name: string } }): Promise<EventTypeRow | null>;
@@ -39,9 +50,13 @@ const isNotFound = (err: unknown) =>
 export class EventTypeRepositoryPrisma implements EventTypeRepository {
   constructor(private readonly prisma: EventTypePrisma) {}
 
-  async create(record: EventTypeRecord) {
+  async create(record: EventTypeRecord, actor?: ChangeActor) {
     try {
-      return toRecord(await this.prisma.eventType.create({ data: { ...record } }));
+      return await this.prisma.$transaction(async (tx) => {
+        const created = toRecord(await tx.eventType.create({ data: { ...record } }));
+        await recordChangeAudit(tx, eventTypeAuditEntry(undefined, created, actor));
+        return created;
+      });
     } catch (err) {
       if (isUniqueViolation(err)) throw new DuplicateError(`event type ${record.name} exists`);
       throw err;
@@ -66,16 +81,31 @@ export class EventTypeRepositoryPrisma implements EventTypeRepository {
     return rows.map(toRecord);
   }
 
-  async update(id: string, patch: Partial<Omit<EventTypeRecord, 'id' | 'name' | 'createdAt'>>) {
+  async update(id: string, patch: Partial<Omit<EventTypeRecord, 'id' | 'name' | 'createdAt'>>, actor?: ChangeActor) {
+    if (!UUID.test(id)) return undefined;
     try {
-      return toRecord(await this.prisma.eventType.update({ where: { id }, data: patch }));
+      return await this.prisma.$transaction(async (tx) => {
+        // Row lock: concurrent updates are audited one after the other, each against the state it replaced.
+        await tx.$executeRawUnsafe('SELECT 1 FROM "EventType" WHERE id = $1 FOR UPDATE', id);
+        const before = await tx.eventType.findUnique({ where: { id } });
+        if (!before) return undefined;
+        const after = toRecord(await tx.eventType.update({ where: { id }, data: patch }));
+        await recordChangeAudit(tx, eventTypeAuditEntry(toRecord(before), after, actor));
+        return after;
+      });
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;
     }
   }
 
-  async delete(id: string) {
-    return (await this.prisma.eventType.deleteMany({ where: { id } })).count > 0;
+  async delete(id: string, actor?: ChangeActor) {
+    if (!UUID.test(id)) return false;
+    return this.prisma.$transaction(async (tx) => {
+      const before = await tx.eventType.findUnique({ where: { id } });
+      if (!before || (await tx.eventType.deleteMany({ where: { id } })).count === 0) return false;
+      await recordChangeAudit(tx, eventTypeAuditEntry(toRecord(before), undefined, actor));
+      return true;
+    });
   }
 }

@@ -2,6 +2,8 @@
  * The subscription-api's domain records and the ports its use cases need (adapters: `*.prisma.ts`, fakes:
  * `*.memory.ts`).
  */
+
+import type { ChangeActor } from '../pipeline/shared/change-audit/change-audit';
 import type {
   AuthSnapshot,
   ContentMode,
@@ -62,11 +64,12 @@ export interface SubscriptionFilter {
 
 /**
  * Port: subscription storage. Every write also records the resulting snapshot (or a tombstone) in the
- * transactional outbox in the SAME transaction, so the changelog never diverges from the table.
+ * transactional outbox, and its change-audit entry (`subscriptionAuditEntry`, made by `actor`; `SYSTEM_ACTOR`
+ * when none is given), in the SAME transaction, so neither the changelog nor the audit diverges from the table.
  */
 export interface SubscriptionRepository {
   /** Inserts a new subscription (version 1) and its change record. */
-  insert(record: SubscriptionRecord): Promise<void>;
+  insert(record: SubscriptionRecord, actor?: ChangeActor): Promise<void>;
   get(id: string): Promise<SubscriptionRecord | undefined>;
   /**
    * Reads the row under a lock, lets `mutate` compute the new state (it may throw to abort; returning the same
@@ -75,9 +78,14 @@ export interface SubscriptionRepository {
   update(
     id: string,
     mutate: (current: SubscriptionRecord) => SubscriptionRecord | Promise<SubscriptionRecord>,
+    actor?: ChangeActor,
   ): Promise<SubscriptionRecord | undefined>;
   /** Deletes the row when `guard` allows it, writing a tombstone change record. Undefined = no row (or guarded). */
-  delete(id: string, guard: (current: SubscriptionRecord) => void): Promise<SubscriptionRecord | undefined>;
+  delete(
+    id: string,
+    guard: (current: SubscriptionRecord) => void,
+    actor?: ChangeActor,
+  ): Promise<SubscriptionRecord | undefined>;
   /** One page ordered by id (ids are time-ordered UUIDv7), strictly after `afterId`. */
   list(filter: SubscriptionFilter, page: { limit: number; afterId?: string }): Promise<SubscriptionRecord[]>;
 }
@@ -120,15 +128,19 @@ export class DuplicateError extends Error {
   }
 }
 
-/** Port: event type catalogue. */
+/**
+ * Port: event type catalogue. Every write records its change-audit entry (`eventTypeAuditEntry`, made by `actor`)
+ * in the same transaction.
+ */
 export interface EventTypeRepository {
   /** Throws DuplicateError when the name exists. */
-  create(record: EventTypeRecord): Promise<EventTypeRecord>;
+  create(record: EventTypeRecord, actor?: ChangeActor): Promise<EventTypeRecord>;
   get(idOrName: string): Promise<EventTypeRecord | undefined>;
   list(filter: { domain?: Domain; deprecated?: boolean }): Promise<EventTypeRecord[]>;
   update(
     id: string,
     patch: Partial<Omit<EventTypeRecord, 'id' | 'name' | 'createdAt'>>,
+    actor?: ChangeActor,
   ): Promise<EventTypeRecord | undefined>;
-  delete(id: string): Promise<boolean>;
+  delete(id: string, actor?: ChangeActor): Promise<boolean>;
 }

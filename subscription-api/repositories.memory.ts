@@ -1,8 +1,11 @@
 /**
  * In-memory repositories for unit tests of routes and use cases. The changelog is an array of
- * `{ id, subscriptionId, snapshot | null }` in write order, like the SubscriptionChange table.
+ * `{ id, subscriptionId, snapshot | null }` in write order, like the SubscriptionChange table; `audits` holds the
+ * change-audit entries in write order, like the ChangeAudit table.
  */
+import type { ChangeAuditEntry } from '../pipeline/shared/change-audit/change-audit';
 import type { SubscriptionSnapshot } from '../pipeline/shared/subscriptions/snapshot';
+import { eventTypeAuditEntry, subscriptionAuditEntry } from './change-audit';
 import {
   type DeliveryStatus,
   type DeliveryStatusReader,
@@ -22,23 +25,29 @@ export interface MemoryChange {
 
 const clone = <T>(v: T): T => structuredClone(v);
 
-export function memorySubscriptionRepository(): SubscriptionRepository & { changes: MemoryChange[] } {
+export function memorySubscriptionRepository(): SubscriptionRepository & {
+  changes: MemoryChange[];
+  audits: ChangeAuditEntry[];
+} {
   const rows = new Map<string, SubscriptionRecord>();
   const changes: MemoryChange[] = [];
+  const audits: ChangeAuditEntry[] = [];
   const record = (id: string, snapshot: SubscriptionSnapshot | null) =>
     changes.push({ seq: changes.length + 1, subscriptionId: id, snapshot });
   return {
     changes,
-    async insert(r) {
+    audits,
+    async insert(r, actor) {
       if (rows.has(r.id)) throw new DuplicateError(`subscription ${r.id} exists`);
       rows.set(r.id, clone(r));
       record(r.id, toSnapshot(r));
+      audits.push(subscriptionAuditEntry(undefined, r, actor));
     },
     async get(id) {
       const r = rows.get(id);
       return r ? clone(r) : undefined;
     },
-    async update(id, mutate) {
+    async update(id, mutate, actor) {
       const current = rows.get(id);
       if (!current) return undefined;
       const copy = clone(current);
@@ -47,14 +56,16 @@ export function memorySubscriptionRepository(): SubscriptionRepository & { chang
       const saved = { ...clone(next), id, version: current.version + 1, updatedAt: new Date() };
       rows.set(id, saved);
       record(id, toSnapshot(saved));
+      audits.push(subscriptionAuditEntry(current, saved, actor));
       return clone(saved);
     },
-    async delete(id, guard) {
+    async delete(id, guard, actor) {
       const current = rows.get(id);
       if (!current) return undefined;
       guard(clone(current));
       rows.delete(id);
       record(id, null);
+      audits.push(subscriptionAuditEntry(current, undefined, actor));
       return clone(current);
     },
     async list(f, page) {
@@ -76,13 +87,16 @@ export function memorySubscriptionRepository(): SubscriptionRepository & { chang
   };
 }
 
-export function memoryEventTypeRepository(): EventTypeRepository {
+export function memoryEventTypeRepository(): EventTypeRepository & { audits: ChangeAuditEntry[] } {
   const rows = new Map<string, EventTypeRecord>();
+  const audits: ChangeAuditEntry[] = [];
   const find = (idOrName: string) => rows.get(idOrName) ?? [...rows.values()].find((r) => r.name === idOrName);
   return {
-    async create(r) {
+    audits,
+    async create(r, actor) {
       if ([...rows.values()].some((x) => x.name === r.name)) throw new DuplicateError(`event type ${r.name} exists`);
       rows.set(r.id, clone(r));
+      audits.push(eventTypeAuditEntry(undefined, r, actor));
       return clone(r);
     },
     async get(idOrName) {
@@ -99,15 +113,20 @@ export function memoryEventTypeRepository(): EventTypeRepository {
         .sort((a, b) => a.name.localeCompare(b.name))
         .map(clone);
     },
-    async update(id, patch) {
+    async update(id, patch, actor) {
       const r = rows.get(id);
       if (!r) return undefined;
       const next = { ...r, ...patch };
       rows.set(id, next);
+      audits.push(eventTypeAuditEntry(r, next, actor));
       return clone(next);
     },
-    async delete(id) {
-      return rows.delete(id);
+    async delete(id, actor) {
+      const r = rows.get(id);
+      if (!r) return false;
+      rows.delete(id);
+      audits.push(eventTypeAuditEntry(r, undefined, actor));
+      return true;
     },
   };
 }

@@ -7,9 +7,13 @@
  * Tenant keys see only their tenant: another tenant's subscription answers 404 on every route; naming another
  * tenant explicitly (body or filter) answers 403. Event types are a global catalogue: every key reads, operator
  * keys write.
+ *
+ * Every change is audited by the repository in its own transaction (change-audit.ts), as made by the caller's key
+ * (`actorOf(principal, requestId)`; the REST routes pass their request id, gRPC calls have none).
  */
 import { randomBytes } from 'node:crypto';
 import { canAccessTenant, type Principal, tenantScope } from '../pipeline/shared/auth/api-key';
+import { actorOf } from '../pipeline/shared/change-audit/change-audit';
 import type { SecretBox } from '../pipeline/shared/crypto/secret-box';
 import { formatDuration, parseSchedule } from '../pipeline/shared/delivery/retry-schedule';
 import {
@@ -248,16 +252,22 @@ export function createSubscriptionService(deps: SubscriptionServiceDeps) {
   async function mutate(
     principal: Principal,
     id: string,
+    requestId: string | undefined,
     change: (current: SubscriptionRecord, at: Date) => SubscriptionRecord,
   ): Promise<SubscriptionRecord> {
     const guard = visible(principal, id);
-    const updated = await deps.subscriptions.update(id, (current) => {
-      guard(current);
-      const at = now();
-      const next = change(current, at);
-      if (next === current) return current;
-      return { ...next, signing: pruneSigning(next.signing, at) };
-    });
+    const actor = actorOf(principal, requestId);
+    const updated = await deps.subscriptions.update(
+      id,
+      (current) => {
+        guard(current);
+        const at = now();
+        const next = change(current, at);
+        if (next === current) return current;
+        return { ...next, signing: pruneSigning(next.signing, at) };
+      },
+      actor,
+    );
     if (!updated) throw notFound('subscription', id);
     return updated;
   }
@@ -276,7 +286,7 @@ export function createSubscriptionService(deps: SubscriptionServiceDeps) {
       return (await views([record]))[0]!;
     },
 
-    async createSubscription(principal: Principal, input: CreateSubscriptionInput) {
+    async createSubscription(principal: Principal, input: CreateSubscriptionInput, requestId?: string) {
       if (principal.role === 'OPERATOR' && !input.tenantId) {
         throw validationFailed([{ in: 'body', path: 'tenantId', message: 'required for operator keys' }]);
       }
@@ -307,7 +317,7 @@ export function createSubscriptionService(deps: SubscriptionServiceDeps) {
         createdAt: at,
         updatedAt: at,
       };
-      await deps.subscriptions.insert(record);
+      await deps.subscriptions.insert(record, actorOf(principal, requestId));
       return { record, signingSecret };
     },
 
@@ -369,7 +379,7 @@ export function createSubscriptionService(deps: SubscriptionServiceDeps) {
         .sort((a, b) => (a.id < b.id ? -1 : 1));
     },
 
-    async patchSubscription(principal: Principal, id: string, input: PatchSubscriptionInput) {
+    async patchSubscription(principal: Principal, id: string, input: PatchSubscriptionInput, requestId?: string) {
       // Validate what does not depend on the stored row before taking the row lock.
       if (input.endpointUrl !== undefined) await checkUrl(input.endpointUrl, 'endpointUrl');
       await checkAuthUrls(input.auth);
@@ -377,7 +387,7 @@ export function createSubscriptionService(deps: SubscriptionServiceDeps) {
         input.retrySchedule === undefined || input.retrySchedule === null
           ? input.retrySchedule
           : retryScheduleMs(input.retrySchedule);
-      return mutate(principal, id, (current) => {
+      return mutate(principal, id, requestId, (current) => {
         const next: SubscriptionRecord = {
           ...current,
           ...(input.description !== undefined ? { description: input.description } : {}),
@@ -396,14 +406,16 @@ export function createSubscriptionService(deps: SubscriptionServiceDeps) {
       });
     },
 
-    async setStatus(principal: Principal, id: string, status: SubscriptionStatus) {
-      return mutate(principal, id, (current) => (current.status === status ? current : { ...current, status }));
+    async setStatus(principal: Principal, id: string, status: SubscriptionStatus, requestId?: string) {
+      return mutate(principal, id, requestId, (current) =>
+        current.status === status ? current : { ...current, status },
+      );
     },
 
-    async rotateSecret(principal: Principal, id: string) {
+    async rotateSecret(principal: Principal, id: string, requestId?: string) {
       const signingSecret = generateSigningSecret();
       let expiresAt = '';
-      const record = await mutate(principal, id, (current, at) => {
+      const record = await mutate(principal, id, requestId, (current, at) => {
         expiresAt = new Date(at.getTime() + deps.rotationOverlapMs).toISOString();
         return {
           ...current,
@@ -417,27 +429,34 @@ export function createSubscriptionService(deps: SubscriptionServiceDeps) {
       return { record, signingSecret, previousSecretExpiresAt: expiresAt };
     },
 
-    async deleteSubscription(principal: Principal, id: string): Promise<void> {
-      const deleted = await deps.subscriptions.delete(id, visible(principal, id));
+    async deleteSubscription(principal: Principal, id: string, requestId?: string): Promise<void> {
+      const deleted = await deps.subscriptions.delete(id, visible(principal, id), actorOf(principal, requestId));
       if (!deleted) throw notFound('subscription', id);
     },
 
     // ----- event types
 
-    async createEventType(principal: Principal, input: CreateEventTypeInput): Promise<EventTypeRecord> {
+    async createEventType(
+      principal: Principal,
+      input: CreateEventTypeInput,
+      requestId?: string,
+    ): Promise<EventTypeRecord> {
       requireOperator(principal);
       const at = now();
       try {
-        return await deps.eventTypes.create({
-          id: uuidv7(),
-          name: input.name,
-          description: input.description ?? null,
-          domain: input.domain,
-          schemaRef: input.schemaRef ?? null,
-          deprecated: input.deprecated,
-          createdAt: at,
-          updatedAt: at,
-        });
+        return await deps.eventTypes.create(
+          {
+            id: uuidv7(),
+            name: input.name,
+            description: input.description ?? null,
+            domain: input.domain,
+            schemaRef: input.schemaRef ?? null,
+            deprecated: input.deprecated,
+            createdAt: at,
+            updatedAt: at,
+          },
+          actorOf(principal, requestId),
+        );
       } catch (err) {
         if (err instanceof DuplicateError) throw conflict(`event type "${input.name}" already exists`);
         throw err;
@@ -454,19 +473,21 @@ export function createSubscriptionService(deps: SubscriptionServiceDeps) {
       return deps.eventTypes.list(filter);
     },
 
-    async patchEventType(principal: Principal, idOrName: string, input: PatchEventTypeInput) {
+    async patchEventType(principal: Principal, idOrName: string, input: PatchEventTypeInput, requestId?: string) {
       requireOperator(principal);
       const rec = await deps.eventTypes.get(idOrName);
       if (!rec) throw notFound('event type', idOrName);
-      const updated = await deps.eventTypes.update(rec.id, { ...input, updatedAt: now() });
+      const actor = actorOf(principal, requestId);
+      const updated = await deps.eventTypes.update(rec.id, { ...input, updatedAt: now() }, actor);
       if (!updated) throw notFound('event type', idOrName);
       return updated;
     },
 
-    async deleteEventType(principal: Principal, idOrName: string): Promise<void> {
+    async deleteEventType(principal: Principal, idOrName: string, requestId?: string): Promise<void> {
       requireOperator(principal);
       const rec = await deps.eventTypes.get(idOrName);
-      if (!rec || !(await deps.eventTypes.delete(rec.id))) throw notFound('event type', idOrName);
+      if (!rec || !(await deps.eventTypes.delete(rec.id, actorOf(principal, requestId))))
+        throw notFound('event type', idOrName);
     },
   };
 }

@@ -5,14 +5,18 @@
  *     (update/delete) SELECT ... FOR UPDATE            serialises writers of one subscription
  *     write the Subscription row (version + 1)
  *     INSERT SubscriptionChange(subscriptionId, snapshot | NULL)   the changelog record, same transaction
+ *     INSERT ChangeAudit(action, actor, changed field names)      the change audit, same transaction
  *     pg_notify('subscription_changes')                 wakes the relay on COMMIT
  *   COMMIT
  *
- * So a subscription change and its changelog record are committed together or not at all.
+ * So a subscription change, its changelog record and its audit entry are committed together or not at all.
  */
 
+import type { ChangeActor } from '../pipeline/shared/change-audit/change-audit';
+import { recordChangeAudit } from '../pipeline/shared/change-audit/change-audit.prisma';
 import type { SubscriptionSnapshot } from '../pipeline/shared/subscriptions/snapshot';
 import { Prisma, type PrismaClient } from '../prisma/client';
+import { subscriptionAuditEntry } from './change-audit';
 import {
   DuplicateError,
   type SubscriptionFilter,
@@ -110,11 +114,12 @@ function isUniqueViolation(err: unknown): boolean {
 export class SubscriptionRepositoryPrisma implements SubscriptionRepository {
   constructor(private readonly prisma: SubscriptionPrisma) {}
 
-  async insert(record: SubscriptionRecord): Promise<void> {
+  async insert(record: SubscriptionRecord, actor?: ChangeActor): Promise<void> {
     try {
       await this.prisma.$transaction(async (tx) => {
         await tx.subscription.create({ data: toRow(record) });
         await recordChange(tx, record.id, toSnapshot(record));
+        await recordChangeAudit(tx, subscriptionAuditEntry(undefined, record, actor));
       });
     } catch (err) {
       if (isUniqueViolation(err)) throw new DuplicateError(`subscription ${record.id} exists`);
@@ -131,6 +136,7 @@ export class SubscriptionRepositoryPrisma implements SubscriptionRepository {
   async update(
     id: string,
     mutate: (current: SubscriptionRecord) => SubscriptionRecord | Promise<SubscriptionRecord>,
+    actor?: ChangeActor,
   ): Promise<SubscriptionRecord | undefined> {
     if (!UUID.test(id)) return undefined;
     return this.prisma.$transaction(async (tx) => {
@@ -143,11 +149,16 @@ export class SubscriptionRepositoryPrisma implements SubscriptionRepository {
       const { id: _id, createdAt: _c, ...data } = toRow(saved);
       await tx.subscription.update({ where: { id }, data });
       await recordChange(tx, id, toSnapshot(saved));
+      await recordChangeAudit(tx, subscriptionAuditEntry(current, saved, actor));
       return saved;
     });
   }
 
-  async delete(id: string, guard: (current: SubscriptionRecord) => void): Promise<SubscriptionRecord | undefined> {
+  async delete(
+    id: string,
+    guard: (current: SubscriptionRecord) => void,
+    actor?: ChangeActor,
+  ): Promise<SubscriptionRecord | undefined> {
     if (!UUID.test(id)) return undefined;
     return this.prisma.$transaction(async (tx) => {
       const row = await lockRow(tx, id);
@@ -156,6 +167,7 @@ export class SubscriptionRepositoryPrisma implements SubscriptionRepository {
       guard(current);
       await tx.subscription.delete({ where: { id } });
       await recordChange(tx, id, null);
+      await recordChangeAudit(tx, subscriptionAuditEntry(current, undefined, actor));
       return current;
     });
   }

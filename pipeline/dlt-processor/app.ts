@@ -2,10 +2,12 @@
 import type { Registry } from 'prom-client';
 import { apiKeyAuth, createApiKeyVerifier } from '../shared/auth/api-key-auth';
 import type { ApiKeyStore } from '../shared/auth/api-key-store';
+import type { ChangeAuditQuery } from '../shared/change-audit/change-audit';
 import { createApp, type HubApp, type ReadinessResult } from '../shared/http/create-app';
 import type { Logger } from '../shared/logging/logger';
 import type { FailureStore } from '../shared/parked/failure-store';
 import type { createReplayJobs } from './replay-jobs';
+import { registerChangeAuditRoutes } from './routes/change-audit';
 import { registerFailedEventRoutes } from './routes/failed-events';
 import { registerLaneRoutes } from './routes/lanes';
 import { type LedgerApiDeps, registerLedgerRoutes } from './routes/ledger';
@@ -20,6 +22,8 @@ export async function buildDltApi(deps: {
   jobs: ReturnType<typeof createReplayJobs>;
   /** The ledger API (events, deliveries, replay, recover): createLedgerApiDeps (routes/ledger.ts). */
   ledger?: LedgerApiDeps;
+  /** The change audit (`GET /v1/audit`): ChangeAuditQueryPrisma. */
+  changeAudit?: ChangeAuditQuery;
   rateLimitPerMinute?: number;
   ready?: () => boolean | ReadinessResult | Promise<boolean | ReadinessResult>;
 }): Promise<HubApp> {
@@ -44,6 +48,7 @@ export async function buildDltApi(deps: {
     });
     registerLaneRoutes(api as unknown as HubApp, { store: deps.store });
     if (deps.ledger) registerLedgerRoutes(api as unknown as HubApp, deps.ledger);
+    if (deps.changeAudit) registerChangeAuditRoutes(api as unknown as HubApp, { query: deps.changeAudit });
   });
   await app.ready();
   return app;

@@ -2,7 +2,7 @@
  * dlt-processor entry point — wiring only.
  *
  *   config ─▶ Prisma ─▶ kafka ─▶ directory (wait) ─▶ DLT consumer (persist, then commit) ─▶ scheduler
- *   ─▶ operator API (list/detail/replay/bulk/stats) + metrics; optional cleanup; SIGTERM drains.
+ *   ─▶ operator API (list/detail/replay/bulk/stats, ledger, change audit) + metrics; optional cleanup; SIGTERM drains.
  */
 import { hostname } from 'node:os';
 import { collectDefaultMetrics } from 'prom-client';
@@ -11,6 +11,7 @@ import { migrate } from '../../prisma/migrate';
 import { createAuditSink } from '../shared/audit/audit';
 import { kafkaAuditProducer } from '../shared/audit/audit.kafka';
 import { ApiKeyStorePrisma } from '../shared/auth/api-key-store.prisma';
+import { ChangeAuditQueryPrisma } from '../shared/change-audit/change-audit.prisma';
 import { ConfigError } from '../shared/config/load-config';
 import { cachedOpener, parseHubKeys, SecretBox } from '../shared/crypto/secret-box';
 import { createAuthProvider } from '../shared/delivery/auth-provider';
@@ -147,6 +148,7 @@ async function main(): Promise<void> {
     redelivery,
     jobs,
     ledger: ledgerApi,
+    changeAudit: new ChangeAuditQueryPrisma(prisma),
     rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE || undefined,
     ready: () => ({
       ready: !shuttingDown && directory.isReady() && consumer !== undefined && !consumer.paused(),

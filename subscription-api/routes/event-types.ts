@@ -15,7 +15,7 @@ export function registerEventTypeRoutes(api: HubApp, service: SubscriptionServic
       schema: { tags, summary: 'Register an event type', body: createEventTypeBody, response: { 201: eventTypeView } },
     },
     async (req, reply) => {
-      const rec = await service.createEventType(principalOf(req), req.body);
+      const rec = await service.createEventType(principalOf(req), req.body, req.id);
       return reply.code(201).header('location', `/v1/event-types/${rec.id}`).send(toEventTypeView(rec));
     },
   );
@@ -54,14 +54,15 @@ export function registerEventTypeRoutes(api: HubApp, service: SubscriptionServic
         response: { 200: eventTypeView },
       },
     },
-    async (req) => toEventTypeView(await service.patchEventType(principalOf(req), req.params.idOrName, req.body)),
+    async (req) =>
+      toEventTypeView(await service.patchEventType(principalOf(req), req.params.idOrName, req.body, req.id)),
   );
 
   api.delete(
     '/v1/event-types/:idOrName',
     { schema: { tags, summary: 'Delete an event type', params, response: { 204: z.undefined() } } },
     async (req, reply) => {
-      await service.deleteEventType(principalOf(req), req.params.idOrName);
+      await service.deleteEventType(principalOf(req), req.params.idOrName, req.id);
       return reply.code(204).send();
     },
   );

@@ -28,7 +28,7 @@ export function registerSubscriptionRoutes(api: HubApp, service: SubscriptionSer
       },
     },
     async (req, reply) => {
-      const { record, signingSecret } = await service.createSubscription(principalOf(req), req.body);
+      const { record, signingSecret } = await service.createSubscription(principalOf(req), req.body, req.id);
       req.log.info({ subscriptionId: record.id, tenantId: record.tenantId }, 'subscription created');
       return reply
         .code(201)
@@ -74,7 +74,7 @@ export function registerSubscriptionRoutes(api: HubApp, service: SubscriptionSer
       },
     },
     async (req) => {
-      const record = await service.patchSubscription(principalOf(req), req.params.id, req.body);
+      const record = await service.patchSubscription(principalOf(req), req.params.id, req.body, req.id);
       req.log.info({ subscriptionId: record.id, version: record.version }, 'subscription updated');
       return service.view(record);
     },
@@ -84,7 +84,7 @@ export function registerSubscriptionRoutes(api: HubApp, service: SubscriptionSer
     '/v1/subscriptions/:id',
     { schema: { tags, summary: 'Delete a subscription', params: idParams, response: { 204: z.undefined() } } },
     async (req, reply) => {
-      await service.deleteSubscription(principalOf(req), req.params.id);
+      await service.deleteSubscription(principalOf(req), req.params.id, req.id);
       req.log.info({ subscriptionId: req.params.id }, 'subscription deleted');
       return reply.code(204).send();
     },
@@ -105,7 +105,7 @@ export function registerSubscriptionRoutes(api: HubApp, service: SubscriptionSer
         },
       },
       async (req) => {
-        const record = await service.setStatus(principalOf(req), req.params.id, status);
+        const record = await service.setStatus(principalOf(req), req.params.id, status, req.id);
         req.log.info({ subscriptionId: record.id, status }, `subscription ${action}d`);
         return service.view(record);
       },
@@ -126,6 +126,7 @@ export function registerSubscriptionRoutes(api: HubApp, service: SubscriptionSer
       const { record, signingSecret, previousSecretExpiresAt } = await service.rotateSecret(
         principalOf(req),
         req.params.id,
+        req.id,
       );
       req.log.info({ subscriptionId: record.id, previousSecretExpiresAt }, 'signing secret rotated');
       return { id: record.id, signingSecret, previousSecretExpiresAt, version: record.version };

@@ -12,6 +12,7 @@ import { memoryAuditSink } from '../../pipeline/shared/audit/audit';
 import { generateApiKey, hashApiKey, publicPrefix } from '../../pipeline/shared/auth/api-key';
 import { ApiKeyStorePrisma } from '../../pipeline/shared/auth/api-key-store.prisma';
 import { ensureOperatorKey } from '../../pipeline/shared/auth/bootstrap';
+import { ChangeAuditQueryPrisma } from '../../pipeline/shared/change-audit/change-audit.prisma';
 import { type HubCloudEvent, toKafkaBinary } from '../../pipeline/shared/cloudevents/envelope';
 import { generateHubKeySpec, parseHubKeys, SecretBox } from '../../pipeline/shared/crypto/secret-box';
 import { createAuthProvider } from '../../pipeline/shared/delivery/auth-provider';
@@ -134,6 +135,7 @@ export async function startDltHarness(
     redelivery,
     jobs,
     ledger: ledgerApi,
+    changeAudit: new ChangeAuditQueryPrisma(db.prisma),
     registry: metrics.registry,
     ready: () => ({ ready: consumerRef?.paused() === false, details: { dbPaused: consumerRef?.paused() ?? null } }),
   });

@@ -3,10 +3,11 @@
  * holds only its hash. Register inside a scope that already has `apiKeyAuth`.
  */
 import { z } from 'zod';
+import { actorOf } from '../change-audit/change-audit';
 import type { HubApp } from '../http/create-app';
 import { badRequest, notFound } from '../http/problem';
 import { generateApiKey, hashApiKey, publicPrefix, ROLES } from './api-key';
-import { type ApiKeyVerifier, requireRole } from './api-key-auth';
+import { type ApiKeyVerifier, principalOf, requireRole } from './api-key-auth';
 import type { ApiKeyRecord, ApiKeyStore } from './api-key-store';
 
 const tenantIdSchema = z
@@ -74,13 +75,16 @@ export function registerApiKeyRoutes(api: HubApp, deps: { store: ApiKeyStore; ve
           { in: 'body', path: 'tenantId', message: 'not allowed for role OPERATOR' },
         ]);
       const key = generateApiKey();
-      const rec = await deps.store.create({
-        name,
-        role,
-        tenantId: role === 'TENANT' ? tenantId! : null,
-        prefix: publicPrefix(key),
-        hash: hashApiKey(key),
-      });
+      const rec = await deps.store.create(
+        {
+          name,
+          role,
+          tenantId: role === 'TENANT' ? tenantId! : null,
+          prefix: publicPrefix(key),
+          hash: hashApiKey(key),
+        },
+        actorOf(principalOf(req), req.id),
+      );
       req.log.info({ apiKeyId: rec.id, role, tenantId: rec.tenantId }, 'api key created');
       return reply.code(201).send({ ...view(rec), key });
     },
@@ -120,7 +124,7 @@ export function registerApiKeyRoutes(api: HubApp, deps: { store: ApiKeyStore; ve
       },
     },
     async (req, reply) => {
-      const rec = await deps.store.revoke(req.params.id);
+      const rec = await deps.store.revoke(req.params.id, new Date(), actorOf(principalOf(req), req.id));
       if (!rec) throw notFound('API key', req.params.id);
       deps.verifier?.forget(rec.id);
       req.log.info({ apiKeyId: rec.id }, 'api key revoked');

@@ -1,8 +1,11 @@
 /**
- * ApiKeyStore on Postgres through Prisma (model `ApiKey`). Only the SHA-256 of a key is stored.
+ * ApiKeyStore on Postgres through Prisma (model `ApiKey`). Only the SHA-256 of a key is stored. Create and revoke
+ * run in a transaction with their change-audit entry (INSERT "ChangeAudit"): both commit or neither does.
  *
  * Typed structurally (the few delegate calls used), so any generated client with the `ApiKey` model fits.
  */
+import { apiKeyAuditEntry, type ChangeActor } from '../change-audit/change-audit';
+import { type ChangeAuditTx, recordChangeAudit } from '../change-audit/change-audit.prisma';
 import { uuidv7 } from '../ids';
 import type { Role } from './api-key';
 import type { ApiKeyRecord, ApiKeyStore, NewApiKey } from './api-key-store';
@@ -18,7 +21,12 @@ interface ApiKeyRow {
   revokedAt: Date | null;
 }
 
-export interface ApiKeyPrisma {
+export interface ApiKeyPrisma extends ApiKeyTx {
+  $transaction<R>(fn: (tx: ApiKeyTx) => Promise<R>): Promise<R>;
+}
+
+/** What the store needs of a (transaction) client. */
+export interface ApiKeyTx extends ChangeAuditTx {
   apiKey: {
     findUnique(args: { where: { hash: string } | { id: string } }): Promise<ApiKeyRow | null>;
     create(args: { data: NewApiKey & { id: string } }): Promise<ApiKeyRow>;
@@ -56,9 +64,13 @@ export class ApiKeyStorePrisma implements ApiKeyStore {
     return row ? toRecord(row) : undefined;
   }
 
-  async create(input: NewApiKey) {
+  async create(input: NewApiKey, actor?: ChangeActor) {
     const { name, role, tenantId, prefix, hash } = input;
-    return toRecord(await this.prisma.apiKey.create({ data: { id: uuidv7(), name, role, tenantId, prefix, hash } }));
+    return this.prisma.$transaction(async (tx) => {
+      const rec = toRecord(await tx.apiKey.create({ data: { id: uuidv7(), name, role, tenantId, prefix, hash } }));
+      await recordChangeAudit(tx, apiKeyAuditEntry('api_key.created', rec, actor));
+      return rec;
+    });
   }
 
   async list(filter: { tenantId?: string; includeRevoked?: boolean } = {}) {
@@ -73,10 +85,15 @@ export class ApiKeyStorePrisma implements ApiKeyStore {
     return rows.map(toRecord);
   }
 
-  async revoke(id: string, at: Date = new Date()) {
+  async revoke(id: string, at: Date = new Date(), actor?: ChangeActor) {
     if (!UUID.test(id)) return undefined;
-    // Conditional update: the first revocation time sticks.
-    await this.prisma.apiKey.updateMany({ where: { id, revokedAt: null }, data: { revokedAt: at } });
-    return this.findById(id);
+    return this.prisma.$transaction(async (tx) => {
+      // Conditional update: the first revocation time sticks, and only that one is audited.
+      const { count } = await tx.apiKey.updateMany({ where: { id, revokedAt: null }, data: { revokedAt: at } });
+      const row = await tx.apiKey.findUnique({ where: { id } });
+      if (!row) return undefined;
+      if (count > 0) await recordChangeAudit(tx, apiKeyAuditEntry('api_key.revoked', row, actor));
+      return toRecord(row);
+    });
   }
 }

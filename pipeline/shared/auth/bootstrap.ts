@@ -3,6 +3,7 @@
  * exist in the store (hashed, never stored or logged in clear). Further keys are created through the API.
  * A bootstrap key that an operator has revoked stays revoked.
  */
+import { BOOTSTRAP_ACTOR } from '../change-audit/change-audit';
 import { generateApiKey, hashApiKey, publicPrefix } from './api-key';
 import type { ApiKeyRecord, ApiKeyStore } from './api-key-store';
 
@@ -20,13 +21,10 @@ export async function ensureOperatorKey(
   const existing = await store.findByHash(hash);
   if (existing) return { created: false, record: existing };
   try {
-    const record = await store.create({
-      name,
-      role: 'OPERATOR',
-      tenantId: null,
-      prefix: publicPrefix(presented),
-      hash,
-    });
+    const record = await store.create(
+      { name, role: 'OPERATOR', tenantId: null, prefix: publicPrefix(presented), hash },
+      BOOTSTRAP_ACTOR,
+    );
     return { created: true, record };
   } catch (err) {
     // Another instance created it concurrently.

@@ -16,6 +16,9 @@ export interface Call {
   raw?: Buffer;
   contentType?: string;
   note?: string;
+  /** This call's acceptable statuses and check, when they differ from its route case's. */
+  expect?: number[];
+  check?: (res: CallResult) => boolean;
 }
 
 export interface CallResult {
@@ -298,6 +301,28 @@ export function tenantIsolationTable(ctx: IsolationContext): Map<string, RouteCa
       ),
     ],
     ['dltApi GET /v1/recover-jobs/:id', denied(d('GET', `/v1/recover-jobs/${ctx.bReplayJobId}`))],
+    // dlt-processor: the change audit. Naming B is a 403; asking for B's subscription's history without naming a
+    // tenant answers A's own entries only, so nothing of B.
+    [
+      'dltApi GET /v1/audit',
+      denied(
+        d('GET', `/v1/audit?tenantId=${ctx.b.tenantId}`),
+        d('GET', `/v1/audit?tenantId=${ctx.b.tenantId}&resourceType=subscription&resourceId=${ctx.bSubscriptionId}`),
+        {
+          ...d('GET', `/v1/audit?resourceType=subscription&resourceId=${ctx.bSubscriptionId}`, undefined, 'B resource'),
+          expect: [200],
+          check: (res) =>
+            !res.text.includes(ctx.b.tenantId) &&
+            !res.text.includes(ctx.bSubscriptionId) &&
+            (JSON.parse(res.text) as { items: unknown[] }).items.length === 0,
+        },
+        {
+          ...d('GET', '/v1/audit?limit=500', undefined, 'unfiltered'),
+          expect: [200],
+          check: (res) => !res.text.includes(ctx.b.tenantId) && !res.text.includes(ctx.bSubscriptionId),
+        },
+      ),
+    ],
     // event-processor: HTTP ingest of an event of another tenant
     ['eventApi POST /v1/events', denied(ingest(ctx.b.tenantId))],
   ]);
