@@ -48,7 +48,7 @@ export const subscriptionApiEnv = z.object({
     .describe('After a signing-secret rotation, the old secret keeps signing alongside the new one this long.'),
   RELAY_INTERVAL_MS: env
     .int(250, 10, 60_000)
-    .describe('Fallback poll interval of the changelog relay (it is also woken by LISTEN/NOTIFY).'),
+    .describe('Poll interval of the changelog relay while it cannot LISTEN (with LISTEN/NOTIFY it is woken on every change and polls every 5 s as a safety net).'),
   RELAY_BATCH_SIZE: env.int(500, 1, 10_000).describe('Changelog rows the relay publishes per round.'),
   SUBSCRIPTIONS_TOPIC_PARTITIONS: env
     .int(6, 1, 1000)
