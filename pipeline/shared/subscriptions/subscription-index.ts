@@ -1,9 +1,12 @@
 /**
  * In-memory index of subscription snapshots, answering `match(event)` without scanning.
  *
- * Each subscription is filed under its tenant and its exact four-part key (wildcards kept as `*`).
- * A lookup tries the 2^4 = 16 combinations of "the event's value or *" for the four parts, so the cost
- * is constant in the number of subscriptions.
+ * Per tenant, a four-level trie on the match key (sourceService → eventType → resourceType → operationType), each
+ * level keyed by the part's value or `*`. A lookup walks the event's value and `*` at each level, only into branches
+ * that exist: at most 2^4 = 16 leaves, usually a handful, and builds no key strings. A leaf is the array of the
+ * subscriptions filed under its exact key, so the cost is constant in the number of subscriptions a tenant or the
+ * hub has (bench/directory-match.ts: 1M subscriptions, 10k tenants: 4.5 µs per event, the flat map of joined keys
+ * before it 13.4 µs; a trie costs more memory than one map per tenant, measured there too).
  */
 import { type MatchKey, type SubscriptionSnapshot, WILDCARD } from './snapshot';
 
@@ -11,13 +14,15 @@ export interface MatchableEvent extends MatchKey {
   tenantId: string;
 }
 
-const SEP = '\u0000';
-const keyOf = (k: MatchKey) => [k.sourceService, k.eventType, k.resourceType, k.operationType].join(SEP);
+type Level<T> = Map<string, T>;
+/** The subscriptions filed under one exact key. */
+type Leaf = SubscriptionSnapshot[];
+/** sourceService → eventType → resourceType → operationType → leaf */
+type Trie = Level<Level<Level<Level<Leaf>>>>;
 
 export class SubscriptionIndex {
   private readonly byId = new Map<string, SubscriptionSnapshot>();
-  /** tenant -> match key -> subscription ids */
-  private readonly byTenant = new Map<string, Map<string, Set<string>>>();
+  private readonly byTenant = new Map<string, Trie>();
 
   get size(): number {
     return this.byId.size;
@@ -41,52 +46,86 @@ export class SubscriptionIndex {
       return;
     }
     this.byId.set(id, snapshot);
-    let keys = this.byTenant.get(snapshot.tenantId);
-    if (!keys) {
-      keys = new Map();
-      this.byTenant.set(snapshot.tenantId, keys);
+    const m = snapshot.match;
+    let trie = this.byTenant.get(snapshot.tenantId);
+    if (!trie) {
+      trie = new Map();
+      this.byTenant.set(snapshot.tenantId, trie);
     }
-    const k = keyOf(snapshot.match);
-    let ids = keys.get(k);
-    if (!ids) {
-      ids = new Set();
-      keys.set(k, ids);
+    let a = trie.get(m.sourceService);
+    if (!a) {
+      a = new Map();
+      trie.set(m.sourceService, a);
     }
-    ids.add(id);
+    let b = a.get(m.eventType);
+    if (!b) {
+      b = new Map();
+      a.set(m.eventType, b);
+    }
+    let c = b.get(m.resourceType);
+    if (!c) {
+      c = new Map();
+      b.set(m.resourceType, c);
+    }
+    let leaf = c.get(m.operationType);
+    if (!leaf) {
+      leaf = [];
+      c.set(m.operationType, leaf);
+    }
+    leaf.push(snapshot);
   }
 
   /** Active subscriptions of the event's tenant whose key matches (exact or `*` per part). */
   match(event: MatchableEvent, opts: { includePaused?: boolean } = {}): SubscriptionSnapshot[] {
-    const keys = this.byTenant.get(event.tenantId);
-    if (!keys) return [];
-    const parts = [event.sourceService, event.eventType, event.resourceType, event.operationType];
-    const literalWildcard = parts.includes(WILDCARD);
+    const trie = this.byTenant.get(event.tenantId);
+    if (!trie) return [];
     const out: SubscriptionSnapshot[] = [];
-    for (let mask = 0; mask < 16; mask++) {
-      // When the event itself carries "*" in a part, two masks build the same key: skip the repeat.
-      if (literalWildcard && mask > 0 && parts.some((p, i) => mask & (1 << i) && p === WILDCARD)) continue;
-      let k = '';
-      for (let i = 0; i < 4; i++) {
-        if (i > 0) k += SEP;
-        k += mask & (1 << i) ? WILDCARD : parts[i];
-      }
-      const ids = keys.get(k);
-      if (!ids) continue;
-      for (const id of ids) {
-        const s = this.byId.get(id);
-        if (s && (opts.includePaused || s.status === 'ACTIVE')) out.push(s);
-      }
-    }
+    const includePaused = opts.includePaused === true;
+    const collect = (leaf: Leaf | undefined) => {
+      if (leaf) for (const s of leaf) if (includePaused || s.status === 'ACTIVE') out.push(s);
+    };
+    // Each level: the event's value, then `*` unless the event's value is `*` itself (the same branch).
+    const o = event.operationType;
+    for (const a of branches(trie, event.sourceService))
+      for (const b of branches(a, event.eventType))
+        for (const c of branches(b, event.resourceType)) {
+          collect(c.get(o));
+          if (o !== WILDCARD) collect(c.get(WILDCARD));
+        }
     return out;
   }
 
   private unfile(s: SubscriptionSnapshot): void {
-    const keys = this.byTenant.get(s.tenantId);
-    const k = keyOf(s.match);
-    const ids = keys?.get(k);
-    if (!keys || !ids) return;
-    ids.delete(s.id);
-    if (ids.size === 0) keys.delete(k);
-    if (keys.size === 0) this.byTenant.delete(s.tenantId);
+    const trie = this.byTenant.get(s.tenantId);
+    if (!trie) return;
+    const a = trie.get(s.match.sourceService);
+    const b = a?.get(s.match.eventType);
+    const c = b?.get(s.match.resourceType);
+    const leaf = c?.get(s.match.operationType);
+    if (!a || !b || !c || !leaf) return;
+    const i = leaf.findIndex((x) => x.id === s.id);
+    if (i < 0) return;
+    leaf.splice(i, 1);
+    // Prune empty branches, so a tenant's trie holds only keys that have subscriptions.
+    if (leaf.length > 0) return;
+    c.delete(s.match.operationType);
+    if (c.size > 0) return;
+    b.delete(s.match.resourceType);
+    if (b.size > 0) return;
+    a.delete(s.match.eventType);
+    if (a.size > 0) return;
+    trie.delete(s.match.sourceService);
+    if (trie.size === 0) this.byTenant.delete(s.tenantId);
   }
 }
+
+/** The child branches of `level` an event value reaches: its own, and `*`'s (once, when the value is `*`). */
+function branches<T>(level: Map<string, T>, value: string): T[] {
+  const exact = level.get(value);
+  const wild = value === WILDCARD ? undefined : level.get(WILDCARD);
+  if (exact && wild) return [exact, wild];
+  if (exact) return [exact];
+  if (wild) return [wild];
+  return NONE as T[];
+}
+const NONE: never[] = [];
