@@ -41,7 +41,16 @@ export function pauseWhileAway(opts: {
   let recovery: Promise<void> | undefined;
   /** Paused partitions by topic; `undefined` = the whole topic. */
   let targets = new Map<string, Set<number> | undefined>();
-  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  let wake: (() => void) | undefined;
+  /** A backoff that stop() cuts short. */
+  const sleep = (ms: number) =>
+    new Promise<void>((r) => {
+      const timer = setTimeout(r, ms);
+      wake = () => {
+        clearTimeout(timer);
+        r();
+      };
+    });
   const asList = (m: typeof targets): PauseTarget[] =>
     [...m].map(([topic, parts]) => (parts ? { topic, partitions: [...parts] } : { topic }));
   const alive = async (): Promise<boolean> => {
@@ -98,6 +107,7 @@ export function pauseWhileAway(opts: {
     },
     async stop() {
       stopped = true;
+      wake?.();
       await recovery;
     },
   };
