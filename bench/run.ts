@@ -4,7 +4,8 @@
  * met/unmet targets, and writes JSON to bench/results/. Asserts nothing (speed is never a test assertion).
  *
  *   npm run bench -- [--events 100000] [--fanout 1,10] [--partitions 6] [--skip-failure]
- *                    [--only-failure] [--growth] [--million] [--soak 600] [--profile DIR] [--env K=V,...]
+ *                    [--only-failure] [--only-registry] [--skip-registry] [--growth] [--million] [--soak 600]
+ *                    [--profile DIR] [--env K=V,...]
  *
  * Scenarios (each hub run is the real hub as `npm start` runs it: all four services as separate processes started
  * by the launcher, the real broker, a fresh Postgres database, signing, acks=all, read_committed):
@@ -16,6 +17,10 @@
  *                     run of each is compared, and the ledger's catch-up after saturation and its rows/s reported
  *   dlt persist       always-failing subscriber, MAX_ATTEMPTS=1 -> DLT topic -> dlt-processor rows/s
  *   bulk replay       the subscriber recovers; POST /v1/failed-events/replay over all those rows -> rows/s
+ *   ingest <format>   the event-processor's ingest rate (records consumed -> outbox records and offsets committed,
+ *                     fan-out 1) for raw JSON, registry-encoded Avro and Protobuf (Confluent wire format with the
+ *                     message-index array) in turn, on one hub started with HUB_SCHEMA_REGISTRY=local; at most
+ *                     50,000 events each (--only-registry: only this)
  *   --growth          fan-out 1 at 10k and 100k events (1M with --million), fan-out 10 and 100 at 10k events
  *   --soak S          fan-out 1 at 60% load for S seconds, sampling every service's RSS (memory growth)
  *   --idle S          an idle hub (fan-out 1): each service's CPU over S seconds after a warm-up (--idle-warmup,
@@ -26,9 +31,10 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
+import { type Admin, Kafka, logLevel } from 'kafkajs';
 import { Client } from 'pg';
 import { Pool } from 'undici';
+import { createSchemaRegistry } from '../pipeline/event-processor/schema-decoder.confluent';
 import { generateApiKey } from '../pipeline/shared/auth/api-key';
 import { generateHubKeySpec, parseHubKeys, SecretBox } from '../pipeline/shared/crypto/secret-box';
 import { ensureTopics } from '../pipeline/shared/kafka/admin';
@@ -39,6 +45,7 @@ import { cpuOfCommand, cpuSince, procStats } from '../scripts/hub/proc-stats';
 import type { ServiceName } from '../scripts/hub/services';
 import { type Hub, startHub } from '../scripts/hub/start-hub';
 import { resolveKafka } from '../scripts/local-kafka';
+import { type PlatformEncoder, platformEncoder } from '../scripts/register-schemas';
 
 const ROOT = resolve(__dirname, '..', '..');
 const arg = (name: string, def: string) => {
@@ -52,6 +59,9 @@ const SOAK_S = Number(arg('soak', '0'));
 const SKIP_FAILURE = process.argv.includes('--skip-failure');
 /** `--only-failure`: just the failure paths (DLT persist, bulk replay), e.g. to profile the dlt-processor. */
 const ONLY_FAILURE = process.argv.includes('--only-failure');
+/** `--only-registry`: just the ingest rates of raw JSON vs registry-encoded Avro and Protobuf. */
+const ONLY_REGISTRY = process.argv.includes('--only-registry');
+const SKIP_REGISTRY = process.argv.includes('--skip-registry');
 const GROWTH = process.argv.includes('--growth');
 const IDLE_S = Number(arg('idle', '0'));
 const IDLE_WARMUP_S = Number(arg('idle-warmup', '30'));
@@ -136,6 +146,13 @@ const message = (i: number) => {
   const tenant = `tenant-${i % TENANTS}`;
   return { key: tenant, value: JSON.stringify(payload(i, tenant)) };
 };
+/** The same event in the Confluent wire format (the registry schemas carry the payload as JSON text). */
+async function registryMessage(i: number, format: 'avro' | 'protobuf', encoder: PlatformEncoder) {
+  const tenant = `tenant-${i % TENANTS}`;
+  const { payload: data, ...fields } = payload(i, tenant);
+  const record = { ...fields, payloadJson: JSON.stringify(data) };
+  return { key: tenant, value: format === 'avro' ? await encoder.avro(record) : encoder.protobuf(record) };
+}
 
 type Subscriber = Awaited<ReturnType<typeof startSubscriber>>;
 async function startSubscriber() {
@@ -353,6 +370,7 @@ async function startBenchHub(
   sub: Subscriber,
   fanout: number,
   serviceEnv: Partial<Record<ServiceName, Record<string, string>>> = {},
+  schemaRegistry?: 'local',
 ): Promise<BenchHub> {
   const prefix = `bench-${randomUUID().slice(0, 6)}`;
   const names = topicNames(prefix);
@@ -431,6 +449,7 @@ async function startBenchHub(
     },
     log: () => {},
     readyTimeoutMs: 120_000,
+    schemaRegistry,
   });
   return {
     hub,
@@ -587,6 +606,89 @@ async function hubRun(
     }
     Object.assign(result, serviceStats(b.hub));
     return result;
+  } finally {
+    await b.stop();
+  }
+}
+
+/** Records of `topic` that consumer group `groupId` has committed. */
+async function committedOf(admin: Admin, groupId: string, topic: string): Promise<number> {
+  let n = 0;
+  for (const t of await admin.fetchOffsets({ groupId, topics: [topic] }))
+    for (const p of t.partitions) n += Math.max(0, Number(p.offset));
+  return n;
+}
+
+/**
+ * The event-processor's ingest rate by input format, on one hub with a local schema registry: for raw JSON, then
+ * Avro, then Protobuf, `events` records (encoded beforehand, so encoding is not timed) are produced as fast as the
+ * producer goes, and the clock stops when the event-processor's committed ingest offsets reach them (its outbox
+ * records and offsets commit in one transaction). Deliveries are awaited between formats, so each starts quiet.
+ * Two rounds; the faster of each format's two counts (a hub's first run is its slowest: warm-up).
+ */
+async function registryIngest(kafka: Kafka, brokers: string, adminUrl: string, sub: Subscriber, events: number) {
+  say(`registry ingest: starting the hub with HUB_SCHEMA_REGISTRY=local (fan-out 1), ${events} events per format`);
+  const b = await startBenchHub(kafka, brokers, adminUrl, sub, 1, {}, 'local');
+  const results: Result[] = [];
+  try {
+    const url = b.hub.schemaRegistry!;
+    const encoder = await platformEncoder(createSchemaRegistry({ url }), b.ingest);
+    say(`registry ingest: registry ${url}; schema ids Avro ${encoder.ids.avro}, Protobuf ${encoder.ids.protobuf}`);
+    await sub.reset();
+    const producer = kafka.producer({ idempotent: true });
+    const admin = kafka.admin();
+    await Promise.all([producer.connect(), admin.connect()]);
+    const groupId = EXTRA_ENV.GROUP_ID ?? 'integration-hub-event-processor';
+    let total = 0;
+    try {
+      for (const format of ['json', 'avro', 'protobuf', 'json', 'avro', 'protobuf'] as const) {
+        const label = `ingest ${format === 'json' ? 'raw JSON' : `${format === 'avro' ? 'Avro' : 'Protobuf'} (registry)`}`;
+        const messages = [];
+        for (let i = 0; i < events; i++)
+          messages.push(format === 'json' ? message(total + i) : await registryMessage(total + i, format, encoder));
+        const target = total + events;
+        const ep = pidOf(b.hub, 'event-processor');
+        const cpu0 = procStats(ep).cpuSec;
+        const start = performance.now();
+        for (let i = 0; i < messages.length; i += 500)
+          await producer.send({ topic: b.ingest, acks: -1, messages: messages.slice(i, i + 500) });
+        let committed = 0;
+        let lastChange = performance.now();
+        while (committed < target) {
+          const now = await committedOf(admin, groupId, b.ingest);
+          if (now !== committed) lastChange = performance.now();
+          committed = now;
+          if (performance.now() - lastChange > 20_000) break;
+          progress(`${label}: ${committed - total}/${events} committed`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        const seconds = (performance.now() - start) / 1000;
+        const cpu = Math.round((procStats(ep).cpuSec - cpu0) * 100) / 100;
+        process.stdout.write('\n');
+        if (committed < target) say(`${label}: stalled at ${committed - total}/${events} (${await lagReport(b)()})`);
+        const done = committed - total;
+        const run: Result = {
+          scenario: label,
+          events: done,
+          deliveries: done,
+          seconds,
+          eventsPerSec: done / seconds,
+          deliveriesPerSec: Number.NaN,
+          cpuSec: { 'event-processor': cpu },
+        };
+        say(
+          `${label}: ${Math.round(run.eventsPerSec)} events/s into the outbox; event-processor CPU ${cpu} s (${((cpu * 1000) / Math.max(1, done)).toFixed(3)} ms per event)`,
+        );
+        const prior = results.findIndex((r) => r.scenario === label);
+        if (prior < 0) results.push(run);
+        else if (run.eventsPerSec > results[prior]!.eventsPerSec) results[prior] = run;
+        total = target;
+        await waitDeliveries(sub, total, `${label}: deliveries`, lagReport(b));
+      }
+    } finally {
+      await Promise.all([producer.disconnect(), admin.disconnect()]);
+    }
+    return results;
   } finally {
     await b.stop();
   }
@@ -771,6 +873,7 @@ function markdownTable(results: Result[]) {
 async function main() {
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
   say(`machine: ${machine}; events ${EVENTS}, fan-out ${FANOUTS.join('/')}, ${PARTITIONS} partitions`);
+  const only = ONLY_FAILURE || ONLY_REGISTRY || ONLY_IDLE;
   const kafkaHandle = await resolveKafka({ heapMb: 1024, log: (l) => say(l) });
   const kafka = new Kafka({ brokers: kafkaHandle.brokers.split(','), clientId: 'bench', logLevel: logLevel.NOTHING });
   const adminUrl = process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/test';
@@ -780,7 +883,7 @@ async function main() {
   let ledgerBest: { on: number; off: number } | undefined;
   let idle: Awaited<ReturnType<typeof idleRun>> | undefined;
   try {
-    if (!ONLY_IDLE) {
+    if (!only) {
       say('raw HTTP baseline ...');
       results.push(await rawHttp(sub));
       say('raw Kafka pass-through baseline ...');
@@ -790,7 +893,7 @@ async function main() {
     // by up to 25% from one to the next (the first of a bench is the slowest), so the two are alternated, off / on /
     // off / on, and the faster run of each kind is compared.
     if (IDLE_S > 0) idle = await idleRun(kafka, kafkaHandle.brokers, adminUrl, sub, IDLE_S);
-    const ledgerPair = !ONLY_FAILURE && !ONLY_IDLE && FANOUTS.includes(1);
+    const ledgerPair = !only && FANOUTS.includes(1);
     const offRuns: Result[] = [];
     const onRuns: Result[] = [];
     for (let round = 0; round < (ledgerPair ? 2 : 0); round++) {
@@ -815,11 +918,13 @@ async function main() {
       results.push(...onRuns.filter((r) => r.scenario === 'hub fan-out 1'), best(offRuns));
       ledgerBest = { on: best(onRuns).deliveriesPerSec, off: best(offRuns).deliveriesPerSec };
     }
-    for (const f of ONLY_FAILURE || ONLY_IDLE ? [] : FANOUTS.filter((x) => !(ledgerPair && x === 1)))
+    for (const f of only ? [] : FANOUTS.filter((x) => !(ledgerPair && x === 1)))
       results.push(await hubRun(kafka, kafkaHandle.brokers, adminUrl, sub, f, EVENTS, { rate60: true }));
-    if (!SKIP_FAILURE && !ONLY_IDLE)
+    if (ONLY_REGISTRY || (!ONLY_FAILURE && !ONLY_IDLE && !SKIP_REGISTRY))
+      results.push(...(await registryIngest(kafka, kafkaHandle.brokers, adminUrl, sub, Math.min(EVENTS, 50_000))));
+    if (!SKIP_FAILURE && !ONLY_REGISTRY && !ONLY_IDLE)
       results.push(...(await failurePaths(kafka, kafkaHandle.brokers, adminUrl, sub, Math.min(EVENTS, 20_000))));
-    if (SOAK_S > 0)
+    if (SOAK_S > 0 && !ONLY_REGISTRY)
       results.push(
         await hubRun(kafka, kafkaHandle.brokers, adminUrl, sub, 1, EVENTS, { soakS: SOAK_S, label: 'soak fan-out 1' }),
       );
@@ -861,6 +966,9 @@ async function main() {
       ledgerBest.on / ledgerBest.off;
   for (const r of results.filter((x) => x.scenario.startsWith('hub fan-out ') && x !== hub1 && x !== hub1Off))
     if (raw) ratios[`${r.scenario} / raw pass-through (deliveries/s)`] = r.deliveriesPerSec / raw.deliveriesPerSec;
+  const ingestJson = find('ingest raw JSON');
+  for (const r of results.filter((x) => x.scenario.startsWith('ingest ') && x !== ingestJson))
+    if (ingestJson) ratios[`${r.scenario} / ingest raw JSON (events/s)`] = r.eventsPerSec / ingestJson.eventsPerSec;
   for (const r of results.filter((x) => x.ledger))
     console.log(
       `  ledger after ${r.scenario}: caught up ${r.ledger!.catchUpS} s after the last delivery; ${r.ledger!.rows} rows, ${r.ledger!.rowsPerSec} rows/s`,

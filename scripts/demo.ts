@@ -5,7 +5,9 @@
  *      pointing at a demo subscriber it serves on loopback: `healthy`, `oauth2` (the demo also serves the token
  *      endpoint) and `flaky` (answers 500 at first);
  *   2. produces sample platform events in three ingest formats: raw JSON and CloudEvents binary mode to the
- *      ingest topic, CloudEvents structured mode over HTTP;
+ *      ingest topic, CloudEvents structured mode over HTTP; and when the hub runs with a schema registry
+ *      (`HUB_SCHEMA_REGISTRY=local npm run up`), Avro and Protobuf in the Confluent wire format, of which one of
+ *      each is shown as the subscriber received it: JSON, with `dataschema` naming the schema in the registry;
  *   3. the subscriber verifies every Standard Webhooks signature and prints what it receives;
  *   4. the flaky subscription's events go to the DLT; the subscriber recovers; what the scheduler has not yet
  *      retried is replayed through the operator API;
@@ -13,24 +15,29 @@
  *
  * Configuration (environment): HUB_DATA_DIR (.data), DEMO_EVENTS (15), DEMO_TIMEOUT_S (120), and to run
  * against a hub elsewhere SUBSCRIPTION_API_URL, EVENT_API_URL, DLT_API_URL, KAFKA_BROKERS, INGEST_TOPIC,
- * OPERATOR_API_KEY.
+ * OPERATOR_API_KEY, SCHEMA_REGISTRY_URL (the registry the hub's event-processor uses).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
+import { createSchemaRegistry } from '../pipeline/event-processor/schema-decoder.confluent';
 import { type DemoSubscriber, type Receipt, startDemoSubscriber } from './demo/demo-subscriber';
 import { type HubClient, hubClient, waitUntil } from './demo/hub-client';
 import {
   asBinaryCloudEvent,
   asRawJson,
+  asRegistryEncoded,
   asStructuredCloudEvent,
   DEMO_EVENT_TYPES,
   FORMATS,
+  type IngestFormat,
+  REGISTRY_FORMATS,
   type SampleEvent,
   sampleEvent,
 } from './demo/sample-events';
 import { parseEnvFile } from './hub/secrets';
 import { findRoot } from './hub/start-hub';
+import { type PlatformEncoder, platformEncoder } from './register-schemas';
 
 const ALL = { sourceService: '*', eventType: '*', resourceType: '*', operationType: '*' };
 const ENDPOINTS = ['healthy', 'oauth2', 'flaky'] as const;
@@ -51,6 +58,8 @@ interface Target {
   brokers: string[];
   ingestTopic: string;
   operatorKey: string;
+  /** The hub's schema registry (Confluent API), when it runs with one. */
+  schemaRegistry?: string;
 }
 
 function discover(): Target {
@@ -62,6 +71,7 @@ function discover(): Target {
         urls: Record<string, { url: string }>;
         kafka: { brokers: string };
         topics: { ingest: string };
+        schemaRegistry?: string;
       })
     : undefined;
   const secretsFile = join(dataDir, 'hub.env');
@@ -81,13 +91,14 @@ function discover(): Target {
     brokers: pick('KAFKA_BROKERS', info?.kafka.brokers, 'Kafka address').split(','),
     ingestTopic: pick('INGEST_TOPIC', info?.topics.ingest, 'ingest topic'),
     operatorKey: pick('OPERATOR_API_KEY', secrets.OPERATOR_API_KEY, `operator API key (${secretsFile})`),
+    schemaRegistry: process.env.SCHEMA_REGISTRY_URL || info?.schemaRegistry,
   };
 }
 
 function printReceipt(r: Receipt, probes: Set<string>, names: Map<string, SampleEvent>): void {
   if (probes.has(r.webhookId)) return;
   const e = names.get(r.webhookId);
-  const what = e ? `${e.eventType.padEnd(14)} via ${e.format.padEnd(6)}` : (r.ce.type ?? '?').padEnd(24);
+  const what = e ? `${e.eventType.padEnd(14)} via ${e.format.padEnd(8)}` : (r.ce.type ?? '?').padEnd(26);
   const sig = r.signatureValid ? 'signature ok' : red(`signature INVALID (${r.verifyError})`);
   const mark = r.status < 300 ? green('✓') : r.status === 500 ? yellow('✗') : red('✗');
   const auth = r.endpoint === 'oauth2' ? (r.authorized ? ' bearer ok' : red(' no/bad bearer')) : '';
@@ -120,6 +131,8 @@ async function main(): Promise<number> {
     say(`   tenant "${tenantId}" and its API key created (operator key from .data/hub.env)`);
     for (const et of DEMO_EVENT_TYPES) await operator.ensureEventType(et);
     say(`   event types: ${DEMO_EVENT_TYPES.map((e) => e.name).join(', ')}`);
+    const encoder = await registryStep(t);
+    const formats: readonly IngestFormat[] = encoder ? [...FORMATS, ...REGISTRY_FORMATS] : FORMATS;
     for (const name of ENDPOINTS) sub.configure(name, {});
     const subs = {} as Record<Endpoint, { id: string; signingSecret: string }>;
     subs.healthy = await tenant.createSubscription({
@@ -170,18 +183,23 @@ async function main(): Promise<number> {
     say('   the processors know the subscriptions (a probe event reached all three)');
 
     say();
-    say(bold(`2. Producing ${count} events (raw JSON and CloudEvents binary to Kafka, structured over HTTP)`));
+    say(
+      bold(
+        `2. Producing ${count} events (raw JSON and CloudEvents binary to Kafka, structured over HTTP${encoder ? ', Avro and Protobuf in the Confluent wire format to Kafka' : ''})`,
+      ),
+    );
     sub.configure('flaky', { failing: true });
     quiet = false;
     const events: SampleEvent[] = [];
     for (let n = 0; n < count; n++) {
-      const e = sampleEvent(n, tenantId, FORMATS[n % FORMATS.length]!);
+      const e = sampleEvent(n, tenantId, formats[n % formats.length]!);
       events.push(e);
       byId.set(e.id, e);
       if (e.format === 'raw') await producer.send({ topic: t.ingestTopic, messages: [asRawJson(e)] });
       else if (e.format === 'binary') await producer.send({ topic: t.ingestTopic, messages: [asBinaryCloudEvent(e)] });
-      else await tenant.ingest(asStructuredCloudEvent(e));
-      say(`  → sent ${e.eventType.padEnd(14)} via ${e.format.padEnd(6)} id ${e.id.slice(0, 8)}…`);
+      else if (e.format === 'http') await tenant.ingest(asStructuredCloudEvent(e));
+      else await producer.send({ topic: t.ingestTopic, messages: [await asRegistryEncoded(e, encoder!)] });
+      say(`  → sent ${e.eventType.padEnd(14)} via ${e.format.padEnd(8)} id ${e.id.slice(0, 8)}…`);
     }
     const ids = events.map((e) => e.id);
     const all = (name: Endpoint) => ids.every((id) => sub.deliveredIds(name).has(id));
@@ -189,6 +207,7 @@ async function main(): Promise<number> {
     say();
     say(bold('3. Waiting for deliveries (healthy and oauth2) and for flaky to fail into the DLT'));
     await waitUntil('deliveries to healthy and oauth2', () => all('healthy') && all('oauth2'), timeoutMs);
+    if (encoder) showRegistryDeliveries(sub, events);
     let lastShown = -1;
     const inDlt = await waitUntil(
       'the flaky events in the DLT',
@@ -265,7 +284,7 @@ async function main(): Promise<number> {
     const receipts = sub.receipts().filter((r) => byId.has(r.webhookId));
     const badSignatures = receipts.filter((r) => !r.signatureValid).length;
     const delivered = (name: Endpoint) => ids.filter((id) => sub.deliveredIds(name).has(id)).length;
-    const byFormat = FORMATS.map((f) => `${events.filter((e) => e.format === f).length} ${f}`).join(', ');
+    const byFormat = formats.map((f) => `${events.filter((e) => e.format === f).length} ${f}`).join(', ');
     const retried = finalRows.filter((r) => r.status === 'DELIVERED').length;
     const replayedOk = finalRows.filter((r) => r.status === 'REPLAYED').length;
     const ok = ENDPOINTS.every((n) => delivered(n) === count) && badSignatures === 0;
@@ -289,6 +308,44 @@ async function main(): Promise<number> {
     await producer.disconnect().catch(() => undefined);
     await sub.stop();
   }
+}
+
+/** Registers the platform-event schemas when the hub has a registry; otherwise says how to get one. */
+async function registryStep(t: Target): Promise<PlatformEncoder | undefined> {
+  if (!t.schemaRegistry) {
+    say(
+      yellow(
+        '   no schema registry: the Avro/Protobuf step is skipped. Start the hub with `HUB_SCHEMA_REGISTRY=local npm run up` to see registry-encoded events delivered as JSON',
+      ),
+    );
+    return undefined;
+  }
+  try {
+    const encoder = await platformEncoder(createSchemaRegistry({ url: t.schemaRegistry }), t.ingestTopic);
+    say(
+      `   schema registry ${t.schemaRegistry}: platform-event schemas registered (Avro id ${encoder.ids.avro}, Protobuf id ${encoder.ids.protobuf})`,
+    );
+    return encoder;
+  } catch (err) {
+    throw new Error(
+      `the schema registry at ${t.schemaRegistry} does not answer (${(err as Error).message}). Is the hub still running with HUB_SCHEMA_REGISTRY=local? Restart it, or unset SCHEMA_REGISTRY_URL if you set it yourself.`,
+    );
+  }
+}
+
+/** One Avro and one Protobuf event as the healthy subscriber received them: JSON, whatever the wire format. */
+function showRegistryDeliveries(sub: DemoSubscriber, events: SampleEvent[]): void {
+  const lines: string[] = [];
+  for (const format of REGISTRY_FORMATS) {
+    const e = events.find((x) => x.format === format);
+    const r = e && sub.receipts('healthy').find((x) => x.webhookId === e.id && x.status < 300);
+    if (!r) continue;
+    lines.push(`   ${format.padEnd(8)} → ${r.contentType}  dataschema ${r.ce.dataschema ?? '(none)'}`);
+    lines.push(`            ${r.body}`);
+  }
+  if (lines.length === 0) return; // fewer events than formats (DEMO_EVENTS)
+  say('   registry-encoded events as the subscriber received them:');
+  for (const l of lines) say(l);
 }
 
 function statusCounts(rows: { status: string }[]): string {

@@ -11,6 +11,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import protobuf from 'protobufjs';
+import { confluentProtobufValue } from '../pipeline/event-processor/protobuf-message-index';
 
 /** The repo root, from the sources (scripts/) or the build output (dist/scripts/). */
 const ROOT = [resolve(__dirname, '..'), resolve(__dirname, '..', '..')].find((d) =>
@@ -47,6 +49,43 @@ export async function registerPlatformSchemas(
     { subject: `${ingestTopic}-json-value` },
   );
   return { avro: avro.id, protobuf: protobuf.id, json: json.id };
+}
+
+/** A platform event as the registered schemas hold it: the raw fields, the payload as JSON text (`payloadJson`). */
+export interface PlatformRecord {
+  eventId: string;
+  sourceService: string;
+  eventType: string;
+  resourceType: string;
+  resourceId?: string;
+  operationType: string;
+  tenantId: string;
+  occurredAt?: string;
+  traceId?: string;
+  correlationId?: string;
+  payloadJson?: string;
+}
+
+/** Encodes platform events in the Confluent wire format, as registry-aware producers write them. */
+export interface PlatformEncoder {
+  ids: RegisteredPlatformSchemas;
+  /** Avro: magic byte, schema id, Avro binary (the client library's encode()). */
+  avro(e: PlatformRecord): Promise<Buffer>;
+  /** Protobuf: magic byte, schema id, the message-index array `[0]`, the message (as Confluent's serializers). */
+  protobuf(e: PlatformRecord): Buffer;
+}
+
+/** Registers the platform-event schemas (idempotent) and returns an encoder for them. */
+export async function platformEncoder(registry: SchemaRegistry, ingestTopic?: string): Promise<PlatformEncoder> {
+  const ids = await registerPlatformSchemas(registry, ingestTopic);
+  const type = protobuf
+    .parse(readPlatformSchemas().protobuf)
+    .root.lookupType('dev.integrationhub.events.v1.PlatformEvent');
+  return {
+    ids,
+    avro: (e) => registry.encode(ids.avro, e),
+    protobuf: (e) => confluentProtobufValue(ids.protobuf, [0], type.encode(type.fromObject(e)).finish()),
+  };
 }
 
 async function main(): Promise<void> {

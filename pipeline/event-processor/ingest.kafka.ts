@@ -7,7 +7,10 @@
  *          ── one Kafka transaction on a transactional producer from the pool ──
  *             sendBatch(outbox + quarantine records) ─▶ sendOffsets(chunk end) ─▶ commit
  *          resolveOffset, heartbeat; audit entries go to the audit sink (outside the transaction)
- *     on any failure: abort, throw -> kafkajs fetches the chunk again from the last committed position.
+ *     decode rejects (the schema registry does not answer): nothing produced; the partition is paused (kafkajs
+ *       `pause`), the failed record is decoded again with backoff as the probe, and every partition paused meanwhile
+ *       resumes once it decodes: the unresolved records are fetched again. One WARN, one INFO, no crash or restart.
+ *     on any other failure: abort, throw -> kafkajs fetches the chunk again from the last committed position.
  *
  * Why this is exactly-once: the outbox records and the consumer offset are committed atomically, and outbox
  * readers use read_committed. A crash before the commit leaves an open transaction that the restarted instance
@@ -24,6 +27,7 @@ import type { AuditSink } from '../shared/audit/audit';
 import { errorMessage } from '../shared/errors';
 import { FETCH_MAX_WAIT_MS } from '../shared/kafka/client';
 import { onPermanentCrash } from '../shared/kafka/crash';
+import { pauseWhileAway } from '../shared/kafka/pause-while-away';
 import { encodeLedgerBundle, groupByBytes } from '../shared/ledger/ledger-record';
 import type { Logger } from '../shared/logging/logger';
 import { type DecodeResult, INGEST_CODES, type IngestRecord } from './decode-input';
@@ -58,6 +62,23 @@ export interface IngestOptions {
    * LEDGER_BUNDLE_MAX_BYTES of ledger records, ledger-record.ts) in the same transaction.
    */
   ledgerTopic?: string;
+  /**
+   * What `decode` depends on, for the WARN while it is away: e.g. `schema registry http://registry:8080/apis/ccompat/v7
+   * (SCHEMA_REGISTRY_URL)`.
+   */
+  decodeDependency?: string;
+  /** Upper bound of the probe backoff while the schema registry is away (default 5 s). */
+  maxBackoffMs?: number;
+}
+
+/** `decode` rejected: the record cannot be decoded now (the schema registry does not answer); it must wait. */
+class DecodeUnavailable extends Error {
+  constructor(
+    readonly record: IngestRecord,
+    err: unknown,
+  ) {
+    super(errorMessage(err));
+  }
 }
 
 export interface IngestRunner {
@@ -249,6 +270,26 @@ export async function startIngest(opts: IngestOptions): Promise<IngestRunner> {
     log.info({ memberAssignment: e.payload.memberAssignment }, 'joined the ingest consumer group');
   });
   onPermanentCrash(consumer, log, 'ingest', opts.onFatal);
+  consumer.on(consumer.events.CRASH, () => opts.metrics?.consumerCrashes.inc());
+
+  // The record whose decoding failed first in the current outage: decoding it again is the probe (it needs exactly
+  // what the waiting records need, with the registry client's own auth and timeouts).
+  let probe: IngestRecord | undefined;
+  const registry = pauseWhileAway({
+    consumer,
+    ping: async () => {
+      if (probe) await opts.decode(probe);
+    },
+    log,
+    back: 'schema registry answers again: ingest resumed, the waiting records are decoded now',
+    onBack: () => {
+      probe = undefined;
+      opts.metrics?.registryPaused.set(0);
+    },
+    maxBackoffMs: opts.maxBackoffMs,
+    // A probe includes the registry client's own retries (about 1.5 s when the connection is refused).
+    pingTimeoutMs: 15_000,
+  });
 
   const processChunk = async (
     producer: TxProducer,
@@ -261,8 +302,13 @@ export async function startIngest(opts: IngestOptions): Promise<IngestRunner> {
     for (const m of messages) {
       const record: IngestRecord = { key: m.key, value: m.value, headers: m.headers };
       const source = { topic, partition, offset: m.offset };
-      // A transient registry failure throws here: the whole chunk is retried (nothing was produced yet).
-      const decoded = await opts.decode(record);
+      // A transient registry failure rejects here: the partition waits for the registry (nothing was produced yet).
+      let decoded: DecodeResult;
+      try {
+        decoded = await opts.decode(record);
+      } catch (err) {
+        throw new DecodeUnavailable(record, err);
+      }
       let result: HandlerResult;
       try {
         result = opts.handler({ record, decoded, source, receivedAt: fetchedAt });
@@ -338,6 +384,8 @@ export async function startIngest(opts: IngestOptions): Promise<IngestRunner> {
     eachBatchAutoResolve: false,
     eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
       const { topic, partition } = batch;
+      // Unresolved records are fetched again from the last resolved offset once the partition resumes.
+      if (registry.paused(topic, partition)) return;
       const producer = await pool.acquire();
       try {
         for (let i = 0; i < batch.messages.length; i += opts.maxBatchRecords) {
@@ -360,6 +408,21 @@ export async function startIngest(opts: IngestOptions): Promise<IngestRunner> {
           await heartbeat();
         }
       } catch (err) {
+        if (err instanceof DecodeUnavailable) {
+          // Not thrown on to kafkajs: that would log at ERROR and restart the consumer in a loop while the
+          // registry is away. The chunks before this one are committed and resolved; this one waits.
+          probe ??= err.record;
+          opts.metrics?.registryPaused.set(1);
+          registry.pauseUntilBack([{ topic, partitions: [partition] }], {
+            level: 'warn',
+            fields: { topic, partition, err: err.message },
+            msg:
+              `cannot decode registry-encoded records: ${opts.decodeDependency ?? 'the schema registry'} does not ` +
+              'answer. The partition is paused, nothing is committed or quarantined, and it resumes when the registry ' +
+              'answers; check that the registry is running and reachable from the event-processor (URL, credentials)',
+          });
+          return;
+        }
         log.warn(
           { topic, partition, firstOffset: batch.firstOffset(), err: errorMessage(err) },
           'ingest batch failed; transaction aborted, the batch will be retried',
@@ -378,9 +441,11 @@ export async function startIngest(opts: IngestOptions): Promise<IngestRunner> {
     processed: () => processed,
     async stop() {
       running = false;
+      const probing = registry.stop(); // no more probes or resumes from here on
       // disconnect = stop fetching, wait for the running eachBatch calls (each finishes its chunk), leave the group.
       await consumer.disconnect();
       await Promise.all(producers.map((p) => p.disconnect().catch(() => {})));
+      await probing;
     },
   };
 }

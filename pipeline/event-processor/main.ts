@@ -30,7 +30,7 @@ import { startIngestGrpc } from './ingest.grpc';
 import { type IngestRunner, startIngest } from './ingest.kafka';
 import { kafkaIngestPublisher } from './ingest-publisher.kafka';
 import { createEventProcessorMetrics, type EventProcessorMetrics } from './metrics';
-import { confluentSchemaDecoder, createSchemaRegistry } from './schema-decoder.confluent';
+import { confluentSchemaDecoder, createSchemaRegistry, withoutCredentials } from './schema-decoder.confluent';
 
 export interface EventProcessor {
   /** Bound HTTP port. */
@@ -181,6 +181,9 @@ export async function startEventProcessor(
     decode: (record) => decodeRecord(record, decodeOptions),
     handler: createEventHandler({ directory, topics, ledger: config.LEDGER_ENABLED }),
     ledgerTopic: config.LEDGER_ENABLED ? topics.ledger : undefined,
+    decodeDependency: registryOptions
+      ? `the schema registry at ${withoutCredentials(registryOptions.url)} (SCHEMA_REGISTRY_URL)`
+      : undefined,
     audit,
     metrics,
     log: log.child({ component: 'ingest' }),

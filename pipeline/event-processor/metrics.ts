@@ -51,6 +51,16 @@ export function createEventProcessorMetrics(registry = new Registry()) {
       labelNames: ['topic', 'partition'],
       registers: [registry],
     }),
+    consumerCrashes: new Counter({
+      name: 'hub_ingest_consumer_crashes_total',
+      help: 'Ingest consumer crashes (kafkajs restarts the consumer, or the instance exits)',
+      registers: [registry],
+    }),
+    registryPaused: new Gauge({
+      name: 'hub_ingest_registry_paused',
+      help: '1 while ingest partitions are paused because the schema registry does not answer (their records wait)',
+      registers: [registry],
+    }),
     httpIngested: new Counter({
       name: 'hub_http_ingest_events_total',
       help: 'Events accepted over HTTP and produced to the ingest topic',

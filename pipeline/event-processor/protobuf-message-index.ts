@@ -84,6 +84,17 @@ export function writeMessageIndexes(indexes: number[]): Buffer {
   return Buffer.from(bytes);
 }
 
+/**
+ * A Protobuf value framed as Confluent's serializers (Java KafkaProtobufSerializer and the others) frame it: magic
+ * byte 0, the schema id, the message-index array (`[0]` as one 0 byte), then the message.
+ * @kafkajs/confluent-schema-registry's own encode() leaves the indexes out. For tests, the demo and the bench.
+ */
+export function confluentProtobufValue(schemaId: number, indexes: number[], message: Uint8Array): Buffer {
+  const head = Buffer.alloc(5);
+  head.writeInt32BE(schemaId, 1);
+  return Buffer.concat([head, writeMessageIndexes(indexes), message]);
+}
+
 /** A message declared in a .proto file, with the messages nested in it, in declaration order. */
 export interface MessageNode {
   fullName: string;

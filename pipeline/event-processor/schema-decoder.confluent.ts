@@ -46,10 +46,15 @@ function isNotFound(err: unknown): boolean {
  * URL are never copied into it.
  */
 export function schemaUri(registryUrl: string, schemaId: number): string {
+  return `${withoutCredentials(registryUrl)}/schemas/ids/${schemaId}`;
+}
+
+/** The registry URL without user info or a trailing slash: safe for logs and CloudEvent attributes. */
+export function withoutCredentials(registryUrl: string): string {
   const u = new URL(registryUrl);
   u.username = '';
   u.password = '';
-  return `${u.toString().replace(/\/+$/, '')}/schemas/ids/${schemaId}`;
+  return u.toString().replace(/\/+$/, '');
 }
 
 /** The top-level messages of one .proto file (not its imports), each with its nested messages, in order. */

@@ -3,12 +3,19 @@
  *   raw      raw platform-event JSON on the ingest topic
  *   binary   CloudEvents Kafka binding, binary mode (ce_* headers, data as the value) on the ingest topic
  *   http     CloudEvents structured mode POSTed to the event-processor's /v1/events
+ * and, when the hub has a schema registry (HUB_SCHEMA_REGISTRY=local), in the Confluent wire format on the ingest
+ * topic, as registry-aware producers write them (scripts/register-schemas.ts):
+ *   avro     Avro with the platform-event schema
+ *   protobuf Protobuf with the message-index array
  */
 import { randomUUID } from 'node:crypto';
 import { toKafkaBinary } from '../../pipeline/shared/cloudevents/envelope';
+import type { PlatformEncoder, PlatformRecord } from '../register-schemas';
 
-export type IngestFormat = 'raw' | 'binary' | 'http';
+export type IngestFormat = 'raw' | 'binary' | 'http' | 'avro' | 'protobuf';
 export const FORMATS: readonly IngestFormat[] = ['raw', 'binary', 'http'];
+/** The formats that need a schema registry. */
+export const REGISTRY_FORMATS: readonly IngestFormat[] = ['avro', 'protobuf'];
 
 const KINDS = [
   { eventType: 'user.created', resourceType: 'USER', operationType: 'CREATE', source: 'identity-service' },
@@ -54,24 +61,43 @@ export function sampleEvent(n: number, tenantId: string, format: IngestFormat): 
   };
 }
 
+/** The platform-event fields every Kafka format of the demo shares. */
+function platformFields(e: SampleEvent) {
+  return {
+    eventId: e.id,
+    sourceService: e.sourceService,
+    eventType: e.eventType,
+    resourceType: e.resourceType,
+    operationType: e.operationType,
+    tenantId: e.tenantId,
+    occurredAt: e.occurredAt,
+  };
+}
+
 /** Raw platform event JSON (the hub normalises it into a CloudEvent with the same id). */
 export function asRawJson(e: SampleEvent) {
   return {
     key: e.tenantId,
     value: JSON.stringify({
-      eventId: e.id,
-      sourceService: e.sourceService,
-      eventType: e.eventType,
-      resourceType: e.resourceType,
-      operationType: e.operationType,
-      tenantId: e.tenantId,
-      occurredAt: e.occurredAt,
+      ...platformFields(e),
       traceId: randomUUID().replace(/-/g, ''),
       correlationId: randomUUID(),
       payload: e.payload,
     }),
     headers: { 'content-type': 'application/json' },
   };
+}
+
+/** The event as the registry schemas hold it (the payload as JSON text). */
+export function asPlatformRecord(e: SampleEvent): PlatformRecord {
+  return { ...platformFields(e), payloadJson: JSON.stringify(e.payload) };
+}
+
+/** Confluent wire format (Avro or Protobuf) for the ingest topic. */
+export async function asRegistryEncoded(e: SampleEvent, encoder: PlatformEncoder) {
+  const record = asPlatformRecord(e);
+  const value = e.format === 'avro' ? await encoder.avro(record) : encoder.protobuf(record);
+  return { key: e.tenantId, value };
 }
 
 /** CloudEvents Kafka binding, binary mode. */

@@ -584,6 +584,7 @@ export async function startHub(opts: StartHubOptions = {}): Promise<Hub> {
             kafka: hub.kafka,
             postgres: { url: redactUrl(pg.url), embedded: pg.embedded },
             topics: hub.topics,
+            ...(hub.schemaRegistry ? { schemaRegistry: hub.schemaRegistry } : {}),
             secretsFile,
             restarts: Object.fromEntries(names.map((n) => [n, hub.restarts(n)])),
           },

@@ -65,10 +65,34 @@ export async function publishSubscriptions(s: ProcessorScenario, snapshots: Subs
   await producer.disconnect();
 }
 
-export async function startProcessor(s: ProcessorScenario, env: Record<string, string> = {}): Promise<EventProcessor> {
+export async function startProcessor(
+  s: ProcessorScenario,
+  env: Record<string, string> = {},
+  /** Where its log lines go (JSON lines), e.g. a `captureLogs()` sink; silent by default (TEST_LOG_LEVEL). */
+  destination?: pino.DestinationStream,
+): Promise<EventProcessor> {
   const config = loadEventProcessorConfig({ ...s.env, ...env });
-  const log = pino({ level: config.LOG_LEVEL });
+  const log = pino({ level: config.LOG_LEVEL }, destination);
   return startEventProcessor(config, log);
+}
+
+export interface LogLine {
+  level: number;
+  msg: string;
+  [field: string]: unknown;
+}
+
+/** A pino destination that keeps every line, parsed: for assertions on what a service logged. */
+export function captureLogs(): { destination: pino.DestinationStream; lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  return {
+    lines,
+    destination: {
+      write(chunk: string) {
+        for (const line of chunk.split('\n')) if (line.trim()) lines.push(JSON.parse(line) as LogLine);
+      },
+    },
+  };
 }
 
 export async function produceIngest(s: ProcessorScenario, records: FixtureRecord[]): Promise<void> {

@@ -4,8 +4,10 @@
  */
 import { createServer, Socket } from 'node:net';
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
-import { writeMessageIndexes } from '../../pipeline/event-processor/protobuf-message-index';
+import { confluentProtobufValue } from '../../pipeline/event-processor/protobuf-message-index';
 import { createSchemaRegistry } from '../../pipeline/event-processor/schema-decoder.confluent';
+
+export { confluentProtobufValue };
 
 /** The registry's Confluent API (SCHEMA_REGISTRY_URL for the hub). */
 export function testRegistryUrl(): string {
@@ -18,17 +20,6 @@ export function testRegistryUrl(): string {
 /** A client of the test registry: registers schemas and encodes records as producers do. */
 export function testRegistry(url = testRegistryUrl()): SchemaRegistry {
   return createSchemaRegistry({ url });
-}
-
-/**
- * A Protobuf value framed as Confluent's serializers (Java KafkaProtobufSerializer and the others) frame it:
- * magic byte 0, the schema id, the message-index array (`[0]` as one 0 byte), then the message.
- * @kafkajs/confluent-schema-registry's own encode() leaves the indexes out.
- */
-export function confluentProtobufValue(schemaId: number, indexes: number[], message: Uint8Array): Buffer {
-  const head = Buffer.alloc(5);
-  head.writeInt32BE(schemaId, 1);
-  return Buffer.concat([head, writeMessageIndexes(indexes), message]);
 }
 
 export interface RegistryProxy {

@@ -6,6 +6,7 @@
 import type { Consumer } from 'kafkajs';
 import { errorMessage } from '../errors';
 import type { Logger } from '../logging/logger';
+import { pauseWhileAway } from './pause-while-away';
 
 export interface DbPause {
   /** True while paused. */
@@ -28,58 +29,23 @@ export function pauseWhileDbAway(opts: {
   maxBackoffMs?: number;
   pingTimeoutMs?: number;
 }): DbPause {
-  let down = false;
-  let stopped = false;
-  let recovery: Promise<void> | undefined;
-  const all = () => opts.topics.map((topic) => ({ topic }));
-  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-  const alive = async (): Promise<boolean> => {
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await Promise.race([
-        opts.ping(),
-        new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new Error('ping timed out')), opts.pingTimeoutMs ?? 5000);
-        }),
-      ]);
-      return true;
-    } catch {
-      return false;
-    } finally {
-      clearTimeout(timer);
-    }
-  };
+  const away = pauseWhileAway({ ...opts, back: `Postgres is back: ${opts.what} topics resumed` });
   return {
-    paused: () => down,
-    alive,
+    paused: () => away.paused(),
+    alive: away.alive,
     pauseUntilBack(err, answersPing) {
-      if (down) return;
-      down = true;
-      opts.consumer.pause(all());
-      opts.log.error(
-        { err: errorMessage(err), answersPing },
-        answersPing
-          ? `cannot write ${opts.what}: topics paused, nothing committed; trying again shortly`
-          : `Postgres does not answer: ${opts.what} topics paused, nothing committed; resuming when it is back`,
+      if (away.paused()) return;
+      away.pauseUntilBack(
+        opts.topics.map((topic) => ({ topic })),
+        {
+          level: 'error',
+          fields: { err: errorMessage(err), answersPing },
+          msg: answersPing
+            ? `cannot write ${opts.what}: topics paused, nothing committed; trying again shortly`
+            : `Postgres does not answer: ${opts.what} topics paused, nothing committed; resuming when it is back`,
+        },
       );
-      recovery = (async () => {
-        let backoff = 200;
-        while (!stopped) {
-          await sleep(backoff);
-          if (stopped) return;
-          if (await alive()) {
-            down = false;
-            opts.consumer.resume(all());
-            opts.log.info(`Postgres is back: ${opts.what} topics resumed`);
-            return;
-          }
-          backoff = Math.min(opts.maxBackoffMs ?? 5000, backoff * 2);
-        }
-      })();
     },
-    async stop() {
-      stopped = true;
-      await recovery;
-    },
+    stop: away.stop,
   };
 }
