@@ -38,6 +38,7 @@ import { createSchemaRegistry } from '../pipeline/event-processor/schema-decoder
 import { generateApiKey } from '../pipeline/shared/auth/api-key';
 import { generateHubKeySpec, parseHubKeys, SecretBox } from '../pipeline/shared/crypto/secret-box';
 import { ensureTopics } from '../pipeline/shared/kafka/admin';
+import { STAGES } from '../pipeline/shared/metrics/stages';
 import { encodeSnapshot, type SubscriptionSnapshot } from '../pipeline/shared/subscriptions/snapshot';
 import { topicNames } from '../pipeline/shared/topics';
 import { hubTopicSpecs } from '../scripts/hub/infra';
@@ -98,7 +99,14 @@ interface Result {
   deliveriesPerSec: number;
   latency?: Latency;
   /** Fixed-rate phase at 60% of the measured maximum. */
-  rate60?: { eventsPerSec: number; events: number; deliveries: number; latency?: Latency };
+  rate60?: {
+    eventsPerSec: number;
+    events: number;
+    deliveries: number;
+    latency?: Latency;
+    /** Where the time goes, stage by stage (hub_stage_seconds between the start and end of the phase). */
+    budget?: StageBudget[];
+  };
   peakRssMb?: Record<string, number>;
   cpuSec?: Record<string, number>;
   soak?: { seconds: number; rssMb: Record<string, number[]> };
@@ -474,6 +482,71 @@ async function startBenchHub(
 }
 
 const pidOf = (hub: Hub, s: ServiceName) => hub.instances(s)[0]?.child.pid;
+/** `hub_stage_seconds` buckets per stage (cumulative counts by upper bound), sum and count, from both processors. */
+type StageScrape = Record<string, { buckets: Map<number, number>; sum: number; count: number }>;
+
+async function scrapeStages(hub: Hub): Promise<StageScrape> {
+  const out: StageScrape = {};
+  for (const s of ['event-processor', 'outbox-processor'] as const) {
+    const text = await fetch(hub.urls[s].metrics)
+      .then((r) => r.text())
+      .catch(() => '');
+    for (const line of text.split('\n')) {
+      const m = /^hub_stage_seconds_(bucket|sum|count)\{([^}]*)\} ([0-9.e+-]+|\+Inf)$/.exec(line);
+      if (!m) continue;
+      const labels = Object.fromEntries([...m[2]!.matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+      const stage = labels.stage!;
+      out[stage] ??= { buckets: new Map(), sum: 0, count: 0 };
+      const st = out[stage];
+      const v = Number(m[3]);
+      if (m[1] === 'bucket') st.buckets.set(labels.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(labels.le), v);
+      else if (m[1] === 'sum') st.sum = v;
+      else st.count = v;
+    }
+  }
+  return out;
+}
+
+export interface StageBudget {
+  stage: string;
+  count: number;
+  meanMs: number;
+  /** Upper bucket bounds holding the 50th / 99th percentile, ms. */
+  p50Ms: number;
+  p99Ms: number;
+}
+
+/** Per stage between two scrapes: events, mean, and the buckets holding p50 and p99. */
+function stageBudget(a: StageScrape, b: StageScrape): StageBudget[] {
+  const out: StageBudget[] = [];
+  for (const stage of STAGES) {
+    const x = b[stage];
+    if (!x) continue;
+    const y = a[stage];
+    const count = x.count - (y?.count ?? 0);
+    if (count <= 0) continue;
+    const bounds = [...x.buckets.keys()].sort((p, q) => p - q);
+    const at = (q: number) => {
+      for (const le of bounds) if ((x.buckets.get(le) ?? 0) - (y?.buckets.get(le) ?? 0) >= q * count) return le * 1000;
+      return Number.POSITIVE_INFINITY;
+    };
+    out.push({
+      stage,
+      count,
+      meanMs: Math.round(((x.sum - (y?.sum ?? 0)) / count) * 10_000) / 10,
+      p50Ms: at(0.5),
+      p99Ms: at(0.99),
+    });
+  }
+  return out;
+}
+
+function sayBudget(label: string, budget: StageBudget[]) {
+  say(`${label}: latency budget (mean; p50/p99 as bucket bounds, ms):`);
+  for (const b of budget)
+    say(`  ${b.stage.padEnd(15)} ${String(b.meanMs).padStart(8)}   <=${b.p50Ms} / <=${b.p99Ms}   (${b.count})`);
+}
+
 /** CPU seconds so far of each service, and of each broker JVM and Postgres process (for a phase's difference). */
 function saturationCpu(hub: Hub) {
   const services: Record<string, number> = {};
@@ -586,6 +659,7 @@ async function hubRun(
       say(`${label}: fixed rate ${rate} events/s (60% of max) for ${phaseS.toFixed(0)} s`);
       const samples: Record<string, number[]> = Object.fromEntries(SERVICES.map((s) => [s, []]));
       const phaseStart = performance.now();
+      const stages0 = await scrapeStages(b.hub);
       const sampler = setInterval(() => {
         for (const s of SERVICES) samples[s]!.push(procStats(pidOf(b.hub, s)).rssMb);
         // Progress: a soak is quiet for minutes otherwise.
@@ -601,7 +675,9 @@ async function hubRun(
         events: produced,
         deliveries: r60.unique,
         latency: latencyOf(r60.latencies),
+        budget: stageBudget(stages0, await scrapeStages(b.hub)),
       };
+      sayBudget(`${label} at 60%`, result.rate60.budget!);
       if (opts.soakS) result.soak = { seconds: opts.soakS, rssMb: samples };
     }
     Object.assign(result, serviceStats(b.hub));
@@ -755,13 +831,16 @@ async function idleRun(kafka: Kafka, brokers: string, adminUrl: string, sub: Sub
         .join(', ')}`,
     );
     await sub.reset();
+    const stages0 = await scrapeStages(b.hub);
     const produced = await produceAtRate(kafka, b.ingest, 10, 20, 1);
     const rep = await waitDeliveries(sub, produced, `${label} at 10 events/s`);
     const latency = latencyOf(rep.latencies);
+    const budget = stageBudget(stages0, await scrapeStages(b.hub));
+    sayBudget(`${label} at 10 events/s`, budget);
     say(
       `${label} at 10 events/s: ${produced} events, p50/p95/p99/max ${latency ? `${latency.p50}/${latency.p95}/${latency.p99}/${latency.max}` : '-'} ms`,
     );
-    return { cpuPercent: percent, latency };
+    return { cpuPercent: percent, latency, budget };
   } finally {
     await b.stop();
   }

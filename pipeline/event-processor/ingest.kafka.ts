@@ -299,7 +299,12 @@ export async function startIngest(opts: IngestOptions): Promise<IngestRunner> {
   ): Promise<HandlerResult[]> => {
     const fetchedAt = now();
     const results: HandlerResult[] = [];
+    const stages = opts.metrics?.stages;
+    const ingestWait = stages?.labels('ingest_wait');
     for (const m of messages) {
+      // The producer's timestamp (CreateTime) to this chunk's start: the wait before the hub saw the event.
+      const producedAt = Number(m.timestamp);
+      if (ingestWait && producedAt > 0) ingestWait.observe(Math.max(0, fetchedAt - producedAt) / 1000);
       const record: IngestRecord = { key: m.key, value: m.value, headers: m.headers };
       const source = { topic, partition, offset: m.offset };
       // A transient registry failure rejects here: the partition waits for the registry (nothing was produced yet).
@@ -340,6 +345,15 @@ export async function startIngest(opts: IngestOptions): Promise<IngestRunner> {
     }
     const committedAt = now();
     opts.metrics?.transactionSeconds.observe((committedAt - started) / 1000);
+    if (stages) {
+      // Per event, so the budget's stages weigh alike: every event of the chunk waited for all of it.
+      const process = stages.labels('ep_process');
+      const transaction = stages.labels('ep_transaction');
+      for (let i = 0; i < messages.length; i++) {
+        process.observe((started - fetchedAt) / 1000);
+        transaction.observe((committedAt - started) / 1000);
+      }
+    }
     return results;
   };
 

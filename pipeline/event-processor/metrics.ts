@@ -1,9 +1,12 @@
 /** Prometheus metrics of the event-processor. */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { stageHistogram } from '../shared/metrics/stages';
 
 export function createEventProcessorMetrics(registry = new Registry()) {
   return {
     registry,
+    /** The latency budget (shared/metrics/stages.ts). */
+    stages: stageHistogram(registry),
     recordsIn: new Counter({
       name: 'hub_ingest_records_total',
       help: 'Ingest records processed (committed), by topic and input format (or "poison")',

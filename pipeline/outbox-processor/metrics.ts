@@ -1,9 +1,12 @@
 /** Prometheus metrics of the outbox processor. */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { stageHistogram } from '../shared/metrics/stages';
 
 export function createOutboxMetrics(registry = new Registry()) {
   return {
     registry,
+    /** The latency budget (shared/metrics/stages.ts). */
+    stages: stageHistogram(registry),
     outcomes: new Counter({
       name: 'hub_outbox_deliveries_total',
       help: 'Outbox records by final outcome and last status class',

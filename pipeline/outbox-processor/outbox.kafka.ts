@@ -161,6 +161,8 @@ export function dltHeaders(
 
 export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<OutboxConsumer> {
   const { log, metrics } = opts;
+  const outboxWait = metrics.stages.labels('outbox_wait');
+  const httpStage = metrics.stages.labels('http');
   const tracker = new OffsetTracker();
   const total = new Semaphore(opts.maxInFlight);
   const perPartition = new Map<string, Semaphore>();
@@ -504,6 +506,7 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
   ) => {
     const { event, tenantId, subscriptionId } = item;
     const summary = { topic, partition, offset: message.offset, eventId: event.id, tenantId, subscriptionId, ms };
+    if ('tries' in outcome) for (const t of outcome.tries ?? []) httpStage.observe(Math.max(0, t.durationMs) / 1000);
     // The ledger's records are made now (or when the lane park was decided), before the DLT produce: the
     // dlt-processor's later outcome for this delivery is then always the newer one.
     const ledgerRecords = ledger
@@ -568,6 +571,9 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
     fetchedIn: number,
   ): Promise<typeof ABANDONED | undefined> => {
     const dequeuedAt = performance.now();
+    // The budget's outbox_wait: the event-processor's fetch (hub-received-at) to this dequeue.
+    const receivedAt = Date.parse(headerString(message.headers?.[HUB_HEADERS.receivedAt] as never) ?? '');
+    if (!Number.isNaN(receivedAt)) outboxWait.observe(Math.max(0, Date.now() - receivedAt) / 1000);
     const decoded = decode(message);
     if (!decoded.ok) {
       await toDlt(topic, partition, message, { failure: permanent('OUTBOX.MALFORMED', decoded.reason), attempts: 0 });
