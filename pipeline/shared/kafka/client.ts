@@ -1,5 +1,6 @@
 /** kafkajs client factory: one place for brokers, client id, TLS/SASL and routing kafkajs logs to pino. */
 import { Kafka, type KafkaConfig, logLevel, type SASLOptions } from 'kafkajs';
+import './kafkajs-coordinator-cache';
 import './kafkajs-idle-fix';
 
 export type KafkaLogLevel = 'error' | 'warn' | 'info' | 'debug';
