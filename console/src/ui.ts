@@ -169,6 +169,7 @@ export function DetailHead(props: {
 }) {
   return html`<p><a href=${props.back}>← ${props.backLabel}</a></p>
     <h1 tabindex="-1">${props.title} <code>${props.id}</code></h1>
+    <p><button type="button" onClick=${props.loaded.reload}>Refresh</button></p>
     <${Problem} error=${props.loaded.error} />
     ${props.loaded.loading && !props.loaded.data ? html`<${Loading} what=${props.what} />` : null}`;
 }

@@ -66,8 +66,9 @@ export function FailuresPage({ tenant, route }: PageProps) {
     ${
       result
         ? html`<${Notice} kind=${result.delivered ? 'ok' : 'info'}>
-          Replayed <code>${result.eventId}</code>: <${Status} s=${result.status} />
-          ${result.statusCode ? ` HTTP ${result.statusCode}` : ''}${result.errorCode ? ` ${result.errorCode}` : ''} in ${result.durationMs} ms
+          Replayed <code>${result.eventId}</code>: <${Status} s=${result.delivered ? 'DELIVERED' : 'NOT DELIVERED'} />
+          ${result.statusCode ? ` HTTP ${result.statusCode}` : ''}${result.errorCode ? ` ${result.errorCode}` : ''} in ${result.durationMs} ms;
+          the failure is now <${Status} s=${result.status} />
           ${result.reason ? html`<br />${result.reason}` : null}
         <//>`
         : null
