@@ -138,7 +138,7 @@ function EventPage({ eventId }: { eventId: string }) {
         <ol class="chain">${d.e.chain.map(
           (c) => html`<li><${Time} iso=${c.at} /> <strong>${c.stage}</strong>
             ${c.matches !== undefined ? ` ${c.matches} subscription(s) matched` : ''}
-            ${c.subscriptionId ? html` → <code>${c.subscriptionId.slice(0, 8)}</code>` : null}
+            ${c.subscriptionId ? html` → <code title=${c.subscriptionId}>…${c.subscriptionId.slice(-8)}</code>` : null}
             ${c.statusCode !== undefined && c.statusCode !== null ? ` HTTP ${c.statusCode}` : ''}
             ${c.errorCode ? ` ${c.errorCode}` : ''}${c.status ? ` ${c.status}` : ''}${c.reason ? ` (${c.reason})` : ''}</li>`,
         )}</ol>

@@ -84,7 +84,7 @@ export function FailuresPage({ tenant, route }: PageProps) {
         <td><a href=${`#/events/${encodeURIComponent(f.eventId)}`}><code>${f.eventId}</code></a></td>
         <td><${Status} s=${f.status} /></td>
         <td>${f.eventType ?? '—'}</td>
-        <td><a href=${`#/subscriptions/${encodeURIComponent(f.subscriptionId)}`}><code>${f.subscriptionId.slice(0, 8)}</code></a></td>
+        <td><a href=${`#/subscriptions/${encodeURIComponent(f.subscriptionId)}`} title=${f.subscriptionId}><code>…${f.subscriptionId.slice(-8)}</code></a></td>
         ${tenant ? null : html`<td>${f.tenantId}</td>`}
         <td class="num">${f.attempts}</td>
         <td>${f.lastStatusCode ?? ''} ${f.lastErrorCode ?? ''}${f.reason ? html`<br /><small class="muted">${f.reason}</small>` : null}</td>
