@@ -6,6 +6,9 @@ import type { ChangeAuditQuery } from '../shared/change-audit/change-audit';
 import { createApp, type HubApp, type ReadinessResult } from '../shared/http/create-app';
 import type { Logger } from '../shared/logging/logger';
 import type { FailureStore } from '../shared/parked/failure-store';
+import { type ConsoleApiDeps, registerConsoleApi } from './console/api';
+import type { ConsoleAssets } from './console/assets';
+import { registerConsoleStatic } from './console/static';
 import type { createReplayJobs } from './replay-jobs';
 import { registerChangeAuditRoutes } from './routes/change-audit';
 import { registerFailedEventRoutes } from './routes/failed-events';
@@ -24,6 +27,8 @@ export async function buildDltApi(deps: {
   ledger?: LedgerApiDeps;
   /** The change audit (`GET /v1/audit`): ChangeAuditQueryPrisma. */
   changeAudit?: ChangeAuditQuery;
+  /** The operator console at /console: its built files (undefined: not built, 503) and its forwarding API. */
+  console?: { assets: ConsoleAssets | undefined; api: ConsoleApiDeps };
   rateLimitPerMinute?: number;
   ready?: () => boolean | ReadinessResult | Promise<boolean | ReadinessResult>;
 }): Promise<HubApp> {
@@ -35,6 +40,7 @@ export async function buildDltApi(deps: {
     ready: deps.ready,
   });
   const verifier = createApiKeyVerifier(deps.apiKeys, 30_000);
+  if (deps.console) registerConsoleStatic(app, deps.console.assets);
   await app.register(async (api) => {
     await api.register(apiKeyAuth, {
       store: deps.apiKeys,
@@ -49,6 +55,7 @@ export async function buildDltApi(deps: {
     registerLaneRoutes(api as unknown as HubApp, { store: deps.store });
     if (deps.ledger) registerLedgerRoutes(api as unknown as HubApp, deps.ledger);
     if (deps.changeAudit) registerChangeAuditRoutes(api as unknown as HubApp, { query: deps.changeAudit });
+    if (deps.console) registerConsoleApi(api as unknown as HubApp, deps.console.api);
   });
   await app.ready();
   return app;

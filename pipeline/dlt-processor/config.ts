@@ -80,6 +80,17 @@ export const dltConfigSchema = z.object({
   MIGRATE_ON_START: env
     .bool(false)
     .describe('Apply pending migrations at start (normally the launcher or `npm run migrate` does it).'),
+  SUBSCRIPTION_API_URL: z
+    .url()
+    .optional()
+    .describe(
+      "The subscription-api's base URL: the operator console's subscription pages call it through `/console/api/subscriptions` with the caller's key (the launcher sets it); unset, those pages answer 503.",
+    ),
+  CONSOLE_DIR: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('Folder of the built operator console served at `/console` (default `dist/console` of this checkout).'),
   STATS_REFRESH_MS: env
     .int(5000, 100)
     .describe('How often the status gauges (`hub_dlt_failed_events`, …) are refreshed.'),

@@ -33,6 +33,7 @@ import { topicNames } from '../shared/topics';
 import { buildDltApi } from './app';
 import { startCleanup } from './cleanup';
 import { loadDltConfig } from './config';
+import { defaultConsoleDir, loadConsoleAssets } from './console/assets';
 import { startDltConsumer } from './dlt.kafka';
 import { startLedgerWriter } from './ledger-writer.kafka';
 import { createDltMetrics, startStatusGauges } from './metrics';
@@ -138,6 +139,11 @@ async function main(): Promise<void> {
   const gauges = startStatusGauges({ metrics, store, intervalMs: config.STATS_REFRESH_MS, log });
   void gauges.refresh();
 
+  const consoleDir = config.CONSOLE_DIR ?? defaultConsoleDir();
+  const consoleAssets = loadConsoleAssets(consoleDir);
+  // Not an error for the pipeline (deliveries and the API work); the console page itself says what to do.
+  if (!consoleAssets) log.info({ consoleDir }, 'operator console not built (npm run build): /console answers 503');
+
   let shuttingDown = false;
   let consumer: Awaited<ReturnType<typeof startDltConsumer>> | undefined;
   const app = await buildDltApi({
@@ -149,6 +155,7 @@ async function main(): Promise<void> {
     jobs,
     ledger: ledgerApi,
     changeAudit: new ChangeAuditQueryPrisma(prisma),
+    console: { assets: consoleAssets, api: { subscriptionApiUrl: config.SUBSCRIPTION_API_URL } },
     rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE || undefined,
     ready: () => ({
       ready: !shuttingDown && directory.isReady() && consumer !== undefined && !consumer.paused(),

@@ -364,6 +364,11 @@ export async function startHub(opts: StartHubOptions = {}): Promise<Hub> {
       }
     };
 
+    // The operator console (served by the dlt-processor) forwards its subscription calls to the subscription-api.
+    const consoleEnv = (name: ServiceName): Record<string, string> =>
+      name === 'dlt-processor' && ports.has('subscription-api')
+        ? { SUBSCRIPTION_API_URL: `http://${urlHost(host)}:${ports.get('subscription-api')}` }
+        : {};
     const spawnInstance = (name: ServiceName, port: number, id?: number): ServiceInstance => {
       const instanceId = id ?? nextId.get(name) ?? 0;
       if (id === undefined) nextId.set(name, instanceId + 1);
@@ -376,6 +381,7 @@ export async function startHub(opts: StartHubOptions = {}): Promise<Hub> {
         env: {
           ...base,
           ...env,
+          ...consoleEnv(name),
           ...opts.serviceEnv?.[name],
           PORT: String(port),
           // The first instance keeps the announced gRPC port; more instances take any free one.
