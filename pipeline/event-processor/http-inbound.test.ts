@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import pino from 'pino';
+import { anInboundSource } from '../../test/fixtures/inbound-sources';
 import { generateHubKeySpec, parseHubKeys, SecretBox } from '../shared/crypto/secret-box';
 import { createApp, type HubApp } from '../shared/http/create-app';
 import type { InboundSourceRecord } from '../shared/inbound/inbound-source';
@@ -11,25 +12,7 @@ const box = new SecretBox(parseHubKeys(generateHubKeySpec('t')));
 const SECRET = 'gh-secret-123456';
 const github = (o: Partial<InboundSourceRecord> = {}): InboundSourceRecord => {
   const id = o.id ?? '01900000-0000-7000-8000-0000000000a1';
-  return {
-    id,
-    tenantId: 'tenant-a',
-    name: 'gh',
-    verification: { scheme: 'GITHUB' },
-    secrets: { current: box.seal(SECRET, id) },
-    allowedCidrs: [],
-    dedupe: { header: 'X-GitHub-Delivery' },
-    mapping: {
-      eventType: { header: 'X-GitHub-Event' },
-      resourceType: { value: 'WEBHOOK' },
-      operationType: { value: 'RECEIVED' },
-      sourceService: { value: 'github' },
-    },
-    version: 1,
-    createdAt: new Date(0),
-    updatedAt: new Date(0),
-    ...o,
-  };
+  return anInboundSource({ id, secrets: { current: box.seal(SECRET, id) }, ...o });
 };
 
 let app: HubApp;

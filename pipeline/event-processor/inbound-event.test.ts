@@ -1,25 +1,21 @@
+import { anInboundSource } from '../../test/fixtures/inbound-sources';
 import type { InboundSourceRecord } from '../shared/inbound/inbound-source';
 import { buildInboundEvent, inboundEventId } from './inbound-event';
 
-const source = (o: Partial<InboundSourceRecord> = {}): InboundSourceRecord => ({
-  id: '01900000-0000-7000-8000-000000000001',
-  tenantId: 'tenant-a',
-  name: 'stripe',
-  verification: { scheme: 'STRIPE', toleranceSeconds: 300 },
-  secrets: { current: 'sealed' },
-  allowedCidrs: [],
-  dedupe: { jsonPointer: '/id' },
-  mapping: {
-    eventType: { jsonPointer: '/type' },
-    resourceType: { value: 'INVOICE' },
-    operationType: { jsonPointer: '/data/object/status' },
-    sourceService: { value: 'stripe' },
-  },
-  version: 1,
-  createdAt: new Date(0),
-  updatedAt: new Date(0),
-  ...o,
-});
+const source = (o: Partial<InboundSourceRecord> = {}): InboundSourceRecord =>
+  anInboundSource({
+    id: '01900000-0000-7000-8000-000000000001',
+    name: 'stripe',
+    verification: { scheme: 'STRIPE', toleranceSeconds: 300 },
+    dedupe: { jsonPointer: '/id' },
+    mapping: {
+      eventType: { jsonPointer: '/type' },
+      resourceType: { value: 'INVOICE' },
+      operationType: { jsonPointer: '/data/object/status' },
+      sourceService: { value: 'stripe' },
+    },
+    ...o,
+  });
 const NOW = new Date('2026-12-01T10:00:00.000Z');
 
 describe('buildInboundEvent', () => {
