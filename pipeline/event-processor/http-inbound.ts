@@ -201,7 +201,8 @@ export async function registerHttpInbound(app: HubApp, opts: HttpInboundOptions)
           }
         }
         opts.metrics?.inboundRequests.inc({ outcome });
-        log.info({ eventId: built.event.id, tenantId: source.tenantId, outcome }, 'inbound webhook received');
+        // debug when it went well (habit 6); refusals and failures are logged above at info/warn.
+        log.debug({ eventId: built.event.id, tenantId: source.tenantId, outcome }, 'inbound webhook received');
         return outcome === 'duplicate'
           ? reply.code(200).send({ id: built.event.id, duplicate: true })
           : reply.code(202).send({ id: built.event.id });
