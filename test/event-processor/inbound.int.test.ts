@@ -8,6 +8,7 @@
  *   refused:     tampered body, wrong secret, stale timestamp, disallowed IP, unknown source -> 4xx problem+json;
  *                a valid sentinel sent afterwards is the only record of that tenant on the ingest topic
  *   dedupe:      the same vendor delivery sent again (and twice at once) -> 200 duplicate, 1 record, 1 delivery
+ *   poison:      oversized body 413, signed invalid JSON 400 with the field, a header bomb 431; the edge keeps serving
  */
 import { randomUUID } from 'node:crypto';
 import pino from 'pino';
@@ -58,6 +59,7 @@ beforeAll(async () => {
     DATABASE_URL: db.url,
     HUB_ENCRYPTION_KEYS: hub.keySpec,
     INBOUND_SOURCE_CACHE_TTL_MS: '0',
+    INBOUND_BODY_LIMIT_BYTES: String(64 * 1024),
   });
   processor = await startEventProcessor(config, pino({ level: config.LOG_LEVEL }));
   await waitFor(() => processor.directory.get(sub.id), { what: 'the subscription in the event-processor' });
@@ -223,5 +225,35 @@ describe('inbound webhooks (event-processor POST /v1/inbound/{sourceId})', () =>
     expect(records.filter((r) => r.headers.ce_id === id)).toHaveLength(1);
     await waitFor(() => deliveredWithId(sentinel.body.id as string).length === 1, { what: 'the sentinel delivery' });
     await waitFor(() => deliveredWithId(id).length === 1, { what: 'the one delivery of the retried event' });
+  });
+
+  it('answers poison with 4xx and keeps serving: oversized body, signed invalid JSON, a header bomb', async () => {
+    const stripe = await aSource({ scheme: 'STRIPE', toleranceSeconds: 300 });
+    const big = vendorRequest('STRIPE', stripe.secret, {
+      deliveryId: 'evt_big',
+      body: JSON.stringify({ id: 'evt_big', type: 'x', pad: 'x'.repeat(70 * 1024) }),
+    });
+    expect(await send(stripe.url, big)).toMatchObject({ status: 413, type: expect.stringMatching(/problem\+json/) });
+    const notJson = vendorRequest('STRIPE', stripe.secret, {
+      deliveryId: 'evt_bad',
+      body: '{"id": "evt_bad", "type":',
+    });
+    const bad = await send(stripe.url, notJson);
+    expect(bad).toMatchObject({ status: 400, body: { errors: [{ path: 'dedupe' }, { path: 'mapping.eventType' }] } });
+    const bomb: Record<string, string> = { ...notJson.headers };
+    for (let i = 0; i < 400; i++) bomb[`x-bomb-${i}`] = 'y'.repeat(100);
+    const bombed = await fetch(stripe.url, { method: 'POST', headers: bomb, body: notJson.body }).then(
+      (r) => r.status,
+      () => 'closed',
+    );
+    expect(bombed).toBe(431);
+
+    // Still serving: a valid delivery is accepted, and it is the only record of this source on the ingest topic.
+    const ok = await send(stripe.url, vendorRequest('STRIPE', stripe.secret, { deliveryId: `evt_${randomUUID()}` }));
+    expect(ok.status).toBe(202);
+    const records = await consumeUntil(ingestTopic, (r) => r.headers.ce_id === ok.body.id);
+    expect(records.filter((r) => r.headers.ce_inboundsource === stripe.id).map((r) => r.headers.ce_id)).toEqual([
+      ok.body.id,
+    ]);
   });
 });
