@@ -3,6 +3,7 @@
  *
  *   /healthz /readyz /metrics /openapi.json /docs         (no auth)
  *   /v1/api-keys, /v1/event-types, /v1/subscriptions      (API key, per-key rate limit)
+ *   /v1/inbound-sources                                   (same; when an inbound-source service is given)
  */
 import type { Registry } from 'prom-client';
 import { apiKeyAuth, createApiKeyVerifier } from '../pipeline/shared/auth/api-key-auth';
@@ -10,7 +11,9 @@ import { registerApiKeyRoutes } from '../pipeline/shared/auth/api-key-routes';
 import type { ApiKeyStore } from '../pipeline/shared/auth/api-key-store';
 import { createApp, type HubApp, type ReadinessResult } from '../pipeline/shared/http/create-app';
 import type { Logger } from '../pipeline/shared/logging/logger';
+import type { InboundSourceService } from './inbound-sources';
 import { registerEventTypeRoutes } from './routes/event-types';
+import { registerInboundSourceRoutes } from './routes/inbound-sources';
 import { registerSubscriptionRoutes } from './routes/subscriptions';
 import type { SubscriptionService } from './service';
 
@@ -19,6 +22,7 @@ export interface SubscriptionApiDeps {
   registry?: Registry;
   apiKeys: ApiKeyStore;
   service: SubscriptionService;
+  inboundSources?: InboundSourceService;
   bodyLimitBytes?: number;
   rateLimitPerMinute?: number;
   apiKeyCacheTtlMs?: number;
@@ -45,6 +49,7 @@ export async function buildSubscriptionApi(deps: SubscriptionApiDeps): Promise<H
     registerApiKeyRoutes(scoped, { store: deps.apiKeys, verifier });
     registerEventTypeRoutes(scoped, deps.service);
     registerSubscriptionRoutes(scoped, deps.service);
+    if (deps.inboundSources) registerInboundSourceRoutes(scoped, deps.inboundSources);
   });
   await app.ready();
   return app;

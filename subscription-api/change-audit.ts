@@ -16,6 +16,7 @@ import {
   changedFieldNames,
   SYSTEM_ACTOR,
 } from '../pipeline/shared/change-audit/change-audit';
+import type { InboundSourceRecord } from '../pipeline/shared/inbound/inbound-source';
 import type { EventTypeRecord, SubscriptionRecord } from './ports';
 
 const BOOKKEEPING = ['id', 'version', 'createdAt', 'updatedAt'] as const;
@@ -77,5 +78,36 @@ export function eventTypeAuditEntry(
     resourceType: 'event_type',
     resourceId: (after ?? before)!.id,
     version: null,
+  };
+}
+
+/**
+ * The audit entry of an inbound-source change (before undefined = created, after undefined = deleted); a changed
+ * current secret is a rotation. Field names only: `secrets.current`, never the sealed value.
+ */
+export function inboundSourceAuditEntry(
+  before: InboundSourceRecord | undefined,
+  after: InboundSourceRecord | undefined,
+  actor: ChangeActor = SYSTEM_ACTOR,
+): ChangeAuditEntry {
+  const r = (after ?? before)!;
+  const changedFields = after
+    ? changedFieldNames(before, after, { ignore: BOOKKEEPING, nested: ['verification', 'secrets', 'mapping'] })
+    : [];
+  const action: ChangeAction = !after
+    ? 'inbound_source.deleted'
+    : !before
+      ? 'inbound_source.created'
+      : before.secrets?.current !== after.secrets?.current
+        ? 'inbound_source.secret_rotated'
+        : 'inbound_source.updated';
+  return {
+    tenantId: r.tenantId,
+    actor,
+    action,
+    changedFields,
+    resourceType: 'inbound_source',
+    resourceId: r.id,
+    version: r.version,
   };
 }

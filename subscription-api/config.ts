@@ -46,6 +46,12 @@ export const subscriptionApiEnv = z.object({
   SECRET_ROTATION_OVERLAP_HOURS: env
     .int(24, 0, 24 * 30)
     .describe('After a signing-secret rotation, the old secret keeps signing alongside the new one this long.'),
+  INBOUND_PUBLIC_BASE_URL: z
+    .url()
+    .default('http://localhost:8081')
+    .describe(
+      "Public base URL of the event-processor's HTTP server, as vendors reach it: inbound sources show `<this>/v1/inbound/<id>` as the URL to configure at the vendor.",
+    ),
   RELAY_INTERVAL_MS: env
     .int(250, 10, 60_000)
     .describe('Poll interval of the changelog relay while it cannot LISTEN (with LISTEN/NOTIFY it is woken on every change and polls every 5 s as a safety net).'),

@@ -25,6 +25,8 @@ import { loadSubscriptionApiConfig } from './config';
 import { DeliveryStatusReaderPrisma } from './delivery-status.prisma';
 import { EventTypeRepositoryPrisma } from './event-type-repository.prisma';
 import { startSubscriptionApiGrpc } from './grpc/server.grpc';
+import { InboundSourceRepositoryPrisma } from './inbound-source-repository.prisma';
+import { createInboundSourceService } from './inbound-sources';
 import { createSubscriptionService } from './service';
 import { SubscriptionRepositoryPrisma } from './subscription-repository.prisma';
 
@@ -92,11 +94,12 @@ async function main(): Promise<void> {
 
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  const box = new SecretBox(parseHubKeys(config.HUB_ENCRYPTION_KEYS));
   const service = createSubscriptionService({
     subscriptions: new SubscriptionRepositoryPrisma(prisma),
     eventTypes: new EventTypeRepositoryPrisma(prisma),
     deliveryStatus: new DeliveryStatusReaderPrisma(prisma),
-    box: new SecretBox(parseHubKeys(config.HUB_ENCRYPTION_KEYS)),
+    box,
     endpointPolicy: {
       allowHosts: config.ENDPOINT_ALLOW_HOSTS,
       requireHttps: config.ENDPOINT_REQUIRE_HTTPS,
@@ -110,6 +113,12 @@ async function main(): Promise<void> {
     registry,
     apiKeys,
     service,
+    inboundSources: createInboundSourceService({
+      repository: new InboundSourceRepositoryPrisma(prisma),
+      box,
+      rotationOverlapMs: config.SECRET_ROTATION_OVERLAP_HOURS * 3600_000,
+      publicBaseUrl: config.INBOUND_PUBLIC_BASE_URL,
+    }),
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
     rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE,
     apiKeyCacheTtlMs: config.API_KEY_CACHE_TTL_MS,

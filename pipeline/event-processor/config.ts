@@ -2,6 +2,7 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { commonEnv, env, grpcEnv, ledgerEnv, loadConfig } from '../shared/config/load-config';
+import { parseHubKeys } from '../shared/crypto/secret-box';
 import { DEFAULT_INGEST_TOPIC } from '../shared/topics';
 import { DEFAULT_MAX_EVENT_BYTES } from './decode-input';
 
@@ -79,6 +80,35 @@ export const eventProcessorEnv = z.object({
     .int(30_000, 0)
     .describe('How long a verified API key is cached; revocations apply within this.'),
   RATE_LIMIT_PER_MINUTE: env.int(6000, 1).describe('HTTP ingest requests per API key and minute (429 above).'),
+  HUB_ENCRYPTION_KEYS: z
+    .string()
+    .min(1)
+    .optional()
+    .superRefine((spec, ctx) => {
+      if (spec === undefined) return;
+      try {
+        parseHubKeys(spec);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : 'invalid key spec' });
+      }
+    })
+    .describe(
+      '`<keyId>:<base64 of 32 bytes>[,…]`, the same keys as the subscription-api: opens inbound-source secrets. Unset (or no `DATABASE_URL`): `POST /v1/inbound/{sourceId}` is not served.',
+    ),
+  INBOUND_BODY_LIMIT_BYTES: env
+    .int(1024 * 1024, 1024, 16 * 1024 * 1024)
+    .describe('Body size limit of an inbound webhook (413 above; the event must also fit `MAX_EVENT_BYTES`).'),
+  INBOUND_RATE_LIMIT_PER_MINUTE: env
+    .int(6000, 1)
+    .describe('Inbound webhooks per source and minute (429 with `Retry-After` above).'),
+  INBOUND_DEDUPE_WINDOW_HOURS: env
+    .int(72, 1, 24 * 30)
+    .describe(
+      "How long a vendor's delivery id is remembered: a retry within it is answered 200 and not produced again (Stripe retries for up to 3 days).",
+    ),
+  INBOUND_SOURCE_CACHE_TTL_MS: env
+    .int(5000, 0, 600_000)
+    .describe('How long an inbound source is cached; changes (secret rotation, allow-list, delete) apply within this.'),
   SHUTDOWN_GRACE_MS: env
     .int(15_000, 0)
     .describe('On SIGTERM: time to finish and commit the running chunk before the process exits anyway.'),

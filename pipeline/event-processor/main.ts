@@ -2,7 +2,7 @@
  * event-processor entry point — wiring only.
  *
  *   config ─▶ topics (outbox x4, quarantine, audit, ingest, subscriptions) ─▶ HTTP (/healthz, /readyz, /metrics,
- *   POST /v1/events when DATABASE_URL is set) ─▶ subscription directory, wait until caught up ─▶ transactional
+ *   POST /v1/events when DATABASE_URL is set, POST /v1/inbound/{sourceId} when HUB_ENCRYPTION_KEYS is too) ─▶ subscription directory, wait until caught up ─▶ transactional
  *   ingest consumer ─▶ ready.   SIGTERM: stop HTTP, finish + commit the running chunk, leave the group, flush audit.
  */
 import type { Kafka, Producer } from 'kafkajs';
@@ -14,6 +14,7 @@ import { kafkaAuditProducer } from '../shared/audit/audit.kafka';
 import { createApiKeyVerifier } from '../shared/auth/api-key-auth';
 import { ApiKeyStorePrisma } from '../shared/auth/api-key-store.prisma';
 import { grpcTls } from '../shared/config/load-config';
+import { parseHubKeys, SecretBox } from '../shared/crypto/secret-box';
 import { errorMessage } from '../shared/errors';
 import type { GrpcServer } from '../shared/grpc/server.grpc';
 import { createApp, type HubApp } from '../shared/http/create-app';
@@ -25,7 +26,9 @@ import { topicNames } from '../shared/topics';
 import { type EventProcessorConfig, loadEventProcessorConfig } from './config';
 import { decodeRecord } from './decode-input';
 import { createEventHandler } from './handler';
+import { registerHttpInbound } from './http-inbound';
 import { registerHttpIngest } from './http-ingest';
+import { cachedInboundSources, prismaInboundDedupe } from './inbound-sources.prisma';
 import { startIngestGrpc } from './ingest.grpc';
 import { type IngestRunner, startIngest } from './ingest.kafka';
 import { kafkaIngestPublisher } from './ingest-publisher.kafka';
@@ -94,6 +97,7 @@ export async function startEventProcessor(
 
   const producers: Producer[] = [];
   let grpc: GrpcServer | undefined;
+  let pruneTimer: NodeJS.Timeout | undefined;
   const prisma = config.DATABASE_URL
     ? createPrismaClient(config.DATABASE_URL, { poolSize: 4, applicationName: 'event-processor' })
     : undefined;
@@ -118,6 +122,26 @@ export async function startEventProcessor(
       rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE,
       metrics,
     });
+    if (config.HUB_ENCRYPTION_KEYS) {
+      const dedupe = prismaInboundDedupe(prisma, { windowMs: config.INBOUND_DEDUPE_WINDOW_HOURS * 3600_000 });
+      await registerHttpInbound(app, {
+        sources: cachedInboundSources(prisma, config.INBOUND_SOURCE_CACHE_TTL_MS),
+        dedupe,
+        publisher,
+        box: new SecretBox(parseHubKeys(config.HUB_ENCRYPTION_KEYS)),
+        bodyLimitBytes: config.INBOUND_BODY_LIMIT_BYTES,
+        maxEventBytes: config.MAX_EVENT_BYTES,
+        rateLimitPerMinute: config.INBOUND_RATE_LIMIT_PER_MINUTE,
+        metrics,
+      });
+      // Delivery ids older than the window are only clutter; several instances pruning at once is harmless.
+      pruneTimer = setInterval(() => {
+        dedupe.prune().catch((err) => log.warn({ err: errorMessage(err) }, 'pruning inbound delivery ids failed'));
+      }, 600_000);
+      pruneTimer.unref();
+    } else {
+      log.info('HUB_ENCRYPTION_KEYS is not set: inbound webhooks (POST /v1/inbound/{sourceId}) are disabled');
+    }
     if (config.GRPC_ENABLED) {
       grpc = await startIngestGrpc({
         host: config.GRPC_HOST,
@@ -213,6 +237,7 @@ export async function startEventProcessor(
     stop() {
       stopping ??= (async () => {
         phase = 'stopping';
+        clearInterval(pruneTimer);
         await Promise.all([
           app.close().catch((err) => log.warn({ err: errorMessage(err) }, 'HTTP close failed')),
           grpc?.close(),

@@ -70,6 +70,18 @@ export function createEventProcessorMetrics(registry = new Registry()) {
       labelNames: ['mode'],
       registers: [registry],
     }),
+    inboundRequests: new Counter({
+      name: 'hub_inbound_requests_total',
+      help: 'Inbound webhooks that passed verification, by outcome (accepted, duplicate, unavailable)',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    inboundRefused: new Counter({
+      name: 'hub_inbound_refused_total',
+      help: 'Inbound webhooks refused (nothing produced), by reason (bad_signature, timestamp_out_of_tolerance, ...)',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
   };
 }
 export type EventProcessorMetrics = ReturnType<typeof createEventProcessorMetrics>;

@@ -350,6 +350,8 @@ export async function startHub(opts: StartHubOptions = {}): Promise<Hub> {
       // kafkajs prints a partitioner notice on every producer; the services all use the default partitioner.
       KAFKAJS_NO_PARTITIONER_WARNING: '1',
       SUBSCRIPTIONS_TOPIC_PARTITIONS: String(partitions),
+      // The URL inbound sources tell vendors to call: the event-processor as this machine reaches it.
+      INBOUND_PUBLIC_BASE_URL: `http://${urlHost(host)}:${ports.get('event-processor')}`,
       ...opts.env,
     };
     const base = opts.inheritEnv === false ? { PATH: process.env.PATH } : process.env;

@@ -5,52 +5,24 @@
  *
  * EXACTLY_ONCE_EVENTS sets the run size (default 20000 — the issue's figure; the reliability profile may raise it).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { join, resolve } from 'node:path';
 import { aRawEvent, rawRecord } from '../fixtures/platform-events';
 import { aSnapshot } from '../fixtures/subscriptions';
 import { consumeAll, testKafka, waitFor } from '../support/kafka';
-import { aScenario, type ProcessorScenario, publishSubscriptions } from './harness';
+import {
+  aScenario,
+  type ProcessorChild,
+  type ProcessorScenario,
+  publishSubscriptions,
+  spawnProcessor,
+  whileAlive,
+} from './harness';
 
 jest.setTimeout(300_000);
 
 const EVENTS = Number(process.env.EXACTLY_ONCE_EVENTS ?? 20_000);
 const TENANTS = 10;
-const ROOT = resolve(__dirname, '..', '..');
-
-interface Child {
-  proc: ChildProcess;
-  output: string[];
-  exited: Promise<number | null>;
-}
-
-function spawnProcessor(s: ProcessorScenario): Child {
-  const proc = spawn(
-    process.execPath,
-    ['-r', join(ROOT, 'test/support/swc-register.js'), join(ROOT, 'pipeline/event-processor/main.ts')],
-    {
-      cwd: ROOT,
-      env: {
-        PATH: process.env.PATH,
-        ...s.env,
-        LOG_LEVEL: 'info',
-        // Small transactions, several partitions at once: many commits in flight when the kill lands.
-        MAX_BATCH_RECORDS: '100',
-        CONCURRENCY: '3',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  const output: string[] = [];
-  const keep = (chunk: Buffer) => {
-    output.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-    if (output.length > 500) output.splice(0, output.length - 500);
-  };
-  proc.stdout!.on('data', keep);
-  proc.stderr!.on('data', keep);
-  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
-  return { proc, output, exited };
-}
+// Small transactions, several partitions at once: many commits in flight when the kill lands.
+const SMALL_TRANSACTIONS = { MAX_BATCH_RECORDS: '100', CONCURRENCY: '3' };
 
 /** Ingest offsets the processor's group has committed (= records whose fan-out is committed), summed. */
 async function committedInput(s: ProcessorScenario): Promise<number> {
@@ -64,20 +36,7 @@ async function committedInput(s: ProcessorScenario): Promise<number> {
   }
 }
 
-/** Waits for `p`, failing at once (with the child's last output) if the child exits first. */
-async function whileAlive<T>(c: Child, p: Promise<T>): Promise<T> {
-  const died = c.exited.then((code) => {
-    throw new Error(`the processor exited (code ${code}) early:\n${c.output.slice(-20).join('\n')}`);
-  });
-  died.catch(() => {});
-  try {
-    return await Promise.race([p, died]);
-  } catch (err) {
-    throw new Error(`${(err as Error).message}\n${c.output.slice(-20).join('\n')}`);
-  }
-}
-
-let child: Child | undefined;
+let child: ProcessorChild | undefined;
 afterEach(async () => {
   if (child && child.proc.exitCode === null && child.proc.signalCode === null) {
     child.proc.kill('SIGKILL');
@@ -115,7 +74,7 @@ describe('event-processor exactly-once fan-out', () => {
     await producer.disconnect();
 
     // First run: kill it hard once a good part, but not all, of the input is committed.
-    child = spawnProcessor(s);
+    child = spawnProcessor(s, SMALL_TRANSACTIONS);
     const killAt = Math.floor(EVENTS * 0.3);
     const before = await whileAlive(
       child,
@@ -134,7 +93,7 @@ describe('event-processor exactly-once fan-out', () => {
 
     // Restart with the same instance id: its transactional ids fence the dead incarnation and abort its open
     // transactions; consumption resumes from the committed offsets.
-    child = spawnProcessor(s);
+    child = spawnProcessor(s, SMALL_TRANSACTIONS);
     await whileAlive(
       child,
       waitFor(async () => (await committedInput(s)) === EVENTS, {

@@ -2,6 +2,8 @@
  * Event-processor test harness: a unique prefix, ingest topic and group per test; subscriptions published straight
  * onto the test's changelog topic (encodeSnapshot), so no subscription-api is needed; the real main wiring.
  */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { join, resolve } from 'node:path';
 import pino from 'pino';
 import { loadEventProcessorConfig } from '../../pipeline/event-processor/config';
 import { type EventProcessor, startEventProcessor } from '../../pipeline/event-processor/main';
@@ -105,4 +107,52 @@ export async function produceIngest(s: ProcessorScenario, records: FixtureRecord
     messages: records.map((r) => ({ key: r.key, value: r.value, headers: r.headers, partition: 0 })),
   });
   await producer.disconnect();
+}
+
+const ROOT = resolve(__dirname, '..', '..');
+
+export interface ProcessorChild {
+  proc: ChildProcess;
+  output: string[];
+  exited: Promise<number | null>;
+}
+
+/** The processor as a real child process (its own main.ts, env config), as a supervisor would run it. */
+export function spawnProcessor(s: ProcessorScenario, env: Record<string, string> = {}): ProcessorChild {
+  const proc = spawn(
+    process.execPath,
+    ['-r', join(ROOT, 'test/support/swc-register.js'), join(ROOT, 'pipeline/event-processor/main.ts')],
+    {
+      cwd: ROOT,
+      env: {
+        PATH: process.env.PATH,
+        ...s.env,
+        LOG_LEVEL: 'info',
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  const output: string[] = [];
+  const keep = (chunk: Buffer) => {
+    output.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+    if (output.length > 500) output.splice(0, output.length - 500);
+  };
+  proc.stdout!.on('data', keep);
+  proc.stderr!.on('data', keep);
+  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+  return { proc, output, exited };
+}
+
+/** Waits for `p`, failing at once (with the child's last output) if the child exits first. */
+export async function whileAlive<T>(c: ProcessorChild, p: Promise<T>): Promise<T> {
+  const died = c.exited.then((code) => {
+    throw new Error(`the processor exited (code ${code}) early:\n${c.output.slice(-20).join('\n')}`);
+  });
+  died.catch(() => {});
+  try {
+    return await Promise.race([p, died]);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n${c.output.slice(-20).join('\n')}`);
+  }
 }

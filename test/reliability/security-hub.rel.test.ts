@@ -211,9 +211,20 @@ describe('reliability 9-11: signing, tenant isolation, secrets', () => {
         path: `/v1/subscriptions/${bSub.id}`,
       });
 
+      h.step('11: an inbound source for B');
+      const bInbound = await callRoute(h.urls, b.key, {
+        method: 'POST',
+        api: 'subscriptionApi',
+        path: '/v1/inbound-sources',
+        body: { name: 'b github', verification: { scheme: 'GITHUB' } },
+      });
+      const bInboundSource = JSON.parse(bInbound.text) as { id?: string; secret?: { value?: string } };
+      if (bInboundSource.secret?.value) secrets.set('inbound secret B', bInboundSource.secret.value);
+
       const ctx = {
         a,
         b,
+        bInboundSourceId: bInboundSource.id ?? 'missing-inbound-source-id',
         bSubscriptionId: bSub.id,
         bApiKeyId: b.keyId,
         bFailedEventId: bFailed.id,

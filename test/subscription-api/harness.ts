@@ -28,11 +28,16 @@ import {
 import { DeliveryStatusReaderPrisma } from '../../subscription-api/delivery-status.prisma';
 import { EventTypeRepositoryPrisma } from '../../subscription-api/event-type-repository.prisma';
 import { type SubscriptionApiGrpcOptions, startSubscriptionApiGrpc } from '../../subscription-api/grpc/server.grpc';
+import { InboundSourceRepositoryPrisma } from '../../subscription-api/inbound-source-repository.prisma';
+import { createInboundSourceService } from '../../subscription-api/inbound-sources';
 import { createSubscriptionService } from '../../subscription-api/service';
 import { SubscriptionRepositoryPrisma } from '../../subscription-api/subscription-repository.prisma';
 import { createTestDatabase } from '../support/db';
 
 export const OPERATOR_KEY = `ihk_${randomUUID().replace(/-/g, '')}${randomUUID().replace(/-/g, '').slice(0, 11)}`;
+
+/** The event-processor's public base URL the harness's inbound sources report. */
+export const INBOUND_BASE_URL = 'https://hooks.hub.example';
 
 /** DNS stub for the SSRF policy: public-looking names resolve to public or internal addresses as listed. */
 export const DNS: Record<string, string[]> = {
@@ -131,6 +136,12 @@ export async function startHarness(
     registry: new Registry(),
     apiKeys,
     service,
+    inboundSources: createInboundSourceService({
+      repository: new InboundSourceRepositoryPrisma(db.prisma),
+      box,
+      rotationOverlapMs: 24 * 3600_000,
+      publicBaseUrl: INBOUND_BASE_URL,
+    }),
     bodyLimitBytes: opts.bodyLimitBytes ?? 32 * 1024,
     rateLimitPerMinute: 10_000,
   });

@@ -67,6 +67,8 @@ export interface ConsumedRecord {
 
 export interface ConsumeAllOptions {
   count: number;
+  /** Read until a record satisfies this (a sentinel) instead of until `count` records arrived. */
+  until?: (r: ConsumedRecord) => boolean;
   timeoutMs?: number;
   /** After reaching `count`, wait until no new record came for this long (to catch extras). */
   settleMs?: number;
@@ -96,6 +98,7 @@ export async function consumeAll(
     for (const topic of Array.isArray(topics) ? topics : [topics])
       await consumer.subscribe({ topic, fromBeginning: true });
     let lastAt = Date.now();
+    let sentinelSeen = false;
     await consumer.run({
       eachMessage: async ({
         topic,
@@ -106,18 +109,21 @@ export async function consumeAll(
         partition: number;
         message: KafkaMessage;
       }) => {
-        records.push({
+        const r: ConsumedRecord = {
           topic,
           partition,
           offset: message.offset,
           key: message.key?.toString() ?? null,
           value: message.value,
           headers: headersToStrings(message.headers),
-        });
+        };
+        records.push(r);
+        if (opts.until?.(r)) sentinelSeen = true;
         lastAt = Date.now();
       },
     });
-    await waitFor(() => records.length >= opts.count && Date.now() - lastAt >= (opts.settleMs ?? 0), {
+    const enough = () => (opts.until ? sentinelSeen : records.length >= opts.count);
+    await waitFor(() => enough() && Date.now() - lastAt >= (opts.settleMs ?? 0), {
       timeoutMs: opts.timeoutMs ?? 20_000,
       intervalMs: 50,
       what: `${opts.count} records on ${String(topics)} (got ${records.length})`,

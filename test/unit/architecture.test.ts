@@ -17,7 +17,7 @@ const SERVICES = [
   'subscription-api',
 ];
 const DOMAIN_FILE =
-  /(^|\/)(handler|build-request|classify-response|retry-policy|circuit-breaker|sign|decode-input|subscription-index|snapshot|envelope|routing|errors|outcome|topics|service)\.ts$/;
+  /(^|\/)(handler|build-request|classify-response|retry-policy|circuit-breaker|sign|decode-input|subscription-index|snapshot|envelope|routing|errors|outcome|topics|service|inbound-source|inbound-sources|inbound-verify|inbound-event)\.ts$/;
 const ADAPTER_FILE = /\.(kafka|prisma|undici|fastify|http)\.ts$|(^|\/)main\.ts$/;
 const FORBIDDEN_IN_DOMAIN = /^(kafkajs|undici|pg|fastify|@fastify\/.*|@prisma\/.*)$|generated\/prisma/;
 

@@ -8,7 +8,7 @@
  *
  * The entry is written in the change's own transaction, so a committed change always has its entry and a change that
  * failed or rolled back has none. Actions: `subscription.created|updated|paused|resumed|secret_rotated|deleted`,
- * `event_type.created|updated|deleted`, `api_key.created|revoked`.
+ * `event_type.created|updated|deleted`, `api_key.created|revoked`, `inbound_source.created|updated|secret_rotated|deleted`.
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { Principal } from '../auth/api-key';
@@ -26,10 +26,14 @@ export const CHANGE_ACTIONS = [
   'event_type.deleted',
   'api_key.created',
   'api_key.revoked',
+  'inbound_source.created',
+  'inbound_source.updated',
+  'inbound_source.secret_rotated',
+  'inbound_source.deleted',
 ] as const;
 export type ChangeAction = (typeof CHANGE_ACTIONS)[number];
 
-export const CHANGE_RESOURCE_TYPES = ['subscription', 'event_type', 'api_key'] as const;
+export const CHANGE_RESOURCE_TYPES = ['subscription', 'event_type', 'api_key', 'inbound_source'] as const;
 export type ChangeResourceType = (typeof CHANGE_RESOURCE_TYPES)[number];
 
 /** Who made a change: the API key (id and name) and the HTTP request id when there is one. */

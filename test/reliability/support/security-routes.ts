@@ -150,6 +150,8 @@ export interface IsolationContext {
   bApiKeyId: string;
   bFailedEventId: string;
   bReplayJobId: string;
+  /** An inbound source of B (GITHUB: a call without X-Hub-Signature-256 is refused). */
+  bInboundSourceId: string;
   eventType: string;
   rxUrl: string;
 }
@@ -162,6 +164,7 @@ const tenantFree = (ctx: IsolationContext) => (res: CallResult) => !res.text.inc
 export function tenantIsolationTable(ctx: IsolationContext): Map<string, RouteCase> {
   const sub = `/v1/subscriptions/${ctx.bSubscriptionId}`;
   const fe = `/v1/failed-events/${ctx.bFailedEventId}`;
+  const inbound = `/v1/inbound-sources/${ctx.bInboundSourceId}`;
   const match = { sourceService: '*', eventType: '*', resourceType: 'USER', operationType: 'CREATE' };
   const denied = (...calls: Call[]): RouteCase => ({ calls, expect: DENIED, check: any });
   const s = (method: Call['method'], path: string, body?: unknown, note?: string): Call => ({
@@ -323,7 +326,40 @@ export function tenantIsolationTable(ctx: IsolationContext): Map<string, RouteCa
         },
       ),
     ],
+    // subscription-api: inbound sources are tenant-scoped like subscriptions.
+    [
+      'subscriptionApi POST /v1/inbound-sources',
+      denied(
+        s('POST', '/v1/inbound-sources', { tenantId: ctx.b.tenantId, name: 'x', verification: { scheme: 'GITHUB' } }),
+      ),
+    ],
+    ['subscriptionApi GET /v1/inbound-sources', denied(s('GET', `/v1/inbound-sources?tenantId=${ctx.b.tenantId}`))],
+    ['subscriptionApi GET /v1/inbound-sources/:id', denied(s('GET', inbound))],
+    ['subscriptionApi PATCH /v1/inbound-sources/:id', denied(s('PATCH', inbound, { allowedCidrs: ['0.0.0.0/0'] }))],
+    ['subscriptionApi DELETE /v1/inbound-sources/:id', denied(s('DELETE', inbound))],
+    [
+      'subscriptionApi POST /v1/inbound-sources/:id/rotate-secret',
+      denied(s('POST', `${inbound}/rotate-secret`, { secret: 'chosen-by-tenant-a' })),
+    ],
     // event-processor: HTTP ingest of an event of another tenant
     ['eventApi POST /v1/events', denied(ingest(ctx.b.tenantId))],
+    // event-processor: B's inbound source called with A's API key: the route knows no API keys, only the source's
+    // scheme, so it is a 401 (no GitHub signature) that names nothing of B.
+    [
+      'eventApi POST /v1/inbound/:sourceId',
+      {
+        calls: [
+          {
+            method: 'POST',
+            api: 'eventApi',
+            path: `/v1/inbound/${ctx.bInboundSourceId}`,
+            body: { action: 'opened' },
+            note: "B's source, A's key",
+          },
+        ],
+        expect: [401],
+        check: (res) => !res.text.includes(ctx.b.tenantId),
+      },
+    ],
   ]);
 }
