@@ -23,6 +23,8 @@
  *                     50,000 events each (--only-registry: only this)
  *   --growth          fan-out 1 at 10k and 100k events (1M with --million), fan-out 10 and 100 at 10k events
  *   --soak S          fan-out 1 at 60% load for S seconds, sampling every service's RSS (memory growth)
+ *   ingest paths      Kafka producer vs REST CloudEvents batches vs gRPC PublishStream into one hub: events/s acknowledged
+ *                     as durably on the ingest topic (`--only-ingest`, `--skip-ingest`)
  *   --idle S          an idle hub (fan-out 1): each service's CPU over S seconds after a warm-up (--idle-warmup,
  *                     default 30 s), then 10 events/s for 20 s and their latency (`--only-idle`: just this)
  */
@@ -41,6 +43,8 @@ import { ensureTopics } from '../pipeline/shared/kafka/admin';
 import { STAGES } from '../pipeline/shared/metrics/stages';
 import { encodeSnapshot, type SubscriptionSnapshot } from '../pipeline/shared/subscriptions/snapshot';
 import { topicNames } from '../pipeline/shared/topics';
+import { IngestServiceClient } from '../schemas/proto/gen/integrationhub/v1/ingest';
+import { insecureClient, protoCloudEvent, publishStream } from '../scripts/demo/grpc-client';
 import { hubTopicSpecs } from '../scripts/hub/infra';
 import { cpuOfCommand, cpuSince, procStats } from '../scripts/hub/proc-stats';
 import type { ServiceName } from '../scripts/hub/services';
@@ -63,6 +67,9 @@ const ONLY_FAILURE = process.argv.includes('--only-failure');
 /** `--only-registry`: just the ingest rates of raw JSON vs registry-encoded Avro and Protobuf. */
 const ONLY_REGISTRY = process.argv.includes('--only-registry');
 const SKIP_REGISTRY = process.argv.includes('--skip-registry');
+/** `--only-ingest`: just the ingest paths (Kafka, REST batch, gRPC stream); `--skip-ingest` leaves them out. */
+const ONLY_INGEST = process.argv.includes('--only-ingest');
+const SKIP_INGEST = process.argv.includes('--skip-ingest');
 const GROWTH = process.argv.includes('--growth');
 const IDLE_S = Number(arg('idle', '0'));
 const IDLE_WARMUP_S = Number(arg('idle-warmup', '30'));
@@ -770,6 +777,129 @@ async function registryIngest(kafka: Kafka, brokers: string, adminUrl: string, s
   }
 }
 
+/** One event as CloudEvent attributes (JSON form) with its data: what the REST and gRPC paths send. */
+function cloudEventOf(i: number) {
+  const tenant = `tenant-${i % TENANTS}`;
+  const p = payload(i, tenant);
+  return {
+    attributes: {
+      specversion: '1.0',
+      id: p.eventId,
+      source: '//identity/users',
+      type: p.eventType,
+      time: p.occurredAt,
+      tenantid: tenant,
+      sourceservice: p.sourceService,
+      resourcetype: p.resourceType,
+      operationtype: p.operationType,
+    },
+    data: p.payload,
+  };
+}
+
+/**
+ * The three ways in, on one hub (fan-out 1): events/s until every event is acknowledged as durably on the ingest
+ * topic (acks=all) by the path itself: a Kafka producer (batches of 500), REST `POST /v1/events` with CloudEvents
+ * JSON batches of 500 (4 requests in flight), gRPC `PublishStream` (one stream, an ack per event). Each path runs
+ * twice, alternated; the faster run counts. The hub delivers everything between runs.
+ */
+async function ingestPaths(kafka: Kafka, brokers: string, adminUrl: string, sub: Subscriber, events: number) {
+  say(`ingest paths: starting the hub (fan-out 1), ${events} events per path`);
+  const b = await startBenchHub(kafka, brokers, adminUrl, sub, 1);
+  const results: Result[] = [];
+  const producer = kafka.producer({ idempotent: true });
+  await producer.connect();
+  const epUrl = b.hub.urls['event-processor'].url;
+  const grpcAddress = b.hub.urls['event-processor'].grpc;
+  const key = b.hub.operatorApiKey;
+  const http = new Pool(epUrl, { connections: 4 });
+  const grpc = grpcAddress ? insecureClient(IngestServiceClient, grpcAddress) : undefined;
+  let delivered = 0;
+  try {
+    await sub.reset();
+    const paths: Record<string, (from: number) => Promise<number>> = {
+      'ingest via Kafka (producer, batches of 500)': async (from) => {
+        for (let i = 0; i < events; i += 500) {
+          const n = Math.min(500, events - i);
+          await producer.send({
+            topic: b.ingest,
+            acks: -1,
+            messages: Array.from({ length: n }, (_, j) => message(from + i + j)),
+          });
+        }
+        return events;
+      },
+      'ingest via REST (CloudEvents batches of 500)': async (from) => {
+        const bodies: string[] = [];
+        for (let i = 0; i < events; i += 500)
+          bodies.push(
+            JSON.stringify(
+              Array.from({ length: Math.min(500, events - i) }, (_, j) => {
+                const e = cloudEventOf(from + i + j);
+                return { ...e.attributes, datacontenttype: 'application/json', data: e.data };
+              }),
+            ),
+          );
+        let acked = 0;
+        let next = 0;
+        const worker = async () => {
+          while (next < bodies.length) {
+            const body = bodies[next++]!;
+            const res = await http.request({
+              path: '/v1/events',
+              method: 'POST',
+              headers: { authorization: `Bearer ${key}`, 'content-type': 'application/cloudevents-batch+json' },
+              body,
+            });
+            const text = await res.body.text();
+            if (res.statusCode >= 300) throw new Error(`REST ingest answered ${res.statusCode}: ${text.slice(0, 200)}`);
+            acked += (JSON.parse(body) as unknown[]).length;
+          }
+        };
+        await Promise.all([worker(), worker(), worker(), worker()]);
+        return acked;
+      },
+      'ingest via gRPC (PublishStream)': async (from) => {
+        if (!grpc) throw new Error('the event-processor has no gRPC address');
+        const protos = Array.from({ length: events }, (_, i) => {
+          const e = cloudEventOf(from + i);
+          return protoCloudEvent(e.attributes, e.data);
+        });
+        const acks = await publishStream(grpc, key, protos, 300_000);
+        return acks.filter((a) => (a.result?.status?.code ?? 0) === 0).length;
+      },
+    };
+    let from = 0;
+    for (let round = 0; round < 2; round++)
+      for (const [label, run] of Object.entries(paths)) {
+        const start = performance.now();
+        const acked = await run(from);
+        const seconds = (performance.now() - start) / 1000;
+        from += events;
+        const r: Result = {
+          scenario: label,
+          events: acked,
+          deliveries: acked,
+          seconds,
+          eventsPerSec: acked / seconds,
+          deliveriesPerSec: Number.NaN,
+        };
+        say(`${label}: ${Math.round(r.eventsPerSec)} events/s acknowledged (${acked}/${events})`);
+        const prior = results.findIndex((x) => x.scenario === label);
+        if (prior < 0) results.push(r);
+        else if (r.eventsPerSec > results[prior]!.eventsPerSec) results[prior] = r;
+        delivered += acked;
+        await waitDeliveries(sub, delivered, `${label}: deliveries`, lagReport(b));
+      }
+    return results;
+  } finally {
+    grpc?.close();
+    await http.close();
+    await producer.disconnect();
+    await b.stop();
+  }
+}
+
 /**
  * After the saturation phase: waits until the ledger holds every delivery as DELIVERED and every event, and reports
  * how long after the last delivery that was (the writer's lag draining) and the rows written per second.
@@ -952,7 +1082,7 @@ function markdownTable(results: Result[]) {
 async function main() {
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
   say(`machine: ${machine}; events ${EVENTS}, fan-out ${FANOUTS.join('/')}, ${PARTITIONS} partitions`);
-  const only = ONLY_FAILURE || ONLY_REGISTRY || ONLY_IDLE;
+  const only = ONLY_FAILURE || ONLY_REGISTRY || ONLY_IDLE || ONLY_INGEST;
   const kafkaHandle = await resolveKafka({ heapMb: 1024, log: (l) => say(l) });
   const kafka = new Kafka({ brokers: kafkaHandle.brokers.split(','), clientId: 'bench', logLevel: logLevel.NOTHING });
   const adminUrl = process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/test';
@@ -999,11 +1129,13 @@ async function main() {
     }
     for (const f of only ? [] : FANOUTS.filter((x) => !(ledgerPair && x === 1)))
       results.push(await hubRun(kafka, kafkaHandle.brokers, adminUrl, sub, f, EVENTS, { rate60: true }));
-    if (ONLY_REGISTRY || (!ONLY_FAILURE && !ONLY_IDLE && !SKIP_REGISTRY))
+    if (ONLY_INGEST || (!only && !SKIP_INGEST))
+      results.push(...(await ingestPaths(kafka, kafkaHandle.brokers, adminUrl, sub, Math.min(EVENTS, 20_000))));
+    if (ONLY_REGISTRY || (!only && !SKIP_REGISTRY))
       results.push(...(await registryIngest(kafka, kafkaHandle.brokers, adminUrl, sub, Math.min(EVENTS, 50_000))));
-    if (!SKIP_FAILURE && !ONLY_REGISTRY && !ONLY_IDLE)
+    if (!SKIP_FAILURE && (ONLY_FAILURE || !only))
       results.push(...(await failurePaths(kafka, kafkaHandle.brokers, adminUrl, sub, Math.min(EVENTS, 20_000))));
-    if (SOAK_S > 0 && !ONLY_REGISTRY)
+    if (SOAK_S > 0 && !only)
       results.push(
         await hubRun(kafka, kafkaHandle.brokers, adminUrl, sub, 1, EVENTS, { soakS: SOAK_S, label: 'soak fan-out 1' }),
       );
