@@ -3,6 +3,7 @@
  * schema-registry framing, unicode edge cases on Kafka, and malformed HTTP ingest requests with the status each
  * must get.
  */
+
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { request } from 'undici';
 import type { RegisteredPlatformSchemas } from '../../../scripts/register-schemas';
@@ -14,6 +15,7 @@ import {
   rawRecord,
   structuredRecord,
 } from '../../fixtures/platform-events';
+import { vendorRequest } from '../../support/inbound';
 import { flatHeaders } from './security-routes';
 
 const bytes = (...parts: (string | number[])[]) =>
@@ -268,6 +270,48 @@ export function httpPoisonCases(tenantId: string): HttpPoisonCase[] {
       status: 404,
       target: { service: 'eventApi', method: 'POST', path: '/v1/event' },
     },
+  ];
+}
+
+/**
+ * Inbound webhook poison for a Stripe-signed source: what a hostile or broken vendor sends to
+ * `POST /v1/inbound/{sourceId}`. Each is refused with the status given, and nothing is produced.
+ */
+export function inboundPoisonCases(
+  source: { id: string; secret: string },
+  tag: string,
+): { name: string; path: string; headers: Record<string, string>; body: Buffer; status: number; bare?: boolean }[] {
+  const path = `/v1/inbound/${source.id}`;
+  const signed = (body: string, secret = source.secret) => {
+    const r = vendorRequest('STRIPE', secret, { deliveryId: `evt_${tag}`, body });
+    return { headers: r.headers, body: Buffer.from(r.body) };
+  };
+  const valid = JSON.stringify({ id: `evt_${tag}`, object: 'event', type: 'invoice.paid' });
+  const bomb: Record<string, string> = { ...signed(valid).headers };
+  for (let i = 0; i < 400; i++) bomb[`x-bomb-${i}`] = 'y'.repeat(100);
+  return [
+    {
+      name: 'inbound: oversized signed body',
+      path,
+      ...signed(JSON.stringify({ id: `evt_${tag}`, type: 'x', pad: 'x'.repeat(70 * 1024) })),
+      status: 413,
+    },
+    { name: 'inbound: signed invalid JSON', path, ...signed('{"id": "evt_bad", "type":'), status: 400 },
+    { name: 'inbound: wrong secret', path, ...signed(valid, 'whsec_not-the-secret'), status: 401 },
+    {
+      name: 'inbound: tampered body',
+      path,
+      headers: signed(valid).headers,
+      body: Buffer.from(`${valid} `),
+      status: 401,
+    },
+    {
+      name: 'inbound: unknown source',
+      path: '/v1/inbound/00000000-0000-4000-8000-000000000000',
+      ...signed(valid),
+      status: 404,
+    },
+    { name: 'inbound: header bomb', path, headers: bomb, body: signed(valid).body, status: 431, bare: true },
   ];
 }
 
