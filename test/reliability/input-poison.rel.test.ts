@@ -50,6 +50,7 @@ import {
 import {
   type HttpPoisonCase,
   httpPoisonCases,
+  type IngestResponse,
   inboundPoisonCases,
   ingestHttp,
   kafkaPoisonExtras,
@@ -177,24 +178,13 @@ describe('reliability 7: poison corpus', () => {
         // HTTP: good, bad, good, ..., good.
         const bad = httpPoisonCases(tenantId);
         httpPoison.push(...bad);
-        for (const b of bad) {
+        // Each bad request between good ones; its answer recorded.
+        const refuse = async (
+          b: { name: string; status: number; bare?: boolean },
+          send: () => Promise<IngestResponse>,
+        ) => {
           await goodHttp();
-          const res = await ingestHttp(h.urls[b.target?.service ?? 'eventApi'], key, b.headers, b.body, b.target);
-          const problem = parseProblem(res);
-          rejected.push({
-            name: b.name,
-            status: res.status,
-            expected: b.status,
-            problem: problem !== undefined,
-            reason: problem?.detail ?? problem?.title ?? '',
-          });
-        }
-        await goodHttp();
-
-        // Inbound webhooks (POST /v1/inbound/{sourceId}): good, bad, good, ..., good.
-        for (const b of inboundPoisonCases(source, randomUUID().slice(0, 8))) {
-          await goodHttp();
-          const res = await ingestHttp(h.urls.eventApi, key, b.headers, b.body, { method: 'POST', path: b.path });
+          const res = await send();
           const problem = parseProblem(res);
           rejected.push({
             name: b.name,
@@ -204,7 +194,12 @@ describe('reliability 7: poison corpus', () => {
             reason: problem?.detail ?? problem?.title ?? '',
             bare: b.bare,
           });
-        }
+        };
+        for (const b of bad)
+          await refuse(b, () => ingestHttp(h.urls[b.target?.service ?? 'eventApi'], key, b.headers, b.body, b.target));
+        // Inbound webhooks (POST /v1/inbound/{sourceId}).
+        for (const b of inboundPoisonCases(source, randomUUID().slice(0, 8)))
+          await refuse(b, () => ingestHttp(h.urls.eventApi, key, b.headers, b.body, { method: 'POST', path: b.path }));
         await goodHttp();
 
         // gRPC: good, bad, good, ..., good; then a stream of good, garbage, good.
