@@ -326,6 +326,32 @@ export function tenantIsolationTable(ctx: IsolationContext): Map<string, RouteCa
         },
       ),
     ],
+    // dlt-processor: the operator console's API. The session names only the caller's own key; the forwarding routes
+    // pass the caller's own key to the subscription-api, which denies B's subscriptions as it does directly.
+    [
+      'dltApi GET /console/api/session',
+      {
+        calls: [d('GET', '/console/api/session')],
+        expect: [200],
+        check: (res) => !res.text.includes(ctx.b.tenantId) && res.text.includes(ctx.a.tenantId),
+      },
+    ],
+    [
+      'dltApi GET /console/api/subscriptions',
+      denied(d('GET', `/console/api/subscriptions?tenantId=${ctx.b.tenantId}`)),
+    ],
+    [
+      'dltApi GET /console/api/subscriptions/:id',
+      denied(d('GET', `/console/api/subscriptions/${ctx.bSubscriptionId}`)),
+    ],
+    [
+      'dltApi POST /console/api/subscriptions/:id/:action',
+      denied(
+        d('POST', `/console/api/subscriptions/${ctx.bSubscriptionId}/pause`),
+        d('POST', `/console/api/subscriptions/${ctx.bSubscriptionId}/resume`),
+        d('POST', `/console/api/subscriptions/${ctx.bSubscriptionId}/rotate-secret`),
+      ),
+    ],
     // subscription-api: inbound sources are tenant-scoped like subscriptions.
     [
       'subscriptionApi POST /v1/inbound-sources',
