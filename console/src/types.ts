@@ -156,3 +156,15 @@ export interface PageProps {
   who: Session;
   route: string[];
 }
+
+/** POST /v1/test-deliveries (routes/test-delivery.ts). */
+export interface TestDelivery {
+  eventId: string;
+  type: string;
+  delivered: boolean;
+  statusCode: number | null;
+  durationMs: number;
+  errorCode: string | null;
+  error: string | null;
+  responseSnippet: string | null;
+}

@@ -14,6 +14,7 @@ import { registerChangeAuditRoutes } from './routes/change-audit';
 import { registerFailedEventRoutes } from './routes/failed-events';
 import { registerLaneRoutes } from './routes/lanes';
 import { type LedgerApiDeps, registerLedgerRoutes } from './routes/ledger';
+import { registerTestDeliveryRoutes } from './routes/test-delivery';
 import type { RedeliveryDeps } from './scheduler';
 
 export async function buildDltApi(deps: {
@@ -53,7 +54,10 @@ export async function buildDltApi(deps: {
       jobs: deps.jobs,
     });
     registerLaneRoutes(api as unknown as HubApp, { store: deps.store });
-    if (deps.ledger) registerLedgerRoutes(api as unknown as HubApp, deps.ledger);
+    if (deps.ledger) {
+      registerLedgerRoutes(api as unknown as HubApp, deps.ledger);
+      registerTestDeliveryRoutes(api as unknown as HubApp, deps.ledger.replay);
+    }
     if (deps.changeAudit) registerChangeAuditRoutes(api as unknown as HubApp, { query: deps.changeAudit });
     if (deps.console) registerConsoleApi(api as unknown as HubApp, deps.console.api);
   });

@@ -4,6 +4,7 @@
  *   - sign in (keyboard only); the overview loads from at most 10 API calls and fits 360 px;
  *   - find a failed delivery, replay it, see it DELIVERED (and the subscriber got it), then its attempts;
  *   - pause and resume a subscription (the subscription-api agrees);
+ *   - send a test event (the subscriber got it, signed);
  *   - rotate a secret: the secret shown once is the one deliveries are signed with;
  *   - a tenant key sees none of another tenant's data, neither in the UI nor through the API the UI calls;
  *   - axe-core finds no serious or critical violation on any page.
@@ -79,8 +80,11 @@ describe('operator console in a browser (issue 20)', () => {
     // Browser-side code as strings: this project's TypeScript has no DOM types.
     await page.evaluate(`location.hash = ${JSON.stringify(hash)}`);
   };
+  /** Waits for an element matching `re` and answers its text. */
   const textOf = async (l: Locator, re: RegExp, timeout = 30_000) => {
-    await l.filter({ hasText: re }).first().waitFor({ timeout });
+    const found = l.filter({ hasText: re }).first();
+    await found.waitFor({ timeout });
+    return (await found.textContent()) ?? '';
   };
   const expectAccessible = async (page: Page, name: string) => {
     const bad = (await axeViolations(page)).filter((v) => v.impact === 'serious' || v.impact === 'critical');
@@ -253,6 +257,19 @@ describe('operator console in a browser (issue 20)', () => {
       await page.reload();
       await textOf(page.getByTestId('sub-status'), /ACTIVE/);
       expect(await page.getByTestId('new-secret').count()).toBe(0);
+
+      // A test event: sent now, signed with the new secret, and the page says what the endpoint answered.
+      await page.getByRole('button', { name: 'Send test event' }).click();
+      const notice = await textOf(
+        page.getByRole('status'),
+        /Test event test_\S+ delivered: the endpoint answered 2\d\d/,
+      );
+      const testId = /Test event (test_\S+) delivered/.exec(notice)![1]!;
+      const test = b
+        .target('b')
+        .receiver.receipts('b')
+        .find((r) => r.webhookId === testId);
+      expect(test).toMatchObject({ signatureValid: true });
     }));
 
   it("shows a tenant key none of another tenant's data, in the UI or through the API it calls", () =>

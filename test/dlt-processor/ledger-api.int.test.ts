@@ -4,6 +4,7 @@
  * gate (recorded through the LedgerSink), 410 past the retention window, recover, tenant isolation.
  */
 import { randomUUID } from 'node:crypto';
+import { Webhook } from 'standardwebhooks';
 import { toKafkaBinary } from '../../pipeline/shared/cloudevents/envelope';
 import { type LedgerSink, memoryLedgerSink } from '../../pipeline/shared/ledger/ledger';
 import type { LedgerDeliveryStatus, LedgerRecord } from '../../pipeline/shared/ledger/ledger-record';
@@ -397,6 +398,46 @@ describe('dlt-processor ledger API', () => {
     expect((await post(`/v1/events/${id}/replay`, { subscriptionId: subA1.id })).statusCode).toBe(404);
     expect(r.received.length).toBe(before);
     expect(sink.records.length).toBe(recs);
+  });
+
+  it('sends a signed test event to one subscription and answers what the endpoint said', async () => {
+    const secret = `whsec_${Buffer.from(randomUUID()).toString('base64')}`;
+    const tested = await hub.subscribe({ endpointUrl: r.url, tenantId: 'tenant-a', signingSecret: secret });
+    const before = r.received.length;
+    const recs = sink.records.length;
+    const res = await post('/v1/test-deliveries', { subscriptionId: tested.id, data: { hello: 'ü' } }, as(keyA));
+    expect(res.statusCode).toBe(200);
+    const out = res.json();
+    expect(out).toMatchObject({
+      type: 'io.integration-hub.webhook.test.v1',
+      delivered: true,
+      statusCode: 204,
+      errorCode: null,
+    });
+    expect(r.received.length - before).toBe(1);
+    const got = r.received.at(-1)!;
+    expect(got.headers['webhook-id']).toBe(out.eventId);
+    // Verifies with the subscription's secret, as every delivery does.
+    const verified = new Webhook(secret).verify(got.body.toString('utf8'), {
+      'webhook-id': String(got.headers['webhook-id']),
+      'webhook-timestamp': String(got.headers['webhook-timestamp']),
+      'webhook-signature': String(got.headers['webhook-signature']),
+    });
+    expect(verified).toEqual({ hello: 'ü' });
+    // Not a platform event: nothing in the delivery log.
+    expect(sink.records.length).toBe(recs);
+
+    // Another tenant's subscription is not found; a paused one says to resume it; bad input names the field.
+    const other = await post('/v1/test-deliveries', { subscriptionId: tested.id }, as(keyB));
+    expect(other.statusCode).toBe(404);
+    const paused = await hub.subscribe({ endpointUrl: r.url, tenantId: 'tenant-a', status: 'PAUSED' });
+    const p = await post('/v1/test-deliveries', { subscriptionId: paused.id }, as(keyA));
+    expect(p.statusCode).toBe(409);
+    expect(p.json().detail).toContain('resume it first');
+    const bad = await post('/v1/test-deliveries', { subscription: tested.id }, as(keyA));
+    expect(bad.statusCode).toBe(400);
+    expect(bad.headers['content-type']).toContain('application/problem+json');
+    expect(r.received.length - before).toBe(1);
   });
 
   it('answers 410 for an event older than the retention window, 404 naming it for an unknown one', async () => {

@@ -6,7 +6,7 @@
 import { html } from 'htm/preact';
 import { useState } from 'preact/hooks';
 import { get, post } from '../api';
-import type { Page, PageProps, RotatedSecret, Subscription } from '../types';
+import type { Page, PageProps, RotatedSecret, Subscription, TestDelivery } from '../types';
 import { age, DetailHead, Field, ListView, Notice, Problem, Status, Time, useLoad, usePager } from '../ui';
 
 const BASE = '/console/api/subscriptions';
@@ -90,6 +90,24 @@ function SubscriptionPage({ id }: { id: string }) {
       setBusy(false);
     }
   };
+  const sendTest = async () => {
+    setBusy(true);
+    setError(null);
+    setNotice(null);
+    setSecret(null);
+    try {
+      const out = await post<TestDelivery>('/v1/test-deliveries', { subscriptionId: id });
+      setNotice(
+        out.delivered
+          ? `Test event ${out.eventId} delivered: the endpoint answered ${out.statusCode} in ${out.durationMs} ms.`
+          : `Test event ${out.eventId} not delivered: ${out.statusCode ? `HTTP ${out.statusCode}` : (out.errorCode ?? 'no answer')}${out.error ? ` (${out.error})` : ''}${out.responseSnippet ? `; it answered: ${out.responseSnippet}` : ''}.`,
+      );
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
   const copy = async () => {
     if (!secret) return;
     try {
@@ -125,6 +143,7 @@ function SubscriptionPage({ id }: { id: string }) {
             : html`<button type="button" disabled=${busy} onClick=${() => act('resume')}>Resume</button>`
         }
         <button type="button" disabled=${busy} onClick=${() => act('rotate-secret')}>Rotate secret</button>
+        <button type="button" disabled=${busy || s.status !== 'ACTIVE'} onClick=${sendTest}>Send test event</button>
         <a href=${`#/failures`}>Failures</a>
       </div>
       ${notice ? html`<${Notice} kind="ok">${notice}<//>` : null}

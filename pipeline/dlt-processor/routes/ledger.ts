@@ -299,7 +299,7 @@ export function createLedgerApiDeps(
 }
 
 /** A gate refusal (or an undecodable payload) as problem+json: nothing was sent. */
-function notSentProblem(what: string, n: NotSent) {
+export function notSentProblem(what: string, n: NotSent) {
   const status = n.code === 'GATE.ENDPOINT_BLOCKED' || n.code === 'LEDGER.UNDECODABLE' ? 422 : 409;
   return problem(
     status,

@@ -326,6 +326,11 @@ export function tenantIsolationTable(ctx: IsolationContext): Map<string, RouteCa
         },
       ),
     ],
+    // dlt-processor: a test event to B's subscription is refused like every other call naming it.
+    [
+      'dltApi POST /v1/test-deliveries',
+      denied(d('POST', '/v1/test-deliveries', { subscriptionId: ctx.bSubscriptionId })),
+    ],
     // dlt-processor: the operator console's API. The session names only the caller's own key; the forwarding routes
     // pass the caller's own key to the subscription-api, which denies B's subscriptions as it does directly.
     [
