@@ -54,7 +54,9 @@ export const subscriptionApiEnv = z.object({
     ),
   RELAY_INTERVAL_MS: env
     .int(250, 10, 60_000)
-    .describe('Poll interval of the changelog relay while it cannot LISTEN (with LISTEN/NOTIFY it is woken on every change and polls every 5 s as a safety net).'),
+    .describe(
+      'Poll interval of the changelog relay while it cannot LISTEN (with LISTEN/NOTIFY it is woken on every change and polls every 5 s as a safety net).',
+    ),
   RELAY_BATCH_SIZE: env.int(500, 1, 10_000).describe('Changelog rows the relay publishes per round.'),
   SUBSCRIPTIONS_TOPIC_PARTITIONS: env
     .int(6, 1, 1000)

@@ -33,6 +33,7 @@ import { createInboundSourceService } from '../../subscription-api/inbound-sourc
 import { createSubscriptionService } from '../../subscription-api/service';
 import { SubscriptionRepositoryPrisma } from '../../subscription-api/subscription-repository.prisma';
 import { createTestDatabase } from '../support/db';
+import { waitFor } from '../support/kafka';
 
 export const OPERATOR_KEY = `ihk_${randomUUID().replace(/-/g, '')}${randomUUID().replace(/-/g, '').slice(0, 11)}`;
 
@@ -226,19 +227,6 @@ export async function startHarness(
     await h.directory.ready();
   }
   return h;
-}
-
-export async function waitFor<T>(
-  probe: () => T | undefined | Promise<T | undefined>,
-  { timeoutMs = 10_000, intervalMs = 10, what = 'condition' } = {},
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v as T;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
 }
 
 export interface TopicRecord {
