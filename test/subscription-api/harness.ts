@@ -17,14 +17,15 @@ import type { GrpcServer } from '../../pipeline/shared/grpc/server.grpc';
 import type { HubApp } from '../../pipeline/shared/http/create-app';
 import { createLogger, type Logger } from '../../pipeline/shared/logging/logger';
 import type { EndpointPolicy } from '../../pipeline/shared/net/ssrf-policy';
-import { type SubscriptionDirectory, startSubscriptionDirectory } from '../../pipeline/shared/subscriptions/directory';
+import type { SubscriptionDirectory } from '../../pipeline/shared/subscriptions/directory';
+import { startSubscriptionDirectory } from '../../pipeline/shared/subscriptions/directory.kafka';
 import { topicNames } from '../../pipeline/shared/topics';
 import { buildSubscriptionApi } from '../../subscription-api/app';
 import {
   type ChangelogRelay,
   type ChangelogRelayOptions,
   startChangelogRelay,
-} from '../../subscription-api/changelog-relay';
+} from '../../subscription-api/changelog-relay.kafka';
 import { DeliveryStatusReaderPrisma } from '../../subscription-api/delivery-status.prisma';
 import { EventTypeRepositoryPrisma } from '../../subscription-api/event-type-repository.prisma';
 import { type SubscriptionApiGrpcOptions, startSubscriptionApiGrpc } from '../../subscription-api/grpc/server.grpc';
