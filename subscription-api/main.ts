@@ -20,7 +20,7 @@ import { dnsResolver } from '../pipeline/shared/net/safe-lookup';
 import { topicNames } from '../pipeline/shared/topics';
 import { createPrismaClient } from '../prisma/client';
 import { buildSubscriptionApi } from './app';
-import { startChangelogRelay } from './changelog-relay';
+import { startChangelogRelay } from './changelog-relay.kafka';
 import { loadSubscriptionApiConfig } from './config';
 import { DeliveryStatusReaderPrisma } from './delivery-status.prisma';
 import { EventTypeRepositoryPrisma } from './event-type-repository.prisma';

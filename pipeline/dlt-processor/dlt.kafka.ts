@@ -4,7 +4,7 @@
  *
  *   eachBatch ─ parse every record (malformed -> FAILED row with its reason) ─ persistBatch (ONE transaction,
  *   idempotent upsert) ─▶ resolve + commit lastOffset+1
- *        │ persist throws
+ *        │ persist throws (persist-batch.ts, shared with the ledger writer)
  *        ├ RecordRefusedError (Postgres refuses the data) ─▶ store record by record; a record still refused
  *        │     becomes a FAILED placeholder with the reason (never dropped, never a stuck partition)
  *        └ anything else (Postgres away, pool timeout) ─▶ pause every DLT topic (kafkajs `pause`), nothing
@@ -17,8 +17,9 @@ import { FETCH_MAX_WAIT_MS } from '../shared/kafka/client';
 import { onPermanentCrash } from '../shared/kafka/crash';
 import { pauseWhileDbAway } from '../shared/kafka/pause-while-db-away';
 import type { Logger } from '../shared/logging/logger';
-import { type FailureStore, RecordRefusedError } from '../shared/parked/failure-store';
+import type { FailureStore } from '../shared/parked/failure-store';
 import { type NewFailure, parseDltRecord, scheduleFirstAttempt } from '../shared/parked/parse-dlt-record';
+import { createBatchWriter } from './persist-batch';
 
 export interface DltConsumerOptions {
   kafka: Kafka;
@@ -44,9 +45,6 @@ export interface DltConsumer {
   /** True while the consumer is paused because Postgres does not answer. */
   paused(): boolean;
 }
-
-/** Rounds a batch may fail while Postgres answers before its records are stored one by one. */
-const MAX_STRIKES = 5;
 
 /** A record Postgres refused as read (it is up): kept as a FAILED row whose headers are base64 JSON. */
 export function unstorable(r: NewFailure, err: unknown): NewFailure {
@@ -86,63 +84,20 @@ export async function startDltConsumer(opts: DltConsumerOptions): Promise<DltCon
     maxBackoffMs: opts.maxBackoffMs,
     pingTimeoutMs: opts.pingTimeoutMs,
   });
-  const alive = db.alive;
-  const pauseUntilBack = db.pauseUntilBack;
-
-  /** Consecutive failures of the same batch while Postgres answers pings, per partition. */
-  const strikes = new Map<string, { offset: string; n: number }>();
-
-  /** True when every row is in the database; false when it must be tried again later (nothing committed). */
-  const persist = async (rows: NewFailure[], partitionKey: string, firstOffset: string): Promise<boolean> => {
-    try {
-      await opts.store.persistBatch(rows);
-      strikes.delete(partitionKey);
-      return true;
-    } catch (err) {
-      if (!(err instanceof RecordRefusedError)) {
-        // Unavailable (or a fault we cannot name): pause and try again. A batch that keeps failing while
-        // Postgres answers is taken apart after a few rounds, so one bad record cannot hold the partition.
-        const up = await alive();
-        const prior = strikes.get(partitionKey);
-        const n = up ? (prior?.offset === firstOffset ? prior.n : 0) + 1 : 0;
-        strikes.set(partitionKey, { offset: firstOffset, n });
-        if (n < MAX_STRIKES) {
-          pauseUntilBack(err, up);
-          return false;
-        }
-      }
-      log.warn({ err: errorMessage(err), records: rows.length }, 'batch refused; storing its records one by one');
-    }
-    for (const row of rows) {
-      let last: unknown;
-      for (let attempt = 0; attempt < 2; attempt++) {
-        try {
-          await opts.store.persistBatch([row]);
-          last = undefined;
-          break;
-        } catch (err) {
-          last = err;
-          if (err instanceof RecordRefusedError) break;
-        }
-      }
-      if (last === undefined) continue;
-      if (!(last instanceof RecordRefusedError) && !(await alive())) {
-        pauseUntilBack(last, false);
-        return false;
-      }
-      try {
-        await opts.store.persistBatch([unstorable(row, last)]);
-        log.warn(
-          { topic: row.sourceTopic, partition: row.sourcePartition, offset: row.sourceOffset, err: errorMessage(last) },
-          'record refused by Postgres: stored as a FAILED placeholder',
-        );
-      } catch (again) {
-        pauseUntilBack(again, await alive());
-        return false;
-      }
-    }
-    strikes.delete(partitionKey);
-    return true;
+  const writer = createBatchWriter<NewFailure>({
+    write: (rows) => opts.store.persistBatch(rows),
+    alive: db.alive,
+    pauseUntilBack: db.pauseUntilBack,
+    log,
+    takenApart: 'batch refused; storing its records one by one',
+  });
+  /** A record Postgres still refuses on its own: a FAILED placeholder with the reason (never dropped). */
+  const placeholder = async (row: NewFailure, err: unknown) => {
+    await opts.store.persistBatch([unstorable(row, err)]);
+    log.warn(
+      { topic: row.sourceTopic, partition: row.sourcePartition, offset: row.sourceOffset, err: errorMessage(err) },
+      'record refused by Postgres: stored as a FAILED placeholder',
+    );
   };
 
   await consumer.connect();
@@ -160,7 +115,8 @@ export async function startDltConsumer(opts: DltConsumerOptions): Promise<DltCon
         return opts.firstDelay ? scheduleFirstAttempt(row, opts.firstDelay, now) : row;
       });
       const malformed = rows.filter((r) => r.reason?.startsWith('malformed')).length;
-      if (!(await persist(rows, `${batch.topic}:${batch.partition}`, batch.firstOffset() ?? ''))) return;
+      if (!(await writer.persist(rows, `${batch.topic}:${batch.partition}`, batch.firstOffset() ?? '', placeholder)))
+        return;
       for (const m of batch.messages) resolveOffset(m.offset);
       const next = (BigInt(batch.lastOffset()) + 1n).toString();
       try {

@@ -4,7 +4,7 @@
  *
  *   eachBatch ─ decode every record (a bundle of ledger records, ledger-record.ts; an entry that is not a ledger
  *   record -> warn + hub_ledger_records_invalid_total, skipped; past retention -> skipped) ─ store.write (ONE call, one transaction, idempotent) ─▶ resolve + commit lastOffset+1
- *        │ write throws
+ *        │ write throws (persist-batch.ts, shared with the DLT consumer)
  *        ├ RecordRefusedError (Postgres refuses what a record holds) ─▶ write record by record; a record still
  *        │     refused is logged, counted invalid and skipped (never a stuck partition)
  *        └ anything else (Postgres away) ─▶ pause the topic, nothing resolved or committed; probe with backoff;
@@ -28,8 +28,8 @@ import {
   startDays,
 } from '../shared/ledger/ledger-store';
 import type { Logger } from '../shared/logging/logger';
-import { RecordRefusedError } from '../shared/parked/failure-store';
 import type { DltMetrics } from './metrics';
+import { createBatchWriter } from './persist-batch';
 
 export interface LedgerWriterOptions {
   kafka: Kafka;
@@ -63,9 +63,6 @@ export interface LedgerWriter {
   /** Makes today's and tomorrow's partitions and drops the days past retention; the days dropped. */
   runRetention(): Promise<string[]>;
 }
-
-/** Rounds a batch may fail while Postgres answers before its records are written one by one. */
-const MAX_STRIKES = 5;
 
 interface Skipped {
   offset: string;
@@ -121,64 +118,16 @@ export async function startLedgerWriter(opts: LedgerWriterOptions): Promise<Ledg
     maxBackoffMs: opts.maxBackoffMs,
     pingTimeoutMs: opts.pingTimeoutMs,
   });
-  const alive = db.alive;
-  const pauseUntilBack = db.pauseUntilBack;
-
   const written = (counts: Record<string, number>) => {
     for (const table of LEDGER_TABLES) if (counts[table]) metrics?.ledgerRows.inc({ table }, counts[table]);
   };
-
-  const strikes = new Map<number, { offset: string; n: number }>();
-
-  /** True when every record is written (or refused and skipped, into `skipped`); false: try again later. */
-  const persist = async (
-    records: { offset: string; record: LedgerRecord }[],
-    partition: number,
-    firstOffset: string,
-    skipped: Skipped[],
-  ): Promise<boolean> => {
-    try {
-      written(await opts.store.write(records.map((r) => r.record)));
-      strikes.delete(partition);
-      return true;
-    } catch (err) {
-      if (!(err instanceof RecordRefusedError)) {
-        const up = await alive();
-        const prior = strikes.get(partition);
-        const n = up ? (prior?.offset === firstOffset ? prior.n : 0) + 1 : 0;
-        strikes.set(partition, { offset: firstOffset, n });
-        if (n < MAX_STRIKES) {
-          pauseUntilBack(err, up);
-          return false;
-        }
-      }
-      log.warn(
-        { err: errorMessage(err), records: records.length },
-        'ledger batch refused; writing it record by record',
-      );
-    }
-    for (const { offset, record } of records) {
-      let last: unknown;
-      for (let attempt = 0; attempt < 2; attempt++) {
-        try {
-          written(await opts.store.write([record]));
-          last = undefined;
-          break;
-        } catch (err) {
-          last = err;
-          if (err instanceof RecordRefusedError) break;
-        }
-      }
-      if (last === undefined) continue;
-      if (!(last instanceof RecordRefusedError) && !(await alive())) {
-        pauseUntilBack(last, false);
-        return false;
-      }
-      skipped.push({ offset, reason: `refused by Postgres: ${errorMessage(last)}` });
-    }
-    strikes.delete(partition);
-    return true;
-  };
+  const writer = createBatchWriter<{ offset: string; record: LedgerRecord }>({
+    write: async (records) => written(await opts.store.write(records.map((r) => r.record))),
+    alive: db.alive,
+    pauseUntilBack: db.pauseUntilBack,
+    log,
+    takenApart: 'ledger batch refused; writing it record by record',
+  });
 
   const runRetention = async (): Promise<string[]> => {
     try {
@@ -228,7 +177,11 @@ export async function startLedgerWriter(opts: LedgerWriterOptions): Promise<Ledg
         oldest.set(batch.partition, Math.min(first, oldest.get(batch.partition) ?? first));
         showAge();
       }
-      if (records.length > 0 && !(await persist(records, batch.partition, batch.firstOffset() ?? '', skipped))) return;
+      const refused = ({ offset }: { offset: string }, err: unknown) => {
+        skipped.push({ offset, reason: `refused by Postgres: ${errorMessage(err)}` });
+      };
+      if (records.length > 0 && !(await writer.persist(records, batch.partition, batch.firstOffset() ?? '', refused)))
+        return;
       for (const m of batch.messages) resolveOffset(m.offset);
       const next = (BigInt(batch.lastOffset()) + 1n).toString();
       try {

@@ -5,7 +5,7 @@ import { generateHubKeySpec, parseHubKeys, SecretBox } from '../shared/crypto/se
 import { createApp, type HubApp } from '../shared/http/create-app';
 import type { InboundSourceRecord } from '../shared/inbound/inbound-source';
 import { type InboundDedupe, registerHttpInbound } from './http-inbound';
-import type { IngestPublisher } from './http-ingest';
+import type { IngestPublisher } from './ingest-publisher';
 import { createEventProcessorMetrics } from './metrics';
 
 const box = new SecretBox(parseHubKeys(generateHubKeySpec('t')));

@@ -30,9 +30,9 @@ import {
 } from '../shared/http/problem';
 import { cidrMatcher, type InboundSourceRecord, liveSecrets } from '../shared/inbound/inbound-source';
 import { toIngestMessage } from './admit-events';
-import type { IngestPublisher } from './http-ingest';
 import { buildInboundEvent } from './inbound-event';
 import { type RefusalReason, verifyInbound } from './inbound-verify';
+import type { IngestPublisher } from './ingest-publisher';
 import type { EventProcessorMetrics } from './metrics';
 
 /** Port: inbound sources by id (a short cache over the registry). */

@@ -1,6 +1,6 @@
 /** IngestPublisher on Kafka: idempotent producer, acks=all, one batch per HTTP request. */
 import type { Producer } from 'kafkajs';
-import type { IngestPublisher } from './http-ingest';
+import type { IngestPublisher } from './ingest-publisher';
 
 export function kafkaIngestPublisher(producer: Producer, topic: string): IngestPublisher {
   return {

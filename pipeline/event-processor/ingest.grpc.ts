@@ -1,6 +1,6 @@
 /**
  * IngestService over gRPC: the CloudEvents protobuf format into the same decode, tenant check and durable produce
- * as `POST /v1/events` (http-ingest.ts); fan-out then runs the exactly-once Kafka path like any ingest.
+ * as `POST /v1/events` (http-ingest.fastify.ts); fan-out then runs the exactly-once Kafka path like any ingest.
  *
  *   API key (metadata) ─▶ CloudEvent proto ─▶ binary-mode record ─▶ decodeInput (Kafka's rules)
  *     ─▶ tenantRefusal ─▶ IngestPublisher (acks=all) ─▶ answer
@@ -45,7 +45,7 @@ import type { Logger } from '../shared/logging/logger';
 import { tenantRefusal, toIngestMessage } from './admit-events';
 import { recordFromProtoCloudEvent } from './cloudevent-proto';
 import { type DecodeOptions, decodeInput, INGEST_CODES } from './decode-input';
-import type { IngestPublisher } from './http-ingest';
+import type { IngestPublisher } from './ingest-publisher';
 import type { EventProcessorMetrics } from './metrics';
 
 /** Which proto field an ingest failure is about (the reason says the rest). */

@@ -67,7 +67,7 @@ export const outboxConfigSchema = z.object({
       'An endpoint that delivered nothing for this long is stalled: its queue overflow is shed to the DLT (`endpoint-gate.ts`); a busy endpoint that keeps delivering is waited for.',
     ),
   PARTITIONS_CONCURRENTLY: env.int(4, 1).describe('Partitions fetched and processed in parallel.'),
-  // HTTP (see shared/delivery/send.ts).
+  // HTTP (see shared/delivery/send.undici.ts).
   CONNECT_TIMEOUT_MS: env.int(5_000, 1).describe('HTTP connect timeout.'),
   HEADERS_TIMEOUT_MS: env.int(10_000, 1).describe('HTTP timeout until the response headers.'),
   BODY_TIMEOUT_MS: env.int(10_000, 1).describe('HTTP timeout between response body chunks.'),

@@ -19,13 +19,13 @@ import { createAuthProvider } from '../../pipeline/shared/delivery/auth-provider
 import { deliverOnce } from '../../pipeline/shared/delivery/deliver';
 import { gateEndpointCheck } from '../../pipeline/shared/delivery/gate';
 import { scheduledDelay } from '../../pipeline/shared/delivery/retry-schedule';
-import { HttpSender } from '../../pipeline/shared/delivery/send';
+import { HttpSender } from '../../pipeline/shared/delivery/send.undici';
 import type { HubApp } from '../../pipeline/shared/http/create-app';
 import { ensureTopics } from '../../pipeline/shared/kafka/admin';
 import type { LedgerSink } from '../../pipeline/shared/ledger/ledger';
 import type { FailureStore } from '../../pipeline/shared/parked/failure-store';
 import { FailureStorePrisma } from '../../pipeline/shared/parked/failure-store.prisma';
-import { startSubscriptionDirectory } from '../../pipeline/shared/subscriptions/directory';
+import { startSubscriptionDirectory } from '../../pipeline/shared/subscriptions/directory.kafka';
 import type { SubscriptionSnapshot } from '../../pipeline/shared/subscriptions/snapshot';
 import { DOMAINS, type Domain, HUB_HEADERS, type TopicNames, topicNames } from '../../pipeline/shared/topics';
 import { createPrismaClient } from '../../prisma/client';

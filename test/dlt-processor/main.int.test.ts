@@ -13,7 +13,7 @@ import { ensureOperatorKey } from '../../pipeline/shared/auth/bootstrap';
 import { toKafkaBinary } from '../../pipeline/shared/cloudevents/envelope';
 import { generateHubKeySpec, parseHubKeys, SecretBox } from '../../pipeline/shared/crypto/secret-box';
 import { encodeLedgerRecord } from '../../pipeline/shared/ledger/ledger-record';
-import { startSubscriptionDirectory } from '../../pipeline/shared/subscriptions/directory';
+import { startSubscriptionDirectory } from '../../pipeline/shared/subscriptions/directory.kafka';
 import { HUB_HEADERS, topicNames } from '../../pipeline/shared/topics';
 import { createTestDatabase } from '../support/db';
 import { brokers, testKafka, uniqueName, waitFor } from '../support/kafka';

@@ -1,5 +1,6 @@
 /** DLT topic -> Postgres: idempotent persistence, malformed records, and a Postgres outage without loss. */
 import { Client } from 'pg';
+import type { FailureStore } from '../../pipeline/shared/parked/failure-store';
 import { HUB_HEADERS } from '../../pipeline/shared/topics';
 import { adminUrl } from '../support/db';
 import { waitFor } from '../support/kafka';
@@ -125,7 +126,20 @@ describe('dlt-processor persistence', () => {
 
 describe('dlt-processor during a Postgres outage', () => {
   it('pauses while the database refuses connections, resumes when it is back, and loses no DLT record', async () => {
-    const hub = await startDltHarness({ scheduler: false });
+    // Pings that failed: the consumer's probes while the database is away (a positive sentinel that it kept
+    // probing and stayed paused).
+    let failedPings = 0;
+    const hub = await startDltHarness({
+      scheduler: false,
+      consumerStore: (store) =>
+        Object.assign(Object.create(store) as FailureStore, {
+          ping: () =>
+            store.ping().catch((err: unknown) => {
+              failedPings++;
+              throw err;
+            }),
+        }),
+    });
     const r = await startReceiver();
     const admin = new Client({ connectionString: adminUrl() });
     await admin.connect();
@@ -144,8 +158,9 @@ describe('dlt-processor during a Postgres outage', () => {
       await hub.deadLetterMany(during.slice(0, 10), sub.id, 'DELIVERY.HTTP_500', 500);
       await waitFor(() => hub.consumer.paused(), { what: 'consumer paused', timeoutMs: 20_000 });
       for (const e of during.slice(10)) await hub.deadLetter(e, sub.id);
-      // Still paused while the database stays away (it keeps probing).
-      await new Promise((res) => setTimeout(res, 1500));
+      // Still paused while the database stays away: it keeps probing (three more failed probes) and stays paused.
+      const probes = failedPings;
+      await waitFor(() => failedPings >= probes + 3, { what: 'three more failed probes', timeoutMs: 20_000 });
       expect(hub.consumer.paused()).toBe(true);
       const notReady = await hub.app.inject({ url: '/readyz' });
       expect(notReady.statusCode).toBe(503);

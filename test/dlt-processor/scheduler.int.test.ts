@@ -67,8 +67,13 @@ describe('dlt-processor scheduler', () => {
     const stored = (await row(event.id))!;
     expect(stored.reason).toMatch(/permanent failure DELIVERY\.HTTP_410/);
     expect(stored.attempts).toBe(1);
-    await new Promise((res) => setTimeout(res, 600));
-    expect(r.received).toHaveLength(1);
+    // Sentinel: a later parked delivery to the same subscriber is attempted (and failed) by the scheduler, so the
+    // scheduler has run past the FAILED row; it made no further attempt at it.
+    const sentinel = anEvent();
+    await hub.deadLetter(sentinel, sub.id, { code: 'DELIVERY.HTTP_503', status: 503 });
+    await waitFor(async () => (await row(sentinel.id))?.status === 'FAILED', { what: 'the sentinel FAILED' });
+    expect(r.received.map((x) => x.headers['webhook-id'])).toEqual([event.id, sentinel.id]);
+    expect((await row(event.id))!.attempts).toBe(1);
     const detail = (await hub.app.inject({ url: `/v1/failed-events/${stored.id}`, headers: op() })).json();
     expect(detail.deliveryAttempts.at(-1)).toMatchObject({
       source: 'SCHEDULED',

@@ -12,7 +12,7 @@ import { encodeSnapshot } from '../../pipeline/shared/subscriptions/snapshot';
 import { DOMAINS } from '../../pipeline/shared/topics';
 import { aSnapshot } from '../fixtures/subscriptions';
 import { createTestDatabase, type TestDatabase } from '../support/db';
-import { testKafka, uniqueName, waitFor } from '../support/kafka';
+import { testKafka, uniqueName, waitFor, waitForCommittedToEnd } from '../support/kafka';
 import { type Receiver, startReceiver } from '../support/receiver';
 import { type Child, killChild, spawnProcessor } from './child';
 import { anEvent, outboxRecord, type Stage, startStage, whsec } from './harness';
@@ -148,8 +148,16 @@ describe('outbox-processor killed with SIGKILL mid-run', () => {
       throw new Error(`${err.message} (${uniqueCount()}); child output:\n${child!.output.slice(-80).join('\n')}`);
     });
     const elapsed = Date.now() - started;
-    // Let stragglers (redeliveries of what was in flight) arrive before counting duplicates.
-    await new Promise((r) => setTimeout(r, 1000));
+    // Stragglers (redeliveries of what was in flight) reach the receiver before their offsets are committed: once
+    // the committed offsets reach the end of every outbox topic, the duplicates are all counted.
+    await waitForCommittedToEnd(
+      groupId,
+      DOMAINS.map((d) => stage.topics.outbox(d)),
+      {
+        timeoutMs: 60_000,
+        what: 'committed offsets at the end of every outbox topic',
+      },
+    );
     const duplicates = total - seen.size;
     const maxCopies = Math.max(...seen.values());
     const dupsOf = (prefix: string) =>

@@ -12,10 +12,12 @@ import { createAuthProvider } from '../../pipeline/shared/delivery/auth-provider
 import { type BreakerOptions, BreakerRegistry } from '../../pipeline/shared/delivery/circuit-breaker';
 import { deliverOnce } from '../../pipeline/shared/delivery/deliver';
 import { gateEndpointCheck } from '../../pipeline/shared/delivery/gate';
-import { HttpSender, type SenderOptions } from '../../pipeline/shared/delivery/send';
+import type { SenderOptions } from '../../pipeline/shared/delivery/send';
+import { HttpSender } from '../../pipeline/shared/delivery/send.undici';
 import { ensureTopics } from '../../pipeline/shared/kafka/admin';
 import type { FailureStore } from '../../pipeline/shared/parked/failure-store';
-import { type SubscriptionDirectory, startSubscriptionDirectory } from '../../pipeline/shared/subscriptions/directory';
+import type { SubscriptionDirectory } from '../../pipeline/shared/subscriptions/directory';
+import { startSubscriptionDirectory } from '../../pipeline/shared/subscriptions/directory.kafka';
 import type { SubscriptionSnapshot } from '../../pipeline/shared/subscriptions/snapshot';
 import { DOMAINS, type Domain, HUB_HEADERS, type TopicNames, topicNames } from '../../pipeline/shared/topics';
 import { type ConsumedRecord, testKafka, uniqueName, waitFor } from '../support/kafka';

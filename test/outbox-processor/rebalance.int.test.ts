@@ -10,7 +10,7 @@ import type { SubscriptionSnapshot } from '../../pipeline/shared/subscriptions/s
 import { encodeSnapshot } from '../../pipeline/shared/subscriptions/snapshot';
 import { aSnapshot } from '../fixtures/subscriptions';
 import { createTestDatabase, type TestDatabase } from '../support/db';
-import { uniqueName, waitFor } from '../support/kafka';
+import { uniqueName, waitFor, waitForCommittedToEnd } from '../support/kafka';
 import { type Receiver, startReceiver } from '../support/receiver';
 import { type Child, killChild, spawnProcessor } from './child';
 import { anEvent, outboxRecord, type Stage, startStage, whsec } from './harness';
@@ -66,10 +66,11 @@ describe('outbox-processor group rebalance', () => {
       messages: [...subs.values()].map((s) => ({ key: s.id, value: encodeSnapshot(s) })),
     });
 
+    const groupId = uniqueName('outbox-rebalance');
     const env = {
       KAFKA_BROKERS: process.env.KAFKA_BROKERS!,
       TOPIC_PREFIX: stage.prefix,
-      GROUP_ID: uniqueName('outbox-rebalance'),
+      GROUP_ID: groupId,
       PORT: '0',
       HOST: '127.0.0.1',
       HUB_ENCRYPTION_KEYS: stage.keySpec,
@@ -113,8 +114,12 @@ describe('outbox-processor group rebalance', () => {
       intervalMs: 100,
       what: `all ${EVENTS} deliveries (${seen.size})\n${output()}`,
     });
-    // Redeliveries of what was in flight would arrive within a moment.
-    await new Promise((r) => setTimeout(r, 2_000));
+    // A redelivery of what was in flight happens before its offset is committed: once the group's committed
+    // offsets reach the end of the topic, every delivery (and any redelivery) has reached the receiver.
+    await waitForCommittedToEnd(groupId, [stage.topics.outbox('user-lifecycle')], {
+      timeoutMs: 60_000,
+      what: `committed offsets at the end of the outbox topic\n${output()}`,
+    });
 
     const drained = first.output.filter((l) => l.includes('group rebalancing: in-flight records committed'));
     const duplicates = total - seen.size;

@@ -36,7 +36,7 @@ import {
   structuredRecord,
 } from '../fixtures/platform-events';
 import { healthStatus } from '../support/grpc';
-import { consumeAll } from '../support/kafka';
+import { consumeAll, waitFor } from '../support/kafka';
 import { testRegistry, testRegistryUrl } from '../support/schema-registry';
 import { pick } from './profile';
 import { recordScenario } from './report';
@@ -244,7 +244,13 @@ describe('reliability 7: poison corpus', () => {
       );
 
       // Deliveries: every good id, signature valid, payload intact, delay measured from the send.
-      await waitUntilAll(goods, sub, 30_000);
+      await waitFor(
+        () => {
+          const got = sub.deliveredIds('poison');
+          return [...goods.keys()].every((id) => got.has(id));
+        },
+        { timeoutMs: 30_000, intervalMs: 200, what: 'every good delivery' },
+      ).catch(() => undefined); // what is missing shows in the figures and assertions below
       const delays: number[] = [];
       const byPath = { kafka: 0, http: 0, grpc: 0 };
       let intact = 0;
@@ -371,14 +377,5 @@ function parseProblem(res: { headers: Record<string, string>; text: string }) {
     return JSON.parse(res.text) as { title?: string; detail?: string; status?: number };
   } catch {
     return undefined;
-  }
-}
-
-async function waitUntilAll(goods: Map<string, unknown>, sub: DemoSubscriber, timeoutMs: number) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const got = sub.deliveredIds('poison');
-    if ([...goods.keys()].every((id) => got.has(id))) return;
-    await new Promise((r) => setTimeout(r, 200));
   }
 }

@@ -16,7 +16,7 @@
 import { randomUUID } from 'node:crypto';
 import { connect } from 'node:net';
 import { parseHubKeys, SecretBox } from '../../pipeline/shared/crypto/secret-box';
-import { HttpSender } from '../../pipeline/shared/delivery/send';
+import { HttpSender } from '../../pipeline/shared/delivery/send.undici';
 import { validateEndpointUrl } from '../../pipeline/shared/net/ssrf-policy';
 import { encodeSnapshot } from '../../pipeline/shared/subscriptions/snapshot';
 import { HUB_HEADERS } from '../../pipeline/shared/topics';

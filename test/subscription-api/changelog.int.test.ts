@@ -4,7 +4,8 @@
  * in the database rows or in the logs of the run.
  */
 import { decodeSnapshot, subscriptionSnapshotSchema } from '../../pipeline/shared/subscriptions/snapshot';
-import { aSubscription, type Harness, OPERATOR_KEY, readTopicUntil, startHarness, waitFor } from './harness';
+import { waitFor } from '../support/kafka';
+import { aSubscription, type Harness, OPERATOR_KEY, readTopicUntil, startHarness } from './harness';
 
 const SECRETS = {
   password: 'basic-password-Zq8!',

@@ -5,7 +5,7 @@
  * processor at start (issue 13 item 6).
  */
 import pino from 'pino';
-import { startSubscriptionDirectory } from '../../pipeline/shared/subscriptions/directory';
+import { startSubscriptionDirectory } from '../../pipeline/shared/subscriptions/directory.kafka';
 import { encodeSnapshot } from '../../pipeline/shared/subscriptions/snapshot';
 import { aSnapshot } from '../fixtures/subscriptions';
 import { createTopic, testKafka, uniqueName } from '../support/kafka';

@@ -19,7 +19,8 @@ import {
   SubscriptionStatus,
 } from '../../schemas/proto/gen/integrationhub/v1/subscription';
 import { callAs, failure, insecureClient } from '../support/grpc';
-import { aSubscription, type Harness, OPERATOR_KEY, startHarness, waitFor } from './harness';
+import { waitFor } from '../support/kafka';
+import { aSubscription, type Harness, OPERATOR_KEY, startHarness } from './harness';
 
 const KEY = { sourceService: 'identity', eventType: 'user.created', resourceType: 'USER', operationType: 'CREATE' };
 const aProtoSubscription = (overrides: Partial<Subscription> = {}) => ({

@@ -17,14 +17,15 @@ import type { GrpcServer } from '../../pipeline/shared/grpc/server.grpc';
 import type { HubApp } from '../../pipeline/shared/http/create-app';
 import { createLogger, type Logger } from '../../pipeline/shared/logging/logger';
 import type { EndpointPolicy } from '../../pipeline/shared/net/ssrf-policy';
-import { type SubscriptionDirectory, startSubscriptionDirectory } from '../../pipeline/shared/subscriptions/directory';
+import type { SubscriptionDirectory } from '../../pipeline/shared/subscriptions/directory';
+import { startSubscriptionDirectory } from '../../pipeline/shared/subscriptions/directory.kafka';
 import { topicNames } from '../../pipeline/shared/topics';
 import { buildSubscriptionApi } from '../../subscription-api/app';
 import {
   type ChangelogRelay,
   type ChangelogRelayOptions,
   startChangelogRelay,
-} from '../../subscription-api/changelog-relay';
+} from '../../subscription-api/changelog-relay.kafka';
 import { DeliveryStatusReaderPrisma } from '../../subscription-api/delivery-status.prisma';
 import { EventTypeRepositoryPrisma } from '../../subscription-api/event-type-repository.prisma';
 import { type SubscriptionApiGrpcOptions, startSubscriptionApiGrpc } from '../../subscription-api/grpc/server.grpc';
@@ -33,6 +34,7 @@ import { createInboundSourceService } from '../../subscription-api/inbound-sourc
 import { createSubscriptionService } from '../../subscription-api/service';
 import { SubscriptionRepositoryPrisma } from '../../subscription-api/subscription-repository.prisma';
 import { createTestDatabase } from '../support/db';
+import { waitFor } from '../support/kafka';
 
 export const OPERATOR_KEY = `ihk_${randomUUID().replace(/-/g, '')}${randomUUID().replace(/-/g, '').slice(0, 11)}`;
 
@@ -226,19 +228,6 @@ export async function startHarness(
     await h.directory.ready();
   }
   return h;
-}
-
-export async function waitFor<T>(
-  probe: () => T | undefined | Promise<T | undefined>,
-  { timeoutMs = 10_000, intervalMs = 10, what = 'condition' } = {},
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v as T;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
 }
 
 export interface TopicRecord {

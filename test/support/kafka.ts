@@ -36,24 +36,63 @@ export async function createTopic(topic: string, partitions = 3, compact = false
   }
 }
 
+/**
+ * THE wait of the integration tests: polls `fn` until it returns a truthy value (returned) or the timeout passes
+ * (throws, with the last error `fn` threw). Wait for a positive sentinel with it, never sleep to prove an absence.
+ */
 export async function waitFor<T>(
   fn: () => T | Promise<T>,
   opts: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
 ): Promise<NonNullable<T>> {
-  const deadline = Date.now() + (opts.timeoutMs ?? 15_000);
+  const timeoutMs = opts.timeoutMs ?? 15_000;
+  const deadline = Date.now() + timeoutMs;
   let lastErr: unknown;
-  while (Date.now() < deadline) {
+  for (;;) {
     try {
       const v = await fn();
       if (v) return v as NonNullable<T>;
     } catch (err) {
       lastErr = err;
     }
+    // The probe runs once more after the deadline passed, so a slow probe still gets its last look.
+    if (Date.now() > deadline) break;
     await new Promise((r) => setTimeout(r, opts.intervalMs ?? 50));
   }
   throw new Error(
-    `timed out waiting for ${opts.what ?? 'condition'}${lastErr ? `: ${(lastErr as Error).message}` : ''}`,
+    `timed out after ${timeoutMs} ms waiting for ${opts.what ?? 'condition'}${lastErr ? `: ${(lastErr as Error).message}` : ''}`,
   );
+}
+
+/**
+ * Waits until the group's committed offsets reach the end of every partition of `topics` (an empty partition
+ * counts as reached): the positive sentinel that every record before the end has had its side effect, since
+ * offsets are committed only after it. Use it instead of sleeping to let stragglers arrive.
+ */
+export async function waitForCommittedToEnd(
+  groupId: string,
+  topics: string[],
+  opts: { timeoutMs?: number; what?: string } = {},
+): Promise<void> {
+  const admin = testKafka('committed-to-end').admin();
+  await admin.connect();
+  try {
+    await waitFor(
+      async () => {
+        for (const topic of topics) {
+          const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+          const ends = await admin.fetchTopicOffsets(topic);
+          const behind = ends.some(
+            (e) => e.high !== '0' && committed!.partitions.find((p) => p.partition === e.partition)?.offset !== e.high,
+          );
+          if (behind) return false;
+        }
+        return true;
+      },
+      { timeoutMs: opts.timeoutMs, intervalMs: 100, what: opts.what ?? `${groupId}'s committed offsets at the end` },
+    );
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 export interface ConsumedRecord {

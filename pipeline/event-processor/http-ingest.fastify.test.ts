@@ -3,7 +3,8 @@ import { aRawEvent, binaryRecord, structuredRecord } from '../../test/fixtures/p
 import { generateApiKey, hashApiKey, publicPrefix } from '../shared/auth/api-key';
 import { memoryApiKeyStore } from '../shared/auth/api-key-store.memory';
 import { createApp, type HubApp } from '../shared/http/create-app';
-import { type IngestPublisher, registerHttpIngest } from './http-ingest';
+import { registerHttpIngest } from './http-ingest.fastify';
+import type { IngestPublisher } from './ingest-publisher';
 
 const operatorKey = generateApiKey();
 const tenantKey = generateApiKey();

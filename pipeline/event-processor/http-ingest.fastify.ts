@@ -12,14 +12,10 @@ import { type ApiKeyVerifier, apiKeyAuth, principalOf } from '../shared/auth/api
 import type { ApiKeyStore } from '../shared/auth/api-key-store';
 import type { HubApp } from '../shared/http/create-app';
 import { problem, problemSchema } from '../shared/http/problem';
-import { type IngestMessage, tenantRefusal, toIngestMessage } from './admit-events';
+import { tenantRefusal, toIngestMessage } from './admit-events';
 import { decodeHttpRequest } from './http-binding';
+import type { IngestPublisher } from './ingest-publisher';
 import type { EventProcessorMetrics } from './metrics';
-
-/** Port: durable produce to the ingest topic. */
-export interface IngestPublisher {
-  publish(records: IngestMessage[]): Promise<void>;
-}
 
 export interface HttpIngestOptions {
   store: ApiKeyStore;
