@@ -168,3 +168,11 @@ export interface TestDelivery {
   error: string | null;
   responseSnippet: string | null;
 }
+
+/** GET /v1/stats/overview (routes/overview.ts). */
+export interface OverviewFigures {
+  minutes: { at: string; delivered: number; failed: number }[];
+  deliveriesPerSecond: number;
+  errorRate: number;
+  lag: { groupId: string; lag: number }[] | null;
+}

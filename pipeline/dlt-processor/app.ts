@@ -9,11 +9,13 @@ import type { FailureStore } from '../shared/parked/failure-store';
 import { type ConsoleApiDeps, registerConsoleApi } from './console/api';
 import type { ConsoleAssets } from './console/assets';
 import { registerConsoleStatic } from './console/static';
+import type { OverviewStats } from './overview-stats';
 import type { createReplayJobs } from './replay-jobs';
 import { registerChangeAuditRoutes } from './routes/change-audit';
 import { registerFailedEventRoutes } from './routes/failed-events';
 import { registerLaneRoutes } from './routes/lanes';
 import { type LedgerApiDeps, registerLedgerRoutes } from './routes/ledger';
+import { registerOverviewRoutes } from './routes/overview';
 import { registerTestDeliveryRoutes } from './routes/test-delivery';
 import type { RedeliveryDeps } from './scheduler';
 
@@ -28,6 +30,8 @@ export async function buildDltApi(deps: {
   ledger?: LedgerApiDeps;
   /** The change audit (`GET /v1/audit`): ChangeAuditQueryPrisma. */
   changeAudit?: ChangeAuditQuery;
+  /** The console overview's delivery figures (GET /v1/stats/overview); needs the ledger. */
+  overview?: OverviewStats;
   /** The operator console at /console: its built files (undefined: not built, 503) and its forwarding API. */
   console?: { assets: ConsoleAssets | undefined; api: ConsoleApiDeps };
   rateLimitPerMinute?: number;
@@ -58,6 +62,7 @@ export async function buildDltApi(deps: {
       registerLedgerRoutes(api as unknown as HubApp, deps.ledger);
       registerTestDeliveryRoutes(api as unknown as HubApp, deps.ledger.replay);
     }
+    if (deps.overview) registerOverviewRoutes(api as unknown as HubApp, deps.overview);
     if (deps.changeAudit) registerChangeAuditRoutes(api as unknown as HubApp, { query: deps.changeAudit });
     if (deps.console) registerConsoleApi(api as unknown as HubApp, deps.console.api);
   });

@@ -1,6 +1,7 @@
 /** dlt-processor configuration: one zod schema over the environment, parsed once. */
 import { z } from 'zod';
 import { commonEnv, env, ledgerEnv, loadConfig, scheduleEnv } from '../shared/config/load-config';
+import { DEFAULT_INGEST_TOPIC } from '../shared/topics';
 
 export const dltConfigSchema = z.object({
   ...commonEnv,
@@ -80,6 +81,11 @@ export const dltConfigSchema = z.object({
   MIGRATE_ON_START: env
     .bool(false)
     .describe('Apply pending migrations at start (normally the launcher or `npm run migrate` does it).'),
+  INGEST_TOPICS: env
+    .list([DEFAULT_INGEST_TOPIC])
+    .describe(
+      "The event-processor's ingest topics: the consumer lag on them is part of the console's overview (`GET /v1/stats/overview`).",
+    ),
   SUBSCRIPTION_API_URL: z
     .url()
     .optional()

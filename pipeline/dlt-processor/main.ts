@@ -37,6 +37,7 @@ import { defaultConsoleDir, loadConsoleAssets } from './console/assets';
 import { startDltConsumer } from './dlt.kafka';
 import { startLedgerWriter } from './ledger-writer.kafka';
 import { createDltMetrics, startStatusGauges } from './metrics';
+import { kafkaGroupLag, ledgerAttemptsPerMinute, type OverviewStats } from './overview-stats';
 import { createReplayJobs } from './replay-jobs';
 import { createLedgerApiDeps } from './routes/ledger';
 import { type RedeliveryDeps, startScheduler } from './scheduler';
@@ -135,6 +136,24 @@ async function main(): Promise<void> {
       )
     : undefined;
   const jobs = createReplayJobs(prisma, redelivery, config.REPLAY_CONCURRENCY);
+  // The console overview's figures: attempts per minute from the ledger; consumer lag through an admin client that
+  // connects on first use (an operator opening the overview), not at start.
+  const statsAdmin = kafka.admin();
+  let statsAdminUp: Promise<void> | undefined;
+  const groupLag = kafkaGroupLag(statsAdmin, config.TOPIC_PREFIX, config.INGEST_TOPICS);
+  const overview: OverviewStats = {
+    attemptsPerMinute: ledgerAttemptsPerMinute(prisma),
+    lag: async () => {
+      statsAdminUp ??= statsAdmin.connect();
+      try {
+        await statsAdminUp;
+      } catch {
+        statsAdminUp = undefined;
+        return undefined;
+      }
+      return groupLag();
+    },
+  };
 
   const gauges = startStatusGauges({ metrics, store, intervalMs: config.STATS_REFRESH_MS, log });
   void gauges.refresh();
@@ -154,6 +173,7 @@ async function main(): Promise<void> {
     redelivery,
     jobs,
     ledger: ledgerApi,
+    overview: ledgerApi ? overview : undefined,
     changeAudit: new ChangeAuditQueryPrisma(prisma),
     console: { assets: consoleAssets, api: { subscriptionApiUrl: config.SUBSCRIPTION_API_URL } },
     rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE || undefined,
@@ -231,6 +251,7 @@ async function main(): Promise<void> {
       await audit.stop();
       await auditProducer.disconnect();
       await ledgerProducer.disconnect();
+      if (statsAdminUp) await statsAdmin.disconnect().catch(() => {});
       await directory.stop();
       await sender.close();
       await prisma.$disconnect();

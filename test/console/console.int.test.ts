@@ -123,6 +123,10 @@ describe('operator console in a browser (issue 20)', () => {
       await wrong.press('Enter');
       await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
       await page.getByTestId('count-FAILED').waitFor();
+      // The delivery figures (from the ledger) and, for an operator key, every hub consumer group's lag.
+      await page.getByTestId('rate').waitFor();
+      await page.getByRole('img', { name: /Attempts per minute over the last hour/ }).waitFor();
+      await textOf(page.locator('table'), /Records behind/);
       await page.getByRole('button', { name: 'Refresh' }).waitFor();
       // The key is kept in this tab's session storage, never in the URL.
       expect(page.url()).not.toContain(rel.hub.operatorApiKey);

@@ -5,6 +5,11 @@ import pino from 'pino';
 import { buildDltApi } from '../../pipeline/dlt-processor/app';
 import { startDltConsumer } from '../../pipeline/dlt-processor/dlt.kafka';
 import { createDltMetrics, startStatusGauges } from '../../pipeline/dlt-processor/metrics';
+import {
+  kafkaGroupLag,
+  ledgerAttemptsPerMinute,
+  type OverviewStats,
+} from '../../pipeline/dlt-processor/overview-stats';
 import { createReplayJobs } from '../../pipeline/dlt-processor/replay-jobs';
 import { createLedgerApiDeps } from '../../pipeline/dlt-processor/routes/ledger';
 import { type RedeliveryDeps, startScheduler } from '../../pipeline/dlt-processor/scheduler';
@@ -128,6 +133,13 @@ export async function startDltHarness(
   const operatorKey = generateApiKey();
   await ensureOperatorKey(apiKeys, operatorKey);
   let consumerRef: { paused(): boolean } | undefined;
+  // The console overview's figures, as main.ts wires them (the topics' prefix: what precedes ".subscriptions.v1").
+  const statsAdmin = kafka.admin();
+  await statsAdmin.connect();
+  const overview: OverviewStats = {
+    attemptsPerMinute: ledgerAttemptsPerMinute(db.prisma),
+    lag: kafkaGroupLag(statsAdmin, topics.subscriptions.replace(/\.subscriptions\.v1$/, ''), [], 0),
+  };
   const app: HubApp = await buildDltApi({
     logger: log,
     apiKeys,
@@ -135,6 +147,7 @@ export async function startDltHarness(
     redelivery,
     jobs,
     ledger: ledgerApi,
+    overview: ledgerApi ? overview : undefined,
     changeAudit: new ChangeAuditQueryPrisma(db.prisma),
     registry: metrics.registry,
     ready: () => ({ ready: consumerRef?.paused() === false, details: { dbPaused: consumerRef?.paused() ?? null } }),
@@ -270,6 +283,7 @@ export async function startDltHarness(
       await ledgerApi?.recoverJobs.drain();
       await consumer.stop();
       await producer.disconnect();
+      await statsAdmin.disconnect();
       await app.close();
       await directory.stop();
       await sender.close();

@@ -440,6 +440,60 @@ describe('dlt-processor ledger API', () => {
     expect(r.received.length - before).toBe(1);
   });
 
+  it('shows attempts per minute, the current rate and error rate, and consumer lag to operators only', async () => {
+    // Two attempts of tenant A a minute ago: one 204, one 500; tenant B's one attempt does not count for A.
+    const at = new Date(Date.now() - 60_000);
+    const aId = await seed({
+      tenantId: 'tenant-a',
+      receivedAt: new Date(at.getTime() - 5_000),
+      deliveries: [
+        { subscriptionId: subA2.id, status: 'FAILED', attempts: [{ statusCode: 500 }, { statusCode: 204 }] },
+      ],
+    });
+    expect(aId).toBeTruthy();
+    const minuteOf = (iso: string) => iso.slice(0, 16);
+    const res = await get('/v1/stats/overview?tenantId=tenant-a&minutes=120', as(keyA));
+    expect(res.statusCode).toBe(200);
+    const body = res.json();
+    expect(body.minutes).toHaveLength(120);
+    expect(body.lag).toBeNull(); // a tenant key does not see the hub's lag
+    // The seeded attempts are 1 s and 2 s after receivedAt: in the minute of `receivedAt + 1 s` (or the next).
+    const total = body.minutes.reduce(
+      (n: { ok: number; bad: number }, m: { delivered: number; failed: number }) => ({
+        ok: n.ok + m.delivered,
+        bad: n.bad + m.failed,
+      }),
+      { ok: 0, bad: 0 },
+    );
+    // Tenant A's attempts within the last two hours: the seeded ones of this file (a minute apart, 10+ minutes ago)
+    // and these two. Every minute bucket is at a whole minute.
+    expect(total.ok).toBeGreaterThan(0);
+    expect(total.bad).toBeGreaterThan(0);
+    expect(body.minutes.every((m: { at: string }) => m.at.endsWith(':00.000Z'))).toBe(true);
+    expect(body.minutes.map((m: { at: string }) => minuteOf(m.at))).toContain(minuteOf(at.toISOString()));
+    expect(body.errorRate).toBeGreaterThan(0);
+    expect(body.errorRate).toBeLessThan(1);
+    // Tenant B's view of the same window has none of A's attempts.
+    const b = (await get('/v1/stats/overview?minutes=120', as(keyB))).json();
+    const bTotal = b.minutes.reduce(
+      (n: number, m: { delivered: number; failed: number }) => n + m.delivered + m.failed,
+      0,
+    );
+    expect(bTotal).toBe(1);
+    // Naming another tenant: 403. An operator sees the consumer groups with their lag.
+    expect((await get('/v1/stats/overview?tenantId=tenant-b', as(keyA))).statusCode).toBe(403);
+    // (The group commits once it has stored a dead letter: one is sent, and the overview waited for.)
+    await hub.deadLetter(anEvent('tenant-a'), subA1.id);
+    const lag = await waitFor(
+      async () => {
+        const op = (await get('/v1/stats/overview?minutes=5')).json() as { lag: { groupId: string; lag: number }[] };
+        return op.lag.find((g) => g.groupId === hub.groupId && g.lag === 0);
+      },
+      { what: "the DLT group's lag in the overview" },
+    );
+    expect(lag).toEqual({ groupId: hub.groupId, lag: 0 });
+  });
+
   it('answers 410 for an event older than the retention window, 404 naming it for an unknown one', async () => {
     const old = await seed({
       tenantId: 'tenant-a',

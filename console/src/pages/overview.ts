@@ -1,7 +1,10 @@
-/** Overview: failure counts by status, the oldest unresolved failure's age, held deliveries, blocked lanes (2 calls). */
+/**
+ * Overview: failure counts by status, the oldest unresolved failure's age, held deliveries, blocked lanes; deliveries
+ * per minute over the last hour with the current rate and error rate, and consumer lag for operators (3 calls).
+ */
 import { html } from 'htm/preact';
 import { get } from '../api';
-import type { Lane, PageProps, Stats } from '../types';
+import type { Lane, OverviewFigures, PageProps, Stats } from '../types';
 import { age, Loading, Problem, Status, useLoad } from '../ui';
 
 const ORDER = ['PENDING', 'RETRYING', 'HELD', 'FAILED', 'DELIVERED', 'REPLAYED', 'SKIPPED'];
@@ -9,6 +12,7 @@ const ORDER = ['PENDING', 'RETRYING', 'HELD', 'FAILED', 'DELIVERED', 'REPLAYED',
 export function OverviewPage({ tenant }: PageProps) {
   const stats = useLoad(() => get<Stats>('/v1/failed-events/stats', { tenantId: tenant }), [tenant]);
   const lanes = useLoad(() => get<{ items: Lane[] }>('/v1/lanes', { tenantId: tenant, limit: 100 }), [tenant]);
+  const figures = useLoad(() => get<OverviewFigures>('/v1/stats/overview', { tenantId: tenant }), [tenant]);
   const s = stats.data;
   const unresolved = s ? ['PENDING', 'RETRYING', 'HELD', 'FAILED'].reduce((n, k) => n + (s.byStatus[k] ?? 0), 0) : 0;
   return html`<h1 tabindex="-1">Overview${tenant ? html` <small>tenant ${tenant}</small>` : null}</h1>
@@ -43,6 +47,8 @@ export function OverviewPage({ tenant }: PageProps) {
       </section>`
         : null
     }
+    <${Problem} error=${figures.error} />
+    ${figures.data ? html`<${Deliveries} f=${figures.data} />` : null}
     <${Problem} error=${lanes.error} />
     ${
       lanes.data?.items.length
@@ -65,4 +71,43 @@ export function OverviewPage({ tenant }: PageProps) {
       stats.reload();
       lanes.reload();
     }}>Refresh</button></p>`;
+}
+
+/** The last hour's attempts per minute as a bar chart (inline SVG), the current rate, error rate and lag. */
+function Deliveries({ f }: { f: OverviewFigures }) {
+  const max = Math.max(1, ...f.minutes.map((m) => m.delivered + m.failed));
+  const w = 4;
+  const h = 60;
+  const total = f.minutes.reduce((n, m) => n + m.delivered + m.failed, 0);
+  const failed = f.minutes.reduce((n, m) => n + m.failed, 0);
+  return html`<section aria-labelledby="rate-h">
+    <h2 id="rate-h">Deliveries</h2>
+    <dl class="kpis">
+      <div><dt>Delivered per second (last 5 min)</dt><dd data-testid="rate">${f.deliveriesPerSecond}</dd></div>
+      <div><dt>Error rate (last 5 min)</dt><dd data-testid="error-rate">${(f.errorRate * 100).toFixed(1)} %</dd></div>
+      <div><dt>Attempts in the last hour</dt><dd>${total} (${failed} failed)</dd></div>
+    </dl>
+    <figure>
+      <svg role="img" aria-label=${`Attempts per minute over the last hour: ${total} in all, ${failed} failed`} viewBox=${`0 0 ${f.minutes.length * w} ${h}`} width="100%" height=${h} preserveAspectRatio="none">
+        ${f.minutes.map((m, i) => {
+          const ok = (m.delivered / max) * h;
+          const bad = (m.failed / max) * h;
+          return html`<g><title>${`${new Date(m.at).toLocaleTimeString()}: ${m.delivered} delivered, ${m.failed} failed`}</title>
+            <rect class="ok" x=${i * w} y=${h - ok} width=${w - 1} height=${ok} />
+            <rect class="bad" x=${i * w} y=${h - ok - bad} width=${w - 1} height=${bad} /></g>`;
+        })}
+      </svg>
+      <figcaption>Attempts per minute, last hour (failed on top)</figcaption>
+    </figure>
+    ${
+      f.lag
+        ? html`<h2>Consumer lag</h2>
+      <div class="scroll"><table>
+        <caption class="sr-only">Records behind per consumer group</caption>
+        <thead><tr><th scope="col">Consumer group</th><th scope="col">Records behind</th></tr></thead>
+        <tbody>${f.lag.map((g) => html`<tr><td><code>${g.groupId}</code></td><td class="num">${g.lag}</td></tr>`)}</tbody>
+      </table></div>`
+        : null
+    }
+  </section>`;
 }

@@ -331,6 +331,15 @@ export function tenantIsolationTable(ctx: IsolationContext): Map<string, RouteCa
       'dltApi POST /v1/test-deliveries',
       denied(d('POST', '/v1/test-deliveries', { subscriptionId: ctx.bSubscriptionId })),
     ],
+    // dlt-processor: the overview's figures. Naming B is a 403; A's own figures carry no lag (the hub's, not A's).
+    [
+      'dltApi GET /v1/stats/overview',
+      denied(d('GET', `/v1/stats/overview?tenantId=${ctx.b.tenantId}`), {
+        ...d('GET', '/v1/stats/overview', undefined, 'own tenant'),
+        expect: [200],
+        check: (res) => !res.text.includes(ctx.b.tenantId) && (JSON.parse(res.text) as { lag: unknown }).lag === null,
+      }),
+    ],
     // dlt-processor: the operator console's API. The session names only the caller's own key; the forwarding routes
     // pass the caller's own key to the subscription-api, which denies B's subscriptions as it does directly.
     [
