@@ -27,6 +27,9 @@ import type { ChangeAuditRow } from '../change-audit/change-audit';
 import type { LedgerDelivery } from '../ledger/ledger-record';
 import type { TopicNames } from '../topics';
 
+/** The facts topics (`topicNames(prefix).facts`). */
+export type FactTopics = TopicNames['facts'];
+
 export const FACT_TYPES = {
   subscribed: 'io.integration-hub.webhook.subscribed.v1',
   paused: 'io.integration-hub.webhook.paused.v1',
@@ -189,7 +192,7 @@ function credentialOf(row: ChangeAuditRow): { credential: Credential; change: st
 const REGISTRY_SOURCE = '//integration-hub/subscription-api';
 
 /** The fact a committed registry change stands for, or undefined (an event-type change, a plain update). */
-export function registryFactOf(row: ChangeAuditRow, topics: TopicNames): FactRecord | undefined {
+export function registryFactOf(row: ChangeAuditRow, topics: FactTopics): FactRecord | undefined {
   const cause = row.actor.requestId ?? `change-audit:${row.id}`;
   const common = {
     eventId: factId(`change-audit:${row.id}`),
@@ -201,7 +204,7 @@ export function registryFactOf(row: ChangeAuditRow, topics: TopicNames): FactRec
   const actor = { keyId: row.actor.keyId, name: row.actor.name };
   const sub = SUBSCRIPTION_ACTIONS[row.action];
   if (sub)
-    return buildFact(topics.facts.webhooks, REGISTRY_SOURCE, row.resourceId, {
+    return buildFact(topics.webhooks, REGISTRY_SOURCE, row.resourceId, {
       ...common,
       fact: 'WebhookSubscribed',
       eventType: sub.type,
@@ -215,7 +218,7 @@ export function registryFactOf(row: ChangeAuditRow, topics: TopicNames): FactRec
     });
   const cred = credentialOf(row);
   if (cred)
-    return buildFact(topics.facts.credentials, REGISTRY_SOURCE, row.resourceId, {
+    return buildFact(topics.credentials, REGISTRY_SOURCE, row.resourceId, {
       ...common,
       fact: 'CredentialRotated',
       eventType: FACT_TYPES.credentialRotated,
@@ -255,7 +258,7 @@ const REASON_CODE = /^([A-Z][A-Z0-9_]*(?:\.[A-Z0-9_]+)+): /;
 /** WebhookDelivered for DELIVERED (subject to `mode`), IntegrationFailed for FAILED; nothing for other states. */
 export function deliveryFactOf(
   d: LedgerDelivery,
-  topics: TopicNames,
+  topics: FactTopics,
   mode: DeliveredFactsMode = { kind: 'all' },
 ): FactRecord | undefined {
   if (d.status !== 'DELIVERED' && d.status !== 'FAILED') return undefined;
@@ -278,7 +281,7 @@ export function deliveryFactOf(
   };
   if (d.status === 'DELIVERED')
     return keepDelivered(mode, eventId)
-      ? buildFact(topics.facts.webhooks, DELIVERY_SOURCE, d.subscriptionId, {
+      ? buildFact(topics.webhooks, DELIVERY_SOURCE, d.subscriptionId, {
           ...common,
           fact: 'WebhookDelivered',
           eventType: FACT_TYPES.delivered,
@@ -286,7 +289,7 @@ export function deliveryFactOf(
         })
       : undefined;
   const reason = d.reason ?? 'failed permanently';
-  return buildFact(topics.facts.failures, DELIVERY_SOURCE, d.subscriptionId, {
+  return buildFact(topics.failures, DELIVERY_SOURCE, d.subscriptionId, {
     ...common,
     fact: 'IntegrationFailed',
     eventType: FACT_TYPES.failed,
