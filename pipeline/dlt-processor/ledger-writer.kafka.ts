@@ -10,6 +10,9 @@
  *        └ anything else (Postgres away) ─▶ pause the topic, nothing resolved or committed; probe with backoff;
  *              resume when it answers: the batch is fetched again. The same batch failing MAX_STRIKES rounds while
  *              Postgres answers is taken apart record by record.
+ *   then, with `facts`: the batch's DELIVERED / FAILED delivery records as facts (fact-producer.kafka.ts), acked
+ *   before the commit; a failed produce leaves the batch unresolved and seeks back to it (written again, idempotent;
+ *   its facts produced again with the same ids), so a fact is never dropped.
  *
  * Partitions: today's and tomorrow's at start, each batch's days before it is written (store.write); retention
  * drops whole day partitions older than `retentionDays`, at start and every hour.
@@ -29,6 +32,7 @@ import {
 } from '../shared/ledger/ledger-store';
 import type { Logger } from '../shared/logging/logger';
 import { RecordRefusedError } from '../shared/parked/failure-store';
+import type { DeliveryFactSink } from './fact-producer.kafka';
 import type { DltMetrics } from './metrics';
 
 export interface LedgerWriterOptions {
@@ -52,6 +56,10 @@ export interface LedgerWriterOptions {
   pingTimeoutMs?: number;
   /** The consumer stopped for good (kafkajs will not restart it): the owner exits so the instance is restarted. */
   onFatal?: (err: Error) => void;
+  /** Delivery-side facts (issue 18), produced after the write and before the commit. */
+  facts?: DeliveryFactSink;
+  /** Test hook: runs after a batch's facts were produced and before its offset is committed (crash injection). */
+  afterFacts?: () => Promise<void>;
   /** Consumer group session timeout (default 10 s): how soon a restarted writer is back. */
   sessionTimeoutMs?: number;
 }
@@ -129,6 +137,7 @@ export async function startLedgerWriter(opts: LedgerWriterOptions): Promise<Ledg
   };
 
   const strikes = new Map<number, { offset: string; n: number }>();
+  let factFailures = 0;
 
   /** True when every record is written (or refused and skipped, into `skipped`); false: try again later. */
   const persist = async (
@@ -229,6 +238,24 @@ export async function startLedgerWriter(opts: LedgerWriterOptions): Promise<Ledg
         showAge();
       }
       if (records.length > 0 && !(await persist(records, batch.partition, batch.firstOffset() ?? '', skipped))) return;
+      if (records.length > 0 && opts.facts) {
+        try {
+          await opts.facts.emit(records.map((r) => r.record));
+          await opts.afterFacts?.();
+        } catch (err) {
+          // Nothing resolved or committed: the batch is read again from its first offset (the rows are idempotent).
+          factFailures++;
+          const backoffMs = Math.min(opts.maxBackoffMs ?? 5000, 100 * 2 ** Math.min(factFailures, 6));
+          log.warn(
+            { err: errorMessage(err), partition: batch.partition, backoffMs },
+            'facts not produced; the ledger batch will be read again',
+          );
+          await new Promise((r) => setTimeout(r, backoffMs));
+          consumer.seek({ topic: batch.topic, partition: batch.partition, offset: batch.firstOffset() ?? '0' });
+          return;
+        }
+        factFailures = 0;
+      }
       for (const m of batch.messages) resolveOffset(m.offset);
       const next = (BigInt(batch.lastOffset()) + 1n).toString();
       try {

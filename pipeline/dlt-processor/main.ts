@@ -35,6 +35,7 @@ import { startCleanup } from './cleanup';
 import { loadDltConfig } from './config';
 import { defaultConsoleDir, loadConsoleAssets } from './console/assets';
 import { startDltConsumer } from './dlt.kafka';
+import { kafkaDeliveryFacts } from './fact-producer.kafka';
 import { startLedgerWriter } from './ledger-writer.kafka';
 import { createDltMetrics, startStatusGauges } from './metrics';
 import { createReplayJobs } from './replay-jobs';
@@ -69,7 +70,10 @@ async function main(): Promise<void> {
     const spec = { partitions: config.TOPIC_PARTITIONS, replicationFactor: config.KAFKA_REPLICATION_FACTOR };
     const created = await ensureTopics(admin, [
       { topic: topics.subscriptions, ...spec, compact: true },
-      ...[...topics.allDlt(), topics.audit, topics.ledger].map((topic) => ({ topic, ...spec })),
+      ...[...topics.allDlt(), topics.audit, topics.ledger, ...Object.values(topics.facts)].map((topic) => ({
+        topic,
+        ...spec,
+      })),
     ]);
     if (created.length > 0) log.info({ created }, 'created missing topics');
   } finally {
@@ -203,6 +207,8 @@ async function main(): Promise<void> {
         retentionDays: config.LOG_RETENTION_DAYS,
         metrics,
         sessionTimeoutMs: config.SESSION_TIMEOUT_MS,
+        // WebhookDelivered / IntegrationFailed (issue 18): acked before the ledger offsets commit.
+        facts: kafkaDeliveryFacts(ledgerProducer, topics.facts, config.FACTS_DELIVERED),
       })
     : undefined;
   const pausedTimer = setInterval(() => metrics.dbPaused.set(consumer?.paused() ? 1 : 0), 1000);

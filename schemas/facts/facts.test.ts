@@ -16,7 +16,7 @@ import type { LedgerDelivery } from '../../pipeline/shared/ledger/ledger-record'
 import { topicNames } from '../../pipeline/shared/topics';
 import { validateFact } from '../../test/support/fact-schemas';
 
-const topics = topicNames('hub');
+const topics = topicNames('hub').facts;
 
 const aRow = (o: Partial<ChangeAuditRow> = {}): ChangeAuditRow => ({
   id: '42',
