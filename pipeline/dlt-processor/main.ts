@@ -41,6 +41,7 @@ import { createDltMetrics, startStatusGauges } from './metrics';
 import { createReplayJobs } from './replay-jobs';
 import { createLedgerApiDeps } from './routes/ledger';
 import { type RedeliveryDeps, startScheduler } from './scheduler';
+import { kafkaStreamSource } from './stream-source.kafka';
 
 /** Retries a start step on retriable Kafka errors (e.g. "not the leader" just after topics were created). */
 async function retryingKafka<T>(log: Logger, what: string, fn: () => Promise<T>, attempts = 20): Promise<T> {
@@ -161,6 +162,17 @@ async function main(): Promise<void> {
     changeAudit: new ChangeAuditQueryPrisma(prisma),
     console: { assets: consoleAssets, api: { subscriptionApiUrl: config.SUBSCRIPTION_API_URL } },
     rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE || undefined,
+    stream: config.STREAM_ENABLED
+      ? {
+          source: kafkaStreamSource(kafka, config.GROUP_ID),
+          topics,
+          log,
+          bufferBytes: config.STREAM_BUFFER_BYTES,
+          pingMs: config.STREAM_PING_MS,
+          maxPerKey: config.STREAM_MAX_PER_KEY,
+          maxPerTenant: config.STREAM_MAX_PER_TENANT,
+        }
+      : undefined,
     ready: () => ({
       ready: !shuttingDown && directory.isReady() && consumer !== undefined && !consumer.paused(),
       details: { dbPaused: consumer?.paused() ?? null },
