@@ -15,13 +15,22 @@
  * Crash-safe and at-least-once: a crash after the produce and before COMMIT leaves the rows unpublished, so
  * the next relay produces them again (same key, same snapshot; consumers keep the highest version). Rows are
  * produced in id order in one batch; records of one key go to one partition in that order.
+ *
+ * The hub's registry-side facts (issue 18, shared/facts/fact.ts) go out the same way, in the same transaction and
+ * under the same lock: "ChangeAudit" rows (written in each change's own transaction) with "publishedAt" NULL are
+ * produced as WebhookSubscribed / CredentialRotated CloudEvents to the facts topics and stamped. A fact's id derives
+ * from its row's id, so a fact produced again after a crash carries the same id. Rows that stand for no fact (an
+ * event-type change, a plain update) are stamped without a record. A trigger NOTIFYs the relay's channel.
  */
 import type { Producer } from 'kafkajs';
 import type { Pool, PoolClient } from 'pg';
 import { Client } from 'pg';
+import { toRow } from '../pipeline/shared/change-audit/change-audit.prisma';
 import { errorMessage } from '../pipeline/shared/errors';
+import { type FactRecord, registryFactOf } from '../pipeline/shared/facts/fact';
 import type { Logger } from '../pipeline/shared/logging/logger';
 import { encodeSnapshot, subscriptionSnapshotSchema } from '../pipeline/shared/subscriptions/snapshot';
+import type { TopicNames } from '../pipeline/shared/topics';
 import { CHANGE_TABLE, NOTIFY_CHANNEL } from './subscription-repository.prisma';
 
 /** Arbitrary constant identifying the relay's advisory lock. */
@@ -34,6 +43,8 @@ export interface ChangelogRelayOptions {
   producer: Producer;
   topic: string;
   log: Logger;
+  /** The facts topics: publish the change audit's facts too (the subscription-api always does; tests may not). */
+  facts?: TopicNames['facts'];
   batchSize?: number;
   /** Poll interval without LISTEN. */
   intervalMs?: number;
@@ -41,12 +52,16 @@ export interface ChangelogRelayOptions {
   listenPollMs?: number;
   /** Test hook: runs after the batch was produced and before it is marked published (crash injection). */
   afterProduce?: (changeIds: string[]) => Promise<void>;
+  /** Test hook: runs after the facts of these audit rows were produced and before they are stamped. */
+  afterFactsProduce?: (auditIds: string[]) => Promise<void>;
 }
 
 export interface ChangelogRelay {
   /** Publishes everything pending now; resolves with the number of rows published. */
   drain(): Promise<number>;
   published(): number;
+  /** Facts produced (change-audit rows that stand for a fact). */
+  factsPublished(): number;
   stop(): Promise<void>;
 }
 
@@ -62,6 +77,7 @@ export async function startChangelogRelay(opts: ChangelogRelayOptions): Promise<
   const listenPollMs = opts.listenPollMs ?? 5000;
   let running = true;
   let publishedCount = 0;
+  let factsCount = 0;
   let wake: (() => void) | undefined;
   let listener: Client | undefined;
   let failures = 0;
@@ -97,6 +113,41 @@ export async function startChangelogRelay(opts: ChangelogRelayOptions): Promise<
     }
   }
 
+  /** Produces the facts of up to `batchSize` unpublished audit rows and stamps them (inside the caller's tx). */
+  async function publishFacts(client: PoolClient, facts: TopicNames['facts']): Promise<number> {
+    const { rows } = await client.query<AuditRow>(
+      `SELECT id::text AS id, to_char("at", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at, "tenantId", "actorKeyId",
+              "actorName", "requestId", "action", "resourceType", "resourceId", "version", "changedFields"
+         FROM "ChangeAudit"
+        WHERE "publishedAt" IS NULL
+        ORDER BY id
+        LIMIT $1
+        FOR UPDATE SKIP LOCKED`,
+      [batchSize],
+    );
+    if (rows.length === 0) return 0;
+    const records = rows.flatMap(
+      (r) => registryFactOf(toRow({ ...r, id: BigInt(r.id), at: new Date(r.at) }), facts) ?? [],
+    );
+    if (records.length > 0) {
+      const byTopic = new Map<string, FactRecord[]>();
+      for (const f of records) byTopic.set(f.topic, [...(byTopic.get(f.topic) ?? []), f]);
+      await opts.producer.sendBatch({
+        acks: -1,
+        topicMessages: [...byTopic].map(([topic, fs]) => ({
+          topic,
+          messages: fs.map((f) => ({ key: f.key, value: f.value, headers: f.headers })),
+        })),
+      });
+    }
+    const ids = rows.map((r) => r.id);
+    await opts.afterFactsProduce?.(ids);
+    await client.query(`UPDATE "ChangeAudit" SET "publishedAt" = now() WHERE id = ANY($1::bigint[])`, [ids]);
+    factsCount += records.length;
+    opts.log.debug({ rows: rows.length, facts: records.length, lastAuditId: ids.at(-1) }, 'facts batch published');
+    return rows.length;
+  }
+
   async function publishBatch(): Promise<number> {
     let client: PoolClient | undefined;
     try {
@@ -116,9 +167,10 @@ export async function startChangelogRelay(opts: ChangelogRelayOptions): Promise<
           FOR UPDATE SKIP LOCKED`,
         [batchSize],
       );
+      const factRows = opts.facts ? await publishFacts(client, opts.facts) : 0;
       if (rows.length === 0) {
         await client.query('COMMIT');
-        return 0;
+        return factRows;
       }
       await opts.producer.send({
         topic: opts.topic,
@@ -137,7 +189,7 @@ export async function startChangelogRelay(opts: ChangelogRelayOptions): Promise<
       await client.query('COMMIT');
       publishedCount += rows.length;
       opts.log.debug({ published: rows.length, lastChangeId: ids[ids.length - 1] }, 'changelog batch published');
-      return rows.length;
+      return Math.max(rows.length, factRows);
     } catch (err) {
       await client?.query('ROLLBACK').catch(() => {});
       throw err;
@@ -177,6 +229,7 @@ export async function startChangelogRelay(opts: ChangelogRelayOptions): Promise<
   return {
     drain,
     published: () => publishedCount,
+    factsPublished: () => factsCount,
     async stop() {
       running = false;
       wake?.();
@@ -202,3 +255,6 @@ function toValue(r: ChangeRow, log: Logger): Buffer | null {
   );
   return Buffer.from(JSON.stringify(raw));
 }
+
+/** A "ChangeAudit" row as the relay selects it (id as text, "at" as UTC ISO: the column has no time zone). */
+type AuditRow = Omit<Parameters<typeof toRow>[0], 'id' | 'at'> & { id: string; at: string };

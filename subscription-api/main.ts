@@ -15,6 +15,7 @@ import { grpcTls } from '../pipeline/shared/config/load-config';
 import { parseHubKeys, SecretBox } from '../pipeline/shared/crypto/secret-box';
 import { errorMessage } from '../pipeline/shared/errors';
 import type { GrpcServer } from '../pipeline/shared/grpc/server.grpc';
+import { ensureTopics } from '../pipeline/shared/kafka/admin';
 import { createLogger } from '../pipeline/shared/logging/logger';
 import { dnsResolver } from '../pipeline/shared/net/safe-lookup';
 import { topicNames } from '../pipeline/shared/topics';
@@ -34,7 +35,8 @@ async function main(): Promise<void> {
   const config = loadSubscriptionApiConfig();
   const tls = grpcTls('subscription-api', config);
   const log = createLogger({ service: 'subscription-api', level: config.LOG_LEVEL });
-  const topic = topicNames(config.TOPIC_PREFIX).subscriptions;
+  const topics = topicNames(config.TOPIC_PREFIX);
+  const topic = topics.subscriptions;
 
   const prisma = createPrismaClient(config.DATABASE_URL);
   const pool = new Pool({ connectionString: config.DATABASE_URL, max: 4, application_name: 'subscription-api-relay' });
@@ -67,6 +69,12 @@ async function main(): Promise<void> {
     });
     log.info({ topic }, 'created compacted changelog topic');
   }
+  // The facts the relay publishes (issue 18): plain topics, keyed by tenant.
+  const created = await ensureTopics(
+    admin,
+    Object.values(topics.facts).map((t) => ({ topic: t, replicationFactor: config.KAFKA_REPLICATION_FACTOR })),
+  );
+  if (created.length > 0) log.info({ created }, 'created facts topics');
   await admin.disconnect();
 
   const apiKeys = new ApiKeyStorePrisma(prisma);
@@ -87,6 +95,7 @@ async function main(): Promise<void> {
     databaseUrl: config.DATABASE_URL,
     producer,
     topic,
+    facts: topics.facts,
     log: log.child({ component: 'changelog-relay' }),
     batchSize: config.RELAY_BATCH_SIZE,
     intervalMs: config.RELAY_INTERVAL_MS,

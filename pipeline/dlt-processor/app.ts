@@ -1,4 +1,5 @@
 /** The dlt-processor's operator API app (no listen), with the same API-key auth as subscription-api. */
+import websocket from '@fastify/websocket';
 import type { Registry } from 'prom-client';
 import { apiKeyAuth, createApiKeyVerifier } from '../shared/auth/api-key-auth';
 import type { ApiKeyStore } from '../shared/auth/api-key-store';
@@ -16,6 +17,7 @@ import { registerFailedEventRoutes } from './routes/failed-events';
 import { registerLaneRoutes } from './routes/lanes';
 import { type LedgerApiDeps, registerLedgerRoutes } from './routes/ledger';
 import { registerOverviewRoutes } from './routes/overview';
+import { bearerFromProtocol, registerStreamRoutes, STREAM_PROTOCOL, type StreamDeps } from './routes/stream';
 import { registerTestDeliveryRoutes } from './routes/test-delivery';
 import type { RedeliveryDeps } from './scheduler';
 
@@ -34,6 +36,8 @@ export async function buildDltApi(deps: {
   overview?: OverviewStats;
   /** The operator console at /console: its built files (undefined: not built, 503) and its forwarding API. */
   console?: { assets: ConsoleAssets | undefined; api: ConsoleApiDeps };
+  /** The real-time stream (`GET /v1/stream`, WebSocket): routes/stream.ts. */
+  stream?: StreamDeps;
   rateLimitPerMinute?: number;
   ready?: () => boolean | ReadinessResult | Promise<boolean | ReadinessResult>;
 }): Promise<HubApp> {
@@ -46,6 +50,19 @@ export async function buildDltApi(deps: {
   });
   const verifier = createApiKeyVerifier(deps.apiKeys, 30_000);
   if (deps.console) registerConsoleStatic(app, deps.console.assets);
+  if (deps.stream) {
+    await app.register(websocket, {
+      options: {
+        maxPayload: 4096, // clients send nothing but control frames
+        // Answer with the stream's protocol, never with the offered `bearer.<key>`.
+        handleProtocols: (offered) => (offered.has(STREAM_PROTOCOL) ? STREAM_PROTOCOL : false),
+      },
+    });
+    // Before apiKeyAuth (a child scope's hook): the key may come as the subprotocol `bearer.<key>`.
+    app.addHook('onRequest', async (req) => {
+      if (req.url.startsWith('/v1/stream')) bearerFromProtocol(req.headers);
+    });
+  }
   await app.register(async (api) => {
     await api.register(apiKeyAuth, {
       store: deps.apiKeys,
@@ -65,6 +82,10 @@ export async function buildDltApi(deps: {
     if (deps.overview) registerOverviewRoutes(api as unknown as HubApp, deps.overview);
     if (deps.changeAudit) registerChangeAuditRoutes(api as unknown as HubApp, { query: deps.changeAudit });
     if (deps.console) registerConsoleApi(api as unknown as HubApp, deps.console.api);
+    if (deps.stream) {
+      const streams = registerStreamRoutes(api as unknown as HubApp, deps.stream);
+      api.addHook('onClose', () => streams.close());
+    }
   });
   await app.ready();
   return app;

@@ -1,6 +1,7 @@
 /** dlt-processor configuration: one zod schema over the environment, parsed once. */
 import { z } from 'zod';
 import { commonEnv, env, ledgerEnv, loadConfig, scheduleEnv } from '../shared/config/load-config';
+import { parseDeliveredFactsMode } from '../shared/facts/fact';
 import { DEFAULT_INGEST_TOPIC } from '../shared/topics';
 
 export const dltConfigSchema = z.object({
@@ -70,6 +71,29 @@ export const dltConfigSchema = z.object({
     .describe(
       'Run the ledger writer: the delivery ledger topic (`<prefix>.ledger.v1`) into Postgres (events, deliveries, attempts).',
     ),
+  FACTS_DELIVERED: z
+    .string()
+    .default('all')
+    .refine((v) => parseDeliveredFactsMode(v) !== undefined, 'all, none or sample:N (N from 1 to 999999)')
+    .transform((v) => parseDeliveredFactsMode(v)!)
+    .describe(
+      'WebhookDelivered facts (`<prefix>.facts.webhooks.v1`, written with the ledger): `all`, `none`, or `sample:N` (about one delivery in N, chosen by a hash of the fact id). At `all` the hub produces one more record per delivery. IntegrationFailed facts are never sampled.',
+    ),
+  STREAM_ENABLED: env
+    .bool(true)
+    .describe("Serve `GET /v1/stream`: a WebSocket stream of the caller's events (one Kafka consumer per connection)."),
+  STREAM_BUFFER_BYTES: env
+    .int(1_048_576, 1024)
+    .describe(
+      'Unsent bytes a stream connection may hold; past this the client is closed with code 4008 (slow consumer).',
+    ),
+  STREAM_PING_MS: env
+    .int(15_000, 100)
+    .describe('Stream heartbeat: a ping this often; a connection with no pong by the next ping is dropped.'),
+  STREAM_MAX_PER_KEY: env.int(5, 1).describe('Open streams per API key (429 before the upgrade above).'),
+  STREAM_MAX_PER_TENANT: env
+    .int(20, 1)
+    .describe('Open streams per tenant (operator streams of every tenant count as one tenant, `*`).'),
   LOG_RETENTION_DAYS: env
     .int(14, 1)
     .describe(

@@ -10,6 +10,9 @@
  *        └ anything else (Postgres away) ─▶ pause the topic, nothing resolved or committed; probe with backoff;
  *              resume when it answers: the batch is fetched again. The same batch failing MAX_STRIKES rounds while
  *              Postgres answers is taken apart record by record.
+ *   then, with `facts`: the batch's DELIVERED / FAILED delivery records as facts (fact-producer.kafka.ts), acked
+ *   before the commit; a failed produce leaves the batch unresolved and seeks back to it (written again, idempotent;
+ *   its facts produced again with the same ids), so a fact is never dropped.
  *
  * Partitions: today's and tomorrow's at start, each batch's days before it is written (store.write); retention
  * drops whole day partitions older than `retentionDays`, at start and every hour.
@@ -28,6 +31,7 @@ import {
   startDays,
 } from '../shared/ledger/ledger-store';
 import type { Logger } from '../shared/logging/logger';
+import type { DeliveryFactSink } from './fact-producer.kafka';
 import type { DltMetrics } from './metrics';
 import { createBatchWriter } from './persist-batch';
 
@@ -52,6 +56,10 @@ export interface LedgerWriterOptions {
   pingTimeoutMs?: number;
   /** The consumer stopped for good (kafkajs will not restart it): the owner exits so the instance is restarted. */
   onFatal?: (err: Error) => void;
+  /** Delivery-side facts (issue 18), produced after the write and before the commit. */
+  facts?: DeliveryFactSink;
+  /** Test hook: runs after a batch's facts were produced and before its offset is committed (crash injection). */
+  afterFacts?: () => Promise<void>;
   /** Consumer group session timeout (default 10 s): how soon a restarted writer is back. */
   sessionTimeoutMs?: number;
 }
@@ -128,6 +136,7 @@ export async function startLedgerWriter(opts: LedgerWriterOptions): Promise<Ledg
     log,
     takenApart: 'ledger batch refused; writing it record by record',
   });
+  let factFailures = 0;
 
   const runRetention = async (): Promise<string[]> => {
     try {
@@ -182,6 +191,24 @@ export async function startLedgerWriter(opts: LedgerWriterOptions): Promise<Ledg
       };
       if (records.length > 0 && !(await writer.persist(records, batch.partition, batch.firstOffset() ?? '', refused)))
         return;
+      if (records.length > 0 && opts.facts) {
+        try {
+          await opts.facts.emit(records.map((r) => r.record));
+          await opts.afterFacts?.();
+        } catch (err) {
+          // Nothing resolved or committed: the batch is read again from its first offset (the rows are idempotent).
+          factFailures++;
+          const backoffMs = Math.min(opts.maxBackoffMs ?? 5000, 100 * 2 ** Math.min(factFailures, 6));
+          log.warn(
+            { err: errorMessage(err), partition: batch.partition, backoffMs },
+            'facts not produced; the ledger batch will be read again',
+          );
+          await new Promise((r) => setTimeout(r, backoffMs));
+          consumer.seek({ topic: batch.topic, partition: batch.partition, offset: batch.firstOffset() ?? '0' });
+          return;
+        }
+        factFailures = 0;
+      }
       for (const m of batch.messages) resolveOffset(m.offset);
       const next = (BigInt(batch.lastOffset()) + 1n).toString();
       try {

@@ -35,12 +35,14 @@ import { startCleanup } from './cleanup';
 import { loadDltConfig } from './config';
 import { defaultConsoleDir, loadConsoleAssets } from './console/assets';
 import { startDltConsumer } from './dlt.kafka';
+import { kafkaDeliveryFacts } from './fact-producer.kafka';
 import { startLedgerWriter } from './ledger-writer.kafka';
 import { createDltMetrics, startStatusGauges } from './metrics';
 import { kafkaGroupLag, ledgerAttemptsPerMinute, type OverviewStats } from './overview-stats';
 import { createReplayJobs } from './replay-jobs';
 import { createLedgerApiDeps } from './routes/ledger';
 import { type RedeliveryDeps, startScheduler } from './scheduler';
+import { kafkaStreamSource } from './stream-source.kafka';
 
 /** Retries a start step on retriable Kafka errors (e.g. "not the leader" just after topics were created). */
 async function retryingKafka<T>(log: Logger, what: string, fn: () => Promise<T>, attempts = 20): Promise<T> {
@@ -70,7 +72,10 @@ async function main(): Promise<void> {
     const spec = { partitions: config.TOPIC_PARTITIONS, replicationFactor: config.KAFKA_REPLICATION_FACTOR };
     const created = await ensureTopics(admin, [
       { topic: topics.subscriptions, ...spec, compact: true },
-      ...[...topics.allDlt(), topics.audit, topics.ledger].map((topic) => ({ topic, ...spec })),
+      ...[...topics.allDlt(), topics.audit, topics.ledger, ...Object.values(topics.facts)].map((topic) => ({
+        topic,
+        ...spec,
+      })),
     ]);
     if (created.length > 0) log.info({ created }, 'created missing topics');
   } finally {
@@ -177,6 +182,17 @@ async function main(): Promise<void> {
     changeAudit: new ChangeAuditQueryPrisma(prisma),
     console: { assets: consoleAssets, api: { subscriptionApiUrl: config.SUBSCRIPTION_API_URL } },
     rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE || undefined,
+    stream: config.STREAM_ENABLED
+      ? {
+          source: kafkaStreamSource(kafka, config.GROUP_ID),
+          topics,
+          log,
+          bufferBytes: config.STREAM_BUFFER_BYTES,
+          pingMs: config.STREAM_PING_MS,
+          maxPerKey: config.STREAM_MAX_PER_KEY,
+          maxPerTenant: config.STREAM_MAX_PER_TENANT,
+        }
+      : undefined,
     ready: () => ({
       ready: !shuttingDown && directory.isReady() && consumer !== undefined && !consumer.paused(),
       details: { dbPaused: consumer?.paused() ?? null },
@@ -223,6 +239,8 @@ async function main(): Promise<void> {
         retentionDays: config.LOG_RETENTION_DAYS,
         metrics,
         sessionTimeoutMs: config.SESSION_TIMEOUT_MS,
+        // WebhookDelivered / IntegrationFailed (issue 18): acked before the ledger offsets commit.
+        facts: kafkaDeliveryFacts(ledgerProducer, topics.facts, config.FACTS_DELIVERED),
       })
     : undefined;
   const pausedTimer = setInterval(() => metrics.dbPaused.set(consumer?.paused() ? 1 : 0), 1000);

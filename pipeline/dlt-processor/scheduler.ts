@@ -72,6 +72,7 @@ export function parkedLedgerRecords(
 ): LedgerRecord[] {
   const receivedAt = f.ceHeaders[HUB_HEADERS.receivedAt] ?? f.firstFailedAt.toISOString();
   const base = { eventId: f.eventId, tenantId: f.tenantId, subscriptionId: f.subscriptionId, receivedAt };
+  const traceId = f.ceHeaders.ce_traceparent?.split('-')[1];
   const out: LedgerRecord[] = [];
   if (step.result && step.source)
     out.push({
@@ -92,6 +93,7 @@ export function parkedLedgerRecords(
     ...base,
     status: LEDGER_STATUS[step.status],
     reason: step.reason,
+    ...(traceId ? { traceId } : {}),
     attempts: out.length > 0 ? 1 : 0,
     lastStatusCode: step.result?.status ?? null,
     nextAttemptAt: step.nextAttemptAt?.toISOString() ?? null,

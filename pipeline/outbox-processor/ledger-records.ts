@@ -44,6 +44,12 @@ function statusOf(outcome: Outcome): { status: LedgerDeliveryStatus; reason: str
   }
 }
 
+/** The trace id of a W3C traceparent, as the delivery record's optional `traceId` (the facts carry it). */
+const traceIdOf = (traceparent: string | undefined) => {
+  const id = traceparent?.split('-')[1];
+  return id ? { traceId: id } : {};
+};
+
 export function ledgerRecordsOf(item: OutboxItem, message: KafkaMessage, outcome: Outcome, at: Date): LedgerRecord[] {
   const receivedAt =
     headerString(message.headers?.[HUB_HEADERS.receivedAt] as never) ?? item.event.time ?? at.toISOString();
@@ -58,6 +64,7 @@ export function ledgerRecordsOf(item: OutboxItem, message: KafkaMessage, outcome
       ...base,
       status,
       reason,
+      ...traceIdOf(item.event.extensions.traceparent),
       attempts: tries.length,
       lastStatusCode: tries.at(-1)?.status ?? null,
       nextAttemptAt: null,

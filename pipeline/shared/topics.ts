@@ -10,6 +10,8 @@ export interface TopicNames {
   audit: string;
   /** The delivery ledger's records (ledger-record.ts), keyed by tenant; read by the ledger writer. */
   ledger: string;
+  /** The hub's own facts (shared/facts/fact.ts): public contracts, CloudEvents JSON keyed by tenant. */
+  facts: { webhooks: string; failures: string; credentials: string };
   outbox(domain: Domain): string;
   dlt(domain: Domain): string;
   allOutbox(): string[];
@@ -22,6 +24,11 @@ export function topicNames(prefix = 'integration-hub'): TopicNames {
     quarantine: `${prefix}.quarantine.v1`,
     audit: `${prefix}.audit.v1`,
     ledger: `${prefix}.ledger.v1`,
+    facts: {
+      webhooks: `${prefix}.facts.webhooks.v1`,
+      failures: `${prefix}.facts.failures.v1`,
+      credentials: `${prefix}.facts.credentials.v1`,
+    },
     outbox: (d) => `${prefix}.outbox.${d}.v1`,
     dlt: (d) => `${prefix}.dlt.${d}.v1`,
     allOutbox: () => DOMAINS.map((d) => `${prefix}.outbox.${d}.v1`),

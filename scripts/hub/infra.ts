@@ -189,6 +189,7 @@ export function hubTopicSpecs(names: TopicNames, ingest: string, p: number) {
     { topic: names.quarantine, partitions: 1 },
     { topic: names.audit, partitions: p },
     { topic: names.ledger, partitions: p },
+    ...Object.values(names.facts).map((topic) => ({ topic, partitions: p })),
   ];
 }
 

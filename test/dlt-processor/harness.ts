@@ -12,7 +12,9 @@ import {
 } from '../../pipeline/dlt-processor/overview-stats';
 import { createReplayJobs } from '../../pipeline/dlt-processor/replay-jobs';
 import { createLedgerApiDeps } from '../../pipeline/dlt-processor/routes/ledger';
+import type { StreamDeps } from '../../pipeline/dlt-processor/routes/stream';
 import { type RedeliveryDeps, startScheduler } from '../../pipeline/dlt-processor/scheduler';
+import { kafkaStreamSource } from '../../pipeline/dlt-processor/stream-source.kafka';
 import { memoryAuditSink } from '../../pipeline/shared/audit/audit';
 import { generateApiKey, hashApiKey, publicPrefix } from '../../pipeline/shared/auth/api-key';
 import { ApiKeyStorePrisma } from '../../pipeline/shared/auth/api-key-store.prisma';
@@ -72,6 +74,8 @@ export async function startDltHarness(
     ledger?: LedgerSink;
     /** LOG_RETENTION_DAYS of the ledger API (default 14). */
     retentionDays?: number;
+    /** Serve `GET /v1/stream` (its outbox topics are made here), with these settings over the defaults. */
+    stream?: Partial<StreamDeps>;
   } = {},
 ) {
   const db: TestDatabase = opts.db ?? (await createTestDatabase());
@@ -83,6 +87,7 @@ export async function startDltHarness(
     await ensureTopics(admin, [
       { topic: topics.subscriptions, partitions: 1, compact: true },
       ...DOMAINS.map((d) => ({ topic: topics.dlt(d), partitions: 2 })),
+      ...(opts.stream ? DOMAINS.map((d) => ({ topic: topics.outbox(d), partitions: 2 })) : []),
     ]);
     // Right after creation a partition may still answer "not the leader": wait until every one has a leader.
     await waitFor(
@@ -150,6 +155,16 @@ export async function startDltHarness(
     overview: ledgerApi ? overview : undefined,
     changeAudit: new ChangeAuditQueryPrisma(db.prisma),
     registry: metrics.registry,
+    stream: opts.stream && {
+      source: kafkaStreamSource(kafka, uniqueName('dlt')),
+      topics,
+      log,
+      bufferBytes: 1024 * 1024,
+      pingMs: 15_000,
+      maxPerKey: 5,
+      maxPerTenant: 20,
+      ...opts.stream,
+    },
     ready: () => ({ ready: consumerRef?.paused() === false, details: { dbPaused: consumerRef?.paused() ?? null } }),
   });
   const groupId = uniqueName('dlt');

@@ -109,7 +109,10 @@ export async function startHarness(
   await admin.connect();
   await admin.createTopics({
     waitForLeaders: true,
-    topics: [{ topic, numPartitions: 3, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }],
+    topics: [
+      { topic, numPartitions: 3, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] },
+      ...Object.values(topicNames(prefix).facts).map((t) => ({ topic: t, numPartitions: 3 })),
+    ],
   });
   await admin.disconnect();
 
@@ -181,6 +184,7 @@ export async function startHarness(
         databaseUrl: db.url,
         producer,
         topic,
+        facts: topicNames(prefix).facts,
         log: log.child({ component: 'relay' }),
         intervalMs: 200,
         ...overrides,

@@ -95,6 +95,19 @@ export async function waitForCommittedToEnd(
   }
 }
 
+/** How many records the topics hold now (high minus low watermarks): `consumeAll`'s count to read them all. */
+export async function recordsIn(topics: string[]): Promise<number> {
+  const admin = testKafka('test-offsets').admin();
+  await admin.connect();
+  try {
+    let n = 0;
+    for (const t of topics) for (const o of await admin.fetchTopicOffsets(t)) n += Number(o.high) - Number(o.low);
+    return n;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 export interface ConsumedRecord {
   topic: string;
   partition: number;

@@ -42,7 +42,8 @@ export async function recordChangeAudit(tx: ChangeAuditTx, e: ChangeAuditEntry):
 
 type Row = Prisma.ChangeAuditGetPayload<object>;
 
-const toRow = (r: Row): ChangeAuditRow => ({
+/** A stored row as an entry (also the changelog relay's, from its raw query with the same column names). */
+export const toRow = (r: Pick<Row, Exclude<keyof Row, 'publishedAt'>>): ChangeAuditRow => ({
   id: r.id.toString(),
   at: r.at,
   tenantId: r.tenantId,

@@ -87,6 +87,8 @@ export const ledgerDeliverySchema = z.object({
   attempts: z.number().int().nonnegative(),
   lastStatusCode: z.number().int().nullable(),
   nextAttemptAt: iso.nullable(),
+  /** The delivered event's W3C trace id, when known: the WebhookDelivered / IntegrationFailed fact carries it. */
+  traceId: z.string().optional(),
   /** The attempts that led here, when they travel with the outcome (written as attempt rows). */
   tries: z.array(inlineAttemptSchema).optional(),
 });
