@@ -79,6 +79,8 @@ export async function startChangelogRelay(opts: ChangelogRelayOptions): Promise<
   let publishedCount = 0;
   let factsCount = 0;
   let wake: (() => void) | undefined;
+  /** A notification came since the current drain began: drain again at once (none may be lost while draining). */
+  let notified = false;
   let listener: Client | undefined;
   let failures = 0;
 
@@ -96,7 +98,10 @@ export async function startChangelogRelay(opts: ChangelogRelayOptions): Promise<
   async function connectListener(): Promise<void> {
     if (!opts.databaseUrl || !running) return;
     const client = new Client({ connectionString: opts.databaseUrl });
-    client.on('notification', () => wake?.());
+    client.on('notification', () => {
+      notified = true;
+      wake?.();
+    });
     client.on('error', (err) => {
       opts.log.warn({ err: errorMessage(err) }, 'changelog relay LISTEN connection lost; polling until it is back');
       listener = undefined;
@@ -212,11 +217,13 @@ export async function startChangelogRelay(opts: ChangelogRelayOptions): Promise<
   const loop = (async () => {
     while (running) {
       try {
+        notified = false;
         await drain();
         failures = 0;
-        // LISTEN wakes the relay on every commit: the poll is then only a safety net (a missed notification), and
-        // polling an idle table 4 times a second was a quarter of the service's idle CPU.
-        if (running) await sleep(listener ? Math.max(intervalMs, listenPollMs) : intervalMs);
+        // LISTEN wakes the relay on every commit: the poll is then only a safety net, and polling an idle table 4
+        // times a second was a quarter of the service's idle CPU. A commit notified while the drain ran (after its
+        // SELECT) is drained now, not at the next poll.
+        if (running && !notified) await sleep(listener ? Math.max(intervalMs, listenPollMs) : intervalMs);
       } catch (err) {
         failures++;
         const backoff = Math.min(5000, 100 * 2 ** Math.min(failures, 6));

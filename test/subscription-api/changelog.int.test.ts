@@ -148,6 +148,32 @@ describe('subscription changelog', () => {
     expect(h.box.open(snap.signing.current, ids[0]!)).toBe(rotated.signingSecret);
   });
 
+  it('publishes a change committed while the relay was publishing at once, not at its next poll', async () => {
+    // The relay sleeps on LISTEN with a poll far beyond this test; a change committed between its SELECT and the
+    // end of its drain must still be published promptly (its notification came while nobody was waiting for it).
+    await h.relay!.stop();
+    let during: string | undefined;
+    let hooked = false;
+    h.relay = await h.startRelay({
+      intervalMs: 60_000,
+      listenPollMs: 60_000,
+      afterProduce: async () => {
+        if (hooked) return;
+        hooked = true;
+        const r = await h.op.post('/v1/subscriptions', aSubscription({ tenantId: 'cl-race' }));
+        issuedSecrets.push(r.json().signingSecret);
+        during = r.json().id;
+      },
+    });
+    const first = await h.op.post('/v1/subscriptions', aSubscription({ tenantId: 'cl-race' }));
+    issuedSecrets.push(first.json().signingSecret);
+    await waitFor(() => during && h.directory!.get(during), {
+      timeoutMs: 10_000,
+      what: 'the change committed during a drain, on the topic within seconds',
+    });
+    expect(h.directory!.get(first.json().id)).toBeDefined();
+  });
+
   it('loses no change when the relay is killed mid-batch', async () => {
     await h.relay!.stop();
     await h.relay!.drain(); // whatever the stopped relay had not published yet
