@@ -12,7 +12,7 @@
  *                             lane blocked in Postgres? ─ yes ─▶ park behind its head (Postgres, in order)
  *                             else as unordered; a failure or a hold parks the record as the lane's head
  *     settle: delivered | DLT produce (batched sendBatch, acks=-1, awaited) | lane park (Postgres, awaited)
- *        └─ begin(offset) ─────────────────▶ OffsetTracker.complete ─▶ timer: commit contiguous completed offsets
+ *        └─ received(offset) ───────────────▶ OffsetManager.complete(outcome) ─▶ commits contiguous completed offsets
  *
  * Ordered lanes are parked in Postgres directly, not through the DLT topic: the next record of a lane must see its
  * blocked head before it can be delivered, and a DLT record may still be on its way to the dlt-processor. The
@@ -41,7 +41,6 @@ import { BatchingProducer } from '../shared/kafka/batching-producer';
 import { FETCH_MAX_WAIT_MS } from '../shared/kafka/client';
 import { onPermanentCrash } from '../shared/kafka/crash';
 import { keepTrying } from '../shared/kafka/keep-trying';
-import { OffsetTracker } from '../shared/kafka/offset-tracker';
 import type { LedgerSink } from '../shared/ledger/ledger';
 import type { LedgerRecord } from '../shared/ledger/ledger-record';
 import { kafkaLedgerSink } from '../shared/ledger/ledger-sink.kafka';
@@ -55,6 +54,7 @@ import { EndpointGate } from './endpoint-gate';
 import type { DeliveryOutcome, OutboxItem } from './handler';
 import { ledgerRecordsOf, type Outcome } from './ledger-records';
 import { type OutboxMetrics, statusClass } from './metrics';
+import { OffsetManager, type OffsetTicket, type TerminalOutcome } from './offset-manager';
 
 export interface OutboxRunnerOptions {
   kafka: Kafka;
@@ -159,11 +159,24 @@ export function dltHeaders(
   };
 }
 
+/** The terminal outcome an adapter outcome reports to the offset manager. */
+function terminalOf(outcome: Outcome): TerminalOutcome {
+  switch (outcome.type) {
+    case 'delivered':
+    case 'skipped':
+    case 'held':
+      return outcome.type;
+    case 'parkBehind':
+      return 'parked';
+    case 'deadLetter':
+      return 'deadLettered';
+  }
+}
+
 export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<OutboxConsumer> {
   const { log, metrics } = opts;
   const outboxWait = metrics.stages.labels('outbox_wait');
   const httpStage = metrics.stages.labels('http');
-  const tracker = new OffsetTracker();
   const total = new Semaphore(opts.maxInFlight);
   const perPartition = new Map<string, Semaphore>();
   const endpointSlots = new Map<string, EndpointGate>();
@@ -171,8 +184,6 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
   const pending = new Set<Promise<void>>();
   const outboxTopics = new Map<string, Domain>(DOMAINS.map((d) => [opts.topics.outbox(d), d]));
   const shutdown = opts.shutdown ?? new AbortController();
-  /** Bumped on every group (re)join: completions of records fetched in an older generation are not tracked. */
-  let epoch = 0;
   let stopping = false;
   let batchesRunning = 0;
   /** Set while a rebalance is draining: nothing new is dispatched until the group is joined again. */
@@ -191,39 +202,21 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
   });
   await consumer.connect();
   await consumer.subscribe({ topics: [...outboxTopics.keys()], fromBeginning: true });
-  // After a (re)join kafkajs fetches from the committed offsets again: start tracking afresh. Records still in
-  // flight from before finish (at-least-once) but no longer move the committed offset.
-  const seenPartitions = new Set<string>();
+  // Commits, the commit timer and the group generation: dispatch below only reports each record's outcome.
+  const offsets = new OffsetManager({
+    commit: (o) => consumer.commitOffsets(o),
+    commitIntervalMs: opts.commitIntervalMs,
+    log,
+  });
   onPermanentCrash(consumer, log, 'outbox', opts.onFatal);
   consumer.on(consumer.events.GROUP_JOIN, () => {
-    epoch++;
-    for (const k of seenPartitions) {
-      const i = k.lastIndexOf(':');
-      tracker.forget(k.slice(0, i), Number(k.slice(i + 1)));
-    }
-    seenPartitions.clear();
+    // kafkajs fetches from the committed offsets again: records still in flight from before finish
+    // (at-least-once) but no longer move the committed offset.
+    offsets.newGeneration();
     draining = undefined;
     // Lanes another instance parked while it owned these partitions: their next records must queue behind.
     loadBlockedLanes();
   });
-
-  let committing: Promise<void> | undefined;
-  const commit = (): Promise<void> => {
-    committing ??= (async () => {
-      const offsets = tracker.drainCommittable();
-      if (offsets.length === 0) return;
-      try {
-        await consumer.commitOffsets(offsets);
-      } catch (err) {
-        // A commit lost to a rebalance only means redelivery (at-least-once); the next commit catches up.
-        log.warn({ err: errorMessage(err) }, 'offset commit failed; records may be redelivered');
-      }
-    })().finally(() => {
-      committing = undefined;
-    });
-    return committing;
-  };
-  const commitTimer = setInterval(() => void commit(), opts.commitIntervalMs);
 
   /**
    * "Commit on revoke". kafkajs's rebalance is eager (every member gives up every partition) and has no revoke
@@ -238,8 +231,7 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
       const deadline = Date.now() + (opts.rebalanceDrainMs ?? 5_000);
       const inFlightAtStart = pending.size;
       while (pending.size > 0 && Date.now() < deadline && !stopping) await new Promise((r) => setTimeout(r, 10));
-      await committing;
-      await commit();
+      await offsets.flush();
       log.info({ inFlightAtStart, unfinished: pending.size }, 'group rebalancing: in-flight records committed');
     })();
     return draining;
@@ -302,7 +294,7 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
    * offset is not committed and the partition's next owner delivers it, once.
    */
   const ABANDONED = Symbol('abandoned');
-  const shouldAbandon = (fetchedIn: number) => draining !== undefined || fetchedIn !== epoch;
+  const shouldAbandon = (fetchedIn: OffsetTicket) => draining !== undefined || !offsets.isCurrent(fetchedIn);
   const gateDeps: GateDeps = { directory: opts.directory, endpointRejection: opts.endpointRejection };
 
   /** When a record of an ordered lane was parked (its ledger records must be older than any later outcome). */
@@ -397,7 +389,7 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
   const deliver = async (
     item: OutboxItem,
     sub: SubscriptionSnapshot,
-    fetchedIn: number,
+    fetchedIn: OffsetTicket,
   ): Promise<DeliveryOutcome | typeof ABANDONED> => {
     const fast = (code: string, message: string): DeliveryOutcome => {
       const at = new Date();
@@ -425,7 +417,7 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
     partition: number,
     message: KafkaMessage,
     item: OutboxItem,
-    fetchedIn: number,
+    fetchedIn: OffsetTicket,
   ): Promise<Outcome | typeof ABANDONED> => {
     if (shouldAbandon(fetchedIn)) return ABANDONED;
     laneHeadSince.set(laneId(item), performance.now());
@@ -568,8 +560,8 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
     topic: string,
     partition: number,
     message: KafkaMessage,
-    fetchedIn: number,
-  ): Promise<typeof ABANDONED | undefined> => {
+    fetchedIn: OffsetTicket,
+  ): Promise<TerminalOutcome | typeof ABANDONED> => {
     const dequeuedAt = performance.now();
     // The budget's outbox_wait: the event-processor's fetch (hub-received-at) to this dequeue.
     const receivedAt = Date.parse(headerString(message.headers?.[HUB_HEADERS.receivedAt] as never) ?? '');
@@ -582,7 +574,7 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
         { topic, partition, offset: message.offset, reason: decoded.reason },
         'malformed outbox record sent to the DLT',
       );
-      return;
+      return 'deadLettered';
     }
     const { item } = decoded;
     const gate = admit(gateDeps, item);
@@ -639,19 +631,16 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
     if (outcome === ABANDONED) return ABANDONED;
     const parked = ordered && opts.lanes !== undefined;
     await settle(topic, partition, message, item, outcome, parked, Math.round(performance.now() - dequeuedAt));
+    return terminalOf(outcome);
   };
 
   const dispatch = (topic: string, partition: number, message: KafkaMessage, partSlots: Semaphore) => {
-    const myEpoch = epoch;
-    tracker.begin(topic, partition, message.offset);
+    const ticket = offsets.received(topic, partition, message.offset);
     metrics.inFlight.inc();
-    const complete = () => {
-      if (myEpoch === epoch) tracker.complete(topic, partition, message.offset);
-    };
-    const p = processRecord(topic, partition, message, myEpoch)
+    const p = processRecord(topic, partition, message, ticket)
       .then(
         (result) => {
-          if (result !== ABANDONED) complete();
+          if (result !== ABANDONED) offsets.complete(ticket, result);
         },
         async (err) => {
           const where = { topic, partition, offset: message.offset, err: errorMessage(err) };
@@ -668,7 +657,7 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
               failure: retriable('OUTBOX.INTERNAL', errorMessage(err)),
               attempts: 0,
             });
-            complete();
+            offsets.complete(ticket, 'deadLettered');
           } catch (again) {
             opts.onFatal?.(
               new Error(`record ${topic}/${partition}@${message.offset} could not be finished: ${errorMessage(again)}`),
@@ -712,9 +701,7 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
     eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
       batchesRunning++;
       try {
-        const key = `${batch.topic}:${batch.partition}`;
-        seenPartitions.add(key);
-        const partSlots = partitionSlots(key);
+        const partSlots = partitionSlots(`${batch.topic}:${batch.partition}`);
         const live = () => !stopping && !draining && isRunning() && !isStale();
         for (const message of batch.messages) {
           if (!live()) break;
@@ -724,7 +711,7 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
             break;
           }
           dispatch(batch.topic, batch.partition, message, partSlots);
-          // "Resolved" only moves kafkajs's fetch position; commits come from the tracker.
+          // "Resolved" only moves kafkajs's fetch position; commits come from the offset manager.
           resolveOffset(message.offset);
         }
         await beat(heartbeat);
@@ -751,9 +738,7 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
       }
       if (pending.size > 0)
         log.warn({ unfinished: pending.size }, 'grace period over; unfinished records will be redelivered');
-      clearInterval(commitTimer);
-      await committing;
-      await commit();
+      await offsets.close();
       await consumer.disconnect(); // stops the runner and leaves the group
       await producer.disconnect();
     },
