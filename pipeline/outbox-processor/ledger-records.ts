@@ -13,11 +13,11 @@
  * | failed, permanent                | FAILED          |
  */
 import { randomUUID } from 'node:crypto';
-import type { KafkaMessage } from 'kafkajs';
 import { headerString } from '../shared/cloudevents/header-value';
 import { safeSnippet } from '../shared/delivery/snippet';
 import type { LedgerDeliveryStatus, LedgerRecord } from '../shared/ledger/ledger-record';
 import { HUB_HEADERS } from '../shared/topics';
+import type { OutboxRecord } from './decode-record';
 import type { DeliveryOutcome, OutboxItem } from './handler';
 
 /** What the outbox adapter decided for a record: the handler's outcome, or parked behind its ordered lane's head. */
@@ -50,9 +50,13 @@ const traceIdOf = (traceparent: string | undefined) => {
   return id ? { traceId: id } : {};
 };
 
-export function ledgerRecordsOf(item: OutboxItem, message: KafkaMessage, outcome: Outcome, at: Date): LedgerRecord[] {
-  const receivedAt =
-    headerString(message.headers?.[HUB_HEADERS.receivedAt] as never) ?? item.event.time ?? at.toISOString();
+export function ledgerRecordsOf(
+  item: OutboxItem,
+  message: Pick<OutboxRecord, 'headers'>,
+  outcome: Outcome,
+  at: Date,
+): LedgerRecord[] {
+  const receivedAt = headerString(message.headers?.[HUB_HEADERS.receivedAt]) ?? item.event.time ?? at.toISOString();
   const base = { eventId: item.event.id, tenantId: item.tenantId, subscriptionId: item.subscriptionId, receivedAt };
   const tries = 'tries' in outcome ? (outcome.tries ?? []) : [];
   const { status, reason } = statusOf(outcome);

@@ -6,31 +6,71 @@
  */
 import { collectDefaultMetrics } from 'prom-client';
 import { createPrismaClient } from '../../prisma/client';
-import { createAuditSink } from '../shared/audit/audit';
+import { type AuditSink, createAuditSink } from '../shared/audit/audit';
 import { kafkaAuditProducer } from '../shared/audit/audit.kafka';
 import { ConfigError } from '../shared/config/load-config';
 import { cachedOpener, parseHubKeys, SecretBox } from '../shared/crypto/secret-box';
 import { createAuthProvider } from '../shared/delivery/auth-provider';
 import { BreakerRegistry } from '../shared/delivery/circuit-breaker';
-import { deliverOnce } from '../shared/delivery/deliver';
+import { type DeliveryResult, deliverOnce } from '../shared/delivery/deliver';
 import { gateEndpointCheck } from '../shared/delivery/gate';
-import { HttpSender } from '../shared/delivery/send';
+import type { SenderOptions } from '../shared/delivery/send';
+import { HttpSender } from '../shared/delivery/send.undici';
 import { errorMessage } from '../shared/errors';
 import { createApp } from '../shared/http/create-app';
 import { ensureTopics } from '../shared/kafka/admin';
 import { createKafka } from '../shared/kafka/client';
-import { createLogger } from '../shared/logging/logger';
+import { createLogger, type Logger } from '../shared/logging/logger';
 import { FailureStorePrisma } from '../shared/parked/failure-store.prisma';
-import { startSubscriptionDirectory } from '../shared/subscriptions/directory';
+import type { SubscriptionDirectory } from '../shared/subscriptions/directory';
+import { startSubscriptionDirectory } from '../shared/subscriptions/directory.kafka';
+import type { SubscriptionSnapshot } from '../shared/subscriptions/snapshot';
 import { topicNames } from '../shared/topics';
-import { loadOutboxConfig } from './config';
-import { createDeliveryHandler } from './handler';
-import { createOutboxMetrics, statusClass } from './metrics';
-import { startOutboxConsumer } from './outbox.kafka';
+import { loadOutboxConfig, type OutboxConfig } from './config';
+import { createDeliveryHandler, type DeliveryOutcome, type OutboxItem } from './handler';
+import { createOutboxMetrics, type OutboxMetrics, statusClass } from './metrics';
+import { type OutboxConsumer, type OutboxRunnerOptions, startOutboxConsumer } from './outbox.kafka';
 
-async function main(): Promise<void> {
-  const config = loadOutboxConfig();
-  const log = createLogger({ service: 'outbox-processor', level: config.LOG_LEVEL });
+export interface OutboxProcessor {
+  /** Bound port of the health and metrics server. */
+  port: number;
+  directory: SubscriptionDirectory;
+  breakers: BreakerRegistry;
+  metrics: OutboxMetrics;
+  sender: HttpSender;
+  consumer: OutboxConsumer;
+  /** Graceful stop (what SIGTERM does): finish in-flight deliveries within the grace period, commit, leave. */
+  stop(): Promise<void>;
+}
+
+type Deliver = (event: OutboxItem['event'], sub: SubscriptionSnapshot) => Promise<DeliveryResult>;
+type Handle = (item: OutboxItem) => Promise<DeliveryOutcome>;
+
+/** What a caller other than `main` may put in (the test harness); every default is what production runs. */
+export interface OutboxProcessorHooks {
+  /** The consumer stopped for good (kafkajs will not restart it). */
+  onFatal?: (err: Error) => void;
+  /** Where audit entries go (default: the audit topic). */
+  audit?: AuditSink;
+  /** Where ordered lanes are parked (default: Postgres at DATABASE_URL); null: nowhere (they go to the DLT topic). */
+  lanes?: OutboxRunnerOptions['lanes'] | null;
+  /** Sender options the environment cannot express (a DNS lookup). */
+  sender?: Partial<SenderOptions>;
+  /** Wraps one HTTP attempt (a test counts the attempts open per endpoint). */
+  wrapDeliver?: (deliver: Deliver) => Deliver;
+  /** Wraps the delivery handler (a test injects an unexpected rejection). */
+  wrapHandle?: (handle: Handle) => Handle;
+  /** How long a lane's head must run for the lane to count as stalled (default ENDPOINT_STALL_MS). */
+  laneStallMs?: number;
+  /** The durable schedule parked lane heads start on, in ms (default DELIVERY_RETRY_SCHEDULE, whose steps are 1 s or more). */
+  retrySchedule?: readonly number[];
+}
+
+export async function startOutboxProcessor(
+  config: OutboxConfig,
+  log: Logger,
+  hooks: OutboxProcessorHooks = {},
+): Promise<OutboxProcessor> {
   const topics = topicNames(config.TOPIC_PREFIX);
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-outbox`, log });
   const metrics = createOutboxMetrics();
@@ -60,6 +100,7 @@ async function main(): Promise<void> {
     maxResponseBytes: config.MAX_RESPONSE_BYTES,
     poolIdleMs: config.POOL_IDLE_MS,
     connectionsPerOrigin: config.PER_ENDPOINT_CONCURRENCY,
+    ...hooks.sender,
   });
   const open = cachedOpener(box);
   const auth = createAuthProvider({ open, send: (r) => sender.send(r) });
@@ -71,7 +112,7 @@ async function main(): Promise<void> {
     onChange: (id) => auth.invalidate(id),
   });
 
-  let consumer: Awaited<ReturnType<typeof startOutboxConsumer>> | undefined;
+  let consumer: OutboxConsumer | undefined;
   let shuttingDown = false;
   const app = await createApp({
     name: 'outbox-processor',
@@ -83,7 +124,9 @@ async function main(): Promise<void> {
       details: { subscriptions: directory.size() },
     }),
   });
-  const address = await app.listen({ port: config.PORT, host: config.HOST });
+  await app.listen({ port: config.PORT, host: config.HOST });
+  const bound = app.server.address();
+  const port = typeof bound === 'object' && bound ? bound.port : config.PORT;
   await directory.ready();
 
   const breakers = new BreakerRegistry({
@@ -100,22 +143,28 @@ async function main(): Promise<void> {
   }, 1000);
   breakerGauge.unref();
 
-  const auditProducer = kafka.producer();
-  await auditProducer.connect();
-  const audit = createAuditSink({
-    producer: kafkaAuditProducer(auditProducer, topics.audit),
-    source: '//integration-hub/outbox-processor',
-    onError: (err, dropped) => log.warn({ err: errorMessage(err), dropped }, 'audit entries not written'),
-  });
+  const auditProducer = hooks.audit ? undefined : kafka.producer();
+  await auditProducer?.connect();
+  const audit =
+    hooks.audit ??
+    createAuditSink({
+      producer: kafkaAuditProducer(auditProducer!, topics.audit),
+      source: '//integration-hub/outbox-processor',
+      onError: (err, dropped) => log.warn({ err: errorMessage(err), dropped }, 'audit entries not written'),
+    });
   const stopping = new AbortController();
   const endpointRejection = gateEndpointCheck(config.ENDPOINT_ALLOW_HOSTS);
   // Postgres holds the parked heads of ordered lanes (and the durable schedule the dlt-processor runs).
-  const prisma = createPrismaClient(config.DATABASE_URL, { applicationName: 'outbox-processor' });
-  const lanes = new FailureStorePrisma(prisma);
+  const prisma =
+    hooks.lanes === undefined
+      ? createPrismaClient(config.DATABASE_URL, { applicationName: 'outbox-processor' })
+      : undefined;
+  const lanes = prisma ? new FailureStorePrisma(prisma) : (hooks.lanes ?? undefined);
+  const deliver: Deliver = (event, sub) => deliverOnce(event, sub, { sender, auth, open });
   const handle = createDeliveryHandler({
     directory,
     endpointRejection,
-    deliver: (event, sub) => deliverOnce(event, sub, { sender, auth, open }),
+    deliver: hooks.wrapDeliver ? hooks.wrapDeliver(deliver) : deliver,
     policy: {
       maxAttempts: config.MAX_ATTEMPTS,
       baseDelayMs: config.RETRY_BASE_MS,
@@ -130,26 +179,20 @@ async function main(): Promise<void> {
       if (attempt > 1) metrics.retries.inc();
     },
   });
-  // Until the real shutdown below is in place (a crash during start-up), a fatal error exits at once: nothing has
-  // been dispatched yet that would need draining.
-  let shutdown = async (_signal: string, code = 1): Promise<void> => process.exit(code);
-  const onFatal = (err: Error) => {
-    log.fatal({ err: errorMessage(err) }, 'outbox consumer stopped for good; exiting so the instance is restarted');
-    void shutdown('fatal', 1);
-  };
   consumer = await startOutboxConsumer({
-    onFatal,
+    onFatal: hooks.onFatal,
     kafka,
     topics,
     groupId: config.GROUP_ID,
     directory,
     endpointRejection,
-    handle,
+    handle: hooks.wrapHandle ? hooks.wrapHandle(handle) : handle,
     lanes,
     ledgerTopic: config.LEDGER_ENABLED ? topics.ledger : undefined,
-    scheduleFor: (sub) => sub.retrySchedule ?? config.DELIVERY_RETRY_SCHEDULE,
+    scheduleFor: (sub) => sub.retrySchedule ?? hooks.retrySchedule ?? config.DELIVERY_RETRY_SCHEDULE,
     retryAfterCapMs: config.RETRY_AFTER_MAX_MS,
     orderedLaneQueue: config.ORDERED_LANE_QUEUE,
+    laneStallMs: hooks.laneStallMs,
     breakerOpen: (url) => breakers.isOpen(url),
     shutdown: stopping,
     log,
@@ -164,25 +207,53 @@ async function main(): Promise<void> {
     sessionTimeoutMs: config.SESSION_TIMEOUT_MS,
     rebalanceDrainMs: config.REBALANCE_DRAIN_MS,
   });
-  log.info({ address, subscriptions: directory.size() }, 'outbox-processor consuming');
+  log.info({ port, subscriptions: directory.size() }, 'outbox-processor consuming');
 
-  shutdown = async (signal: string, code = 0) => {
-    if (shuttingDown) return;
-    shuttingDown = true;
-    log.info({ signal, inFlight: consumer?.inFlight() }, 'shutting down: finishing in-flight deliveries, committing');
+  const running = consumer;
+  let stopped: Promise<void> | undefined;
+  return {
+    port,
+    directory,
+    breakers,
+    metrics,
+    sender,
+    consumer: running,
+    stop() {
+      stopped ??= (async () => {
+        shuttingDown = true;
+        clearInterval(breakerGauge);
+        await running.stop(config.SHUTDOWN_GRACE_MS);
+        await audit.stop();
+        await auditProducer?.disconnect();
+        await directory.stop();
+        await sender.close();
+        await prisma?.$disconnect();
+        await app.close();
+      })();
+      return stopped;
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const config = loadOutboxConfig();
+  const log = createLogger({ service: 'outbox-processor', level: config.LOG_LEVEL });
+  let processor: OutboxProcessor | undefined;
+  // Until the processor is up (a crash during start-up), a fatal error exits at once: nothing has been dispatched
+  // yet that would need draining.
+  const shutdown = async (signal: string, code = 0): Promise<void> => {
+    if (!processor) process.exit(code || 1);
+    log.info(
+      { signal, inFlight: processor.consumer.inFlight() },
+      'shutting down: finishing in-flight deliveries, committing',
+    );
     const force = setTimeout(() => {
       log.error('shutdown grace exceeded; exiting (uncommitted records will be redelivered)');
       process.exit(1);
     }, config.SHUTDOWN_GRACE_MS + 5_000);
     force.unref();
     try {
-      await consumer?.stop(config.SHUTDOWN_GRACE_MS);
-      await audit.stop();
-      await auditProducer.disconnect();
-      await directory.stop();
-      await sender.close();
-      await prisma.$disconnect();
-      await app.close();
+      await processor.stop();
       log.info('stopped');
       process.exit(code);
     } catch (err) {
@@ -190,12 +261,20 @@ async function main(): Promise<void> {
       process.exit(1);
     }
   };
+  processor = await startOutboxProcessor(config, log, {
+    onFatal: (err) => {
+      log.fatal({ err: errorMessage(err) }, 'outbox consumer stopped for good; exiting so the instance is restarted');
+      void shutdown('fatal', 1);
+    },
+  });
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));
 }
 
-main().catch((err) => {
-  if (err instanceof ConfigError) console.error(err.message);
-  else console.error(`outbox-processor failed to start: ${errorMessage(err)}`);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((err) => {
+    if (err instanceof ConfigError) console.error(err.message);
+    else console.error(`outbox-processor failed to start: ${errorMessage(err)}`);
+    process.exit(1);
+  });
+}

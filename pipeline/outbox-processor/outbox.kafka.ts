@@ -1,18 +1,18 @@
 /**
  * Kafka adapter of the outbox processor.
  *
- *   4 outbox topics (read_committed) ─eachBatch─▶ per record, in typed stages:
- *     decode (pure) ─ malformed ──────────────────────────────────────────────────────────▶ DLT (FAILED row)
- *     admit: the delivery gate (shared/delivery/gate.ts), before any fast path
+ *   4 outbox topics (read_committed) ─eachBatch─▶ per record, in typed stages (each its own module):
+ *     decode (pure, decode-record.ts) ─ malformed ──────────────────────────────────────────────────────────▶ DLT (FAILED row)
+ *     admit (admit-record.ts): the delivery gate (shared/delivery/gate.ts), before any fast path
  *        ├ refuse (unknown, deleted, other tenant, blocked endpoint) ─────────────────────▶ DLT as SKIPPED + reason
  *        ├ hold (paused) ───────────────────────────────────────────────────────────────▶ DLT as HELD (resume)
- *        └ admit ─ unordered: breaker open / endpoint saturated ─▶ DLT (durable schedule)
+ *        └ admit ─ unordered, deliver (deliver-record.ts): breaker open / endpoint saturated ─▶ DLT (schedule)
  *                │            else per-endpoint slot ─▶ handler (short in-process retries, gate before each)
  *                └ ordered: per (subscription, tenant) lane, one after another:
  *                             lane blocked in Postgres? ─ yes ─▶ park behind its head (Postgres, in order)
  *                             else as unordered; a failure or a hold parks the record as the lane's head
- *     settle: delivered | DLT produce (batched sendBatch, acks=-1, awaited) | lane park (Postgres, awaited)
- *        └─ begin(offset) ─────────────────▶ OffsetTracker.complete ─▶ timer: commit contiguous completed offsets
+ *     settle (settle-record.ts): delivered | DLT produce (batched sendBatch, acks=-1, awaited) | lane park (Postgres, awaited)
+ *        └─ received(offset) ───────────────▶ OffsetManager.complete(outcome) ─▶ commits contiguous completed offsets
  *
  * Ordered lanes are parked in Postgres directly, not through the DLT topic: the next record of a lane must see its
  * blocked head before it can be delivered, and a DLT record may still be on its way to the dlt-processor. The
@@ -30,20 +30,16 @@
  * finish (bounded), commit, then let kafkajs re-join (see drainForRebalance).
  */
 import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
-import { fromKafkaBinary } from '../shared/cloudevents/envelope';
 import { headerString } from '../shared/cloudevents/header-value';
 import { KeyedSerialQueue, Semaphore } from '../shared/concurrency';
-import { admit, type GateDeps } from '../shared/delivery/gate';
-import { originOf } from '../shared/delivery/origin';
+import type { GateDeps } from '../shared/delivery/gate';
 import { scheduledDelay } from '../shared/delivery/retry-schedule';
-import { errorMessage, type Failure, permanent, retriable } from '../shared/errors';
+import { errorMessage, retriable } from '../shared/errors';
 import { BatchingProducer } from '../shared/kafka/batching-producer';
 import { FETCH_MAX_WAIT_MS } from '../shared/kafka/client';
 import { onPermanentCrash } from '../shared/kafka/crash';
 import { keepTrying } from '../shared/kafka/keep-trying';
-import { OffsetTracker } from '../shared/kafka/offset-tracker';
 import type { LedgerSink } from '../shared/ledger/ledger';
-import type { LedgerRecord } from '../shared/ledger/ledger-record';
 import { kafkaLedgerSink } from '../shared/ledger/ledger-sink.kafka';
 import type { Logger } from '../shared/logging/logger';
 import { type FailureStore, LANE_WAIT, type LaneKey, RecordRefusedError } from '../shared/parked/failure-store';
@@ -51,10 +47,15 @@ import { parseDltRecord, scheduleFirstAttempt } from '../shared/parked/parse-dlt
 import type { SubscriptionLookup } from '../shared/subscriptions/directory';
 import type { SubscriptionSnapshot } from '../shared/subscriptions/snapshot';
 import { DOMAINS, type Domain, HUB_HEADERS, type TopicNames } from '../shared/topics';
-import { EndpointGate } from './endpoint-gate';
+import { admitRecord } from './admit-record';
+import { decodeOutboxRecord, type OutboxRecord } from './decode-record';
+import { ABANDONED, createDeliverStage } from './deliver-record';
+import { dltHeaders, type ParkInfo } from './dlt-record';
 import type { DeliveryOutcome, OutboxItem } from './handler';
-import { ledgerRecordsOf, type Outcome } from './ledger-records';
-import { type OutboxMetrics, statusClass } from './metrics';
+import type { Outcome } from './ledger-records';
+import type { OutboxMetrics } from './metrics';
+import { OffsetManager, type OffsetTicket, type TerminalOutcome } from './offset-manager';
+import { createSettleStage } from './settle-record';
 
 export interface OutboxRunnerOptions {
   kafka: Kafka;
@@ -115,64 +116,29 @@ export interface OutboxConsumer {
   stop(graceMs: number): Promise<void>;
 }
 
-/** The outbox record's headers as strings (values unchanged), for the DLT copy. */
-function copyHeaders(message: KafkaMessage): Record<string, string> {
-  const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(message.headers ?? {})) {
-    const s = headerString(v as never);
-    if (s !== undefined) headers[k] = s;
+/** The terminal outcome an adapter outcome reports to the offset manager. */
+function terminalOf(outcome: Outcome): TerminalOutcome {
+  switch (outcome.type) {
+    case 'delivered':
+    case 'skipped':
+    case 'held':
+      return outcome.type;
+    case 'parkBehind':
+      return 'parked';
+    case 'deadLetter':
+      return 'deadLettered';
   }
-  return headers;
-}
-
-export interface ParkInfo {
-  failure: Failure;
-  attempts: number;
-  lastStatus?: number;
-  firstAttemptAt?: Date;
-  lastAttemptAt?: Date;
-  /** RETRY (default), HELD or SKIPPED: how the dlt-processor stores it. */
-  disposition?: 'RETRY' | 'HELD' | 'SKIPPED';
-}
-
-export function dltHeaders(
-  message: KafkaMessage,
-  source: { topic: string; partition: number },
-  f: ParkInfo,
-): Record<string, string> {
-  const now = new Date();
-  const extra: Record<string, string> = {};
-  if (f.disposition && f.disposition !== 'RETRY') extra[HUB_HEADERS.dltDisposition] = f.disposition;
-  if (f.failure.retryAfterMs !== undefined) extra[HUB_HEADERS.dltRetryAfterMs] = String(f.failure.retryAfterMs);
-  return {
-    ...extra,
-    ...copyHeaders(message),
-    [HUB_HEADERS.dltAttempts]: String(f.attempts),
-    [HUB_HEADERS.dltLastStatus]: f.lastStatus ? String(f.lastStatus) : '',
-    [HUB_HEADERS.dltLastErrorCode]: f.failure.code,
-    [HUB_HEADERS.dltLastError]: f.failure.message.slice(0, 500),
-    [HUB_HEADERS.dltFirstAttemptAt]: (f.firstAttemptAt ?? now).toISOString(),
-    [HUB_HEADERS.dltLastAttemptAt]: (f.lastAttemptAt ?? now).toISOString(),
-    [HUB_HEADERS.sourceTopic]: source.topic,
-    [HUB_HEADERS.sourcePartition]: String(source.partition),
-    [HUB_HEADERS.sourceOffset]: message.offset,
-  };
 }
 
 export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<OutboxConsumer> {
   const { log, metrics } = opts;
   const outboxWait = metrics.stages.labels('outbox_wait');
-  const httpStage = metrics.stages.labels('http');
-  const tracker = new OffsetTracker();
   const total = new Semaphore(opts.maxInFlight);
   const perPartition = new Map<string, Semaphore>();
-  const endpointSlots = new Map<string, EndpointGate>();
   const ordered_ = new KeyedSerialQueue();
   const pending = new Set<Promise<void>>();
   const outboxTopics = new Map<string, Domain>(DOMAINS.map((d) => [opts.topics.outbox(d), d]));
   const shutdown = opts.shutdown ?? new AbortController();
-  /** Bumped on every group (re)join: completions of records fetched in an older generation are not tracked. */
-  let epoch = 0;
   let stopping = false;
   let batchesRunning = 0;
   /** Set while a rebalance is draining: nothing new is dispatched until the group is joined again. */
@@ -191,39 +157,21 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
   });
   await consumer.connect();
   await consumer.subscribe({ topics: [...outboxTopics.keys()], fromBeginning: true });
-  // After a (re)join kafkajs fetches from the committed offsets again: start tracking afresh. Records still in
-  // flight from before finish (at-least-once) but no longer move the committed offset.
-  const seenPartitions = new Set<string>();
+  // Commits, the commit timer and the group generation: dispatch below only reports each record's outcome.
+  const offsets = new OffsetManager({
+    commit: (o) => consumer.commitOffsets(o),
+    commitIntervalMs: opts.commitIntervalMs,
+    log,
+  });
   onPermanentCrash(consumer, log, 'outbox', opts.onFatal);
   consumer.on(consumer.events.GROUP_JOIN, () => {
-    epoch++;
-    for (const k of seenPartitions) {
-      const i = k.lastIndexOf(':');
-      tracker.forget(k.slice(0, i), Number(k.slice(i + 1)));
-    }
-    seenPartitions.clear();
+    // kafkajs fetches from the committed offsets again: records still in flight from before finish
+    // (at-least-once) but no longer move the committed offset.
+    offsets.newGeneration();
     draining = undefined;
     // Lanes another instance parked while it owned these partitions: their next records must queue behind.
     loadBlockedLanes();
   });
-
-  let committing: Promise<void> | undefined;
-  const commit = (): Promise<void> => {
-    committing ??= (async () => {
-      const offsets = tracker.drainCommittable();
-      if (offsets.length === 0) return;
-      try {
-        await consumer.commitOffsets(offsets);
-      } catch (err) {
-        // A commit lost to a rebalance only means redelivery (at-least-once); the next commit catches up.
-        log.warn({ err: errorMessage(err) }, 'offset commit failed; records may be redelivered');
-      }
-    })().finally(() => {
-      committing = undefined;
-    });
-    return committing;
-  };
-  const commitTimer = setInterval(() => void commit(), opts.commitIntervalMs);
 
   /**
    * "Commit on revoke". kafkajs's rebalance is eager (every member gives up every partition) and has no revoke
@@ -238,8 +186,7 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
       const deadline = Date.now() + (opts.rebalanceDrainMs ?? 5_000);
       const inFlightAtStart = pending.size;
       while (pending.size > 0 && Date.now() < deadline && !stopping) await new Promise((r) => setTimeout(r, 10));
-      await committing;
-      await commit();
+      await offsets.flush();
       log.info({ inFlightAtStart, unfinished: pending.size }, 'group rebalancing: in-flight records committed');
     })();
     return draining;
@@ -256,21 +203,6 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
     }
   };
 
-  const slotFor = (url: string) => {
-    const origin = originOf(url);
-    let s = endpointSlots.get(origin);
-    if (!s) {
-      s = new EndpointGate({
-        concurrency: opts.perEndpointConcurrency,
-        // At most half of a partition's in-flight slots: a stalled endpoint starts shedding before its queue can
-        // take every slot of a partition it shares with healthy subscriptions (head-of-line blocking).
-        queueLimit: Math.min(opts.perEndpointQueue, Math.max(1, Math.floor(opts.maxInFlightPerPartition / 2))),
-        stallMs: opts.endpointStallMs ?? 1000,
-      });
-      endpointSlots.set(origin, s);
-    }
-    return s;
-  };
   const partitionSlots = (key: string) => {
     let s = perPartition.get(key);
     if (!s) {
@@ -281,11 +213,11 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
   };
 
   /** Produces the DLT copy; keeps trying while the broker is away (the offset cannot advance without it). */
-  const toDlt = async (topic: string, partition: number, message: KafkaMessage, f: ParkInfo) => {
+  const toDlt = async (topic: string, partition: number, message: OutboxRecord, f: ParkInfo) => {
     const domain = outboxTopics.get(topic) ?? 'organization';
     const msg = {
       topic: opts.topics.dlt(domain),
-      key: message.key,
+      key: message.key ?? null,
       value: message.value,
       headers: dltHeaders(message, { topic, partition }, f),
     };
@@ -301,8 +233,7 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
    * the group was joined again since it was fetched) is left alone: it is not delivered, not completed, so its
    * offset is not committed and the partition's next owner delivers it, once.
    */
-  const ABANDONED = Symbol('abandoned');
-  const shouldAbandon = (fetchedIn: number) => draining !== undefined || fetchedIn !== epoch;
+  const shouldAbandon = (fetchedIn: OffsetTicket) => draining !== undefined || !offsets.isCurrent(fetchedIn);
   const gateDeps: GateDeps = { directory: opts.directory, endpointRejection: opts.endpointRejection };
 
   /** When a record of an ordered lane was parked (its ledger records must be older than any later outcome). */
@@ -377,47 +308,25 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
   };
 
   // --- stages ---------------------------------------------------------------------------------------------------
-
-  /** decode (pure): the outbox record as an item, or why it cannot be one. */
-  const decode = (message: KafkaMessage): { ok: true; item: OutboxItem } | { ok: false; reason: string } => {
-    const decoded = fromKafkaBinary(message.headers as never, message.value);
-    const subscriptionId = headerString(message.headers?.[HUB_HEADERS.subscriptionId] as never);
-    if (!decoded.ok || !subscriptionId)
-      return { ok: false, reason: decoded.ok ? 'outbox record has no hub-subscription-id header' : decoded.reason };
-    const event = decoded.event;
-    const tenantId =
-      headerString(message.headers?.[HUB_HEADERS.tenantId] as never) ??
-      event.extensions.tenantid ??
-      message.key?.toString() ??
-      '';
-    return { ok: true, item: { event, subscriptionId, tenantId } };
-  };
-
-  /** deliver: fast paths (breaker open, endpoint saturated), else the handler in the endpoint's slot. */
-  const deliver = async (
-    item: OutboxItem,
-    sub: SubscriptionSnapshot,
-    fetchedIn: number,
-  ): Promise<DeliveryOutcome | typeof ABANDONED> => {
-    const fast = (code: string, message: string): DeliveryOutcome => {
-      const at = new Date();
-      return {
-        type: 'deadLetter',
-        failure: retriable(code, message),
-        attempts: 0,
-        firstAttemptAt: at,
-        lastAttemptAt: at,
-      };
-    };
-    if (opts.breakerOpen?.(sub.endpointUrl))
-      return fast('DELIVERY.CIRCUIT_OPEN', `circuit open for ${originOf(sub.endpointUrl)}`);
-    const slot = slotFor(sub.endpointUrl);
-    if (slot.shouldShed()) return fast('DELIVERY.ENDPOINT_SATURATED', 'endpoint queue full; retried from the DLT');
-    return slot.run(
-      async () => (shouldAbandon(fetchedIn) ? ABANDONED : opts.handle(item)),
-      (o) => o !== ABANDONED && o.type === 'delivered',
-    );
-  };
+  const deliverStage = createDeliverStage({
+    handle: opts.handle,
+    breakerOpen: opts.breakerOpen,
+    perEndpointConcurrency: opts.perEndpointConcurrency,
+    perEndpointQueue: opts.perEndpointQueue,
+    maxInFlightPerPartition: opts.maxInFlightPerPartition,
+    endpointStallMs: opts.endpointStallMs,
+  });
+  const deliver = (item: OutboxItem, sub: SubscriptionSnapshot, fetchedIn: OffsetTicket) =>
+    deliverStage(item, sub, () => !shouldAbandon(fetchedIn));
+  const { settle, malformed } = createSettleStage({
+    toDlt: (at, f) => toDlt(at.topic, at.partition, at.record, f),
+    // Emits ledger records, trying again while the broker is away (the offset cannot advance without them).
+    emitLedger: ledger
+      ? (records) => keepTrying('ledger produce', () => ledger.emit(records), { log, stopping: () => stopping })
+      : undefined,
+    metrics,
+    log,
+  });
 
   /** One record of an ordered lane, run in the lane's serial queue; settles (parks) before the next one runs. */
   const runOrdered = async (
@@ -425,14 +334,13 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
     partition: number,
     message: KafkaMessage,
     item: OutboxItem,
-    fetchedIn: number,
+    fetchedIn: OffsetTicket,
   ): Promise<Outcome | typeof ABANDONED> => {
     if (shouldAbandon(fetchedIn)) return ABANDONED;
     laneHeadSince.set(laneId(item), performance.now());
-    const gate = admit(gateDeps, item);
-    if (gate.type === 'refuse') return { type: 'skipped', code: gate.code, reason: gate.reason };
-    if (!opts.lanes)
-      return gate.type === 'hold' ? { type: 'held', reason: gate.reason } : deliver(item, gate.sub, fetchedIn);
+    const gate = admitRecord(gateDeps, item);
+    if (gate.type === 'refuse') return gate.outcome;
+    if (!opts.lanes) return gate.type === 'hold' ? gate.outcome : deliver(item, gate.sub, fetchedIn);
     const lane = { subscriptionId: item.subscriptionId, tenantId: item.tenantId };
     const id = laneId(lane);
     await lanesLoaded;
@@ -458,10 +366,7 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
       }
       blockedLanes.delete(id);
     }
-    const outcome =
-      gate.type === 'hold'
-        ? ({ type: 'held', reason: gate.reason } as const)
-        : await deliver(item, gate.sub, fetchedIn);
+    const outcome = gate.type === 'hold' ? gate.outcome : await deliver(item, gate.sub, fetchedIn);
     if (outcome === ABANDONED) return ABANDONED;
     if (outcome.type === 'held' || outcome.type === 'deadLetter') {
       const f: ParkInfo =
@@ -494,98 +399,24 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
       stopping: () => stopping,
     });
 
-  /** settle: metrics, log, and the DLT produce of what was not delivered (lane parks happened in runOrdered). */
-  const settle = async (
-    topic: string,
-    partition: number,
-    message: KafkaMessage,
-    item: OutboxItem,
-    outcome: Outcome,
-    parked: boolean,
-    ms: number,
-  ) => {
-    const { event, tenantId, subscriptionId } = item;
-    const summary = { topic, partition, offset: message.offset, eventId: event.id, tenantId, subscriptionId, ms };
-    if ('tries' in outcome) for (const t of outcome.tries ?? []) httpStage.observe(Math.max(0, t.durationMs) / 1000);
-    // The ledger's records are made now (or when the lane park was decided), before the DLT produce: the
-    // dlt-processor's later outcome for this delivery is then always the newer one.
-    const ledgerRecords = ledger
-      ? ledgerRecordsOf(item, message, outcome, parkedAt.get(message) ?? new Date())
-      : undefined;
-    const ledgerWritten = ledgerRecords ? emitLedger(ledgerRecords) : undefined;
-    switch (outcome.type) {
-      case 'delivered': {
-        metrics.outcomes.inc({ outcome: 'delivered', status_class: statusClass(outcome.status) });
-        const eventTime = event.time ? Date.parse(event.time) : Number.NaN;
-        if (!Number.isNaN(eventTime)) metrics.latencyFromEvent.observe(Math.max(0, Date.now() - eventTime) / 1000);
-        log.debug({ ...summary, attempts: outcome.attempts, status: outcome.status }, 'delivered');
-        break;
-      }
-      case 'skipped':
-        // Refused by the gate: never sent. Recorded as a SKIPPED row with the reason.
-        await toDlt(topic, partition, message, {
-          failure: permanent(outcome.code, outcome.reason),
-          attempts: 0,
-          disposition: 'SKIPPED',
-        });
-        metrics.outcomes.inc({ outcome: 'skipped', status_class: 'none' });
-        log.warn({ ...summary, code: outcome.code, reason: outcome.reason }, 'refused by the delivery gate; not sent');
-        break;
-      case 'held':
-        if (!parked)
-          await toDlt(topic, partition, message, {
-            failure: retriable('DELIVERY.HELD', outcome.reason),
-            attempts: 0,
-            disposition: 'HELD',
-          });
-        metrics.outcomes.inc({ outcome: 'held', status_class: 'none' });
-        log.info({ ...summary, reason: outcome.reason }, 'held until the subscription is resumed');
-        break;
-      case 'parkBehind':
-        metrics.outcomes.inc({ outcome: outcome.held ? 'held' : 'parked', status_class: 'none' });
-        log.debug(summary, 'parked behind the undelivered head of its ordered lane');
-        break;
-      case 'deadLetter':
-        if (!parked) await toDlt(topic, partition, message, outcome);
-        metrics.outcomes.inc({ outcome: 'deadLetter', status_class: statusClass(outcome.lastStatus) });
-        log.warn(
-          { ...summary, attempts: outcome.attempts, status: outcome.lastStatus, errorCode: outcome.failure.code },
-          'delivery failed; parked in the durable retry schedule',
-        );
-        break;
-    }
-    // The offset completes only once the ledger has the records (acks=-1): nothing that happened goes unrecorded.
-    await ledgerWritten;
-    metrics.latencyFromDequeue.observe(ms / 1000);
-  };
-
-  /** Emits ledger records, trying again while the broker is away (the offset cannot advance without them). */
-  const emitLedger = (records: LedgerRecord[]) =>
-    keepTrying('ledger produce', () => ledger!.emit(records), { log, stopping: () => stopping });
-
   /** Delivers one record, or parks it; ABANDONED when it was left for the partition's next owner. */
   const processRecord = async (
     topic: string,
     partition: number,
     message: KafkaMessage,
-    fetchedIn: number,
-  ): Promise<typeof ABANDONED | undefined> => {
+    fetchedIn: OffsetTicket,
+  ): Promise<TerminalOutcome | typeof ABANDONED> => {
     const dequeuedAt = performance.now();
     // The budget's outbox_wait: the event-processor's fetch (hub-received-at) to this dequeue.
     const receivedAt = Date.parse(headerString(message.headers?.[HUB_HEADERS.receivedAt] as never) ?? '');
     if (!Number.isNaN(receivedAt)) outboxWait.observe(Math.max(0, Date.now() - receivedAt) / 1000);
-    const decoded = decode(message);
+    const decoded = decodeOutboxRecord(message);
     if (!decoded.ok) {
-      await toDlt(topic, partition, message, { failure: permanent('OUTBOX.MALFORMED', decoded.reason), attempts: 0 });
-      metrics.outcomes.inc({ outcome: 'deadLetter', status_class: 'none' });
-      log.warn(
-        { topic, partition, offset: message.offset, reason: decoded.reason },
-        'malformed outbox record sent to the DLT',
-      );
-      return;
+      await malformed({ topic, partition, record: message }, decoded.reason);
+      return 'deadLettered';
     }
     const { item } = decoded;
-    const gate = admit(gateDeps, item);
+    const gate = admitRecord(gateDeps, item);
     const ordered = gate.type !== 'refuse' && gate.sub.ordered;
     let outcome: Outcome | typeof ABANDONED;
     if (ordered) {
@@ -629,29 +460,25 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
       }
     } else if (shouldAbandon(fetchedIn)) {
       outcome = ABANDONED;
-    } else if (gate.type === 'refuse') {
-      outcome = { type: 'skipped', code: gate.code, reason: gate.reason };
-    } else if (gate.type === 'hold') {
-      outcome = { type: 'held', reason: gate.reason };
+    } else if (gate.type !== 'deliver') {
+      outcome = gate.outcome;
     } else {
       outcome = await deliver(item, gate.sub, fetchedIn);
     }
     if (outcome === ABANDONED) return ABANDONED;
     const parked = ordered && opts.lanes !== undefined;
-    await settle(topic, partition, message, item, outcome, parked, Math.round(performance.now() - dequeuedAt));
+    const ms = Math.round(performance.now() - dequeuedAt);
+    await settle({ topic, partition, record: message, item, outcome, parked, parkedAt: parkedAt.get(message), ms });
+    return terminalOf(outcome);
   };
 
   const dispatch = (topic: string, partition: number, message: KafkaMessage, partSlots: Semaphore) => {
-    const myEpoch = epoch;
-    tracker.begin(topic, partition, message.offset);
+    const ticket = offsets.received(topic, partition, message.offset);
     metrics.inFlight.inc();
-    const complete = () => {
-      if (myEpoch === epoch) tracker.complete(topic, partition, message.offset);
-    };
-    const p = processRecord(topic, partition, message, myEpoch)
+    const p = processRecord(topic, partition, message, ticket)
       .then(
         (result) => {
-          if (result !== ABANDONED) complete();
+          if (result !== ABANDONED) offsets.complete(ticket, result);
         },
         async (err) => {
           const where = { topic, partition, offset: message.offset, err: errorMessage(err) };
@@ -668,7 +495,7 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
               failure: retriable('OUTBOX.INTERNAL', errorMessage(err)),
               attempts: 0,
             });
-            complete();
+            offsets.complete(ticket, 'deadLettered');
           } catch (again) {
             opts.onFatal?.(
               new Error(`record ${topic}/${partition}@${message.offset} could not be finished: ${errorMessage(again)}`),
@@ -712,9 +539,7 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
     eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
       batchesRunning++;
       try {
-        const key = `${batch.topic}:${batch.partition}`;
-        seenPartitions.add(key);
-        const partSlots = partitionSlots(key);
+        const partSlots = partitionSlots(`${batch.topic}:${batch.partition}`);
         const live = () => !stopping && !draining && isRunning() && !isStale();
         for (const message of batch.messages) {
           if (!live()) break;
@@ -724,7 +549,7 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
             break;
           }
           dispatch(batch.topic, batch.partition, message, partSlots);
-          // "Resolved" only moves kafkajs's fetch position; commits come from the tracker.
+          // "Resolved" only moves kafkajs's fetch position; commits come from the offset manager.
           resolveOffset(message.offset);
         }
         await beat(heartbeat);
@@ -751,9 +576,7 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
       }
       if (pending.size > 0)
         log.warn({ unfinished: pending.size }, 'grace period over; unfinished records will be redelivered');
-      clearInterval(commitTimer);
-      await committing;
-      await commit();
+      await offsets.close();
       await consumer.disconnect(); // stops the runner and leaves the group
       await producer.disconnect();
     },

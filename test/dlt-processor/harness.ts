@@ -5,11 +5,9 @@ import pino from 'pino';
 import { buildDltApi } from '../../pipeline/dlt-processor/app';
 import { startDltConsumer } from '../../pipeline/dlt-processor/dlt.kafka';
 import { createDltMetrics, startStatusGauges } from '../../pipeline/dlt-processor/metrics';
-import {
-  kafkaGroupLag,
-  ledgerAttemptsPerMinute,
-  type OverviewStats,
-} from '../../pipeline/dlt-processor/overview-stats';
+import type { OverviewStats } from '../../pipeline/dlt-processor/overview-stats';
+import { kafkaGroupLag } from '../../pipeline/dlt-processor/overview-stats.kafka';
+import { ledgerAttemptsPerMinute } from '../../pipeline/dlt-processor/overview-stats.prisma';
 import { createReplayJobs } from '../../pipeline/dlt-processor/replay-jobs';
 import { createLedgerApiDeps } from '../../pipeline/dlt-processor/routes/ledger';
 import type { StreamDeps } from '../../pipeline/dlt-processor/routes/stream';

@@ -2,25 +2,22 @@
 import { randomBytes } from 'node:crypto';
 import type { Kafka, Producer } from 'kafkajs';
 import pino from 'pino';
-import { createDeliveryHandler, type DeliveryOutcome, type OutboxItem } from '../../pipeline/outbox-processor/handler';
-import { createOutboxMetrics, type OutboxMetrics } from '../../pipeline/outbox-processor/metrics';
-import { startOutboxConsumer } from '../../pipeline/outbox-processor/outbox.kafka';
+import { loadOutboxConfig } from '../../pipeline/outbox-processor/config';
+import type { DeliveryOutcome, OutboxItem } from '../../pipeline/outbox-processor/handler';
+import { startOutboxProcessor } from '../../pipeline/outbox-processor/main';
+import type { OutboxMetrics } from '../../pipeline/outbox-processor/metrics';
 import { memoryAuditSink } from '../../pipeline/shared/audit/audit';
 import { type HubCloudEvent, toKafkaBinary } from '../../pipeline/shared/cloudevents/envelope';
 import { generateHubKeySpec, parseHubKeys, SecretBox } from '../../pipeline/shared/crypto/secret-box';
-import { createAuthProvider } from '../../pipeline/shared/delivery/auth-provider';
-import { type BreakerOptions, BreakerRegistry } from '../../pipeline/shared/delivery/circuit-breaker';
-import { deliverOnce } from '../../pipeline/shared/delivery/deliver';
-import { gateEndpointCheck } from '../../pipeline/shared/delivery/gate';
+import type { BreakerOptions, BreakerRegistry } from '../../pipeline/shared/delivery/circuit-breaker';
 import type { SenderOptions } from '../../pipeline/shared/delivery/send';
-import { HttpSender } from '../../pipeline/shared/delivery/send.undici';
+import type { HttpSender } from '../../pipeline/shared/delivery/send.undici';
 import { ensureTopics } from '../../pipeline/shared/kafka/admin';
 import type { FailureStore } from '../../pipeline/shared/parked/failure-store';
 import type { SubscriptionDirectory } from '../../pipeline/shared/subscriptions/directory';
-import { startSubscriptionDirectory } from '../../pipeline/shared/subscriptions/directory.kafka';
 import type { SubscriptionSnapshot } from '../../pipeline/shared/subscriptions/snapshot';
 import { DOMAINS, type Domain, HUB_HEADERS, type TopicNames, topicNames } from '../../pipeline/shared/topics';
-import { type ConsumedRecord, testKafka, uniqueName, waitFor } from '../support/kafka';
+import { brokers, type ConsumedRecord, testKafka, uniqueName, waitFor } from '../support/kafka';
 import { publishSubscription, type SubscriptionSpec, whsec } from '../support/subscriptions';
 
 export { whsec };
@@ -153,95 +150,89 @@ export interface HarnessOptions {
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const stage = await startStage();
-  const { kafka, topics, box } = stage;
-  const log = pino({ level: 'silent' });
-  const directory = await startSubscriptionDirectory({ kafka, topic: topics.subscriptions, log });
-  await directory.ready();
-  const sender = new HttpSender({
-    allowHosts: ['127.0.0.1', 'localhost'],
-    headersTimeoutMs: 2000,
-    bodyTimeoutMs: 2000,
-    totalTimeoutMs: 3000,
-    ...opts.sender,
-  });
-  const open = (s: string, id: string) => box.open(s, id);
-  const auth = createAuthProvider({ open, send: (r) => sender.send(r) });
-  const audit = memoryAuditSink();
-  const breakers = new BreakerRegistry({
+  const { topics, box } = stage;
+  const groupId = uniqueName('outbox');
+  const breaker = {
     windowMs: 10_000,
-    minRequests: 1000,
+    minRequests: 20,
     failureRatio: 0.5,
     openMs: 1000,
     halfOpenProbes: 1,
     ...opts.breaker,
+  };
+  const sender = { headersTimeoutMs: 2000, bodyTimeoutMs: 2000, totalTimeoutMs: 3000, ...opts.sender };
+  // The service as production wires it (main.ts), configured through its own schema; the hooks only add what the
+  // environment cannot say (a memory audit sink, a DNS lookup, test lanes) and a probe around each attempt.
+  const config = loadOutboxConfig({
+    KAFKA_BROKERS: brokers().join(','),
+    KAFKA_CLIENT_ID: groupId,
+    TOPIC_PREFIX: stage.prefix,
+    GROUP_ID: groupId,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'silent',
+    HUB_ENCRYPTION_KEYS: stage.keySpec,
+    DATABASE_URL: 'postgresql://unused', // lanes come from the hooks
+    LEDGER_ENABLED: 'false',
+    ENDPOINT_ALLOW_HOSTS: (opts.sender?.allowHosts ?? ['127.0.0.1', 'localhost']).join(','),
+    MAX_ATTEMPTS: String(opts.maxAttempts ?? 3),
+    RETRY_BASE_MS: String(opts.baseDelayMs ?? 50),
+    RETRY_MAX_MS: String(opts.maxDelayMs ?? 5000),
+    RETRY_MAX_TOTAL_MS: '30000',
+    RETRY_AFTER_MAX_MS: '1000',
+    ORDERED_LANE_QUEUE: opts.orderedLaneQueue === undefined ? undefined : String(opts.orderedLaneQueue),
+    MAX_IN_FLIGHT: '500',
+    MAX_IN_FLIGHT_PER_PARTITION: String(opts.maxInFlightPerPartition ?? 200),
+    PER_ENDPOINT_CONCURRENCY: String(opts.perEndpointConcurrency ?? 8),
+    PER_ENDPOINT_QUEUE: String(opts.perEndpointQueue ?? 1000),
+    PARTITIONS_CONCURRENTLY: '3',
+    COMMIT_INTERVAL_MS: '100',
+    HEADERS_TIMEOUT_MS: String(sender.headersTimeoutMs),
+    BODY_TIMEOUT_MS: String(sender.bodyTimeoutMs),
+    REQUEST_TIMEOUT_MS: String(sender.totalTimeoutMs),
+    BREAKER_WINDOW_MS: String(breaker.windowMs),
+    BREAKER_MIN_REQUESTS: String(breaker.minRequests),
+    BREAKER_FAILURE_RATIO: String(breaker.failureRatio),
+    BREAKER_OPEN_MS: String(breaker.openMs),
+    BREAKER_HALF_OPEN_PROBES: String(breaker.halfOpenProbes),
+    SHUTDOWN_GRACE_MS: '2000',
   });
-  const shutdown = new AbortController();
-  const metrics = createOutboxMetrics();
+  const audit = memoryAuditSink();
   const openAttempts = new Map<string, { now: number; max: number }>();
-  const endpointRejection = gateEndpointCheck(opts.sender?.allowHosts ?? ['127.0.0.1', 'localhost']);
-  const handle = createDeliveryHandler({
-    directory,
-    endpointRejection,
-    deliver: async (e, s) => {
+  const hub = await startOutboxProcessor(config, pino({ level: 'silent' }), {
+    audit,
+    lanes: opts.lanes ?? null,
+    sender: opts.sender,
+    wrapHandle: opts.wrapHandle,
+    laneStallMs: opts.laneStallMs,
+    // Sub-second steps, which DELIVERY_RETRY_SCHEDULE refuses.
+    retrySchedule: opts.schedule ?? [1000, 1000, 1000],
+    wrapDeliver: (deliver) => async (e, s) => {
       const o = openAttempts.get(s.endpointUrl) ?? { now: 0, max: 0 };
       openAttempts.set(s.endpointUrl, o);
       o.max = Math.max(o.max, ++o.now);
       try {
-        return await deliverOnce(e, s, { sender, auth, open });
+        return await deliver(e, s);
       } finally {
         o.now--;
       }
     },
-    policy: {
-      maxAttempts: opts.maxAttempts ?? 3,
-      baseDelayMs: opts.baseDelayMs ?? 50,
-      maxDelayMs: opts.maxDelayMs ?? 5000,
-      maxTotalMs: 30_000,
-    },
-    breakerFor: (url) => breakers.for(url),
-    audit,
-    signal: shutdown.signal,
   });
-  const groupId = uniqueName('outbox');
-  const consumer = await startOutboxConsumer({
-    kafka,
-    topics,
-    groupId,
-    directory,
-    endpointRejection,
-    handle: opts.wrapHandle ? opts.wrapHandle(handle) : handle,
-    lanes: opts.lanes,
-    scheduleFor: (sub) => sub.retrySchedule ?? opts.schedule ?? [1000, 1000, 1000],
-    retryAfterCapMs: 1000,
-    orderedLaneQueue: opts.orderedLaneQueue,
-    laneStallMs: opts.laneStallMs,
-    breakerOpen: (url) => breakers.isOpen(url),
-    shutdown,
-    log,
-    metrics,
-    maxInFlight: 500,
-    maxInFlightPerPartition: opts.maxInFlightPerPartition ?? 200,
-    perEndpointConcurrency: opts.perEndpointConcurrency ?? 8,
-    perEndpointQueue: opts.perEndpointQueue ?? 1000,
-    partitionsConsumedConcurrently: 3,
-    commitIntervalMs: 100,
-  });
+  const { directory } = hub;
 
   return {
     ...stage,
     audit,
-    breakers,
-    metrics,
-    sender,
+    breakers: hub.breakers,
+    metrics: hub.metrics,
+    sender: hub.sender,
     directory,
     groupId,
     subscribe: (s) => publishSubscription({ producer: stage.producer, topic: topics.subscriptions, box, directory }, s),
     maxOpenAttempts: (url) => openAttempts.get(url)?.max ?? 0,
     async stop() {
-      await consumer.stop(2000);
+      await hub.stop();
       await stage.stop();
-      await directory.stop();
-      await sender.close();
     },
   };
 }

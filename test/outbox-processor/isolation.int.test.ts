@@ -16,6 +16,9 @@ describe('outbox-processor isolation', () => {
       baseDelayMs: 20,
       perEndpointConcurrency: 8,
       sender: { headersTimeoutMs: 1000, totalTimeoutMs: 1500 },
+      // The per-endpoint cap alone isolates here (every failing record makes its HTTP attempts); the breaker, which
+      // would send them to the DLT unattempted, has its own test below.
+      breaker: { minRequests: 1000 },
     });
   });
   afterAll(async () => {

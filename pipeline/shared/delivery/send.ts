@@ -43,10 +43,3 @@ export interface HttpRequest {
 export interface Sender {
   send(req: HttpRequest): Promise<SendResult>;
 }
-
-/**
- * Transitional: `pipeline/outbox-processor/main.ts` still imports `HttpSender` from here. It is being rewritten on
- * the branch of issue 16 items 1-3; once it imports from `./send.undici`, this re-export goes (the architecture test
- * lists it as the one allowed exception).
- */
-export { HttpSender } from './send.undici';

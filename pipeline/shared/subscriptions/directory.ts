@@ -34,10 +34,3 @@ export function memoryDirectory(snapshots: SubscriptionSnapshot[] = []): Subscri
     apply: (id, s) => index.apply(id, s),
   };
 }
-
-/**
- * Transitional: `pipeline/outbox-processor/main.ts` still imports `startSubscriptionDirectory` from here. It is being
- * rewritten on the branch of issue 16 items 1-3; once it imports from `./directory.kafka`, this re-export goes (the
- * architecture test lists it as the one allowed exception).
- */
-export { startSubscriptionDirectory } from './directory.kafka';
