@@ -58,7 +58,6 @@ const KNOWN_VIOLATIONS = new Set([
   'pipeline/shared/auth/api-key-auth.ts imports @fastify/rate-limit',
   'pipeline/shared/auth/api-key-auth.ts imports type fastify',
   'pipeline/shared/auth/api-key-auth.ts imports adapter pipeline/shared/http/problem.ts',
-  // The outbox ledger records take kafkajs' message type: a structural type of their own (issue 16 items 1-3 branch).
 ]);
 
 function walk(dir: string, out: string[] = []): string[] {
