@@ -18,6 +18,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Client } from 'pg';
+import { WebSocket } from 'ws';
 import { IngestServiceClient } from '../../schemas/proto/gen/integrationhub/v1/ingest';
 import { type DemoSubscriber, startDemoSubscriber } from '../../scripts/demo/demo-subscriber';
 import { callAs, insecureClient, protoCloudEvent } from '../../scripts/demo/grpc-client';
@@ -382,6 +383,17 @@ describe('reliability 9-11: signing, tenant isolation, secrets', () => {
       );
       const tooLarge = oversized.filter((o) => o.status === 413 && o.problem).length;
 
+      h.step('11: the WebSocket stream');
+      // GET /v1/stream (a WebSocket, not in the OpenAPI documents): A naming B, or asking for the hub's facts, is
+      // refused before the upgrade; so is a key in the URL.
+      const streamUrl = `${h.urls.dltApi.replace(/^http/, 'ws')}/v1/stream`;
+      const streamRefusals = [
+        await refusedUpgrade(`${streamUrl}?tenantId=${b.tenantId}`, { authorization: `Bearer ${a.key}` }),
+        await refusedUpgrade(`${streamUrl}?source=facts`, { authorization: `Bearer ${a.key}` }),
+        await refusedUpgrade(`${streamUrl}?tenantId=${b.tenantId}&apiKey=${a.key}`),
+      ];
+      const streamDenied = streamRefusals[0] === 403 && streamRefusals[1] === 403 && streamRefusals[2] === 401;
+
       const pass =
         untested.length === 0 &&
         leaks.length === 0 &&
@@ -391,7 +403,8 @@ describe('reliability 9-11: signing, tenant isolation, secrets', () => {
         eventTypeUnchanged &&
         bUnchanged &&
         rateLimited === 3 &&
-        tooLarge === 3;
+        tooLarge === 3 &&
+        streamDenied;
       recordScenario({
         id: 'tenant-isolation',
         order: 11,
@@ -411,6 +424,7 @@ describe('reliability 9-11: signing, tenant isolation, secrets', () => {
           'event type unchanged': eventTypeUnchanged,
           'tenant B data unchanged': bUnchanged,
           'APIs answering 429 + Retry-After': `${rateLimited}/3`,
+          'stream upgrades refused (B named 403, facts 403, key in URL 401)': streamRefusals.join('/'),
           'APIs answering 413': `${tooLarge}/3`,
         },
         criteria:
@@ -617,4 +631,20 @@ async function ingestTopicEnd(h: SecurityHub): Promise<number> {
   } finally {
     await admin.disconnect();
   }
+}
+
+/** The status answered instead of a WebSocket upgrade (0 when the socket failed without one). */
+function refusedUpgrade(url: string, headers: Record<string, string> = {}): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { headers });
+    ws.on('unexpected-response', (_req, res) => {
+      resolve(res.statusCode ?? 0);
+      ws.terminate();
+    });
+    ws.on('open', () => {
+      ws.terminate();
+      reject(new Error(`${url}: upgraded`));
+    });
+    ws.on('error', () => resolve(0));
+  });
 }

@@ -3,7 +3,7 @@ import type { LightMyRequestResponse } from 'fastify';
 import { Registry } from 'prom-client';
 import { z } from 'zod';
 import { createLogger } from '../logging/logger';
-import { createApp, type HubApp } from './create-app';
+import { createApp, type HubApp, maskQuery } from './create-app';
 import { conflict, notFound } from './problem';
 
 const silent = createLogger({ service: 'test', level: 'silent' });
@@ -226,5 +226,31 @@ describe('createApp readiness', () => {
     ready = true;
     expect((await app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
     await app.close();
+  });
+});
+
+describe('request logs', () => {
+  it('mask credential-like query parameters and keep the rest', () => {
+    expect(maskQuery('/v1/stream?tenantId=t1&apiKey=ihk_abc&access_token=x&sig=y&limit=5')).toBe(
+      '/v1/stream?tenantId=t1&apiKey=[redacted]&access_token=[redacted]&sig=[redacted]&limit=5',
+    );
+    expect(maskQuery('/v1/events')).toBe('/v1/events');
+    expect(maskQuery('/x?%E0%A4%A=1&flag')).toBe('/x?%E0%A4%A=1&flag');
+  });
+
+  it('log each request once in and once out, with no key from the URL', async () => {
+    const lines: string[] = [];
+    const logger = createLogger({ service: 'test', destination: { write: (l: string) => lines.push(l) } });
+    const app = await createApp({ name: 'test-api', logger, registry: new Registry() });
+    await app.ready();
+    await app.inject({ method: 'GET', url: '/nope?apiKey=ihk_secret_in_url&tenantId=t1' });
+    await app.close();
+    const text = lines.join('\n');
+    expect(text).not.toContain('ihk_secret_in_url');
+    const parsed = lines.map(
+      (l) => JSON.parse(l) as { msg: string; req?: { url: string }; res?: { statusCode: number } },
+    );
+    expect(parsed.find((l) => l.msg === 'incoming request')?.req?.url).toBe('/nope?apiKey=[redacted]&tenantId=t1');
+    expect(parsed.find((l) => l.msg === 'request completed')?.res?.statusCode).toBe(404);
   });
 });

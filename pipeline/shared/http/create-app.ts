@@ -75,9 +75,36 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** Longest path parameter (fastify's default, made explicit): ids are UUIDs or short slugs; longer -> 414. */
 export const MAX_PARAM_LENGTH = 100;
 
+/** Query parameters whose values are credentials (`?apiKey=`, `?token=`, `?access_token=`, `?sig=` …). */
+const SECRET_PARAM = /key|token|secret|password|passwd|auth|signature|^sig$|credential/i;
+
+/** The URL with the values of credential-like query parameters replaced, for logs. */
+export function maskQuery(url: string): string {
+  const q = url.indexOf('?');
+  if (q < 0) return url;
+  const params = url
+    .slice(q + 1)
+    .split('&')
+    .map((kv) => {
+      const eq = kv.indexOf('=');
+      const name = eq < 0 ? kv : kv.slice(0, eq);
+      let decoded = name;
+      try {
+        decoded = decodeURIComponent(name);
+      } catch {
+        // a malformed escape: judge the raw name
+      }
+      return eq >= 0 && SECRET_PARAM.test(decoded) ? `${name}=[redacted]` : kv;
+    });
+  return `${url.slice(0, q)}?${params.join('&')}`;
+}
+
 export async function createApp(opts: CreateAppOptions): Promise<HubApp> {
   const fastify = Fastify({
     loggerInstance: opts.logger as FastifyBaseLogger,
+    // Logged by the hooks below instead, with credentials in the query string masked (a client that puts its key in
+    // the URL must not put it in our logs).
+    disableRequestLogging: true,
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
     trustProxy: opts.trustProxy ?? false,
     // genReqId reads x-request-id itself (fastify would trust any value given requestIdHeader).
@@ -105,6 +132,21 @@ export async function createApp(opts: CreateAppOptions): Promise<HubApp> {
 
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
+    req.log.info(
+      {
+        req: {
+          method: req.method,
+          url: maskQuery(req.url),
+          host: req.headers.host,
+          remoteAddress: req.ip,
+          remotePort: req.socket?.remotePort,
+        },
+      },
+      'incoming request',
+    );
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    req.log.info({ res: { statusCode: reply.statusCode }, responseTime: reply.elapsedTime }, 'request completed');
   });
 
   if (opts.registry) installHttpMetrics(app, opts.registry, opts.name);
