@@ -5,7 +5,10 @@
  *
  *   ledger batch ─ delivery records DELIVERED (FACTS_DELIVERED: all | none | sample:N) / FAILED
  *     ─▶ WebhookDelivered to <prefix>.facts.webhooks.v1, IntegrationFailed to <prefix>.facts.failures.v1
- *        one sendBatch, acks = -1, idempotent producer; resolves once the broker has them all.
+ *        sendBatch requests of at most FACTS_REQUEST_BYTES each (kafkajs puts one request's records for a partition
+ *        into one record batch, and the broker refuses a batch above message.max.bytes, 1 MiB by default: a ledger
+ *        batch of thousands of deliveries is megabytes of facts), acks = -1, idempotent producer; resolves once the
+ *        broker has them all.
  */
 import type { Producer } from 'kafkajs';
 import { type DeliveredFactsMode, deliveryFactOf, type FactRecord, type FactTopics } from '../shared/facts/fact';
@@ -16,23 +19,57 @@ export interface DeliveryFactSink {
   emit(records: readonly LedgerRecord[]): Promise<number>;
 }
 
+/** Bytes of facts per produce request (see above). */
+export const FACTS_REQUEST_BYTES = 512 * 1024;
+
+const sizeOf = (f: FactRecord) =>
+  Buffer.byteLength(f.value) +
+  Object.entries(f.headers).reduce((n, [k, v]) => n + k.length + Buffer.byteLength(String(v)), 0) +
+  64;
+
+/** Consecutive groups of facts of at most `maxBytes` each (a larger single fact forms its own group). */
+export function factRequests(facts: FactRecord[], maxBytes = FACTS_REQUEST_BYTES): FactRecord[][] {
+  const out: FactRecord[][] = [];
+  let group: FactRecord[] = [];
+  let bytes = 0;
+  for (const f of facts) {
+    const n = sizeOf(f);
+    if (group.length > 0 && bytes + n > maxBytes) {
+      out.push(group);
+      group = [];
+      bytes = 0;
+    }
+    group.push(f);
+    bytes += n;
+  }
+  if (group.length > 0) out.push(group);
+  return out;
+}
+
 export function kafkaDeliveryFacts(producer: Producer, topics: FactTopics, mode: DeliveredFactsMode): DeliveryFactSink {
   return {
     async emit(records) {
-      const byTopic = new Map<string, FactRecord[]>();
+      const facts: FactRecord[] = [];
       for (const r of records) {
         const fact = r.kind === 'delivery' ? deliveryFactOf(r, topics, mode) : undefined;
-        if (fact) byTopic.set(fact.topic, [...(byTopic.get(fact.topic) ?? []), fact]);
+        if (fact) facts.push(fact);
       }
-      if (byTopic.size === 0) return 0;
-      await producer.sendBatch({
-        acks: -1,
-        topicMessages: [...byTopic].map(([topic, facts]) => ({
-          topic,
-          messages: facts.map((f) => ({ key: f.key, value: f.value, headers: f.headers })),
-        })),
-      });
-      return [...byTopic.values()].reduce((n, fs) => n + fs.length, 0);
+      for (const part of factRequests(facts)) {
+        const byTopic = new Map<string, FactRecord[]>();
+        for (const f of part) {
+          const list = byTopic.get(f.topic);
+          if (list) list.push(f);
+          else byTopic.set(f.topic, [f]);
+        }
+        await producer.sendBatch({
+          acks: -1,
+          topicMessages: [...byTopic].map(([topic, fs]) => ({
+            topic,
+            messages: fs.map((f) => ({ key: f.key, value: f.value, headers: f.headers })),
+          })),
+        });
+      }
+      return facts.length;
     },
   };
 }

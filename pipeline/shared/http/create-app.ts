@@ -23,6 +23,7 @@ import Fastify, {
   type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
+  LogController,
 } from 'fastify';
 import {
   hasZodFastifySchemaValidationErrors,
@@ -99,12 +100,31 @@ export function maskQuery(url: string): string {
   return `${url.slice(0, q)}?${params.join('&')}`;
 }
 
+/** fastify's request logging, with the URL's credential-like query parameters masked (maskQuery). */
+class MaskingLogController extends LogController {
+  override incomingRequest(request: FastifyRequest): void {
+    if (this.isLogDisabled(request)) return;
+    request.log.info(
+      {
+        req: {
+          method: request.method,
+          url: maskQuery(request.url),
+          host: request.headers.host,
+          remoteAddress: request.ip,
+          remotePort: request.socket?.remotePort,
+        },
+      },
+      'incoming request',
+    );
+  }
+}
+
 export async function createApp(opts: CreateAppOptions): Promise<HubApp> {
   const fastify = Fastify({
     loggerInstance: opts.logger as FastifyBaseLogger,
-    // Logged by the hooks below instead, with credentials in the query string masked (a client that puts its key in
-    // the URL must not put it in our logs).
-    disableRequestLogging: true,
+    // "incoming request" with credentials in the query string masked (a client that puts its key in the URL must not
+    // put it in our logs).
+    logController: new MaskingLogController(),
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
     trustProxy: opts.trustProxy ?? false,
     // genReqId reads x-request-id itself (fastify would trust any value given requestIdHeader).
@@ -132,21 +152,6 @@ export async function createApp(opts: CreateAppOptions): Promise<HubApp> {
 
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
-    req.log.info(
-      {
-        req: {
-          method: req.method,
-          url: maskQuery(req.url),
-          host: req.headers.host,
-          remoteAddress: req.ip,
-          remotePort: req.socket?.remotePort,
-        },
-      },
-      'incoming request',
-    );
-  });
-  app.addHook('onResponse', async (req, reply) => {
-    req.log.info({ res: { statusCode: reply.statusCode }, responseTime: reply.elapsedTime }, 'request completed');
   });
 
   if (opts.registry) installHttpMetrics(app, opts.registry, opts.name);

@@ -1,0 +1,27 @@
+import type { FactRecord } from '../shared/facts/fact';
+import { FACTS_REQUEST_BYTES, factRequests } from './fact-producer.kafka';
+
+const fact = (bytes: number, i: number): FactRecord =>
+  ({
+    topic: 'hub.facts.webhooks.v1',
+    key: `t${i % 3}`,
+    value: Buffer.alloc(bytes, 'a'),
+    headers: { 'cs-event-type': 'WebhookDelivered' },
+    event: {} as never,
+  }) as FactRecord;
+
+describe('factRequests', () => {
+  it('keeps every request under the limit (a broker refuses a record batch over 1 MiB), in order, none lost', () => {
+    const facts = Array.from({ length: 3000 }, (_, i) => fact(1000, i));
+    const parts = factRequests(facts);
+    expect(parts.length).toBeGreaterThan(1);
+    for (const p of parts) expect(p.reduce((n, f) => n + f.value.length, 0)).toBeLessThanOrEqual(FACTS_REQUEST_BYTES);
+    expect(parts.flat()).toEqual(facts);
+  });
+
+  it('sends a fact larger than the limit on its own, and nothing for no facts', () => {
+    const big = fact(FACTS_REQUEST_BYTES + 1, 0);
+    expect(factRequests([fact(10, 1), big, fact(10, 2)]).map((p) => p.length)).toEqual([1, 1, 1]);
+    expect(factRequests([])).toEqual([]);
+  });
+});
