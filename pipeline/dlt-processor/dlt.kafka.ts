@@ -14,7 +14,7 @@
 import type { Consumer, Kafka } from 'kafkajs';
 import { errorMessage } from '../shared/errors';
 import { FETCH_MAX_WAIT_MS } from '../shared/kafka/client';
-import { onPermanentCrash } from '../shared/kafka/crash';
+import { runConsumer } from '../shared/kafka/consumer-runner';
 import { pauseWhileDbAway } from '../shared/kafka/pause-while-db-away';
 import type { Logger } from '../shared/logging/logger';
 import type { FailureStore } from '../shared/parked/failure-store';
@@ -65,15 +65,15 @@ export function unstorable(r: NewFailure, err: unknown): NewFailure {
 }
 
 export async function startDltConsumer(opts: DltConsumerOptions): Promise<DltConsumer> {
+  const heartbeatMs = Math.min(3_000, Math.floor((opts.sessionTimeoutMs ?? 10_000) / 3));
   const consumer: Consumer = opts.kafka.consumer({
     groupId: opts.groupId,
     readUncommitted: false,
     maxWaitTimeInMs: FETCH_MAX_WAIT_MS,
     sessionTimeout: opts.sessionTimeoutMs ?? 10_000,
-    heartbeatInterval: Math.min(3_000, Math.floor((opts.sessionTimeoutMs ?? 10_000) / 3)),
+    heartbeatInterval: heartbeatMs,
   });
   const log = opts.log.child({ component: 'dlt-consumer' });
-  onPermanentCrash(consumer, log, 'dlt', opts.onFatal);
 
   const db = pauseWhileDbAway({
     consumer,
@@ -100,15 +100,17 @@ export async function startDltConsumer(opts: DltConsumerOptions): Promise<DltCon
     );
   };
 
-  await consumer.connect();
-  for (const topic of opts.topics) await consumer.subscribe({ topic, fromBeginning: true });
-  await consumer.run({
-    autoCommit: false,
-    eachBatchAutoResolve: false,
-    partitionsConsumedConcurrently: 4,
-    eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+  const runner = await runConsumer({
+    consumer,
+    name: 'dlt',
+    log,
+    topics: opts.topics,
+    concurrency: 4,
+    heartbeatMs,
+    onFatal: opts.onFatal,
+    async handle(batch, ctx) {
       // Unresolved records are fetched again from the last resolved offset once the topics resume.
-      if (batch.messages.length === 0 || db.paused() || !isRunning() || isStale()) return;
+      if (batch.messages.length === 0 || db.paused()) return;
       const now = new Date();
       const rows = batch.messages.map((m) => {
         const row = parseDltRecord(batch.topic, batch.partition, m, now);
@@ -117,28 +119,21 @@ export async function startDltConsumer(opts: DltConsumerOptions): Promise<DltCon
       const malformed = rows.filter((r) => r.reason?.startsWith('malformed')).length;
       if (!(await writer.persist(rows, `${batch.topic}:${batch.partition}`, batch.firstOffset() ?? '', placeholder)))
         return;
-      for (const m of batch.messages) resolveOffset(m.offset);
-      const next = (BigInt(batch.lastOffset()) + 1n).toString();
-      try {
-        await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }]);
-      } catch (err) {
-        // The rows are stored; an uncommitted offset only means these records are read (and upserted) again.
-        log.warn({ err: errorMessage(err), topic: batch.topic, partition: batch.partition }, 'offset commit failed');
-      }
+      await ctx.commitBatch();
       if (malformed > 0)
         log.warn(
           { topic: batch.topic, partition: batch.partition, malformed },
           'malformed DLT records stored as FAILED',
         );
       opts.onPersisted?.(rows.length);
-      await heartbeat().catch(() => {});
+      await ctx.heartbeat();
     },
   });
   return {
     paused: () => db.paused(),
     async stop() {
       const probing = db.stop(); // no more probes or resumes from here on
-      await consumer.disconnect();
+      await runner.stop();
       await probing;
     },
   };

@@ -20,7 +20,7 @@
 import type { Consumer, Kafka } from 'kafkajs';
 import { errorMessage } from '../shared/errors';
 import { FETCH_MAX_WAIT_MS } from '../shared/kafka/client';
-import { onPermanentCrash } from '../shared/kafka/crash';
+import { runConsumer } from '../shared/kafka/consumer-runner';
 import { pauseWhileDbAway } from '../shared/kafka/pause-while-db-away';
 import { decodeLedgerMessage, type LedgerRecord } from '../shared/ledger/ledger-record';
 import {
@@ -86,6 +86,7 @@ export async function startLedgerWriter(opts: LedgerWriterOptions): Promise<Ledg
   const log = opts.log.child({ component: 'ledger-writer' });
   const retentionDays = opts.retentionDays ?? 14;
   const metrics = opts.metrics;
+  const heartbeatMs = Math.min(3_000, Math.floor((opts.sessionTimeoutMs ?? 10_000) / 3));
   const consumer: Consumer = opts.kafka.consumer({
     groupId: opts.groupId,
     readUncommitted: false,
@@ -93,9 +94,8 @@ export async function startLedgerWriter(opts: LedgerWriterOptions): Promise<Ledg
     // Off the hot path: fetch bigger batches (up to FETCH_MAX_WAIT_MS late), so each transaction writes more rows.
     minBytes: 256 * 1024,
     sessionTimeout: opts.sessionTimeoutMs ?? 10_000,
-    heartbeatInterval: Math.min(3_000, Math.floor((opts.sessionTimeoutMs ?? 10_000) / 3)),
+    heartbeatInterval: heartbeatMs,
   });
-  onPermanentCrash(consumer, log, 'ledger', opts.onFatal);
 
   // Per partition: records behind its high watermark, and the `at` of the oldest record fetched but not written.
   const lag = new Map<number, number>();
@@ -158,15 +158,17 @@ export async function startLedgerWriter(opts: LedgerWriterOptions): Promise<Ledg
   const retentionTimer = setInterval(() => void runRetention(), opts.retentionIntervalMs ?? 3_600_000);
   retentionTimer.unref();
 
-  await consumer.connect();
-  await consumer.subscribe({ topic: opts.topic, fromBeginning: true });
-  await consumer.run({
-    autoCommit: false,
-    eachBatchAutoResolve: false,
-    partitionsConsumedConcurrently: opts.concurrency ?? 1,
-    eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+  const runner = await runConsumer({
+    consumer,
+    name: 'ledger',
+    log,
+    topics: [opts.topic],
+    concurrency: opts.concurrency ?? 1,
+    heartbeatMs,
+    onFatal: opts.onFatal,
+    async handle(batch, ctx) {
       // Unresolved records are fetched again from the last resolved offset once the topic resumes.
-      if (batch.messages.length === 0 || db.paused() || !isRunning() || isStale()) return;
+      if (batch.messages.length === 0 || db.paused()) return;
       const now = new Date();
       const records: { offset: string; record: LedgerRecord }[] = [];
       const skipped: Skipped[] = [];
@@ -214,14 +216,7 @@ export async function startLedgerWriter(opts: LedgerWriterOptions): Promise<Ledg
         }
         factFailures = 0;
       }
-      for (const m of batch.messages) resolveOffset(m.offset);
-      const next = (BigInt(batch.lastOffset()) + 1n).toString();
-      try {
-        await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }]);
-      } catch (err) {
-        // The rows are written; an uncommitted offset only means these records are read (and written) again.
-        log.warn({ err: errorMessage(err), partition: batch.partition }, 'ledger offset commit failed');
-      }
+      await ctx.commitBatch();
       oldest.delete(batch.partition);
       lag.set(batch.partition, Number(batch.offsetLag()));
       showLag();
@@ -232,7 +227,7 @@ export async function startLedgerWriter(opts: LedgerWriterOptions): Promise<Ledg
           'ledger record skipped',
         );
       if (skipped.length > 0) metrics?.ledgerInvalid.inc(skipped.length);
-      await heartbeat().catch(() => {});
+      await ctx.heartbeat();
     },
   });
   return {
@@ -242,7 +237,7 @@ export async function startLedgerWriter(opts: LedgerWriterOptions): Promise<Ledg
       clearInterval(retentionTimer);
       clearInterval(ageTimer);
       const probing = db.stop(); // no more probes or resumes from here on
-      await consumer.disconnect();
+      await runner.stop();
       await probing;
     },
   };

@@ -186,7 +186,7 @@ async function main(): Promise<void> {
     rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE || undefined,
     stream: config.STREAM_ENABLED
       ? {
-          source: kafkaStreamSource(kafka, config.GROUP_ID),
+          source: kafkaStreamSource(kafka, config.GROUP_ID, log),
           topics,
           log,
           bufferBytes: config.STREAM_BUFFER_BYTES,

@@ -11,6 +11,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Consumer, Kafka } from 'kafkajs';
 import { FETCH_MAX_WAIT_MS } from '../shared/kafka/client';
+import { runConsumer } from '../shared/kafka/consumer-runner';
+import type { Logger } from '../shared/logging/logger';
 import type { Cursor, StreamRecord } from './stream';
 
 /** Port: opens a position-tracked read of `topics` for one connection. */
@@ -25,7 +27,7 @@ export interface StreamSource {
   }): Promise<{ start: Cursor; close(): Promise<void> }>;
 }
 
-export function kafkaStreamSource(kafka: Kafka, groupPrefix: string): StreamSource {
+export function kafkaStreamSource(kafka: Kafka, groupPrefix: string, log: Logger): StreamSource {
   return {
     async open({ topics, from, onRecord, onError }) {
       const admin = kafka.admin();
@@ -49,22 +51,30 @@ export function kafkaStreamSource(kafka: Kafka, groupPrefix: string): StreamSour
         retry: { retries: 3 },
       });
       consumer.on(consumer.events.CRASH, (e) => onError(e.payload.error));
-      await consumer.connect();
-      await consumer.subscribe({ topics, fromBeginning: false });
-      await consumer.run({
-        autoCommit: false,
-        eachMessage: async ({ topic, partition, message }) => {
-          position[topic]![partition] = (BigInt(message.offset) + 1n).toString();
-          onRecord(
-            { topic, partition, offset: message.offset, headers: message.headers, value: message.value },
-            position,
-          );
+      const runner = await runConsumer({
+        consumer,
+        name: 'stream',
+        log,
+        topics,
+        fromBeginning: false,
+        // Reads only (its group is throwaway): positions are tracked here, nothing is committed.
+        autoResolve: true,
+        async handle(batch, ctx) {
+          const { topic, partition } = batch;
+          for (const message of batch.messages) {
+            if (!ctx.live()) return;
+            position[topic]![partition] = (BigInt(message.offset) + 1n).toString();
+            onRecord(
+              { topic, partition, offset: message.offset, headers: message.headers, value: message.value },
+              position,
+            );
+          }
         },
       });
       for (const [topic, parts] of Object.entries(position))
         for (const [partition, offset] of Object.entries(parts))
           consumer.seek({ topic, partition: Number(partition), offset });
-      return { start: structuredClone(position), close: () => consumer.disconnect() };
+      return { start: structuredClone(position), close: () => runner.stop(1_000) };
     },
   };
 }

@@ -26,7 +26,7 @@ import { Partitioners } from 'kafkajs';
 import type { AuditSink } from '../shared/audit/audit';
 import { errorMessage } from '../shared/errors';
 import { FETCH_MAX_WAIT_MS } from '../shared/kafka/client';
-import { onPermanentCrash } from '../shared/kafka/crash';
+import { runConsumer } from '../shared/kafka/consumer-runner';
 import { pauseWhileAway } from '../shared/kafka/pause-while-away';
 import { encodeLedgerBundle, groupByBytes } from '../shared/ledger/ledger-record';
 import type { Logger } from '../shared/logging/logger';
@@ -46,6 +46,8 @@ export interface IngestOptions {
   /** Records per transaction at most. */
   maxBatchRecords: number;
   transactionTimeoutMs?: number;
+  /** How long stop() waits for the running batches to finish their chunk (default 30 s). */
+  stopGraceMs?: number;
   sessionTimeoutMs?: number;
   decode: (record: IngestRecord) => Promise<DecodeResult>;
   handler: EventHandler;
@@ -255,11 +257,12 @@ export async function startIngest(opts: IngestOptions): Promise<IngestRunner> {
   await Promise.all(producers.map((p) => p.connect()));
   const pool = new ProducerPool(producers);
 
+  const heartbeatMs = Math.max(500, Math.floor((opts.sessionTimeoutMs ?? 30_000) / 10));
   const consumer: Consumer = opts.kafka.consumer({
     groupId: opts.groupId,
     readUncommitted: false,
     sessionTimeout: opts.sessionTimeoutMs ?? 30_000,
-    heartbeatInterval: Math.max(500, Math.floor((opts.sessionTimeoutMs ?? 30_000) / 10)),
+    heartbeatInterval: heartbeatMs,
     maxWaitTimeInMs: FETCH_MAX_WAIT_MS,
     allowAutoTopicCreation: false,
   });
@@ -269,7 +272,6 @@ export async function startIngest(opts: IngestOptions): Promise<IngestRunner> {
     running = true;
     log.info({ memberAssignment: e.payload.memberAssignment }, 'joined the ingest consumer group');
   });
-  onPermanentCrash(consumer, log, 'ingest', opts.onFatal);
   consumer.on(consumer.events.CRASH, () => opts.metrics?.consumerCrashes.inc());
 
   // The record whose decoding failed first in the current outage: decoding it again is the probe (it needs exactly
@@ -389,26 +391,28 @@ export async function startIngest(opts: IngestOptions): Promise<IngestRunner> {
     });
   };
 
-  await consumer.connect();
-  await consumer.subscribe({ topics: opts.topics, fromBeginning: opts.fromBeginning ?? true });
-  await consumer.run({
-    autoCommit: false,
-    partitionsConsumedConcurrently: opts.concurrency,
-    // Offsets are resolved chunk by chunk, after each commit.
-    eachBatchAutoResolve: false,
-    eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+  const runner = await runConsumer({
+    consumer,
+    name: 'ingest',
+    log,
+    topics: opts.topics,
+    fromBeginning: opts.fromBeginning ?? true,
+    concurrency: opts.concurrency,
+    heartbeatMs,
+    onFatal: opts.onFatal,
+    async handle(batch, ctx) {
       const { topic, partition } = batch;
       // Unresolved records are fetched again from the last resolved offset once the partition resumes.
       if (registry.paused(topic, partition)) return;
       const producer = await pool.acquire();
       try {
         for (let i = 0; i < batch.messages.length; i += opts.maxBatchRecords) {
-          // SIGTERM: finish (commit) the chunk in hand, start no new one. A revoked partition: stop at once.
-          if (!isRunning() || isStale()) break;
+          // Stop: finish (commit) the chunk in hand, start no new one. A revoked partition: stop at once.
+          if (!ctx.live()) break;
           const chunk = batch.messages.slice(i, i + opts.maxBatchRecords);
           const fetchedAt = now();
           const results = await processChunk(producer, topic, partition, chunk);
-          resolveOffset(chunk[chunk.length - 1]!.offset);
+          ctx.resolve(chunk[chunk.length - 1]!.offset);
           processed += chunk.length;
           account(
             topic,
@@ -419,7 +423,7 @@ export async function startIngest(opts: IngestOptions): Promise<IngestRunner> {
           );
           const lag = Number(BigInt(batch.highWatermark) - BigInt(chunk[chunk.length - 1]!.offset) - 1n);
           opts.metrics?.consumerLag.set({ topic, partition: String(partition) }, Math.max(0, lag));
-          await heartbeat();
+          await ctx.heartbeat();
         }
       } catch (err) {
         if (err instanceof DecodeUnavailable) {
@@ -456,8 +460,8 @@ export async function startIngest(opts: IngestOptions): Promise<IngestRunner> {
     async stop() {
       running = false;
       const probing = registry.stop(); // no more probes or resumes from here on
-      // disconnect = stop fetching, wait for the running eachBatch calls (each finishes its chunk), leave the group.
-      await consumer.disconnect();
+      // Stop fetching, wait for the running batches (each finishes its chunk), leave the group.
+      await runner.stop(opts.stopGraceMs ?? 30_000);
       await Promise.all(producers.map((p) => p.disconnect().catch(() => {})));
       await probing;
     },

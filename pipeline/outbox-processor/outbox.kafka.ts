@@ -1,7 +1,7 @@
 /**
  * Kafka adapter of the outbox processor.
  *
- *   4 outbox topics (read_committed) ─eachBatch─▶ per record, in typed stages (each its own module):
+ *   4 outbox topics (read_committed) ─runConsumer (shared/kafka/consumer-runner.ts)─▶ per record, in typed stages (each its own module):
  *     decode (pure, decode-record.ts) ─ malformed ──────────────────────────────────────────────────────────▶ DLT (FAILED row)
  *     admit (admit-record.ts): the delivery gate (shared/delivery/gate.ts), before any fast path
  *        ├ refuse (unknown, deleted, other tenant, blocked endpoint) ─────────────────────▶ DLT as SKIPPED + reason
@@ -18,16 +18,16 @@
  * blocked head before it can be delivered, and a DLT record may still be on its way to the dlt-processor. The
  * dlt-processor attempts a lane at its head only and in offset order (failure-store.prisma.ts `claimDue`).
  *
- * eachBatch only dispatches: deliveries run in the background, so records finish out of order and a slow
+ * The batch handler only dispatches: deliveries run in the background, so records finish out of order and a slow
  * subscriber never holds back another's deliveries or the partition's heartbeat. Bounded concurrency in total,
- * per partition (eachBatch waits, heartbeating, when full) and per endpoint. An offset is committed only when
+ * per partition (the handler waits for a slot, the runner heartbeating, when full) and per endpoint. An offset is committed only when
  * its record and every earlier record of its partition are delivered, skipped or durably in the DLT.
  *
  * Shutdown: stop dispatching, cut retry waits short (those records go to the DLT), let in-flight attempts
  * finish within the grace period, commit, then leave the group.
  *
  * Rebalance: stop dispatching, leave records not yet started to the partitions' next owner, let in-flight attempts
- * finish (bounded), commit, then let kafkajs re-join (see drainForRebalance).
+ * finish (bounded), commit, then let kafkajs re-join (see onRevoke).
  */
 import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
 import { headerString } from '../shared/cloudevents/header-value';
@@ -37,7 +37,7 @@ import { scheduledDelay } from '../shared/delivery/retry-schedule';
 import { errorMessage, retriable } from '../shared/errors';
 import { BatchingProducer } from '../shared/kafka/batching-producer';
 import { FETCH_MAX_WAIT_MS } from '../shared/kafka/client';
-import { onPermanentCrash } from '../shared/kafka/crash';
+import { type ConsumerRunner, runConsumer } from '../shared/kafka/consumer-runner';
 import { keepTrying } from '../shared/kafka/keep-trying';
 import type { LedgerSink } from '../shared/ledger/ledger';
 import { kafkaLedgerSink } from '../shared/ledger/ledger-sink.kafka';
@@ -136,72 +136,37 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
   const total = new Semaphore(opts.maxInFlight);
   const perPartition = new Map<string, Semaphore>();
   const ordered_ = new KeyedSerialQueue();
-  const pending = new Set<Promise<void>>();
   const outboxTopics = new Map<string, Domain>(DOMAINS.map((d) => [opts.topics.outbox(d), d]));
   const shutdown = opts.shutdown ?? new AbortController();
   let stopping = false;
-  let batchesRunning = 0;
-  /** Set while a rebalance is draining: nothing new is dispatched until the group is joined again. */
-  let draining: Promise<void> | undefined;
 
   const producer = opts.kafka.producer({ idempotent: true, maxInFlightRequests: 5 });
   await producer.connect();
   const dlt = new BatchingProducer(producer);
   const ledger = opts.ledgerTopic ? kafkaLedgerSink(dlt, opts.ledgerTopic) : opts.ledger;
+  const heartbeatInterval = Math.min(3_000, Math.floor((opts.sessionTimeoutMs ?? 30_000) / 3));
   const consumer: Consumer = opts.kafka.consumer({
     groupId: opts.groupId,
     readUncommitted: false,
     maxWaitTimeInMs: FETCH_MAX_WAIT_MS,
     sessionTimeout: opts.sessionTimeoutMs ?? 30_000,
-    heartbeatInterval: Math.min(3_000, Math.floor((opts.sessionTimeoutMs ?? 30_000) / 3)),
+    heartbeatInterval,
   });
-  await consumer.connect();
-  await consumer.subscribe({ topics: [...outboxTopics.keys()], fromBeginning: true });
   // Commits, the commit timer and the group generation: dispatch below only reports each record's outcome.
   const offsets = new OffsetManager({
     commit: (o) => consumer.commitOffsets(o),
     commitIntervalMs: opts.commitIntervalMs,
     log,
   });
-  onPermanentCrash(consumer, log, 'outbox', opts.onFatal);
   consumer.on(consumer.events.GROUP_JOIN, () => {
     // kafkajs fetches from the committed offsets again: records still in flight from before finish
     // (at-least-once) but no longer move the committed offset.
     offsets.newGeneration();
-    draining = undefined;
     // Lanes another instance parked while it owned these partitions: their next records must queue behind.
     loadBlockedLanes();
   });
-
-  /**
-   * "Commit on revoke". kafkajs's rebalance is eager (every member gives up every partition) and has no revoke
-   * callback; it re-joins only after the running eachBatch calls return. So when a heartbeat from eachBatch learns
-   * that the group is rebalancing, eachBatch stops dispatching, waits (bounded) for the records in flight, and
-   * commits them (the coordinator accepts commits of the current generation while it prepares the rebalance)
-   * before returning. The next owner of a partition then starts after them instead of delivering them again.
-   * Records still unfinished at the bound are delivered again by the next owner (at-least-once).
-   */
-  const drainForRebalance = (): Promise<void> => {
-    draining ??= (async () => {
-      const deadline = Date.now() + (opts.rebalanceDrainMs ?? 5_000);
-      const inFlightAtStart = pending.size;
-      while (pending.size > 0 && Date.now() < deadline && !stopping) await new Promise((r) => setTimeout(r, 10));
-      await offsets.flush();
-      log.info({ inFlightAtStart, unfinished: pending.size }, 'group rebalancing: in-flight records committed');
-    })();
-    return draining;
-  };
-  // kafkajs found the rebalance itself (a heartbeat between empty fetches): it re-joins at once, without waiting
-  // for us. Stop dispatching and leave records not yet started to the next owner all the same.
-  consumer.on(consumer.events.REBALANCING, () => void drainForRebalance());
-  /** eachBatch's heartbeat: a rebalance found here drains and commits before kafkajs re-joins. */
-  const beat = async (heartbeat: () => Promise<void>) => {
-    try {
-      await heartbeat();
-    } catch (err) {
-      if ((err as { type?: string }).type === 'REBALANCE_IN_PROGRESS') await drainForRebalance();
-    }
-  };
+  /** Set by the runner while a rebalance drains (see onRevoke below): nothing new is started. */
+  let runner: ConsumerRunner | undefined;
 
   const partitionSlots = (key: string) => {
     let s = perPartition.get(key);
@@ -233,7 +198,7 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
    * the group was joined again since it was fetched) is left alone: it is not delivered, not completed, so its
    * offset is not committed and the partition's next owner delivers it, once.
    */
-  const shouldAbandon = (fetchedIn: OffsetTicket) => draining !== undefined || !offsets.isCurrent(fetchedIn);
+  const shouldAbandon = (fetchedIn: OffsetTicket) => runner?.revoking() === true || !offsets.isCurrent(fetchedIn);
   const gateDeps: GateDeps = { directory: opts.directory, endpointRejection: opts.endpointRejection };
 
   /** When a record of an ordered lane was parked (its ledger records must be older than any later outcome). */
@@ -475,7 +440,7 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
   const dispatch = (topic: string, partition: number, message: KafkaMessage, partSlots: Semaphore) => {
     const ticket = offsets.received(topic, partition, message.offset);
     metrics.inFlight.inc();
-    const p = processRecord(topic, partition, message, ticket)
+    void processRecord(topic, partition, message, ticket)
       .then(
         (result) => {
           if (result !== ABANDONED) offsets.complete(ticket, result);
@@ -507,77 +472,64 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
         metrics.inFlight.dec();
         partSlots.release();
         total.release();
-        pending.delete(p);
       });
-    pending.add(p);
   };
 
-  /** Waits for a semaphore, heartbeating meanwhile so a long wait does not get us evicted from the group. */
-  const acquire = async (s: Semaphore, heartbeat: () => Promise<void>, live: () => boolean): Promise<boolean> => {
-    let acquired = false;
-    const got = s.acquire().then(() => {
-      acquired = true;
-    });
-    while (!acquired) {
-      await Promise.race([got, new Promise((r) => setTimeout(r, 1000))]);
-      if (!acquired) {
-        if (!live()) {
-          // Give the slot back as soon as it comes: nothing will be dispatched with it.
-          void got.then(() => s.release());
-          return false;
-        }
-        await beat(heartbeat);
-      }
-    }
-    return true;
+  /**
+   * "Commit on revoke": when the group starts a rebalance, the runner stops dispatching and calls this before it lets
+   * kafkajs re-join; the records in flight get until the deadline to finish, and what finished is committed (the
+   * coordinator accepts commits of the current generation while it prepares the rebalance), so the partitions' next
+   * owner starts after them instead of delivering them again. Records still unfinished at the deadline are delivered
+   * again by the next owner (at-least-once).
+   */
+  const onRevoke = async (deadline: number) => {
+    const inFlightAtStart = total.inUse;
+    await total.whenIdle(deadline);
+    await offsets.flush();
+    log.info({ inFlightAtStart, unfinished: total.inUse }, 'group rebalancing: in-flight records committed');
   };
 
-  await consumer.run({
-    autoCommit: false,
-    eachBatchAutoResolve: false,
-    partitionsConsumedConcurrently: opts.partitionsConsumedConcurrently,
-    eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-      batchesRunning++;
-      try {
-        const partSlots = partitionSlots(`${batch.topic}:${batch.partition}`);
-        const live = () => !stopping && !draining && isRunning() && !isStale();
-        for (const message of batch.messages) {
-          if (!live()) break;
-          if (!(await acquire(total, heartbeat, live))) break;
-          if (!(await acquire(partSlots, heartbeat, live))) {
-            total.release();
-            break;
-          }
-          dispatch(batch.topic, batch.partition, message, partSlots);
-          // "Resolved" only moves kafkajs's fetch position; commits come from the offset manager.
-          resolveOffset(message.offset);
+  runner = await runConsumer({
+    consumer,
+    name: 'outbox',
+    log,
+    topics: [...outboxTopics.keys()],
+    concurrency: opts.partitionsConsumedConcurrently,
+    heartbeatMs: heartbeatInterval,
+    rebalanceDrainMs: opts.rebalanceDrainMs,
+    onFatal: opts.onFatal,
+    onRevoke,
+    async onStop(deadline) {
+      if (!(await total.whenIdle(deadline)))
+        log.warn({ unfinished: total.inUse }, 'grace period over; unfinished records will be redelivered');
+      await offsets.close();
+    },
+    async handle(batch, ctx) {
+      const partSlots = partitionSlots(`${batch.topic}:${batch.partition}`);
+      for (const message of batch.messages) {
+        if (!ctx.live()) break;
+        if (!(await ctx.acquire(total))) break;
+        if (!(await ctx.acquire(partSlots))) {
+          total.release();
+          break;
         }
-        await beat(heartbeat);
-        // Another batch's heartbeat found the rebalance: return only after its drain, so kafkajs re-joins after it.
-        await draining;
-      } finally {
-        batchesRunning--;
+        dispatch(batch.topic, batch.partition, message, partSlots);
+        // "Resolved" only moves kafkajs's fetch position; commits come from the offset manager.
+        ctx.resolve(message.offset);
       }
+      await ctx.heartbeat();
     },
   });
+  const consumerRunner = runner;
 
   return {
-    inFlight: () => pending.size,
+    inFlight: () => total.inUse,
     async stop(graceMs: number) {
       if (stopping) return;
       stopping = true;
-      const deadline = Date.now() + graceMs;
-      // Stop fetching; the group stays joined so the final commit is accepted.
-      consumer.pause([...outboxTopics.keys()].map((topic) => ({ topic })));
       // No more retry waits: records that still needed one go to the DLT now.
       shutdown.abort();
-      while ((batchesRunning > 0 || pending.size > 0) && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 25));
-      }
-      if (pending.size > 0)
-        log.warn({ unfinished: pending.size }, 'grace period over; unfinished records will be redelivered');
-      await offsets.close();
-      await consumer.disconnect(); // stops the runner and leaves the group
+      await consumerRunner.stop(graceMs);
       await producer.disconnect();
     },
   };

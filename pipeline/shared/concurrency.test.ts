@@ -20,6 +20,57 @@ describe('Semaphore', () => {
     expect(peak).toBe(2);
     expect(s.inUse).toBe(0);
   });
+
+  it('takes a free slot synchronously (the fast path) and refuses when none is free', () => {
+    const s = new Semaphore(1);
+    expect(s.tryAcquire()).toBe(true);
+    expect(s.tryAcquire()).toBe(false);
+    s.release();
+    expect(s.tryAcquire()).toBe(true);
+  });
+
+  it('gives up a wait when its signal aborts, leaving no waiter behind and no slot taken', async () => {
+    const s = new Semaphore(1);
+    s.tryAcquire();
+    const stop = new AbortController();
+    const waiting = s.acquireUnless(stop.signal);
+    expect(s.waiting).toBe(1);
+    stop.abort();
+    await expect(waiting).resolves.toBe(false);
+    expect(s.waiting).toBe(0);
+    s.release();
+    // The slot went back to the pool, not to the abandoned waiter.
+    expect(s.inUse).toBe(0);
+    await expect(s.acquireUnless(new AbortController().signal)).resolves.toBe(true);
+  });
+
+  it('hands a released slot to a waiter whose signal has not aborted', async () => {
+    const s = new Semaphore(1);
+    s.tryAcquire();
+    const waiting = s.acquireUnless(new AbortController().signal);
+    s.release();
+    await expect(waiting).resolves.toBe(true);
+    expect(s.inUse).toBe(1);
+  });
+
+  it('whenIdle resolves when the last slot comes back, or false at its deadline', async () => {
+    const s = new Semaphore(3);
+    await expect(s.whenIdle()).resolves.toBe(true);
+    s.tryAcquire();
+    s.tryAcquire();
+    let idle: boolean | undefined;
+    void s.whenIdle(Date.now() + 60_000).then((v) => {
+      idle = v;
+    });
+    s.release();
+    await tick();
+    expect(idle).toBeUndefined();
+    s.release();
+    await tick();
+    expect(idle).toBe(true);
+    s.tryAcquire();
+    await expect(s.whenIdle(Date.now() + 20)).resolves.toBe(false);
+  });
 });
 
 describe('KeyedSerialQueue', () => {

@@ -154,7 +154,7 @@ export async function startDltHarness(
     changeAudit: new ChangeAuditQueryPrisma(db.prisma),
     registry: metrics.registry,
     stream: opts.stream && {
-      source: kafkaStreamSource(kafka, uniqueName('dlt')),
+      source: kafkaStreamSource(kafka, uniqueName('dlt'), log),
       topics,
       log,
       bufferBytes: 1024 * 1024,

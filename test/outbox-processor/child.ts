@@ -1,4 +1,4 @@
-/** The real outbox-processor entry point (`pipeline/outbox-processor/main.ts`) as a child process. */
+/** A real service entry point (`pipeline/<service>/main.ts`, the outbox-processor by default) as a child process. */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 
@@ -11,10 +11,13 @@ export interface Child {
   exited: Promise<number | null>;
 }
 
-export function spawnProcessor(env: Record<string, string>): Child {
+export function spawnProcessor(
+  env: Record<string, string>,
+  service: 'outbox-processor' | 'dlt-processor' = 'outbox-processor',
+): Child {
   const proc = spawn(
     process.execPath,
-    ['-r', join(ROOT, 'test/support/swc-register.js'), join(ROOT, 'pipeline/outbox-processor/main.ts')],
+    ['-r', join(ROOT, 'test/support/swc-register.js'), join(ROOT, `pipeline/${service}/main.ts`)],
     { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const output: string[] = [];

@@ -4,6 +4,10 @@
  * its subscriber at least once, with a valid signature. Duplicates are counted and reported, not asserted.
  * Then a SIGTERM must drain, commit everything and exit 0.
  *
+ * A dlt-processor runs alongside, as in a deployment: on a loaded machine an ordered lane whose head is slow parks
+ * its later records in Postgres (LANE_WAIT), and those of the killed instance are released and delivered by the
+ * dlt-processor's scheduler, in lane order (nothing else would deliver them).
+ *
  * Default run: 2,000 deliveries. Long profile (HUB_TEST_PROFILE=long): 20,000.
  */
 import { Webhook } from 'standardwebhooks';
@@ -26,6 +30,7 @@ describe('outbox-processor killed with SIGKILL mid-run', () => {
   let stage: Stage;
   let receiver: Receiver;
   let child: Child | undefined;
+  let dltChild: Child | undefined;
   // The outbox-processor parks ordered lanes in Postgres: a database of its own.
   let db: TestDatabase | undefined;
   beforeAll(async () => {
@@ -33,6 +38,7 @@ describe('outbox-processor killed with SIGKILL mid-run', () => {
   });
   afterAll(async () => {
     await killChild(child);
+    await killChild(dltChild);
     await receiver?.close();
     await stage?.stop();
     await db?.drop();
@@ -123,6 +129,16 @@ describe('outbox-processor killed with SIGKILL mid-run', () => {
       SESSION_TIMEOUT_MS: '6000',
       MAX_IN_FLIGHT: '400',
     };
+    dltChild = spawnProcessor(
+      {
+        ...env,
+        GROUP_ID: `${groupId}-dlt`,
+        SCHEDULER_INTERVAL_MS: '200',
+        LANE_WAIT_RELEASE_MS: '1000',
+        DELIVERY_RETRY_SCHEDULE: '1s,1s,1s',
+      },
+      'dlt-processor',
+    );
     const started = Date.now();
     child = spawnProcessor(env);
     const uniqueCount = () => [...seen.keys()].filter((k) => expected.has(k)).length;

@@ -13,6 +13,7 @@ import { randomUUID } from 'node:crypto';
 import type { Consumer, Kafka } from 'kafkajs';
 import { errorMessage } from '../errors';
 import { FETCH_MAX_WAIT_MS } from '../kafka/client';
+import { runConsumer } from '../kafka/consumer-runner';
 import type { Logger } from '../logging/logger';
 import type { SubscriptionDirectory } from './directory';
 import { decodeSnapshot, type SubscriptionSnapshot } from './snapshot';
@@ -78,12 +79,14 @@ export async function startSubscriptionDirectory(opts: DirectoryOptions): Promis
       markReadyIfCaughtUp();
     }
   });
-  await consumer.connect();
-  await consumer.subscribe({ topic: opts.topic, fromBeginning: true });
-  await consumer.run({
-    autoCommit: false,
-    eachBatchAutoResolve: true,
-    eachBatch: async ({ batch, heartbeat }) => {
+  const runner = await runConsumer({
+    consumer,
+    name: 'directory',
+    log: opts.log,
+    topics: [opts.topic],
+    // Reads only (its group is throwaway): kafkajs resolves each batch as it returns; nothing is committed.
+    autoResolve: true,
+    async handle(batch, ctx) {
       for (const message of batch.messages) {
         const id = message.key?.toString('utf8');
         if (id) {
@@ -101,7 +104,7 @@ export async function startSubscriptionDirectory(opts: DirectoryOptions): Promis
           }
         }
       }
-      await heartbeat();
+      await ctx.heartbeat();
     },
   });
 
@@ -113,7 +116,7 @@ export async function startSubscriptionDirectory(opts: DirectoryOptions): Promis
     size: () => index.size,
     applied: () => appliedCount,
     async stop() {
-      await consumer.disconnect();
+      await runner.stop();
       const cleanup = opts.kafka.admin();
       try {
         await cleanup.connect();

@@ -1,0 +1,247 @@
+/**
+ * The one consumer runner every Kafka consumer of the hub uses (ingest, outbox, DLT, ledger, directory, stream).
+ *
+ *   runConsumer(opts) ─ connect, subscribe, consumer.run(eachBatch) ─▶ opts.handle(batch, ctx)   (one partition's batch)
+ *        │                                                                  ctx.live()       keep going?
+ *        │                                                                  ctx.heartbeat()  a rebalance found here drains
+ *        │                                                                  ctx.acquire(s)   a slot, heartbeating while full
+ *        │                                                                  ctx.commitBatch() resolve + commit the batch
+ *        ├─ rebalance (found by a heartbeat, or kafkajs's REBALANCING) ─▶ revoke: abort the generation's signal,
+ *        │        opts.onRevoke(deadline) (e.g. wait for in-flight work, flush commits), then let kafkajs re-join
+ *        ├─ stop(graceMs) ─▶ pause fetching, abort waits, wait for running batches, opts.onStop(deadline), disconnect
+ *        └─ a crash kafkajs will not restart ─▶ opts.onFatal (the service exits; its supervisor restarts it)
+ *
+ * What the callers had each hand-rolled (their own heartbeat, stop, pause and drain rules, with 10/25 ms polling
+ * loops and a 1 s timer per record while a slot was taken) lives here once, with no polling: a wait for a slot is a
+ * queued promise (a free slot is taken synchronously, the fast path), the drain waits on the slots coming back
+ * (`Semaphore.whenIdle`), and stop waits on the running-batch counter reaching zero. The only timer is the heartbeat
+ * while a batch is blocked, at the session's heartbeat interval, which kafkajs needs anyway.
+ *
+ * Why "drain before re-join": kafkajs's rebalance is eager (every member gives up every partition) and has no revoke
+ * callback; it re-joins only after the running eachBatch calls return. So a batch that learns of a rebalance stops
+ * starting work and returns only after the drain, and the partitions' next owner starts after what was finished here.
+ * (Models: Hookdeck Outpost's internal/consumer/consumer.go, bullmq's AsyncFifoQueue.)
+ */
+import type { Batch, Consumer } from 'kafkajs';
+import type { Semaphore } from '../concurrency';
+import { errorMessage } from '../errors';
+import type { Logger } from '../logging/logger';
+import { onPermanentCrash } from './crash';
+
+export interface BatchContext {
+  /** Still this batch's to work on: not stopping, not revoked by a rebalance, the partition still assigned. */
+  live(): boolean;
+  /** Aborted when this generation's partitions are being given up (a rebalance) or the runner stops. */
+  readonly revoked: AbortSignal;
+  /** Moves kafkajs's fetch position (not the committed offset). */
+  resolve(offset: string): void;
+  /** Never throws: a rebalance found here starts the drain (and `live()` turns false). */
+  heartbeat(): Promise<void>;
+  /** Takes a slot: at once when one is free, else waits, heartbeating; false when the batch stopped being live. */
+  acquire(slots: Semaphore): Promise<boolean>;
+  /** Resolves every record of the batch and commits past its last (a failed commit only means a re-read). */
+  commitBatch(): Promise<void>;
+}
+
+export interface ConsumerRunnerOptions {
+  consumer: Consumer;
+  /** For logs: 'ingest', 'outbox', 'dlt', … */
+  name: string;
+  log: Logger;
+  topics: string[];
+  fromBeginning?: boolean;
+  /** Partitions handled at once (kafkajs's partitionsConsumedConcurrently); default 1. */
+  concurrency?: number;
+  /** kafkajs resolves each batch's offsets itself when the handler returns (readers that never commit). */
+  autoResolve?: boolean;
+  /** Heartbeat interval while a batch waits for a slot; the consumer's heartbeatInterval. Default 3000 ms. */
+  heartbeatMs?: number;
+  /** How long a rebalance may wait for `onRevoke` before this instance re-joins. Default 5000 ms. */
+  rebalanceDrainMs?: number;
+  handle(batch: Batch, ctx: BatchContext): Promise<void>;
+  /** Partitions are being given up: finish or account for in-flight work (by `deadline`, epoch ms). */
+  onRevoke?(deadline: number): Promise<void>;
+  /** After the running batches returned at stop, before leaving the group (commits are still accepted). */
+  onStop?(deadline: number): Promise<void>;
+  /** The consumer stopped for good (kafkajs will not restart it). */
+  onFatal?: (err: Error) => void;
+}
+
+export interface ConsumerRunner {
+  readonly consumer: Consumer;
+  /** eachBatch calls running now. */
+  batchesRunning(): number;
+  /** A rebalance is draining: nothing new starts until the group is joined again. */
+  revoking(): boolean;
+  stop(graceMs?: number): Promise<void>;
+}
+
+/** Counts running batches; `whenZero` resolves when none is left (or false at the deadline). */
+class Counter {
+  private n = 0;
+  private waiters: (() => void)[] = [];
+  get value() {
+    return this.n;
+  }
+  inc() {
+    this.n++;
+  }
+  dec() {
+    if (--this.n === 0) {
+      const w = this.waiters;
+      this.waiters = [];
+      for (const resolve of w) resolve();
+    }
+  }
+  whenZero(deadline: number): Promise<boolean> {
+    if (this.n === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(
+        () => {
+          this.waiters = this.waiters.filter((w) => w !== done);
+          resolve(false);
+        },
+        Math.max(0, deadline - Date.now()),
+      );
+      this.waiters.push(done);
+    });
+  }
+}
+
+function isRebalance(err: unknown): boolean {
+  return (err as { type?: string } | undefined)?.type === 'REBALANCE_IN_PROGRESS';
+}
+
+export async function runConsumer(opts: ConsumerRunnerOptions): Promise<ConsumerRunner> {
+  const { consumer, log } = opts;
+  const heartbeatMs = opts.heartbeatMs ?? 3_000;
+  const running = new Counter();
+  let stopping = false;
+  /** This generation's: aborted by a rebalance's drain and by stop (a new one per group join). */
+  let revokeCtl = new AbortController();
+  let draining: Promise<void> | undefined;
+
+  onPermanentCrash(consumer, log, opts.name, opts.onFatal);
+
+  const drain = (): Promise<void> => {
+    draining ??= (async () => {
+      revokeCtl.abort();
+      const deadline = Date.now() + (opts.rebalanceDrainMs ?? 5_000);
+      try {
+        await opts.onRevoke?.(deadline);
+      } catch (err) {
+        log.warn(
+          { err: errorMessage(err) },
+          `${opts.name}: drain before the rebalance failed; its records are read again`,
+        );
+      }
+    })();
+    return draining;
+  };
+  consumer.on(consumer.events.GROUP_JOIN, () => {
+    draining = undefined;
+    revokeCtl = new AbortController();
+    if (stopping) revokeCtl.abort();
+  });
+  // kafkajs found the rebalance itself (a heartbeat between empty fetches): it re-joins at once, without waiting
+  // for us. Stop starting work all the same and leave what was not started to the next owner.
+  consumer.on(consumer.events.REBALANCING, () => void drain());
+
+  const context = (
+    batch: Batch,
+    p: { resolveOffset(o: string): void; heartbeat(): Promise<void>; isRunning(): boolean; isStale(): boolean },
+  ): BatchContext => {
+    const revoked = revokeCtl.signal;
+    const live = () => !revoked.aborted && p.isRunning() && !p.isStale();
+    const heartbeat = async () => {
+      try {
+        await p.heartbeat();
+      } catch (err) {
+        if (isRebalance(err)) await drain();
+        else log.debug({ err: errorMessage(err), topic: batch.topic, partition: batch.partition }, 'heartbeat failed');
+      }
+    };
+    return {
+      live,
+      revoked,
+      resolve: (o) => p.resolveOffset(o),
+      heartbeat,
+      async acquire(slots) {
+        if (slots.tryAcquire()) return true;
+        if (!live()) return false;
+        const give = new AbortController();
+        const stopWaiting = () => give.abort();
+        revoked.addEventListener('abort', stopWaiting, { once: true });
+        // While the slots are taken, the session must stay alive: heartbeat at its interval (kafkajs's own rate).
+        const beat = setInterval(() => {
+          void heartbeat().then(() => {
+            if (!live()) give.abort();
+          });
+        }, heartbeatMs);
+        try {
+          return await slots.acquireUnless(give.signal);
+        } finally {
+          clearInterval(beat);
+          revoked.removeEventListener('abort', stopWaiting);
+        }
+      },
+      async commitBatch() {
+        for (const m of batch.messages) p.resolveOffset(m.offset);
+        const next = (BigInt(batch.lastOffset()) + 1n).toString();
+        try {
+          await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }]);
+        } catch (err) {
+          // What the batch did is done; an uncommitted offset only means its records are read (and handled) again.
+          log.warn({ err: errorMessage(err), topic: batch.topic, partition: batch.partition }, 'offset commit failed');
+        }
+      },
+    };
+  };
+
+  await consumer.connect();
+  await consumer.subscribe({ topics: opts.topics, fromBeginning: opts.fromBeginning ?? true });
+  await consumer.run({
+    autoCommit: false,
+    eachBatchAutoResolve: opts.autoResolve ?? false,
+    partitionsConsumedConcurrently: opts.concurrency ?? 1,
+    eachBatch: async (payload) => {
+      running.inc();
+      try {
+        const ctx = context(payload.batch, payload);
+        // Not live: leave the batch unresolved (read again by whoever owns the partition next). With auto-resolve
+        // kafkajs would mark it read all the same, so such readers see every batch and check live() themselves.
+        if (!ctx.live() && !opts.autoResolve) return;
+        await opts.handle(payload.batch, ctx);
+        // Another batch's heartbeat found the rebalance: return only after the drain, so kafkajs re-joins after it.
+        await draining;
+      } finally {
+        running.dec();
+      }
+    },
+  });
+
+  let stopped: Promise<void> | undefined;
+  return {
+    consumer,
+    batchesRunning: () => running.value,
+    revoking: () => draining !== undefined,
+    stop(graceMs = 30_000) {
+      stopped ??= (async () => {
+        const deadline = Date.now() + graceMs;
+        // Stop fetching; the group stays joined so the final commits are accepted.
+        consumer.pause(opts.topics.map((topic) => ({ topic })));
+        stopping = true;
+        revokeCtl.abort();
+        if (!(await running.whenZero(deadline)))
+          log.warn({ running: running.value }, `${opts.name}: grace period over with batches still running`);
+        await opts.onStop?.(deadline);
+        await consumer.disconnect(); // stops the runner and leaves the group
+      })();
+      return stopped;
+    },
+  };
+}

@@ -1,0 +1,154 @@
+/**
+ * The shared consumer runner (pipeline/shared/kafka/consumer-runner.ts) against the real broker: a batch waiting for
+ * a slot gives the wait up at stop (no hang, no leaked waiter), a second member joining makes the first drain
+ * (onRevoke) before it re-joins, and commitBatch commits past the batch's last record.
+ */
+import type { Consumer } from 'kafkajs';
+import pino from 'pino';
+import { Semaphore } from '../../pipeline/shared/concurrency';
+import { type ConsumerRunner, runConsumer } from '../../pipeline/shared/kafka/consumer-runner';
+import { createTopic, testKafka, uniqueName, waitFor } from '../support/kafka';
+
+jest.setTimeout(90_000);
+
+const log = pino({ level: 'silent' });
+const kafka = testKafka('consumer-runner-test');
+
+async function produce(topic: string, n: number, partition?: number) {
+  const producer = kafka.producer();
+  await producer.connect();
+  await producer.send({
+    topic,
+    acks: -1,
+    messages: Array.from({ length: n }, (_, i) => ({ value: `m${i}`, partition })),
+  });
+  await producer.disconnect();
+}
+
+const consumerOf = (groupId: string): Consumer =>
+  kafka.consumer({ groupId, sessionTimeout: 6_000, heartbeatInterval: 500, maxWaitTimeInMs: 100 });
+
+describe('consumer runner', () => {
+  const runners: ConsumerRunner[] = [];
+  afterEach(async () => {
+    await Promise.all(runners.splice(0).map((r) => r.stop(2_000).catch(() => {})));
+  });
+
+  it('stop gives up a batch waiting for a slot: stop returns, the wait says false, no waiter is left', async () => {
+    const topic = uniqueName('runner-stop');
+    await createTopic(topic, 1);
+    await produce(topic, 3);
+    const slots = new Semaphore(1);
+    slots.tryAcquire(); // the only slot is taken: the batch must wait
+    let waiting = false;
+    let got: boolean | undefined;
+    const runner = await runConsumer({
+      consumer: consumerOf(uniqueName('runner-stop')),
+      name: 'test',
+      log,
+      topics: [topic],
+      heartbeatMs: 500,
+      async handle(_batch, ctx) {
+        waiting = true;
+        got = await ctx.acquire(slots);
+      },
+    });
+    await waitFor(() => waiting && slots.waiting === 1, { what: 'the batch waiting for the slot' });
+    await runner.stop(10_000);
+    expect(got).toBe(false);
+    expect(slots.waiting).toBe(0);
+    expect(slots.inUse).toBe(1); // still only the test's own
+  });
+
+  it('a member joining makes the first drain (onRevoke) before it re-joins, and a waiting batch stops waiting', async () => {
+    const topic = uniqueName('runner-revoke');
+    await createTopic(topic, 2);
+    await produce(topic, 2, 0);
+    await produce(topic, 2, 1);
+    const groupId = uniqueName('runner-revoke');
+    const events: string[] = [];
+    const slots = new Semaphore(1);
+    slots.tryAcquire();
+    let waitResult: boolean | undefined;
+    const first = consumerOf(groupId);
+    let joins = 0;
+    first.on(first.events.GROUP_JOIN, () => {
+      joins++;
+      events.push(`join ${joins}`);
+    });
+    runners.push(
+      await runConsumer({
+        consumer: first,
+        name: 'first',
+        log,
+        topics: [topic],
+        concurrency: 2,
+        heartbeatMs: 500,
+        async onRevoke() {
+          events.push('revoke start');
+          // Work in flight gets its time: the re-join must wait for it.
+          await new Promise((r) => setTimeout(r, 300));
+          events.push('revoke end');
+        },
+        async handle(_batch, ctx) {
+          if (waitResult !== undefined) return;
+          events.push('waiting');
+          waitResult = await ctx.acquire(slots);
+          events.push(`wait gave ${waitResult}`);
+        },
+      }),
+    );
+    await waitFor(() => events.includes('waiting'), { what: 'the first member waiting for a slot' });
+    runners.push(
+      await runConsumer({
+        consumer: consumerOf(groupId),
+        name: 'second',
+        log,
+        topics: [topic],
+        heartbeatMs: 500,
+        async handle() {},
+      }),
+    );
+    await waitFor(() => joins >= 2, { timeoutMs: 60_000, what: 'the first member re-joining' });
+    expect(waitResult).toBe(false);
+    const at = (e: string) => events.indexOf(e);
+    expect(at('revoke start')).toBeGreaterThan(at('waiting'));
+    expect(at('revoke end')).toBeGreaterThan(at('revoke start'));
+    expect(at('join 2')).toBeGreaterThan(at('revoke end'));
+    expect(slots.waiting).toBe(0);
+  });
+
+  it('commitBatch commits past the last record of the batch', async () => {
+    const topic = uniqueName('runner-commit');
+    await createTopic(topic, 1);
+    await produce(topic, 5);
+    const groupId = uniqueName('runner-commit');
+    let seen = 0;
+    runners.push(
+      await runConsumer({
+        consumer: consumerOf(groupId),
+        name: 'test',
+        log,
+        topics: [topic],
+        async handle(batch, ctx) {
+          seen += batch.messages.length;
+          await ctx.commitBatch();
+        },
+      }),
+    );
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await waitFor(
+        async () => {
+          const [t] = await admin.fetchOffsets({ groupId, topics: [topic] });
+          return t!.partitions[0]!.offset === '5';
+        },
+        { what: 'offset 5 committed' },
+      );
+    } finally {
+      await admin.disconnect();
+    }
+    expect(seen).toBe(5);
+  });
+});
