@@ -12,6 +12,7 @@
  */
 import type { Producer } from 'kafkajs';
 import { type DeliveredFactsMode, deliveryFactOf, type FactRecord, type FactTopics } from '../shared/facts/fact';
+import { groupByBytes } from '../shared/group-by-bytes';
 import type { LedgerRecord } from '../shared/ledger/ledger-record';
 
 /** Port: produces the facts of ledger records; resolves with how many once they are acknowledged. */
@@ -22,29 +23,11 @@ export interface DeliveryFactSink {
 /** Bytes of facts per produce request (see above). */
 export const FACTS_REQUEST_BYTES = 512 * 1024;
 
-const sizeOf = (f: FactRecord) =>
+/** What a fact costs in a produce request: value, headers and the record's own overhead. */
+export const factBytes = (f: FactRecord): number =>
   Buffer.byteLength(f.value) +
   Object.entries(f.headers).reduce((n, [k, v]) => n + k.length + Buffer.byteLength(String(v)), 0) +
   64;
-
-/** Consecutive groups of facts of at most `maxBytes` each (a larger single fact forms its own group). */
-export function factRequests(facts: FactRecord[], maxBytes = FACTS_REQUEST_BYTES): FactRecord[][] {
-  const out: FactRecord[][] = [];
-  let group: FactRecord[] = [];
-  let bytes = 0;
-  for (const f of facts) {
-    const n = sizeOf(f);
-    if (group.length > 0 && bytes + n > maxBytes) {
-      out.push(group);
-      group = [];
-      bytes = 0;
-    }
-    group.push(f);
-    bytes += n;
-  }
-  if (group.length > 0) out.push(group);
-  return out;
-}
 
 export function kafkaDeliveryFacts(producer: Producer, topics: FactTopics, mode: DeliveredFactsMode): DeliveryFactSink {
   return {
@@ -54,7 +37,7 @@ export function kafkaDeliveryFacts(producer: Producer, topics: FactTopics, mode:
         const fact = r.kind === 'delivery' ? deliveryFactOf(r, topics, mode) : undefined;
         if (fact) facts.push(fact);
       }
-      for (const part of factRequests(facts)) {
+      for (const part of groupByBytes(facts, factBytes, FACTS_REQUEST_BYTES)) {
         const byTopic = new Map<string, FactRecord[]>();
         for (const f of part) {
           const list = byTopic.get(f.topic);
