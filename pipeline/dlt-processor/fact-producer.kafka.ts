@@ -3,7 +3,8 @@
  * before their offsets are committed, so a delivery's fact is never dropped (a crash re-reads the batch and produces
  * the same facts again, with the same ids: fact.ts derives them from event id, subscription id and status).
  *
- *   ledger batch ─ delivery records DELIVERED (FACTS_DELIVERED: all | none | sample:N) / FAILED
+ *   ledger batch ─ deliveryFactsOf (fact.ts, pure: which records make which fact): delivery records DELIVERED
+ *                  (FACTS_DELIVERED: all | none | sample:N) / FAILED
  *     ─▶ WebhookDelivered to <prefix>.facts.webhooks.v1, IntegrationFailed to <prefix>.facts.failures.v1
  *        sendBatch requests of at most FACTS_REQUEST_BYTES each (kafkajs puts one request's records for a partition
  *        into one record batch, and the broker refuses a batch above message.max.bytes, 1 MiB by default: a ledger
@@ -11,7 +12,7 @@
  *        broker has them all.
  */
 import type { Producer } from 'kafkajs';
-import { type DeliveredFactsMode, deliveryFactOf, type FactRecord, type FactTopics } from '../shared/facts/fact';
+import { type DeliveredFactsMode, deliveryFactsOf, type FactRecord, type FactTopics } from '../shared/facts/fact';
 import { groupByBytes } from '../shared/group-by-bytes';
 import type { LedgerRecord } from '../shared/ledger/ledger-record';
 
@@ -32,11 +33,7 @@ export const factBytes = (f: FactRecord): number =>
 export function kafkaDeliveryFacts(producer: Producer, topics: FactTopics, mode: DeliveredFactsMode): DeliveryFactSink {
   return {
     async emit(records) {
-      const facts: FactRecord[] = [];
-      for (const r of records) {
-        const fact = r.kind === 'delivery' ? deliveryFactOf(r, topics, mode) : undefined;
-        if (fact) facts.push(fact);
-      }
+      const facts = deliveryFactsOf(records, topics, mode);
       for (const part of groupByBytes(facts, factBytes, FACTS_REQUEST_BYTES)) {
         const byTopic = new Map<string, FactRecord[]>();
         for (const f of part) {
