@@ -3,7 +3,8 @@
  * before their offsets are committed, so a delivery's fact is never dropped (a crash re-reads the batch and produces
  * the same facts again, with the same ids: fact.ts derives them from event id, subscription id and status).
  *
- *   ledger batch ─ delivery records DELIVERED (FACTS_DELIVERED: all | none | sample:N) / FAILED
+ *   ledger batch ─ deliveryFactsOf (fact.ts, pure: which records make which fact): delivery records DELIVERED
+ *                  (FACTS_DELIVERED: all | none | sample:N) / FAILED
  *     ─▶ WebhookDelivered to <prefix>.facts.webhooks.v1, IntegrationFailed to <prefix>.facts.failures.v1
  *        sendBatch requests of at most FACTS_REQUEST_BYTES each (kafkajs puts one request's records for a partition
  *        into one record batch, and the broker refuses a batch above message.max.bytes, 1 MiB by default: a ledger
@@ -11,7 +12,8 @@
  *        broker has them all.
  */
 import type { Producer } from 'kafkajs';
-import { type DeliveredFactsMode, deliveryFactOf, type FactRecord, type FactTopics } from '../shared/facts/fact';
+import { type DeliveredFactsMode, deliveryFactsOf, type FactRecord, type FactTopics } from '../shared/facts/fact';
+import { groupByBytes } from '../shared/group-by-bytes';
 import type { LedgerRecord } from '../shared/ledger/ledger-record';
 
 /** Port: produces the facts of ledger records; resolves with how many once they are acknowledged. */
@@ -22,39 +24,17 @@ export interface DeliveryFactSink {
 /** Bytes of facts per produce request (see above). */
 export const FACTS_REQUEST_BYTES = 512 * 1024;
 
-const sizeOf = (f: FactRecord) =>
+/** What a fact costs in a produce request: value, headers and the record's own overhead. */
+export const factBytes = (f: FactRecord): number =>
   Buffer.byteLength(f.value) +
   Object.entries(f.headers).reduce((n, [k, v]) => n + k.length + Buffer.byteLength(String(v)), 0) +
   64;
 
-/** Consecutive groups of facts of at most `maxBytes` each (a larger single fact forms its own group). */
-export function factRequests(facts: FactRecord[], maxBytes = FACTS_REQUEST_BYTES): FactRecord[][] {
-  const out: FactRecord[][] = [];
-  let group: FactRecord[] = [];
-  let bytes = 0;
-  for (const f of facts) {
-    const n = sizeOf(f);
-    if (group.length > 0 && bytes + n > maxBytes) {
-      out.push(group);
-      group = [];
-      bytes = 0;
-    }
-    group.push(f);
-    bytes += n;
-  }
-  if (group.length > 0) out.push(group);
-  return out;
-}
-
 export function kafkaDeliveryFacts(producer: Producer, topics: FactTopics, mode: DeliveredFactsMode): DeliveryFactSink {
   return {
     async emit(records) {
-      const facts: FactRecord[] = [];
-      for (const r of records) {
-        const fact = r.kind === 'delivery' ? deliveryFactOf(r, topics, mode) : undefined;
-        if (fact) facts.push(fact);
-      }
-      for (const part of factRequests(facts)) {
+      const facts = deliveryFactsOf(records, topics, mode);
+      for (const part of groupByBytes(facts, factBytes, FACTS_REQUEST_BYTES)) {
         const byTopic = new Map<string, FactRecord[]>();
         for (const f of part) {
           const list = byTopic.get(f.topic);

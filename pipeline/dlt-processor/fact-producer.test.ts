@@ -1,5 +1,6 @@
 import type { FactRecord } from '../shared/facts/fact';
-import { FACTS_REQUEST_BYTES, factRequests } from './fact-producer.kafka';
+import { groupByBytes } from '../shared/group-by-bytes';
+import { FACTS_REQUEST_BYTES, factBytes } from './fact-producer.kafka';
 
 const fact = (bytes: number, i: number): FactRecord =>
   ({
@@ -10,10 +11,10 @@ const fact = (bytes: number, i: number): FactRecord =>
     event: {} as never,
   }) as FactRecord;
 
-describe('factRequests', () => {
+describe('fact produce requests', () => {
   it('keeps every request under the limit (a broker refuses a record batch over 1 MiB), in order, none lost', () => {
     const facts = Array.from({ length: 3000 }, (_, i) => fact(1000, i));
-    const parts = factRequests(facts);
+    const parts = groupByBytes(facts, factBytes, FACTS_REQUEST_BYTES);
     expect(parts.length).toBeGreaterThan(1);
     for (const p of parts) expect(p.reduce((n, f) => n + f.value.length, 0)).toBeLessThanOrEqual(FACTS_REQUEST_BYTES);
     expect(parts.flat()).toEqual(facts);
@@ -21,7 +22,9 @@ describe('factRequests', () => {
 
   it('sends a fact larger than the limit on its own, and nothing for no facts', () => {
     const big = fact(FACTS_REQUEST_BYTES + 1, 0);
-    expect(factRequests([fact(10, 1), big, fact(10, 2)]).map((p) => p.length)).toEqual([1, 1, 1]);
-    expect(factRequests([])).toEqual([]);
+    expect(groupByBytes([fact(10, 1), big, fact(10, 2)], factBytes, FACTS_REQUEST_BYTES).map((p) => p.length)).toEqual([
+      1, 1, 1,
+    ]);
+    expect(groupByBytes([], factBytes, FACTS_REQUEST_BYTES)).toEqual([]);
   });
 });

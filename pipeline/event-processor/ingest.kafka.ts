@@ -25,10 +25,11 @@ import type { Consumer, EachBatchPayload, Kafka, Message, Producer } from 'kafka
 import { Partitioners } from 'kafkajs';
 import type { AuditSink } from '../shared/audit/audit';
 import { errorMessage } from '../shared/errors';
+import { groupByBytes } from '../shared/group-by-bytes';
 import { FETCH_MAX_WAIT_MS } from '../shared/kafka/client';
 import { runConsumer } from '../shared/kafka/consumer-runner';
 import { pauseWhileAway } from '../shared/kafka/pause-while-away';
-import { encodeLedgerBundle, groupByBytes } from '../shared/ledger/ledger-record';
+import { bundleEntryBytes, encodeLedgerBundle, LEDGER_BUNDLE_MAX_BYTES } from '../shared/ledger/ledger-record';
 import type { Logger } from '../shared/logging/logger';
 import { type DecodeResult, INGEST_CODES, type IngestRecord } from './decode-input';
 import type { EventHandler, HandlerResult, ProducedRecord } from './handler';
@@ -135,7 +136,7 @@ class TxProducer {
       // Several produce requests inside the one transaction, each far below the broker's message.max.bytes
       // (1 MiB by default): kafkajs puts a request's records for one partition into one record batch, and a fan-out
       // of 10 over a 500-record chunk is megabytes.
-      for (const part of splitByBytes(records, MAX_REQUEST_BYTES))
+      for (const part of groupByBytes(records, requestBytes, MAX_REQUEST_BYTES))
         await txn.sendBatch({ acks: -1, topicMessages: byTopic(part) });
       await txn.sendOffsets({
         consumerGroupId: groupId,
@@ -177,7 +178,7 @@ export function bundleLedger(records: ProducedRecord[], ledgerTopic: string | un
     if (r.topic === ledgerTopic && r.value) ledger.push(r.value);
     else others.push(r);
   }
-  for (const group of groupByBytes(ledger))
+  for (const group of groupByBytes(ledger, bundleEntryBytes, LEDGER_BUNDLE_MAX_BYTES))
     others.push({ topic: ledgerTopic, key: null, value: encodeLedgerBundle(group), headers: {} });
   return others;
 }
@@ -185,30 +186,12 @@ export function bundleLedger(records: ProducedRecord[], ledgerTopic: string | un
 /** Bytes of records per produce request (see TxProducer.commit). */
 export const MAX_REQUEST_BYTES = 512 * 1024;
 
-const sizeOf = (r: ProducedRecord) => {
+/** What a record costs in a produce request: value, key, headers and the record's own overhead. */
+export const requestBytes = (r: ProducedRecord): number => {
   let n = (r.value?.length ?? 0) + (r.key?.length ?? 0) + 64;
   for (const [k, v] of Object.entries(r.headers)) n += k.length + (v === undefined ? 0 : String(v).length) + 8;
   return n;
 };
-
-/** Consecutive groups of records of at most `maxBytes` each (a larger single record forms its own group). */
-export function splitByBytes(records: ProducedRecord[], maxBytes: number): ProducedRecord[][] {
-  const out: ProducedRecord[][] = [];
-  let current: ProducedRecord[] = [];
-  let bytes = 0;
-  for (const r of records) {
-    const n = sizeOf(r);
-    if (current.length > 0 && bytes + n > maxBytes) {
-      out.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(r);
-    bytes += n;
-  }
-  if (current.length > 0) out.push(current);
-  return out;
-}
 
 function byTopic(records: ProducedRecord[]): { topic: string; messages: Message[] }[] {
   const map = new Map<string, Message[]>();

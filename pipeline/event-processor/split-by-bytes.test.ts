@@ -1,6 +1,7 @@
+import { groupByBytes } from '../shared/group-by-bytes';
 import { decodeLedgerMessage, encodeLedgerRecord, type LedgerAttempt } from '../shared/ledger/ledger-record';
 import type { ProducedRecord } from './handler';
-import { bundleLedger, MAX_REQUEST_BYTES, splitByBytes } from './ingest.kafka';
+import { bundleLedger, MAX_REQUEST_BYTES, requestBytes } from './ingest.kafka';
 
 const rec = (bytes: number, i = 0): ProducedRecord => ({
   topic: 'outbox',
@@ -9,11 +10,11 @@ const rec = (bytes: number, i = 0): ProducedRecord => ({
   headers: { ce_id: `e-${i}` },
 });
 
-describe('splitByBytes (produce requests inside one transaction)', () => {
+describe('produce requests inside one transaction', () => {
   it('keeps every request under the budget and every record in order, exactly once', () => {
     // A fan-out of 10 over a 500-record chunk of ~1.3 KB events: ~6.5 MB, far above the broker's 1 MiB limit.
     const records = Array.from({ length: 5000 }, (_, i) => rec(1300, i));
-    const parts = splitByBytes(records, MAX_REQUEST_BYTES);
+    const parts = groupByBytes(records, requestBytes, MAX_REQUEST_BYTES);
     expect(parts.length).toBeGreaterThan(12);
     for (const p of parts) {
       const bytes = p.reduce((n, r) => n + r.value!.length, 0);
@@ -23,12 +24,12 @@ describe('splitByBytes (produce requests inside one transaction)', () => {
   });
 
   it('gives a record larger than the budget a request of its own', () => {
-    const parts = splitByBytes([rec(10), rec(600 * 1024), rec(10)], MAX_REQUEST_BYTES);
+    const parts = groupByBytes([rec(10), rec(600 * 1024), rec(10)], requestBytes, MAX_REQUEST_BYTES);
     expect(parts.map((p) => p.length)).toEqual([1, 1, 1]);
   });
 
   it('sends nothing for no records', () => {
-    expect(splitByBytes([], MAX_REQUEST_BYTES)).toEqual([]);
+    expect(groupByBytes([], requestBytes, MAX_REQUEST_BYTES)).toEqual([]);
   });
 });
 

@@ -24,7 +24,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { ChangeAuditRow } from '../change-audit/change-audit';
-import type { LedgerDelivery } from '../ledger/ledger-record';
+import type { LedgerDelivery, LedgerRecord } from '../ledger/ledger-record';
 import type { TopicNames } from '../topics';
 
 /** The facts topics (`topicNames(prefix).facts`). */
@@ -295,4 +295,23 @@ export function deliveryFactOf(
     eventType: FACT_TYPES.failed,
     payload: { ...delivery, reason, code: REASON_CODE.exec(reason)?.[1] ?? null },
   });
+}
+
+/**
+ * The facts of a batch of ledger records, in the batch's order: what `deliveryFactOf` makes of each delivery record
+ * (WebhookDelivered for DELIVERED as `mode` says, IntegrationFailed for every FAILED), nothing for PENDING, RETRYING,
+ * HELD, SKIPPED, events or attempts. The ledger writer's fact sink (`dlt-processor/fact-producer.kafka.ts`) produces
+ * exactly these; the same batch read again gives the same facts (same ids, same sampling).
+ */
+export function deliveryFactsOf(
+  records: readonly LedgerRecord[],
+  topics: FactTopics,
+  mode: DeliveredFactsMode,
+): FactRecord[] {
+  const facts: FactRecord[] = [];
+  for (const r of records) {
+    const fact = r.kind === 'delivery' ? deliveryFactOf(r, topics, mode) : undefined;
+    if (fact) facts.push(fact);
+  }
+  return facts;
 }

@@ -1,8 +1,9 @@
+import { groupByBytes } from '../group-by-bytes';
 import {
+  bundleEntryBytes,
   decodeLedgerMessage,
   encodeLedgerBundle,
   encodeLedgerRecord,
-  groupByBytes,
   type LedgerDelivery,
 } from './ledger-record';
 
@@ -51,8 +52,8 @@ describe('ledger bundles', () => {
   it('groups encoded records by size, in order, a record larger than the limit on its own', () => {
     const small = Buffer.alloc(40, 'a');
     const big = Buffer.alloc(300, 'b');
-    const groups = groupByBytes([small, small, big, small, small, small], 100);
+    const groups = groupByBytes([small, small, big, small, small, small], bundleEntryBytes, 100);
     expect(groups.map((g) => g.map((b) => b.length))).toEqual([[40, 40], [300], [40, 40], [40]]);
-    expect(groupByBytes([], 100)).toEqual([]);
+    expect(groupByBytes([], bundleEntryBytes, 100)).toEqual([]);
   });
 });

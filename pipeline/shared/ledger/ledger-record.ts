@@ -128,23 +128,12 @@ export function encodeLedgerBundle(encoded: Buffer[]): Buffer {
   return Buffer.concat(parts);
 }
 
-/** Consecutive groups of encoded records of at most `maxBytes` each (a larger single record forms its own group). */
-export function groupByBytes(encoded: Buffer[], maxBytes = LEDGER_BUNDLE_MAX_BYTES): Buffer[][] {
-  const out: Buffer[][] = [];
-  let group: Buffer[] = [];
-  let bytes = 0;
-  for (const b of encoded) {
-    if (group.length > 0 && bytes + b.length + 1 > maxBytes) {
-      out.push(group);
-      group = [];
-      bytes = 0;
-    }
-    group.push(b);
-    bytes += b.length + 1;
-  }
-  if (group.length > 0) out.push(group);
-  return out;
-}
+/**
+ * What an encoded record costs in a bundle: its bytes and the comma (or bracket) beside it. Bundles are cut with
+ * `groupByBytes(encoded, bundleEntryBytes, LEDGER_BUNDLE_MAX_BYTES)` (shared/group-by-bytes.ts); a record larger
+ * than the limit forms a bundle of its own.
+ */
+export const bundleEntryBytes = (encoded: Buffer): number => encoded.length + 1;
 
 /**
  * The ledger records of one Kafka record (a bundle or a single record), and the reason for each entry that is not

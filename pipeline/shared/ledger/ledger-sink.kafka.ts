@@ -4,9 +4,10 @@
  * the caller's batching producer (acks=-1). Every `emit` resolves once the bundle holding its records is
  * acknowledged, or rejects with the produce's error (the caller must not commit its offset then).
  */
+import { groupByBytes } from '../group-by-bytes';
 import type { BatchingProducer } from '../kafka/batching-producer';
 import type { LedgerSink } from './ledger';
-import { encodeLedgerBundle, encodeLedgerRecord, groupByBytes, LEDGER_BUNDLE_MAX_BYTES } from './ledger-record';
+import { bundleEntryBytes, encodeLedgerBundle, encodeLedgerRecord, LEDGER_BUNDLE_MAX_BYTES } from './ledger-record';
 
 interface Pending {
   encoded: Buffer[];
@@ -34,6 +35,7 @@ export function kafkaLedgerSink(
     if (batch.length === 0) return;
     const groups = groupByBytes(
       batch.flatMap((p) => p.encoded),
+      bundleEntryBytes,
       maxBytes,
     );
     // Unkeyed: the writer orders a delivery's states by their `at`, not by the topic's order.
@@ -53,7 +55,7 @@ export function kafkaLedgerSink(
       return new Promise<void>((resolve, reject) => {
         const encoded = records.map(encodeLedgerRecord);
         pending.push({ encoded, resolve, reject });
-        bytes += encoded.reduce((n, b) => n + b.length + 1, 0);
+        bytes += encoded.reduce((n, b) => n + bundleEntryBytes(b), 0);
         if (bytes >= maxBytes) flush();
         else timer ??= setTimeout(flush, lingerMs);
       });
