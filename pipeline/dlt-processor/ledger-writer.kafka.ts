@@ -49,10 +49,9 @@ export interface LedgerWriterOptions {
   retentionIntervalMs?: number;
   metrics?: Pick<DltMetrics, 'ledgerRows' | 'ledgerLag' | 'ledgerOldestAge' | 'ledgerInvalid'>;
   /**
-   * Partitions written in parallel (default 1). Ledger bundles are unkeyed, so one delivery's records can sit in
-   * two partitions: two transactions writing the same rows in different statement orders deadlock (40P01, seen in
-   * CI). One writer's batches one after another cannot; several writer instances can, and a deadlock is retried
-   * like any write that failed while Postgres answers.
+   * Partitions written in parallel (default 4). Ledger bundles are unkeyed, so one delivery's records sit in any
+   * partition and concurrent transactions (partitions, writer instances) write the same rows: the store takes its
+   * row locks in one global order so they cannot deadlock (ledger-store.ts), and retries a deadlock it meets anyway.
    */
   concurrency?: number;
   /** Upper bound of the probe backoff while Postgres is away (default 5 s). */
@@ -163,7 +162,7 @@ export async function startLedgerWriter(opts: LedgerWriterOptions): Promise<Ledg
     name: 'ledger',
     log,
     topics: [opts.topic],
-    concurrency: opts.concurrency ?? 1,
+    concurrency: opts.concurrency ?? 4,
     heartbeatMs,
     onFatal: opts.onFatal,
     async handle(batch, ctx) {

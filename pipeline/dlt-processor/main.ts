@@ -236,7 +236,7 @@ async function main(): Promise<void> {
         kafka,
         topic: topics.ledger,
         groupId: `${config.GROUP_ID}-ledger`,
-        store: new LedgerWriterStorePrisma(prisma),
+        store: new LedgerWriterStorePrisma(prisma, { log: log.child({ component: 'ledger-writer' }) }),
         log,
         retentionDays: config.LOG_RETENTION_DAYS,
         metrics,

@@ -1,33 +1,43 @@
 /**
- * The ledger writer's store on Postgres (raw SQL through Prisma): one transaction per batch, one multi-row statement
- * per table and chunk (unnest: one array parameter per column), idempotent under redelivery.
+ * The ledger writer's store on Postgres (raw SQL through Prisma): one transaction per batch, multi-row statements of
+ * at most CHUNK rows (unnest: one array parameter per column), idempotent under redelivery.
  *
  *   ensureDays (the batch's days' partitions, cached) ─▶ BEGIN
  *     LedgerEvent     INSERT … ON CONFLICT ("eventId", "receivedAt") DO NOTHING
- *     LedgerDelivery  PENDING per (event, subscription) … DO NOTHING (a row made by a delivery record stays as it is)
- *     per chunk of delivery keys, one statement:
- *       LedgerAttempt   INSERT … ON CONFLICT ("attemptId", "receivedAt") DO NOTHING RETURNING the delivery key
- *       LedgerDelivery  upsert: "attempts" grows by the attempt rows just inserted (a redelivered attempt is not, so
- *                       it never counts twice); status / reason / lastStatusCode / nextAttemptAt only from a record
- *                       whose `at` is not older than the row's "updatedAt" (processes' records arrive out of order)
- *   COMMIT
+ *     LedgerAttempt   INSERT … ON CONFLICT ("attemptId", "receivedAt") DO NOTHING RETURNING the delivery key:
+ *                     the attempt rows inserted (a redelivered attempt is not, so it never counts twice), per delivery
+ *     LedgerDelivery  every delivery the batch touches, one upsert: "attempts" grows by its attempt rows inserted;
+ *                     status / reason / lastStatusCode / nextAttemptAt only from a delivery record whose `at` is not
+ *                     older than the row's "updatedAt" (processes' records arrive out of order); a PENDING row (an
+ *                     event's fan-out) is made if missing and changes nothing else
+ *   COMMIT   (a deadlock, which the lock order below should make impossible, is retried a few times)
+ *
+ * Lock order (ledger-store.ts says why): the tables in the order above, each table's rows sorted by primary key
+ * (prepareBatch) and chunked in that order, and every INSERT … SELECT consumes its rows in array order (`WITH
+ * ORDINALITY … ORDER BY`), so a row is locked (inserted, or found conflicting) in that order whatever plan Postgres
+ * picks. The attempt counts go from the attempt statements to the delivery statements through this process (an
+ * interactive transaction), so that all attempt rows are locked before any delivery row.
  *
  * A PENDING row made from the event record is stamped with the event's "receivedAt", the earliest instant of the
  * delivery: any delivery record supersedes it.
  */
 import { Prisma, type PrismaClient } from '../../../prisma/client';
+import type { Logger } from '../logging/logger';
 import { RecordRefusedError } from '../parked/failure-store';
 import { sqlStateOf } from '../parked/failure-store.prisma';
-import type { LedgerAttempt, LedgerDelivery, LedgerRecord } from './ledger-record';
+import type { LedgerAttempt, LedgerRecord } from './ledger-record';
 import {
   createPartitionSql,
   dayOfPartition,
   daysOf,
+  deliveryKeyOf,
   LEDGER_TABLES,
   type LedgerTable,
   type LedgerWriteCounts,
   type LedgerWriterStore,
-  type PreparedOutcome,
+  type PreparedBatch,
+  type PreparedDelivery,
+  type PreparedEvent,
   partitionName,
   prepareBatch,
   utcDay,
@@ -39,6 +49,14 @@ const CHUNK = 500;
 const DATA_FAULT = /^(22|23|54)/;
 /** check_violation: also what Postgres answers for a row no partition accepts (its day was dropped meanwhile). */
 const NO_PARTITION = '23514';
+/** deadlock_detected */
+const DEADLOCK = '40P01';
+/**
+ * Prisma's transaction limits (defaults 2 s and 5 s): a pooled connection is shared with the DLT consumer, the
+ * scheduler and the API; a batch of thousands of rows, waiting behind another partition's write on a busy Postgres,
+ * can take longer than 5 s. A transaction past its timeout is rolled back and its batch fetched again.
+ */
+const TX_OPTIONS = { maxWait: 10_000, timeout: 30_000 };
 
 function chunks<T>(rows: T[]): T[][] {
   const out: T[][] = [];
@@ -50,7 +68,21 @@ export class LedgerWriterStorePrisma implements LedgerWriterStore {
   /** Days whose three partitions are known to exist. */
   private readonly days = new Set<string>();
 
-  constructor(private readonly prisma: PrismaClient) {}
+  private readonly log?: Logger;
+  private readonly deadlockRetries: number;
+
+  constructor(
+    private readonly prisma: PrismaClient,
+    opts: {
+      /** Where a retried deadlock is told (info). */
+      log?: Logger;
+      /** Retries of a write Postgres aborted as a deadlock (default 3). */
+      deadlockRetries?: number;
+    } = {},
+  ) {
+    this.log = opts.log;
+    this.deadlockRetries = opts.deadlockRetries ?? 3;
+  }
 
   async ping(): Promise<void> {
     await this.prisma.$queryRaw`SELECT 1`;
@@ -100,16 +132,17 @@ export class LedgerWriterStorePrisma implements LedgerWriterStore {
   async write(records: LedgerRecord[]): Promise<LedgerWriteCounts> {
     if (records.length === 0) return { LedgerEvent: 0, LedgerDelivery: 0, LedgerAttempt: 0 };
     const days = daysOf(records);
+    const b = prepareBatch(records);
     try {
       await this.ensureDays(days);
-      return await this.writeRows(records);
+      return await this.writeRetrying(b);
     } catch (err) {
       if (sqlStateOf(err) === NO_PARTITION) {
         // A partition we knew of is gone (retention of another instance): make the days again, once.
         for (const d of days) this.days.delete(d);
         try {
           await this.ensureDays(days);
-          return await this.writeRows(records);
+          return await this.writeRetrying(b);
         } catch (again) {
           throw refused(again);
         }
@@ -118,90 +151,83 @@ export class LedgerWriterStorePrisma implements LedgerWriterStore {
     }
   }
 
-  private async writeRows(records: LedgerRecord[]): Promise<LedgerWriteCounts> {
-    const b = prepareBatch(records);
-    // Timestamps travel as ISO strings and become UTC `timestamp(3)` (`AT TIME ZONE 'UTC'`), as Prisma stores DateTime.
-    const statements: Prisma.PrismaPromise<number>[] = [];
-    const tables: LedgerTable[] = [];
-    const outcomeStatements: Prisma.PrismaPromise<OutcomeCounts[]>[] = [];
-
-    for (const rows of chunks(b.events)) {
-      const col = <T>(f: (r: (typeof rows)[number]) => T) => rows.map(f);
-      tables.push('LedgerEvent');
-      statements.push(this.prisma.$executeRaw`
-        INSERT INTO "LedgerEvent" ("eventId", "receivedAt", "tenantId", "type", "source", "subject", "match", "domain",
-          "traceId", "fanOut", "ingestTopic", "ingestPartition", "ingestOffset", "payloadHeaders", "payloadBody")
-        SELECT v.event_id, (v.received_at AT TIME ZONE 'UTC'), v.tenant_id, v.type, v.source, v.subject, v.match::jsonb,
-          v.domain, v.trace_id, v.fan_out, v.ingest_topic, v.ingest_partition, v.ingest_offset, v.headers::jsonb,
-          decode(v.body, 'base64')
-        FROM unnest(${col((r) => r.eventId)}::text[], ${col((r) => r.receivedAt)}::timestamptz[],
-          ${col((r) => r.tenantId)}::text[], ${col((r) => r.type)}::text[], ${col((r) => r.source)}::text[],
-          ${col((r) => r.subject ?? null)}::text[], ${col((r) => JSON.stringify(r.match))}::text[],
-          ${col((r) => r.domain)}::text[], ${col((r) => r.traceId ?? null)}::text[], ${col((r) => r.fanOut)}::int[],
-          ${col((r) => r.ingest?.topic ?? null)}::text[], ${col((r) => r.ingest?.partition ?? null)}::int[],
-          ${col((r) => r.ingest?.offset ?? null)}::text[], ${col((r) => JSON.stringify(r.payload.headers))}::text[],
-          ${col((r) => r.payload.body)}::text[])
-          AS v(event_id, received_at, tenant_id, type, source, subject, match, domain, trace_id, fan_out, ingest_topic,
-            ingest_partition, ingest_offset, headers, body)
-        ON CONFLICT ("eventId", "receivedAt") DO NOTHING`);
+  /**
+   * The safety net under the lock order: a deadlock (which the order should make impossible between writers; a
+   * writer of another version during a rollout, or DDL on a ledger table, could still be part of one) is retried
+   * at once a few times, instead of failing the batch (which pauses the topic and fetches it again).
+   */
+  private async writeRetrying(b: PreparedBatch): Promise<LedgerWriteCounts> {
+    for (let retry = 0; ; retry++) {
+      try {
+        return await this.writeRows(b);
+      } catch (err) {
+        if (sqlStateOf(err) !== DEADLOCK || retry >= this.deadlockRetries) throw err;
+        this.log?.info({ retry: retry + 1, rows: b.deliveries.length }, 'ledger write deadlocked; retrying');
+        // Postgres rolled this transaction back and let the other go on; a little jitter keeps them apart.
+        await new Promise((r) => setTimeout(r, 10 + Math.random() * 40 * (retry + 1)));
+      }
     }
+  }
 
-    for (const rows of chunks(b.placeholders)) {
-      const col = <T>(f: (r: (typeof rows)[number]) => T) => rows.map(f);
-      tables.push('LedgerDelivery');
-      statements.push(this.prisma.$executeRaw`
-        INSERT INTO "LedgerDelivery" ("eventId", "subscriptionId", "receivedAt", "tenantId", "status", "attempts",
-          "updatedAt")
-        SELECT v.event_id, v.subscription_id, (v.received_at AT TIME ZONE 'UTC'), v.tenant_id, 'PENDING', 0,
-          (v.received_at AT TIME ZONE 'UTC')
-        FROM unnest(${col((r) => r.eventId)}::text[], ${col((r) => r.subscriptionId)}::text[],
-          ${col((r) => r.receivedAt)}::timestamptz[], ${col((r) => r.tenantId)}::text[])
-          AS v(event_id, subscription_id, received_at, tenant_id)
-        ON CONFLICT ("eventId", "subscriptionId", "receivedAt") DO NOTHING`);
-    }
-
-    // Attempts and the deliveries they belong to, in one statement per chunk of delivery keys: the attempt rows
-    // actually inserted (a redelivered attempt is not) are what the delivery's "attempts" grows by.
-    for (const rows of chunks(b.outcomes)) {
-      const updated = rows.filter((o) => o.delivery !== undefined);
-      const only = rows.filter((o) => o.delivery === undefined);
-      if (updated.length > 0) outcomeStatements.push(this.prisma.$queryRaw<OutcomeCounts[]>(deliveryUpsert(updated)));
-      if (only.length > 0) outcomeStatements.push(this.prisma.$queryRaw<OutcomeCounts[]>(attemptsOnly(only)));
-    }
-
-    const affected = await this.prisma.$transaction([...statements, ...outcomeStatements]);
-    const counts: LedgerWriteCounts = { LedgerEvent: 0, LedgerDelivery: 0, LedgerAttempt: 0 };
-    affected.forEach((r, i) => {
-      if (typeof r === 'number') counts[tables[i]!] += r;
-      else
-        for (const { attempts, deliveries } of r) {
-          counts.LedgerAttempt += attempts;
-          counts.LedgerDelivery += deliveries;
+  private writeRows(b: PreparedBatch): Promise<LedgerWriteCounts> {
+    return this.prisma.$transaction(async (tx) => {
+      const counts: LedgerWriteCounts = { LedgerEvent: 0, LedgerDelivery: 0, LedgerAttempt: 0 };
+      for (const rows of chunks(b.events)) counts.LedgerEvent += await tx.$executeRaw(insertEvents(rows));
+      // Attempt rows inserted, per delivery key: what each delivery's "attempts" grows by.
+      const inserted = new Map<string, number>();
+      for (const rows of chunks(b.attempts))
+        for (const r of await tx.$queryRaw<InsertedAttempts[]>(insertAttempts(rows))) {
+          const key = deliveryKeyOf(r);
+          inserted.set(key, (inserted.get(key) ?? 0) + r.n);
+          counts.LedgerAttempt += r.n;
         }
-    });
-    return counts;
+      for (const rows of chunks(b.deliveries))
+        counts.LedgerDelivery += await tx.$executeRaw(
+          upsertDeliveries(
+            rows,
+            rows.map((d) => inserted.get(deliveryKeyOf(d)) ?? 0),
+          ),
+        );
+      return counts;
+    }, TX_OPTIONS);
   }
 }
 
-/** What an outcome statement wrote: attempt rows inserted, delivery rows inserted or changed. */
-interface OutcomeCounts {
-  attempts: number;
-  deliveries: number;
-}
-
-/** Runs `upsert` (an INSERT into "LedgerDelivery" that may join `n`) after the attempts' CTE; selects the counts. */
-function withAttempts(attempts: LedgerAttempt[], upsert: Prisma.Sql): Prisma.Sql {
+/** Timestamps travel as ISO strings and become UTC `timestamp(3)` (`AT TIME ZONE 'UTC'`), as Prisma stores DateTime. */
+function insertEvents(rows: PreparedEvent[]): Prisma.Sql {
+  const col = <T>(f: (r: PreparedEvent) => T) => rows.map(f);
   return Prisma.sql`
-    WITH ${insertedAttempts(attempts)},
-    up AS (${upsert} RETURNING 1)
-    SELECT (SELECT count(*) FROM ins)::int AS attempts, (SELECT count(*) FROM up)::int AS deliveries`;
+    INSERT INTO "LedgerEvent" ("eventId", "receivedAt", "tenantId", "type", "source", "subject", "match", "domain",
+      "traceId", "fanOut", "ingestTopic", "ingestPartition", "ingestOffset", "payloadHeaders", "payloadBody")
+    SELECT v.event_id, (v.received_at AT TIME ZONE 'UTC'), v.tenant_id, v.type, v.source, v.subject, v.match::jsonb,
+      v.domain, v.trace_id, v.fan_out, v.ingest_topic, v.ingest_partition, v.ingest_offset, v.headers::jsonb,
+      decode(v.body, 'base64')
+    FROM unnest(${col((r) => r.eventId)}::text[], ${col((r) => r.receivedAt)}::timestamptz[],
+      ${col((r) => r.tenantId)}::text[], ${col((r) => r.type)}::text[], ${col((r) => r.source)}::text[],
+      ${col((r) => r.subject ?? null)}::text[], ${col((r) => JSON.stringify(r.match))}::text[],
+      ${col((r) => r.domain)}::text[], ${col((r) => r.traceId ?? null)}::text[], ${col((r) => r.fanOut)}::int[],
+      ${col((r) => r.ingest?.topic ?? null)}::text[], ${col((r) => r.ingest?.partition ?? null)}::int[],
+      ${col((r) => r.ingest?.offset ?? null)}::text[], ${col((r) => JSON.stringify(r.payload.headers))}::text[],
+      ${col((r) => r.payload.body)}::text[]) WITH ORDINALITY
+      AS v(event_id, received_at, tenant_id, type, source, subject, match, domain, trace_id, fan_out, ingest_topic,
+        ingest_partition, ingest_offset, headers, body, ord)
+    ORDER BY v.ord
+    ON CONFLICT ("eventId", "receivedAt") DO NOTHING`;
 }
 
-/** The attempts to insert, as a CTE `ins` returning the delivery key of each row inserted, counted per key in `n`. */
-function insertedAttempts(rows: LedgerAttempt[]): Prisma.Sql {
+/** Attempt rows inserted for one delivery (its key as prepareBatch writes it: ISO with milliseconds, UTC). */
+interface InsertedAttempts {
+  eventId: string;
+  subscriptionId: string;
+  receivedAt: string;
+  n: number;
+}
+
+/** Inserts the attempts; answers the rows inserted (a redelivered attempt is not), counted per delivery. */
+function insertAttempts(rows: LedgerAttempt[]): Prisma.Sql {
   const col = <T>(f: (r: LedgerAttempt) => T) => rows.map(f);
   return Prisma.sql`
-    ins AS (
+    WITH ins AS (
       INSERT INTO "LedgerAttempt" ("attemptId", "receivedAt", "eventId", "subscriptionId", "tenantId", "attemptedAt",
         "source", "attempt", "durationMs", "statusCode", "errorCode", "responseSnippet")
       SELECT v.attempt_id, (v.received_at AT TIME ZONE 'UTC'), v.event_id, v.subscription_id, v.tenant_id,
@@ -210,72 +236,54 @@ function insertedAttempts(rows: LedgerAttempt[]): Prisma.Sql {
         ${col((r) => r.eventId)}::text[], ${col((r) => r.subscriptionId)}::text[], ${col((r) => r.tenantId)}::text[],
         ${col((r) => r.at)}::timestamptz[], ${col((r) => r.source)}::text[], ${col((r) => r.attempt)}::int[],
         ${col((r) => r.durationMs)}::int[], ${col((r) => r.statusCode)}::int[], ${col((r) => r.errorCode)}::text[],
-        ${col((r) => r.responseSnippet)}::text[])
+        ${col((r) => r.responseSnippet)}::text[]) WITH ORDINALITY
         AS v(attempt_id, received_at, event_id, subscription_id, tenant_id, at, source, attempt, duration_ms,
-          status_code, error_code, snippet)
+          status_code, error_code, snippet, ord)
+      ORDER BY v.ord
       ON CONFLICT ("attemptId", "receivedAt") DO NOTHING
       RETURNING "eventId", "subscriptionId", "receivedAt"
-    ),
-    n AS (SELECT "eventId", "subscriptionId", "receivedAt", count(*)::int AS n FROM ins GROUP BY 1, 2, 3)`;
+    )
+    SELECT "eventId", "subscriptionId", to_char("receivedAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "receivedAt",
+      count(*)::int AS n
+    FROM ins GROUP BY 1, 2, 3`;
 }
 
-const joinCount = Prisma.sql`LEFT JOIN n ON n."eventId" = v.event_id AND n."subscriptionId" = v.subscription_id
-      AND n."receivedAt" = (v.received_at AT TIME ZONE 'UTC')`;
-
 /**
- * Deliveries with a record in the batch: inserted, or updated. The attempt count always grows by the attempts
- * inserted; status / reason / lastStatusCode / nextAttemptAt / updatedAt move only to a record whose `at` is not
- * older than the row's (records of different processes arrive out of order).
+ * Every delivery of the batch, inserted or updated in one statement per chunk, whatever made it (one sorted list:
+ * see the top; PENDING rows in a statement of their own would lock out of order). `attempts[i]` is what row i's
+ * count grows by. A row without a delivery record in the batch is proposed as the state every delivery starts in:
+ * PENDING, stamped with the event's "receivedAt". That state never replaces a row's (the row is PENDING already, or
+ * has moved on), it only adds its attempts; the statement tells it from EXCLUDED, the one row it sees (a delivery
+ * record of PENDING made at the very instant the event was received would be read the same way, and say nothing
+ * more). A row proposed from a delivery record moves to it unless the row's "updatedAt" is newer. A row that
+ * changes nothing is locked, not rewritten.
  */
-function deliveryUpsert(rows: PreparedOutcome[]): Prisma.Sql {
-  const attempts = rows.flatMap((o) => o.attempts);
-  const col = <T>(f: (r: LedgerDelivery) => T) => rows.map((o) => f(o.delivery as LedgerDelivery));
-  const newer = Prisma.sql`EXCLUDED."updatedAt" >= d."updatedAt"`;
-  return withAttempts(
-    attempts,
-    Prisma.sql`
+function upsertDeliveries(rows: PreparedDelivery[], attempts: number[]): Prisma.Sql {
+  const col = <T>(f: (r: PreparedDelivery) => T) => rows.map(f);
+  const moves = Prisma.sql`(EXCLUDED."updatedAt" >= d."updatedAt"
+      AND NOT (EXCLUDED."status" = 'PENDING' AND EXCLUDED."updatedAt" = EXCLUDED."receivedAt"))`;
+  return Prisma.sql`
     INSERT INTO "LedgerDelivery" AS d ("eventId", "subscriptionId", "receivedAt", "tenantId", "status", "reason",
       "attempts", "lastStatusCode", "nextAttemptAt", "updatedAt")
-    SELECT v.event_id, v.subscription_id, (v.received_at AT TIME ZONE 'UTC'), v.tenant_id, v.status, v.reason,
-      coalesce(n.n, 0), v.last_status, (v.next_at AT TIME ZONE 'UTC'), (v.at AT TIME ZONE 'UTC')
+    SELECT v.event_id, v.subscription_id, (v.received_at AT TIME ZONE 'UTC'), v.tenant_id,
+      coalesce(v.status, 'PENDING'), v.reason, v.attempts, v.last_status, (v.next_at AT TIME ZONE 'UTC'),
+      (coalesce(v.at, v.received_at) AT TIME ZONE 'UTC')
     FROM unnest(${col((r) => r.eventId)}::text[], ${col((r) => r.subscriptionId)}::text[],
-      ${col((r) => r.receivedAt)}::timestamptz[], ${col((r) => r.tenantId)}::text[], ${col((r) => r.status)}::text[],
-      ${col((r) => r.reason)}::text[], ${col((r) => r.lastStatusCode)}::int[],
-      ${col((r) => r.nextAttemptAt)}::timestamptz[], ${col((r) => r.at)}::timestamptz[])
-      AS v(event_id, subscription_id, received_at, tenant_id, status, reason, last_status, next_at, at)
-    ${joinCount}
+      ${col((r) => r.receivedAt)}::timestamptz[], ${col((r) => r.tenantId)}::text[],
+      ${col((r) => r.delivery?.status ?? null)}::text[], ${col((r) => r.delivery?.reason ?? null)}::text[],
+      ${attempts}::int[], ${col((r) => r.delivery?.lastStatusCode ?? null)}::int[],
+      ${col((r) => r.delivery?.nextAttemptAt ?? null)}::timestamptz[], ${col((r) => r.delivery?.at ?? null)}::timestamptz[])
+      WITH ORDINALITY AS v(event_id, subscription_id, received_at, tenant_id, status, reason, attempts, last_status,
+        next_at, at, ord)
+    ORDER BY v.ord
     ON CONFLICT ("eventId", "subscriptionId", "receivedAt") DO UPDATE SET
       "attempts" = d."attempts" + EXCLUDED."attempts",
-      "status" = CASE WHEN ${newer} THEN EXCLUDED."status" ELSE d."status" END,
-      "reason" = CASE WHEN ${newer} THEN EXCLUDED."reason" ELSE d."reason" END,
-      "lastStatusCode" = CASE WHEN ${newer} THEN EXCLUDED."lastStatusCode" ELSE d."lastStatusCode" END,
-      "nextAttemptAt" = CASE WHEN ${newer} THEN EXCLUDED."nextAttemptAt" ELSE d."nextAttemptAt" END,
-      "updatedAt" = GREATEST(EXCLUDED."updatedAt", d."updatedAt")
-    WHERE ${newer} OR EXCLUDED."attempts" > 0`,
-  );
-}
-
-/**
- * Deliveries with attempts but no delivery record in the batch: the count grows by the attempts inserted. A row not
- * there yet is made PENDING, stamped with the event's "receivedAt" so any delivery record supersedes it.
- */
-function attemptsOnly(rows: PreparedOutcome[]): Prisma.Sql {
-  const attempts = rows.flatMap((o) => o.attempts);
-  const col = <T>(f: (r: PreparedOutcome) => T) => rows.map(f);
-  return withAttempts(
-    attempts,
-    Prisma.sql`
-    INSERT INTO "LedgerDelivery" AS d ("eventId", "subscriptionId", "receivedAt", "tenantId", "status", "attempts",
-      "updatedAt")
-    SELECT v.event_id, v.subscription_id, (v.received_at AT TIME ZONE 'UTC'), v.tenant_id, 'PENDING',
-      coalesce(n.n, 0), (v.received_at AT TIME ZONE 'UTC')
-    FROM unnest(${col((r) => r.eventId)}::text[], ${col((r) => r.subscriptionId)}::text[],
-      ${col((r) => r.receivedAt)}::timestamptz[], ${col((r) => r.tenantId)}::text[])
-      AS v(event_id, subscription_id, received_at, tenant_id)
-    ${joinCount}
-    ON CONFLICT ("eventId", "subscriptionId", "receivedAt") DO UPDATE SET "attempts" = d."attempts" + EXCLUDED."attempts"
-    WHERE EXCLUDED."attempts" > 0`,
-  );
+      "status" = CASE WHEN ${moves} THEN EXCLUDED."status" ELSE d."status" END,
+      "reason" = CASE WHEN ${moves} THEN EXCLUDED."reason" ELSE d."reason" END,
+      "lastStatusCode" = CASE WHEN ${moves} THEN EXCLUDED."lastStatusCode" ELSE d."lastStatusCode" END,
+      "nextAttemptAt" = CASE WHEN ${moves} THEN EXCLUDED."nextAttemptAt" ELSE d."nextAttemptAt" END,
+      "updatedAt" = CASE WHEN ${moves} THEN EXCLUDED."updatedAt" ELSE d."updatedAt" END
+    WHERE ${moves} OR EXCLUDED."attempts" > 0`;
 }
 
 /** A data fault (Postgres refuses what the records hold) becomes RecordRefusedError; anything else as it is. */

@@ -113,16 +113,17 @@ describe('ledger day partitions', () => {
 });
 
 describe('prepareBatch', () => {
-  it('writes each event, attempt and placeholder once, however often a record came', () => {
+  const keys = (b: ReturnType<typeof prepareBatch>) =>
+    b.deliveries.map((d) => `${d.eventId}/${d.subscriptionId}/${d.delivery?.status ?? '-'}`);
+
+  it('writes each event, attempt and delivery once, however often a record came', () => {
     const b = prepareBatch([event(), event(), attempt(), attempt(), event({ subscriptionIds: ['s1', 's1'] })]);
     expect(b.events).toHaveLength(1);
     expect(b.events[0]).toMatchObject({ eventId: 'e1', fanOut: 2 });
-    expect(b.outcomes.flatMap((o) => o.attempts)).toHaveLength(1);
-    // s1's attempt is an outcome of the batch: no PENDING row for it first.
-    expect(b.placeholders.map((p) => p.subscriptionId)).toEqual(['s2']);
-    expect(b.placeholders[0]).toMatchObject({ tenantId: 't1', receivedAt: received });
-    expect(b.outcomes[0]).toMatchObject({ subscriptionId: 's1', tenantId: 't1' });
-    expect(b.outcomes[0]!.delivery).toBeUndefined();
+    expect(b.attempts).toHaveLength(1);
+    // s1 (the event's and the attempt's) is one row; s2 is the event's PENDING row.
+    expect(keys(b)).toEqual(['e1/s1/-', 'e1/s2/-']);
+    expect(b.deliveries[1]).toMatchObject({ tenantId: 't1', receivedAt: received });
   });
 
   it('keeps the latest delivery record per key (a tie: the later one)', () => {
@@ -132,10 +133,7 @@ describe('prepareBatch', () => {
       delivery({ subscriptionId: 's2', at: '2026-12-01T10:00:03.000Z', status: 'RETRYING' }),
       delivery({ subscriptionId: 's2', at: '2026-12-01T10:00:03.000Z', status: 'FAILED' }),
     ]);
-    expect(b.outcomes.map((o) => [o.subscriptionId, o.delivery?.status])).toEqual([
-      ['s1', 'DELIVERED'],
-      ['s2', 'FAILED'],
-    ]);
+    expect(keys(b)).toEqual(['e1/s1/DELIVERED', 'e1/s2/FAILED']);
   });
 
   it('treats one instant written two ways as one key, at millisecond precision', () => {
@@ -144,24 +142,13 @@ describe('prepareBatch', () => {
       delivery({ at: '2026-12-01T10:00:09.000Z' }),
       attempt({ receivedAt: '2026-12-01T10:00:00Z' }),
     ]);
-    expect(b.outcomes).toHaveLength(1);
-    expect(b.outcomes[0]).toMatchObject({ eventId: 'e1', subscriptionId: 's1', receivedAt: received });
-    expect(b.outcomes[0]!.delivery).toMatchObject({ at: '2026-12-01T10:00:09.000Z', receivedAt: received });
-    expect(b.outcomes[0]!.attempts.map((a) => a.receivedAt)).toEqual([received]);
+    expect(b.deliveries).toHaveLength(1);
+    expect(b.deliveries[0]).toMatchObject({ eventId: 'e1', subscriptionId: 's1', receivedAt: received });
+    expect(b.deliveries[0]!.delivery).toMatchObject({ at: '2026-12-01T10:00:09.000Z', receivedAt: received });
+    expect(b.attempts.map((a) => a.receivedAt)).toEqual([received]);
     expect(
-      prepareBatch([delivery({ nextAttemptAt: '2026-12-01T11:05:00+01:00' })]).outcomes[0]!.delivery!.nextAttemptAt,
+      prepareBatch([delivery({ nextAttemptAt: '2026-12-01T11:05:00+01:00' })]).deliveries[0]!.delivery!.nextAttemptAt,
     ).toBe('2026-12-01T10:05:00.000Z');
-  });
-
-  it('has one outcome per delivery with an attempt or a record in the batch, sorted by key', () => {
-    const b = prepareBatch([
-      event({ eventId: 'e2', subscriptionIds: ['s9'] }),
-      attempt({ eventId: 'e1', subscriptionId: 's3' }),
-      delivery({ eventId: 'e1', subscriptionId: 's1' }),
-    ]);
-    expect(
-      b.outcomes.map((k) => `${k.eventId}/${k.subscriptionId}/${k.attempts.length}/${k.delivery?.status}`),
-    ).toEqual(['e1/s1/0/DELIVERED', 'e1/s3/1/undefined']);
   });
 
   it('stores the attempts a delivery record carries as attempt rows (once, however often it is redelivered)', () => {
@@ -182,20 +169,56 @@ describe('prepareBatch', () => {
       ],
     };
     const b = prepareBatch([withTries, withTries]);
-    expect(b.outcomes).toHaveLength(1);
-    expect(b.outcomes[0]!.attempts).toHaveLength(1);
-    expect(b.outcomes[0]!.attempts[0]).toMatchObject({
-      kind: 'attempt',
-      eventId: 'e4',
-      subscriptionId: 's1',
-      statusCode: 204,
-    });
+    expect(keys(b)).toEqual(['e4/s1/DELIVERED']);
+    expect(b.attempts).toHaveLength(1);
+    expect(b.attempts[0]).toMatchObject({ kind: 'attempt', eventId: 'e4', subscriptionId: 's1', statusCode: 204 });
   });
 
-  it('writes no PENDING row for a delivery whose outcome is in the same batch', () => {
-    const e = event({ eventId: 'e3', subscriptionIds: ['s1', 's2'] });
-    const b = prepareBatch([e, delivery({ eventId: 'e3', subscriptionId: 's1', receivedAt: e.receivedAt })]);
-    expect(b.placeholders.map((k) => k.subscriptionId)).toEqual(['s2']);
-    expect(b.outcomes.map((k) => k.subscriptionId)).toEqual(['s1']);
+  it('has one delivery row per key whatever made it: no PENDING row apart from the outcome in the same batch', () => {
+    const e = event({ eventId: 'e3', subscriptionIds: ['s1', 's2', 's3'] });
+    const b = prepareBatch([
+      e,
+      delivery({ eventId: 'e3', subscriptionId: 's1', receivedAt: e.receivedAt }),
+      attempt({ eventId: 'e3', subscriptionId: 's3', receivedAt: e.receivedAt }),
+    ]);
+    expect(keys(b)).toEqual(['e3/s1/DELIVERED', 'e3/s2/-', 'e3/s3/-']);
+  });
+
+  it('sorts each table by its primary key, whatever the order of the records (the lock order)', () => {
+    const id = (n: number) => `00000000-0000-4000-8000-00000000000${n}`;
+    const records = [
+      event({ eventId: 'e2', subscriptionIds: ['s2', 's1'] }),
+      attempt({ eventId: 'e1', subscriptionId: 's9', attemptId: id(3) }),
+      delivery({ eventId: 'e2', subscriptionId: 's3' }),
+      event({ eventId: 'e1', subscriptionIds: ['s1'], receivedAt: '2026-12-01T09:00:00.000Z' }),
+      event({ eventId: 'e1', subscriptionIds: ['s1'] }),
+      attempt({
+        eventId: 'e2',
+        subscriptionId: 's1',
+        attemptId: id(1).toUpperCase(),
+        receivedAt: '2026-12-01T11:00:00Z',
+      }),
+      attempt({ eventId: 'e2', subscriptionId: 's1', attemptId: id(1) }),
+      attempt({ eventId: 'e1', subscriptionId: 's1', attemptId: id(2) }),
+    ];
+    for (const order of [records, [...records].reverse()]) {
+      const b = prepareBatch(order);
+      expect(b.events.map((e) => `${e.eventId}@${e.receivedAt.slice(11, 13)}`)).toEqual(['e1@09', 'e1@10', 'e2@10']);
+      expect(b.attempts.map((a) => `${a.attemptId.slice(-1)}@${a.receivedAt.slice(11, 13)}`)).toEqual([
+        '1@10',
+        '1@11',
+        '2@10',
+        '3@10',
+      ]);
+      expect(b.deliveries.map((d) => `${d.eventId}/${d.subscriptionId}@${d.receivedAt.slice(11, 13)}`)).toEqual([
+        'e1/s1@09',
+        'e1/s1@10',
+        'e1/s9@10',
+        'e2/s1@10',
+        'e2/s1@11',
+        'e2/s2@10',
+        'e2/s3@10',
+      ]);
+    }
   });
 });

@@ -1,9 +1,19 @@
 /**
- * The ledger writer's store port and the pure parts of a write: UTC day partitions and a batch's rows, de-duplicated.
+ * The ledger writer's store port and the pure parts of a write: UTC day partitions and a batch's rows, de-duplicated
+ * and in lock order.
  *
- *   records ─ prepareBatch ─▶ events (one per (eventId, receivedAt)), placeholder deliveries (PENDING, one per
- *   (event, subscription)), attempts (one per (attemptId, receivedAt)), deliveries (one per (eventId,
- *   subscriptionId, receivedAt): the latest `at`), and the delivery keys whose attempt count is recounted.
+ *   records ─ prepareBatch ─▶ events (one per (eventId, receivedAt)), attempts (one per (attemptId, receivedAt)),
+ *   deliveries (one per (eventId, subscriptionId, receivedAt): the PENDING row an event fans out to, or the latest
+ *   delivery record of the batch; its attempt count grows by its attempt rows that are inserted), each sorted by
+ *   its primary key.
+ *
+ * Lock order: ledger bundles are unkeyed, so the same deliveries reach concurrent writer transactions (two partitions,
+ * two instances) in any order and mix. Every transaction writes the tables in one order (events, attempts,
+ * deliveries) and each table's rows in one sorted list, so all take their row locks in one global order and cannot
+ * wait on each other in a cycle (deadlock, 40P01). A table's rows split over statements by kind breaks it: the
+ * deadlocks seen in CI (reproduced by test/dlt-processor/ledger-store-concurrency.int.test.ts) came from delivery
+ * rows written in three sorted runs (PENDING rows, rows with a delivery record, rows with attempts only), so one
+ * transaction could lock B before A and another A before B.
  *
  * Timestamps are normalised to ISO with milliseconds (`timestamp(3)`, UTC), so the same instant written as
  * `+00:00` by one process and `Z` by another is the same key, and the day a record's partition is chosen from is
@@ -117,49 +127,55 @@ export interface DeliveryKey {
   receivedAt: string;
 }
 export type PreparedEvent = LedgerEvent & { fanOut: number };
-/** One delivery a batch touches: its latest record (if any) and the attempts made towards it. */
-export interface PreparedOutcome extends DeliveryKey {
+/** One delivery a batch touches: its latest delivery record, if the batch holds one (else a PENDING row). */
+export interface PreparedDelivery extends DeliveryKey {
   tenantId: string;
   /** The latest delivery record of the batch (ties: the later in the batch). */
   delivery?: LedgerDelivery;
-  /** Its attempts, one per (attemptId, receivedAt). */
-  attempts: LedgerAttempt[];
 }
+/** A batch's rows, one per primary key, each table's sorted by it (the order its rows are locked in). */
 export interface PreparedBatch {
+  /** By (eventId, receivedAt). */
   events: PreparedEvent[];
-  /** One PENDING row per (event, subscription) without an outcome in the batch: inserted unless the row exists. */
-  placeholders: (DeliveryKey & { tenantId: string })[];
-  /** Per delivery key: its new state and its attempts (the attempt rows inserted are what its count grows by). */
-  outcomes: PreparedOutcome[];
+  /** By (attemptId, receivedAt); each counts towards its delivery (which is in `deliveries`) once inserted. */
+  attempts: LedgerAttempt[];
+  /**
+   * By (eventId, subscriptionId, receivedAt): every delivery the batch touches, in one list whatever made it (an
+   * event's fan-out, an attempt, a delivery record).
+   */
+  deliveries: PreparedDelivery[];
 }
 
-const keyOf = (k: DeliveryKey) => `${k.eventId}\u0000${k.subscriptionId}\u0000${k.receivedAt}`;
-/** A map's values in the order of its keys (the keys are `keyOf` its values: computed once, not per comparison). */
+/** A delivery's key as one string: distinct keys, distinct strings (Postgres text holds no NUL). */
+export const deliveryKeyOf = (k: DeliveryKey) => `${k.eventId}\u0000${k.subscriptionId}\u0000${k.receivedAt}`;
+/** An attempt's key; the id in lower case, as Postgres compares uuids. */
+const attemptKeyOf = (a: LedgerAttempt) => `${a.attemptId.toLowerCase()}\u0000${a.receivedAt}`;
+/** A map's values in the order of its keys (the keys are computed once, not per comparison). */
 const sortedByKey = <T>(m: Map<string, T>): T[] => [...m.keys()].sort().map((k) => m.get(k) as T);
 
 /**
  * A batch's rows: normalised timestamps, one row per key (a redelivered record in the same batch is written once;
- * one statement cannot touch a row twice), sorted by key so concurrent writers lock rows in the same order.
+ * one statement cannot touch a row twice), each table's rows sorted by key so concurrent writers lock rows in the
+ * same order (see the top of this file).
  */
 export function prepareBatch(records: LedgerRecord[]): PreparedBatch {
   const events = new Map<string, PreparedEvent>();
-  const placeholders = new Map<string, DeliveryKey & { tenantId: string }>();
-  const seenAttempts = new Set<string>();
-  const outcomes = new Map<string, PreparedOutcome>();
-  const outcomeOf = (k: DeliveryKey, tenantId: string): PreparedOutcome => {
-    const key = keyOf(k);
-    let o = outcomes.get(key);
-    if (!o) {
-      o = { eventId: k.eventId, subscriptionId: k.subscriptionId, receivedAt: k.receivedAt, tenantId, attempts: [] };
-      outcomes.set(key, o);
+  const attempts = new Map<string, LedgerAttempt>();
+  const deliveries = new Map<string, PreparedDelivery>();
+  const deliveryOf = (k: DeliveryKey, tenantId: string): PreparedDelivery => {
+    const key = deliveryKeyOf(k);
+    let d = deliveries.get(key);
+    if (!d) {
+      d = { eventId: k.eventId, subscriptionId: k.subscriptionId, receivedAt: k.receivedAt, tenantId };
+      deliveries.set(key, d);
     }
-    return o;
+    return d;
   };
   const addAttempt = (a: LedgerAttempt) => {
-    const key = `${a.attemptId.toLowerCase()}\u0000${a.receivedAt}`;
-    if (seenAttempts.has(key)) return;
-    seenAttempts.add(key);
-    outcomeOf(a, a.tenantId).attempts.push(a);
+    const key = attemptKeyOf(a);
+    if (attempts.has(key)) return;
+    attempts.set(key, a);
+    deliveryOf(a, a.tenantId);
   };
   for (const rec of records) {
     const receivedAt = msIso(rec.receivedAt);
@@ -168,10 +184,10 @@ export function prepareBatch(records: LedgerRecord[]): PreparedBatch {
       const key = `${rec.eventId}\u0000${receivedAt}`;
       if (events.has(key)) continue;
       events.set(key, { ...rec, at, receivedAt, fanOut: rec.subscriptionIds.length });
-      for (const subscriptionId of rec.subscriptionIds) {
-        const k = { eventId: rec.eventId, subscriptionId, receivedAt };
-        placeholders.set(keyOf(k), { ...k, tenantId: rec.tenantId });
-      }
+      // One PENDING row per subscription, unless the batch has more to say about the delivery (one row either way:
+      // one write instead of two when the event and its outcome arrive together, as at saturation).
+      for (const subscriptionId of rec.subscriptionIds)
+        deliveryOf({ eventId: rec.eventId, subscriptionId, receivedAt }, rec.tenantId);
     } else if (rec.kind === 'attempt') {
       addAttempt({ ...rec, at, receivedAt });
     } else {
@@ -191,16 +207,9 @@ export function prepareBatch(records: LedgerRecord[]): PreparedBatch {
         receivedAt,
         nextAttemptAt: rec.nextAttemptAt === null ? null : msIso(rec.nextAttemptAt),
       };
-      const o = outcomeOf(d, d.tenantId);
-      if (!o.delivery || Date.parse(d.at) >= Date.parse(o.delivery.at)) o.delivery = d;
+      const row = deliveryOf(d, d.tenantId);
+      if (!row.delivery || Date.parse(d.at) >= Date.parse(row.delivery.at)) row.delivery = d;
     }
   }
-  // A delivery with an outcome in the same batch needs no PENDING row first: its upsert creates the row (one
-  // write instead of two per delivery when the event and its outcome arrive together, as at saturation).
-  for (const k of outcomes.keys()) placeholders.delete(k);
-  return {
-    events: [...events.values()].sort((a, b) => (a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0)),
-    placeholders: sortedByKey(placeholders),
-    outcomes: sortedByKey(outcomes),
-  };
+  return { events: sortedByKey(events), attempts: sortedByKey(attempts), deliveries: sortedByKey(deliveries) };
 }
