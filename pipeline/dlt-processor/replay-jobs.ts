@@ -1,8 +1,7 @@
-/** Bulk replay by filter, in the background with bounded concurrency; progress kept in ReplayJob rows. */
-import { randomUUID } from 'node:crypto';
-import type { PrismaClient } from '../../prisma/client';
+/** Bulk replay by filter, in the background with bounded concurrency; progress kept through the ReplayJobStore. */
 import { errorMessage } from '../shared/errors';
 import type { FailureFilter } from '../shared/parked/failure-store';
+import type { ReplayJob, ReplayJobStore } from './job-store';
 import { type RedeliveryDeps, redeliver } from './scheduler';
 
 export interface ReplayJobView {
@@ -17,18 +16,19 @@ export interface ReplayJobView {
   finishedAt: string | null;
 }
 
-export function createReplayJobs(prisma: PrismaClient, deps: RedeliveryDeps, concurrency: number) {
-  const toView = (j: Awaited<ReturnType<typeof prisma.replayJob.findUniqueOrThrow>>): ReplayJobView => ({
-    id: j.id,
-    status: j.status as ReplayJobView['status'],
-    total: j.total,
-    processed: j.processed,
-    succeeded: j.succeeded,
-    failed: j.failed,
-    error: j.error,
-    createdAt: j.createdAt.toISOString(),
-    finishedAt: j.finishedAt?.toISOString() ?? null,
-  });
+const toView = (j: ReplayJob): ReplayJobView => ({
+  id: j.id,
+  status: j.status,
+  total: j.total,
+  processed: j.processed,
+  succeeded: j.succeeded,
+  failed: j.failed,
+  error: j.error,
+  createdAt: j.createdAt.toISOString(),
+  finishedAt: j.finishedAt?.toISOString() ?? null,
+});
+
+export function createReplayJobs(jobs: ReplayJobStore, deps: RedeliveryDeps, concurrency: number) {
   const running = new Set<Promise<void>>();
   let stopping = false;
 
@@ -37,7 +37,7 @@ export function createReplayJobs(prisma: PrismaClient, deps: RedeliveryDeps, con
     let processed = 0;
     let succeeded = 0;
     let failed = 0;
-    const flush = () => prisma.replayJob.update({ where: { id: jobId }, data: { processed, succeeded, failed } });
+    const counts = () => ({ processed, succeeded, failed });
     try {
       for (;;) {
         const ids = await deps.store.ids(filter, after, 200);
@@ -57,25 +57,19 @@ export function createReplayJobs(prisma: PrismaClient, deps: RedeliveryDeps, con
           }
         };
         await Promise.all(Array.from({ length: concurrency }, worker));
-        await flush();
+        await jobs.progress(jobId, counts());
         if (stopping) break;
       }
-      await prisma.replayJob.update({
-        where: { id: jobId },
-        data: {
+      await jobs.finish(
+        jobId,
+        {
           status: stopping ? 'FAILED' : 'COMPLETED',
           error: stopping ? 'interrupted by shutdown: start a new replay with the same filter for the rest' : null,
-          processed,
-          succeeded,
-          failed,
-          finishedAt: new Date(),
         },
-      });
+        counts(),
+      );
     } catch (err) {
-      await prisma.replayJob.update({
-        where: { id: jobId },
-        data: { status: 'FAILED', error: errorMessage(err), processed, succeeded, failed, finishedAt: new Date() },
-      });
+      await jobs.finish(jobId, { status: 'FAILED', error: errorMessage(err) }, counts());
     }
   }
 
@@ -83,16 +77,13 @@ export function createReplayJobs(prisma: PrismaClient, deps: RedeliveryDeps, con
     async start(filter: FailureFilter, requestedBy: string, tenantId: string | undefined): Promise<ReplayJobView> {
       // Replays resolve rows, so the filter always excludes resolved ones.
       const total = await deps.store.count(filter);
-      const job = await prisma.replayJob.create({
-        data: { id: randomUUID(), requestedBy, tenantId, filter: filter as object, status: 'RUNNING', total },
-      });
+      const job = await jobs.create({ requestedBy, tenantId, filter, total });
       const p = run(job.id, filter).finally(() => running.delete(p));
       running.add(p);
       return toView(job);
     },
     async get(id: string, tenantId: string | undefined): Promise<ReplayJobView | undefined> {
-      if (!/^[0-9a-f-]{36}$/i.test(id)) return undefined;
-      const job = await prisma.replayJob.findUnique({ where: { id } });
+      const job = await jobs.get(id);
       if (!job || (tenantId !== undefined && job.tenantId !== tenantId)) return undefined;
       return toView(job);
     },
