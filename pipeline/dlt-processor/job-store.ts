@@ -6,14 +6,14 @@
  *   GET /v1/replay-jobs/{id}, /v1/recover-jobs/{id} ─▶ get (the route checks the tenant)
  *
  * A job runs in the process that started it; its row is what outlives it (an instance that stops mid-job finishes
- * it as FAILED with the counts so far).
+ * it as FAILED with the counts so far, handler.ts `jobEnd`).
  */
 import type { LedgerDeliveryStatus } from '../shared/ledger/ledger-record';
 import type { FailureFilter } from '../shared/parked/failure-store';
 
 export type JobStatus = 'RUNNING' | 'COMPLETED' | 'FAILED';
 
-/** How a job ended, and why when it is not a plain completion. */
+/** How a job ended, and why when it is not a plain completion (handler.ts `jobEnd`). */
 export interface JobEnd {
   status: 'COMPLETED' | 'FAILED';
   error: string | null;

@@ -5,18 +5,17 @@
  * The selection is fixed when the job starts: the subscription's deliveries of events received from `since` (never
  * before the retention window) until the job's start, in the statuses asked for (default: all but DELIVERED),
  * oldest first. A delivery whose status changed meanwhile (e.g. delivered by its retry schedule) is not re-sent.
+ *
+ *   start: recoverSelection (handler.ts) ─▶ count ─▶ job row (RUNNING) ─▶ pages of 200 deliveries, oldest first
+ *   ─▶ recoverPlan per delivery: replayAdmitted (sent and recorded in the ledger) or not sent, counted by reason
+ *   ─▶ progress ─▶ … ─▶ finish (`jobEnd`: COMPLETED with what was not sent, or FAILED when stopped or broken)
  */
 import { errorMessage } from '../shared/errors';
 import type { LedgerQuery, RecoverSelection } from '../shared/ledger/ledger-query';
 import type { LedgerDeliveryStatus } from '../shared/ledger/ledger-record';
+import { jobEnd, type RecoverRequest, recoverPlan, recoverSelection } from './handler';
 import type { RecoverJob, RecoverJobStore } from './job-store';
-import {
-  decodeLedgerPayload,
-  type LedgerReplayDeps,
-  replayAdmission,
-  replayAdmitted,
-  retentionCutoff,
-} from './ledger-replay';
+import { type LedgerReplayDeps, replayAdmitted } from './ledger-replay';
 
 export interface RecoverJobView {
   id: string;
@@ -29,13 +28,6 @@ export interface RecoverJobView {
   error: string | null;
   createdAt: string;
   finishedAt: string | null;
-}
-
-export interface RecoverRequest {
-  tenantId: string;
-  subscriptionId: string;
-  since: Date;
-  statuses: LedgerDeliveryStatus[];
 }
 
 const PAGE = 200;
@@ -63,10 +55,7 @@ export function createRecoverJobs(
   let stopping = false;
 
   /** The deliveries a request covers right now (the retention window bounds `since`). */
-  const selection = (r: RecoverRequest, until = new Date()): RecoverSelection => {
-    const cutoff = retentionCutoff(deps.retentionDays, until.getTime());
-    return { ...r, since: new Date(Math.max(r.since.getTime(), cutoff.getTime())), until };
-  };
+  const selection = (r: RecoverRequest): RecoverSelection => recoverSelection(r, deps.retentionDays, new Date());
 
   async function run(jobId: string, sel: RecoverSelection) {
     let processed = 0;
@@ -83,24 +72,12 @@ export function createRecoverJobs(
         let broken: unknown;
         const worker = async () => {
           while (i < page.length && !stopping && broken === undefined) {
-            const { delivery, event } = page[i++]!;
+            const item = page[i++]!;
             try {
-              if (!event) {
-                skip('event not in the ledger');
-                continue;
-              }
-              const decoded = decodeLedgerPayload(event);
-              if (!('event' in decoded)) {
-                skip(decoded.code);
-                continue;
-              }
               // The gate per delivery: the subscription may be paused or deleted while the job runs.
-              const admission = replayAdmission(deps, event, delivery.subscriptionId);
-              if (!('sub' in admission)) {
-                skip(`${admission.code}: ${admission.reason}`);
-                continue;
-              }
-              await replayAdmitted(deps, event, decoded.event, admission.sub, delivery);
+              const plan = recoverPlan(deps, item);
+              if (plan.send) await replayAdmitted(deps, plan.stored, plan.event, plan.sub, item.delivery);
+              else skip(plan.why);
             } catch (err) {
               // The ledger sink refused: stop (every worker) rather than send what cannot be recorded.
               broken ??= err;
@@ -114,17 +91,7 @@ export function createRecoverJobs(
         if (broken !== undefined) throw broken;
         if (stopping) break;
       }
-      const skipped = [...notSent].map(([why, n]) => `${n} not sent (${why})`).join('; ');
-      await jobs.finish(
-        jobId,
-        {
-          status: stopping ? 'FAILED' : 'COMPLETED',
-          error: stopping
-            ? 'interrupted by shutdown: start a new recover since the last delivery sent for the rest'
-            : skipped || null,
-        },
-        processed,
-      );
+      await jobs.finish(jobId, jobEnd('recover', stopping, notSent), processed);
     } catch (err) {
       deps.log.error({ jobId, err: errorMessage(err) }, 'recover job failed');
       await jobs

@@ -1,6 +1,12 @@
-/** Bulk replay by filter, in the background with bounded concurrency; progress kept through the ReplayJobStore. */
+/**
+ * Bulk replay by filter, in the background with bounded concurrency; progress kept through the ReplayJobStore.
+ *
+ *   start: count ─▶ job row (RUNNING) ─▶ pages of 200 ids ─▶ claim the page (one statement) ─▶ redeliver each
+ *   claimed row as a replay (scheduler.ts) ─▶ counts (handler.ts `tally`) ─▶ progress ─▶ … ─▶ finish (`jobEnd`)
+ */
 import { errorMessage } from '../shared/errors';
 import type { FailureFilter } from '../shared/parked/failure-store';
+import { jobEnd, type ReplayTally, tally } from './handler';
 import type { ReplayJob, ReplayJobStore } from './job-store';
 import { type RedeliveryDeps, redeliver } from './scheduler';
 
@@ -34,42 +40,29 @@ export function createReplayJobs(jobs: ReplayJobStore, deps: RedeliveryDeps, con
 
   async function run(jobId: string, filter: FailureFilter) {
     let after: string | undefined;
-    let processed = 0;
-    let succeeded = 0;
-    let failed = 0;
-    const counts = () => ({ processed, succeeded, failed });
+    let counts: ReplayTally = { processed: 0, succeeded: 0, failed: 0 };
     try {
       for (;;) {
         const ids = await deps.store.ids(filter, after, 200);
         if (ids.length === 0) break;
         after = ids.at(-1);
-        // One claim for the page; rows resolved or being retried meanwhile are not replayed (counted as failed).
+        // One claim for the page; rows resolved or being retried meanwhile are not replayed.
         const claimed = await deps.store.claimManyForReplay(ids, deps.instanceId, deps.leaseMs);
-        failed += ids.length - claimed.length;
-        processed += ids.length - claimed.length;
+        counts = tally(counts, { unclaimed: ids.length - claimed.length });
         let i = 0;
         const worker = async () => {
           while (i < claimed.length && !stopping) {
             const out = await redeliver(deps, claimed[i++]!, true);
-            if (out.delivered) succeeded++;
-            else failed++;
-            processed++;
+            counts = tally(counts, { delivered: out.delivered });
           }
         };
         await Promise.all(Array.from({ length: concurrency }, worker));
-        await jobs.progress(jobId, counts());
+        await jobs.progress(jobId, counts);
         if (stopping) break;
       }
-      await jobs.finish(
-        jobId,
-        {
-          status: stopping ? 'FAILED' : 'COMPLETED',
-          error: stopping ? 'interrupted by shutdown: start a new replay with the same filter for the rest' : null,
-        },
-        counts(),
-      );
+      await jobs.finish(jobId, jobEnd('replay', stopping), counts);
     } catch (err) {
-      await jobs.finish(jobId, { status: 'FAILED', error: errorMessage(err) }, counts());
+      await jobs.finish(jobId, { status: 'FAILED', error: errorMessage(err) }, counts);
     }
   }
 
