@@ -148,6 +148,41 @@ describe('subscription-api routes (memory)', () => {
     expect(res.json().errors[0]).toMatchObject({ path: 'endpointUrl', message: expect.stringContaining(code) });
   });
 
+  it('answers the use cases’ refusals (domain errors) as problem+json of their type', async () => {
+    const T = 'https://integration-hub.dev/problems/';
+    const blocked = await ctx.op.post('/v1/subscriptions', aSubscription({ endpointUrl: 'https://127.0.0.2/x' }));
+    expect(blocked.headers['content-type']).toContain('application/problem+json');
+    expect(blocked.json()).toEqual({
+      type: `${T}endpoint-not-allowed`,
+      title: 'Endpoint not allowed',
+      status: 400,
+      detail: expect.stringMatching(/^endpointUrl: .+ \(URL\.BLOCKED_ADDRESS\)$/),
+      instance: '/v1/subscriptions',
+      errors: [{ in: 'body', path: 'endpointUrl', message: expect.stringContaining('URL.BLOCKED_ADDRESS') }],
+    });
+    expect((await ctx.op.get('/v1/subscriptions/nope')).json()).toMatchObject({
+      type: `${T}not-found`,
+      status: 404,
+      detail: 'subscription "nope" not found',
+    });
+    expect((await ctx.op.get('/v1/subscriptions?cursor=bm9wZQ')).json()).toMatchObject({
+      type: `${T}validation-error`,
+      status: 400,
+      errors: [{ in: 'querystring', path: 'cursor', message: 'not a cursor returned by this API' }],
+    });
+    const key = await ctx.tenantKey('acme');
+    expect((await ctx.as(key).post('/v1/event-types', { name: 'x', domain: 'access' })).json()).toMatchObject({
+      type: `${T}forbidden`,
+      status: 403,
+    });
+    await ctx.op.post('/v1/event-types', { name: 'dup.created', domain: 'access' });
+    expect((await ctx.op.post('/v1/event-types', { name: 'dup.created', domain: 'access' })).json()).toMatchObject({
+      type: `${T}conflict`,
+      status: 409,
+      detail: 'event type "dup.created" already exists',
+    });
+  });
+
   it('validates the OAuth2 token URL with the same policy', async () => {
     const res = await ctx.op.post(
       '/v1/subscriptions',

@@ -11,6 +11,7 @@ import { registerApiKeyRoutes } from '../pipeline/shared/auth/api-key-routes';
 import type { ApiKeyStore } from '../pipeline/shared/auth/api-key-store';
 import { createApp, type HubApp, type ReadinessResult } from '../pipeline/shared/http/create-app';
 import type { Logger } from '../pipeline/shared/logging/logger';
+import { asProblem } from './errors.http';
 import type { InboundSourceService } from './inbound-sources';
 import { registerEventTypeRoutes } from './routes/event-types';
 import { registerInboundSourceRoutes } from './routes/inbound-sources';
@@ -46,6 +47,11 @@ export async function buildSubscriptionApi(deps: SubscriptionApiDeps): Promise<H
       rateLimit: deps.rateLimitPerMinute ? { max: deps.rateLimitPerMinute, timeWindowMs: 60_000 } : undefined,
     });
     const scoped = api as unknown as HubApp;
+    // The use cases throw domain errors (errors.ts): answered here as their problems (errors.http.ts). An error
+    // handler that throws hands the error to its parent, the app's problem+json handler (create-app.ts).
+    scoped.setErrorHandler((err) => {
+      throw asProblem(err);
+    });
     registerApiKeyRoutes(scoped, { store: deps.apiKeys, verifier });
     registerEventTypeRoutes(scoped, deps.service);
     registerSubscriptionRoutes(scoped, deps.service);

@@ -7,13 +7,13 @@
  * Tenancy is the subscriptions' rule: another tenant's source answers 404 on every route; naming another tenant
  * explicitly (body or filter) answers 403. A secret is shown once: in the create and rotate-secret answers.
  * Rotation keeps the previous secret valid for the overlap window (vendors such as Stripe sign with both while a
- * secret is rolled), exactly as a subscription's signing secret rotation does.
+ * secret is rolled), exactly as a subscription's signing secret rotation does. Refusals are domain errors
+ * (errors.ts), answered by the routes (errors.http.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { canAccessTenant, type Principal, tenantScope } from '../pipeline/shared/auth/api-key';
 import { actorOf, type ChangeActor } from '../pipeline/shared/change-audit/change-audit';
 import type { SecretBox } from '../pipeline/shared/crypto/secret-box';
-import { badRequest, forbidden, notFound, validationFailed } from '../pipeline/shared/http/problem';
 import { uuidv7 } from '../pipeline/shared/ids';
 import {
   DEFAULT_OPERATION_TYPE,
@@ -25,6 +25,7 @@ import {
   type InboundVerification,
   type SealedSecrets,
 } from '../pipeline/shared/inbound/inbound-source';
+import { InvalidArgumentError, InvalidRequestError, NotFoundError, PermissionDeniedError } from './errors';
 import type {
   CreateInboundSourceInput,
   InboundSourceView,
@@ -79,7 +80,9 @@ function checkSecretForm(scheme: InboundVerification['scheme'], secret: string, 
   if (scheme !== 'STANDARD_WEBHOOKS') return;
   const body = secret.startsWith('whsec_') ? secret.slice(6) : secret;
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(body) || Buffer.from(body, 'base64').length < 16) {
-    throw validationFailed([{ in: 'body', path, message: 'a Standard Webhooks secret: whsec_ + base64 of 16+ bytes' }]);
+    throw new InvalidArgumentError([
+      { in: 'body', path, message: 'a Standard Webhooks secret: whsec_ + base64 of 16+ bytes' },
+    ]);
   }
 }
 
@@ -117,7 +120,7 @@ export function createInboundSourceService(deps: InboundSourceServiceDeps) {
 
   function requireCidrsForNone(scheme: string, cidrs: readonly string[]): void {
     if (scheme === 'NONE' && cidrs.length === 0) {
-      throw validationFailed([
+      throw new InvalidArgumentError([
         { in: 'body', path: 'allowedCidrs', message: 'required (non-empty) when verification.scheme is NONE' },
       ]);
     }
@@ -125,7 +128,7 @@ export function createInboundSourceService(deps: InboundSourceServiceDeps) {
 
   function visible(principal: Principal, id: string) {
     return (current: InboundSourceRecord): void => {
-      if (!canAccessTenant(principal, current.tenantId)) throw notFound('inbound source', id);
+      if (!canAccessTenant(principal, current.tenantId)) throw new NotFoundError('inbound source', id);
     };
   }
 
@@ -154,7 +157,7 @@ export function createInboundSourceService(deps: InboundSourceServiceDeps) {
       },
       actorOf(principal, requestId),
     );
-    if (!updated) throw notFound('inbound source', id);
+    if (!updated) throw new NotFoundError('inbound source', id);
     return updated;
   }
 
@@ -163,15 +166,15 @@ export function createInboundSourceService(deps: InboundSourceServiceDeps) {
 
     async create(principal: Principal, input: CreateInboundSourceInput, requestId?: string) {
       if (principal.role === 'OPERATOR' && !input.tenantId) {
-        throw validationFailed([{ in: 'body', path: 'tenantId', message: 'required for operator keys' }]);
+        throw new InvalidArgumentError([{ in: 'body', path: 'tenantId', message: 'required for operator keys' }]);
       }
       const scope = tenantScope(principal, input.tenantId);
-      if (!scope.ok) throw forbidden(scope.detail);
+      if (!scope.ok) throw new PermissionDeniedError(scope.detail);
       const scheme = input.verification.scheme;
       requireCidrsForNone(scheme, input.allowedCidrs);
       const eventType = input.mapping.eventType ?? defaultEventType(scheme);
       if (!eventType) {
-        throw validationFailed([
+        throw new InvalidArgumentError([
           { in: 'body', path: 'mapping.eventType', message: `required for verification.scheme ${scheme}` },
         ]);
       }
@@ -204,16 +207,18 @@ export function createInboundSourceService(deps: InboundSourceServiceDeps) {
 
     async get(principal: Principal, id: string): Promise<InboundSourceRecord> {
       const rec = await repository.get(id);
-      if (!rec || !canAccessTenant(principal, rec.tenantId)) throw notFound('inbound source', id);
+      if (!rec || !canAccessTenant(principal, rec.tenantId)) throw new NotFoundError('inbound source', id);
       return rec;
     },
 
     async list(principal: Principal, q: ListInboundSourcesQuery) {
       const scope = tenantScope(principal, q.tenantId);
-      if (!scope.ok) throw forbidden(scope.detail);
+      if (!scope.ok) throw new PermissionDeniedError(scope.detail);
       const afterId = q.cursor ? decodeCursor(q.cursor) : undefined;
       if (afterId !== undefined && !UUID.test(afterId)) {
-        throw validationFailed([{ in: 'querystring', path: 'cursor', message: 'not a cursor returned by this API' }]);
+        throw new InvalidArgumentError([
+          { in: 'querystring', path: 'cursor', message: 'not a cursor returned by this API' },
+        ]);
       }
       const rows = await repository.list({ tenantId: scope.tenantId }, { limit: q.limit + 1, afterId });
       const items = rows.slice(0, q.limit);
@@ -224,7 +229,7 @@ export function createInboundSourceService(deps: InboundSourceServiceDeps) {
     async patch(principal: Principal, id: string, input: PatchInboundSourceInput, requestId?: string) {
       return mutate(principal, id, requestId, (current) => {
         if (input.verification && input.verification.scheme !== current.verification.scheme) {
-          throw badRequest(
+          throw new InvalidRequestError(
             `verification.scheme cannot change (${current.verification.scheme}); create a new inbound source instead`,
             [{ in: 'body', path: 'verification.scheme', message: `must stay ${current.verification.scheme}` }],
           );
@@ -248,7 +253,7 @@ export function createInboundSourceService(deps: InboundSourceServiceDeps) {
       const record = await mutate(principal, id, requestId, (current, at) => {
         const scheme = current.verification.scheme;
         if (current.secrets === null) {
-          throw badRequest(`an inbound source with verification.scheme ${scheme} has no secret to rotate`);
+          throw new InvalidRequestError(`an inbound source with verification.scheme ${scheme} has no secret to rotate`);
         }
         if (given !== undefined) checkSecretForm(scheme, given, 'secret');
         secret = given ?? generateInboundSecret(scheme);
@@ -263,7 +268,7 @@ export function createInboundSourceService(deps: InboundSourceServiceDeps) {
 
     async delete(principal: Principal, id: string, requestId?: string): Promise<void> {
       const deleted = await repository.delete(id, visible(principal, id), actorOf(principal, requestId));
-      if (!deleted) throw notFound('inbound source', id);
+      if (!deleted) throw new NotFoundError('inbound source', id);
     },
   };
 }

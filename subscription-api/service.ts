@@ -10,25 +10,27 @@
  *
  * Every change is audited by the repository in its own transaction (change-audit.ts), as made by the caller's key
  * (`actorOf(principal, requestId)`; the REST routes pass their request id, gRPC calls have none).
+ *
+ * Refusals are domain errors (errors.ts); the REST routes and the gRPC server answer them (errors.http.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { canAccessTenant, type Principal, tenantScope } from '../pipeline/shared/auth/api-key';
 import { actorOf } from '../pipeline/shared/change-audit/change-audit';
 import type { SecretBox } from '../pipeline/shared/crypto/secret-box';
 import { formatDuration, parseSchedule } from '../pipeline/shared/delivery/retry-schedule';
-import {
-  badRequest,
-  conflict,
-  type FieldError,
-  forbidden,
-  notFound,
-  problem,
-  validationFailed,
-} from '../pipeline/shared/http/problem';
 import { uuidv7 } from '../pipeline/shared/ids';
 import { type EndpointPolicy, validateEndpointUrl } from '../pipeline/shared/net/ssrf-policy';
 import type { AuthSnapshot, MatchKey, SubscriptionStatus } from '../pipeline/shared/subscriptions/snapshot';
 import { SubscriptionIndex } from '../pipeline/shared/subscriptions/subscription-index';
+import {
+  ConflictError,
+  EndpointNotAllowedError,
+  type FieldViolation,
+  InvalidArgumentError,
+  InvalidRequestError,
+  NotFoundError,
+  PermissionDeniedError,
+} from './errors';
 import {
   type DeliveryStatus,
   type DeliveryStatusReader,
@@ -81,7 +83,7 @@ export function decodeCursor(cursor: string): string {
   } catch {
     // fall through
   }
-  throw validationFailed([{ in: 'querystring', path: 'cursor', message: 'not a cursor returned by this API' }]);
+  throw new InvalidArgumentError([{ in: 'querystring', path: 'cursor', message: 'not a cursor returned by this API' }]);
 }
 
 export function toAuthView(auth: AuthSnapshot): AuthView {
@@ -108,7 +110,7 @@ export function toAuthView(auth: AuthSnapshot): AuthView {
 /** Milliseconds of a retry schedule given as durations (the request schema already checked it). */
 function retryScheduleMs(steps: readonly string[]): number[] {
   const res = parseSchedule(steps);
-  if (!res.ok) throw validationFailed([{ in: 'body', path: 'retrySchedule', message: res.reason }]);
+  if (!res.ok) throw new InvalidArgumentError([{ in: 'body', path: 'retrySchedule', message: res.reason }]);
   return res.delays;
 }
 
@@ -170,11 +172,7 @@ export function createSubscriptionService(deps: SubscriptionServiceDeps) {
 
   async function checkUrl(url: string, path: string): Promise<void> {
     const res = await validateEndpointUrl(url, deps.endpointPolicy);
-    if (!res.ok) {
-      throw problem(400, 'endpoint-not-allowed', 'Endpoint not allowed', `${path}: ${res.reason} (${res.code})`, {
-        errors: [{ in: 'body', path, message: `${res.reason} (${res.code})` }],
-      });
-    }
+    if (!res.ok) throw new EndpointNotAllowedError(path, res.reason, res.code);
   }
 
   async function checkAuthUrls(auth: AuthInput | AuthPatchInput | undefined): Promise<void> {
@@ -212,7 +210,7 @@ export function createSubscriptionService(deps: SubscriptionServiceDeps) {
     const given = (input as Record<string, unknown>)[secretField] as string | undefined;
     const kept = current.type === input.type ? current.secret : undefined;
     if (given === undefined && kept === undefined) {
-      throw validationFailed([
+      throw new InvalidArgumentError([
         { in: 'body', path: `auth.${secretField}`, message: `required when changing the auth type to ${input.type}` },
       ]);
     }
@@ -245,7 +243,7 @@ export function createSubscriptionService(deps: SubscriptionServiceDeps) {
 
   function visible(principal: Principal, id: string) {
     return (current: SubscriptionRecord): void => {
-      if (!canAccessTenant(principal, current.tenantId)) throw notFound('subscription', id);
+      if (!canAccessTenant(principal, current.tenantId)) throw new NotFoundError('subscription', id);
     };
   }
 
@@ -268,7 +266,7 @@ export function createSubscriptionService(deps: SubscriptionServiceDeps) {
       },
       actor,
     );
-    if (!updated) throw notFound('subscription', id);
+    if (!updated) throw new NotFoundError('subscription', id);
     return updated;
   }
 
@@ -288,10 +286,10 @@ export function createSubscriptionService(deps: SubscriptionServiceDeps) {
 
     async createSubscription(principal: Principal, input: CreateSubscriptionInput, requestId?: string) {
       if (principal.role === 'OPERATOR' && !input.tenantId) {
-        throw validationFailed([{ in: 'body', path: 'tenantId', message: 'required for operator keys' }]);
+        throw new InvalidArgumentError([{ in: 'body', path: 'tenantId', message: 'required for operator keys' }]);
       }
       const scope = tenantScope(principal, input.tenantId);
-      if (!scope.ok) throw forbidden(scope.detail);
+      if (!scope.ok) throw new PermissionDeniedError(scope.detail);
       await checkUrl(input.endpointUrl, 'endpointUrl');
       await checkAuthUrls(input.auth);
       checkApiKeyHeader(input.auth, input.customHeaders);
@@ -323,13 +321,13 @@ export function createSubscriptionService(deps: SubscriptionServiceDeps) {
 
     async getSubscription(principal: Principal, id: string): Promise<SubscriptionRecord> {
       const rec = await deps.subscriptions.get(id);
-      if (!rec || !canAccessTenant(principal, rec.tenantId)) throw notFound('subscription', id);
+      if (!rec || !canAccessTenant(principal, rec.tenantId)) throw new NotFoundError('subscription', id);
       return rec;
     },
 
     async listSubscriptions(principal: Principal, q: ListSubscriptionsQuery) {
       const scope = tenantScope(principal, q.tenantId);
-      if (!scope.ok) throw forbidden(scope.detail);
+      if (!scope.ok) throw new PermissionDeniedError(scope.detail);
       const afterId = q.cursor ? decodeCursor(q.cursor) : undefined;
       const rows = await deps.subscriptions.list(
         {
@@ -353,10 +351,10 @@ export function createSubscriptionService(deps: SubscriptionServiceDeps) {
      */
     async subscriptionsByEvent(principal: Principal, tenantId: string | undefined, match: MatchKey) {
       if (principal.role === 'OPERATOR' && !tenantId) {
-        throw validationFailed([{ in: 'body', path: 'tenantId', message: 'required for operator keys' }]);
+        throw new InvalidArgumentError([{ in: 'body', path: 'tenantId', message: 'required for operator keys' }]);
       }
       const scope = tenantScope(principal, tenantId);
-      if (!scope.ok) throw forbidden(scope.detail);
+      if (!scope.ok) throw new PermissionDeniedError(scope.detail);
       const tenant = scope.tenantId!;
       const index = new SubscriptionIndex();
       const byId = new Map<string, SubscriptionRecord>();
@@ -431,7 +429,7 @@ export function createSubscriptionService(deps: SubscriptionServiceDeps) {
 
     async deleteSubscription(principal: Principal, id: string, requestId?: string): Promise<void> {
       const deleted = await deps.subscriptions.delete(id, visible(principal, id), actorOf(principal, requestId));
-      if (!deleted) throw notFound('subscription', id);
+      if (!deleted) throw new NotFoundError('subscription', id);
     },
 
     // ----- event types
@@ -458,14 +456,14 @@ export function createSubscriptionService(deps: SubscriptionServiceDeps) {
           actorOf(principal, requestId),
         );
       } catch (err) {
-        if (err instanceof DuplicateError) throw conflict(`event type "${input.name}" already exists`);
+        if (err instanceof DuplicateError) throw new ConflictError(`event type "${input.name}" already exists`);
         throw err;
       }
     },
 
     async getEventType(idOrName: string): Promise<EventTypeRecord> {
       const rec = await deps.eventTypes.get(idOrName);
-      if (!rec) throw notFound('event type', idOrName);
+      if (!rec) throw new NotFoundError('event type', idOrName);
       return rec;
     },
 
@@ -476,10 +474,10 @@ export function createSubscriptionService(deps: SubscriptionServiceDeps) {
     async patchEventType(principal: Principal, idOrName: string, input: PatchEventTypeInput, requestId?: string) {
       requireOperator(principal);
       const rec = await deps.eventTypes.get(idOrName);
-      if (!rec) throw notFound('event type', idOrName);
+      if (!rec) throw new NotFoundError('event type', idOrName);
       const actor = actorOf(principal, requestId);
       const updated = await deps.eventTypes.update(rec.id, { ...input, updatedAt: now() }, actor);
-      if (!updated) throw notFound('event type', idOrName);
+      if (!updated) throw new NotFoundError('event type', idOrName);
       return updated;
     },
 
@@ -487,13 +485,14 @@ export function createSubscriptionService(deps: SubscriptionServiceDeps) {
       requireOperator(principal);
       const rec = await deps.eventTypes.get(idOrName);
       if (!rec || !(await deps.eventTypes.delete(rec.id, actorOf(principal, requestId))))
-        throw notFound('event type', idOrName);
+        throw new NotFoundError('event type', idOrName);
     },
   };
 }
 
 function requireOperator(principal: Principal): void {
-  if (principal.role !== 'OPERATOR') throw forbidden('managing event types requires an operator API key');
+  if (principal.role !== 'OPERATOR')
+    throw new PermissionDeniedError('managing event types requires an operator API key');
 }
 
 /** The APIKEY auth header must not collide with a custom header (which one would win is unclear). */
@@ -501,9 +500,9 @@ function checkApiKeyHeader(auth: AuthInput | AuthSnapshot, customHeaders: Record
   if (auth.type !== 'APIKEY') return;
   const clash = Object.keys(customHeaders).find((h) => h.toLowerCase() === auth.headerName.toLowerCase());
   if (clash) {
-    const errors: FieldError[] = [
+    const errors: FieldViolation[] = [
       { in: 'body', path: `customHeaders.${clash}`, message: 'also used as auth.headerName' },
     ];
-    throw badRequest(`custom header "${clash}" collides with the API-key auth header`, errors);
+    throw new InvalidRequestError(`custom header "${clash}" collides with the API-key auth header`, errors);
   }
 }

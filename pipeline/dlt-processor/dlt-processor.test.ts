@@ -2,7 +2,6 @@ import { toKafkaBinary } from '../shared/cloudevents/envelope';
 import { safeSnippet } from '../shared/delivery/snippet';
 import { parseDltRecord } from '../shared/parked/parse-dlt-record';
 import { HUB_HEADERS } from '../shared/topics';
-import { decideAfterAttempt } from './retry-decision';
 
 const now = new Date('2026-01-01T00:00:00Z');
 const record = (extra: Record<string, string> = {}, drop: string[] = []) => {
@@ -93,38 +92,6 @@ describe('parseDltRecord', () => {
       now,
     );
     expect(odd).toMatchObject({ lastStatusCode: null, domain: 'policy', firstFailedAt: now });
-  });
-});
-
-describe('decideAfterAttempt', () => {
-  const opts = { schedule: [5_000, 30_000, 120_000], retryAfterCapMs: 60_000, now, replay: false };
-  const failed = (kind: 'retriable' | 'permanent', retryAfterMs?: number) => ({
-    outcome: 'failed' as const,
-    durationMs: 1,
-    failure: { kind, code: 'X', message: 'm', retryAfterMs },
-  });
-  it.each([
-    [{ outcome: 'delivered' as const, durationMs: 1 }, 1, false, 'DELIVERED'],
-    [{ outcome: 'delivered' as const, durationMs: 1 }, 1, true, 'REPLAYED'],
-    [failed('permanent'), 1, false, 'FAILED'],
-    [failed('retriable'), 1, false, 'RETRYING'],
-    [failed('retriable'), 3, false, 'FAILED'],
-    [failed('retriable'), 1, true, 'FAILED'],
-  ])('%o after attempt %i (replay %s) -> %s', (result, n, replay, status) => {
-    expect(decideAfterAttempt(result, n, { ...opts, replay }).status).toBe(status);
-  });
-  it('waits the schedule step after the attempts so far, or as the subscriber asks (capped)', () => {
-    const delayAfter = (n: number, retryAfterMs?: number) =>
-      decideAfterAttempt(failed('retriable', retryAfterMs), n, opts).nextAttemptAt!.getTime() - now.getTime();
-    expect(delayAfter(1)).toBe(30_000);
-    expect(delayAfter(2)).toBe(120_000);
-    expect(delayAfter(1, 7000)).toBe(7000);
-    expect(delayAfter(1, 3_600_000)).toBe(60_000);
-  });
-  it('ends FAILED with the reason once the schedule is exhausted, and says so', () => {
-    const d = decideAfterAttempt(failed('retriable'), 3, opts);
-    expect(d).toMatchObject({ status: 'FAILED', exhausted: true, nextAttemptAt: null });
-    expect(d.reason).toMatch(/retry schedule exhausted after 3 scheduled attempts \(last X\)/);
   });
 });
 

@@ -2,11 +2,12 @@
  * Kafka adapter of the dlt-processor: DLT topics -> Postgres, committing an offset only after the database
  * transaction that holds its record has committed.
  *
- *   eachBatch ─ parse every record (malformed -> FAILED row with its reason) ─ persistBatch (ONE transaction,
- *   idempotent upsert) ─▶ resolve + commit lastOffset+1
+ *   eachBatch ─ parkRecord every record (handler.ts: malformed -> FAILED row with its reason) ─ persistBatch (ONE
+ *   transaction, idempotent upsert) ─▶ resolve + commit lastOffset+1
  *        │ persist throws (persist-batch.ts, shared with the ledger writer)
  *        ├ RecordRefusedError (Postgres refuses the data) ─▶ store record by record; a record still refused
- *        │     becomes a FAILED placeholder with the reason (never dropped, never a stuck partition)
+ *        │     becomes a FAILED placeholder with the reason (`unstorable`, handler.ts): never dropped, never a
+ *        │     stuck partition
  *        └ anything else (Postgres away, pool timeout) ─▶ pause every DLT topic (kafkajs `pause`), nothing
  *              resolved or committed; probe with backoff; `resume` when it answers: the batch is fetched again.
  *              The same batch failing MAX_STRIKES rounds while Postgres answers is taken apart record by record.
@@ -18,7 +19,8 @@ import { runConsumer } from '../shared/kafka/consumer-runner';
 import { pauseWhileDbAway } from '../shared/kafka/pause-while-db-away';
 import type { Logger } from '../shared/logging/logger';
 import type { FailureStore } from '../shared/parked/failure-store';
-import { type NewFailure, parseDltRecord, scheduleFirstAttempt } from '../shared/parked/parse-dlt-record';
+import type { NewFailure } from '../shared/parked/parse-dlt-record';
+import { isMalformed, parkRecord, unstorable } from './handler';
 import { createBatchWriter } from './persist-batch';
 
 export interface DltConsumerOptions {
@@ -44,24 +46,6 @@ export interface DltConsumer {
   stop(): Promise<void>;
   /** True while the consumer is paused because Postgres does not answer. */
   paused(): boolean;
-}
-
-/** A record Postgres refused as read (it is up): kept as a FAILED row whose headers are base64 JSON. */
-export function unstorable(r: NewFailure, err: unknown): NewFailure {
-  const synthetic = `${r.sourceTopic}:${r.sourcePartition}:${r.sourceOffset}`;
-  const safe = (s: string) => s.replace(/[^\x20-\x7e]/g, '?').slice(0, 200);
-  return {
-    ...r,
-    eventId: synthetic,
-    subscriptionId: `unknown:${synthetic}`,
-    tenantId: safe(r.tenantId),
-    eventType: r.eventType === null ? null : safe(r.eventType),
-    lastErrorCode: r.lastErrorCode === null ? null : safe(r.lastErrorCode),
-    ceHeaders: { 'hub-unstorable-headers-base64': Buffer.from(JSON.stringify(r.ceHeaders)).toString('base64') },
-    failureHeaders: {},
-    status: 'FAILED',
-    reason: `record could not be stored as read (${safe(errorMessage(err))}); its headers are kept base64-encoded`,
-  };
 }
 
 export async function startDltConsumer(opts: DltConsumerOptions): Promise<DltConsumer> {
@@ -112,11 +96,8 @@ export async function startDltConsumer(opts: DltConsumerOptions): Promise<DltCon
       // Unresolved records are fetched again from the last resolved offset once the topics resume.
       if (batch.messages.length === 0 || db.paused()) return;
       const now = new Date();
-      const rows = batch.messages.map((m) => {
-        const row = parseDltRecord(batch.topic, batch.partition, m, now);
-        return opts.firstDelay ? scheduleFirstAttempt(row, opts.firstDelay, now) : row;
-      });
-      const malformed = rows.filter((r) => r.reason?.startsWith('malformed')).length;
+      const rows = batch.messages.map((m) => parkRecord(batch.topic, batch.partition, m, now, opts.firstDelay));
+      const malformed = rows.filter(isMalformed).length;
       if (!(await writer.persist(rows, `${batch.topic}:${batch.partition}`, batch.firstOffset() ?? '', placeholder)))
         return;
       await ctx.commitBatch();

@@ -16,7 +16,7 @@ import { type Admission, admit, type GateCode, type GateDeps } from '../shared/d
 import { safeSnippet } from '../shared/delivery/snippet';
 import { errorMessage } from '../shared/errors';
 import type { LedgerSink } from '../shared/ledger/ledger';
-import type { LedgerDeliveryRow, LedgerEventFull } from '../shared/ledger/ledger-query.prisma';
+import type { LedgerDeliveryRow, LedgerEventFull } from '../shared/ledger/ledger-query';
 import type { LedgerDeliveryStatus } from '../shared/ledger/ledger-record';
 import type { Logger } from '../shared/logging/logger';
 import type { SubscriptionLookup } from '../shared/subscriptions/directory';

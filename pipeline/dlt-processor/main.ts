@@ -36,6 +36,7 @@ import { loadDltConfig } from './config';
 import { defaultConsoleDir, loadConsoleAssets } from './console/assets';
 import { startDltConsumer } from './dlt.kafka';
 import { kafkaDeliveryFacts } from './fact-producer.kafka';
+import { ReplayJobStorePrisma } from './job-store.prisma';
 import { startLedgerWriter } from './ledger-writer.kafka';
 import { createDltMetrics, startStatusGauges } from './metrics';
 import type { OverviewStats } from './overview-stats';
@@ -142,7 +143,7 @@ async function main(): Promise<void> {
         { retentionDays: config.LOG_RETENTION_DAYS, recoverConcurrency: config.REPLAY_CONCURRENCY },
       )
     : undefined;
-  const jobs = createReplayJobs(prisma, redelivery, config.REPLAY_CONCURRENCY);
+  const jobs = createReplayJobs(new ReplayJobStorePrisma(prisma), redelivery, config.REPLAY_CONCURRENCY);
   // The console overview's figures: attempts per minute from the ledger; consumer lag through an admin client that
   // connects on first use (an operator opening the overview), not at start.
   const statsAdmin = kafka.admin();

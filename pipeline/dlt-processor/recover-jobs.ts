@@ -1,23 +1,21 @@
 /**
  * Recover (Svix's "recover"): re-deliver a subscription's deliveries since a time, in the background with bounded
- * concurrency, each as a single replay (ledger-replay.ts); progress in RecoverJob rows.
+ * concurrency, each as a single replay (ledger-replay.ts); progress kept through the RecoverJobStore.
  *
  * The selection is fixed when the job starts: the subscription's deliveries of events received from `since` (never
  * before the retention window) until the job's start, in the statuses asked for (default: all but DELIVERED),
  * oldest first. A delivery whose status changed meanwhile (e.g. delivered by its retry schedule) is not re-sent.
+ *
+ *   start: recoverSelection (handler.ts) ─▶ count ─▶ job row (RUNNING) ─▶ pages of 200 deliveries, oldest first
+ *   ─▶ recoverPlan per delivery: replayAdmitted (sent and recorded in the ledger) or not sent, counted by reason
+ *   ─▶ progress ─▶ … ─▶ finish (`jobEnd`: COMPLETED with what was not sent, or FAILED when stopped or broken)
  */
-import { randomUUID } from 'node:crypto';
-import type { PrismaClient } from '../../prisma/client';
 import { errorMessage } from '../shared/errors';
-import type { LedgerQuery, RecoverSelection } from '../shared/ledger/ledger-query.prisma';
+import type { LedgerQuery, RecoverSelection } from '../shared/ledger/ledger-query';
 import type { LedgerDeliveryStatus } from '../shared/ledger/ledger-record';
-import {
-  decodeLedgerPayload,
-  type LedgerReplayDeps,
-  replayAdmission,
-  replayAdmitted,
-  retentionCutoff,
-} from './ledger-replay';
+import { jobEnd, type RecoverRequest, recoverPlan, recoverSelection } from './handler';
+import type { RecoverJob, RecoverJobStore } from './job-store';
+import { type LedgerReplayDeps, replayAdmitted } from './ledger-replay';
 
 export interface RecoverJobView {
   id: string;
@@ -32,47 +30,37 @@ export interface RecoverJobView {
   finishedAt: string | null;
 }
 
-export interface RecoverRequest {
-  tenantId: string;
-  subscriptionId: string;
-  since: Date;
-  statuses: LedgerDeliveryStatus[];
-}
-
 const PAGE = 200;
 
+const toView = (j: RecoverJob): RecoverJobView => ({
+  id: j.id,
+  status: j.status,
+  subscriptionId: j.subscriptionId,
+  since: j.since.toISOString(),
+  statuses: j.statuses,
+  total: j.total,
+  processed: j.processed,
+  error: j.error,
+  createdAt: j.createdAt.toISOString(),
+  finishedAt: j.finishedAt?.toISOString() ?? null,
+});
+
 export function createRecoverJobs(
-  prisma: PrismaClient,
+  jobs: RecoverJobStore,
   query: Pick<LedgerQuery, 'countForRecover' | 'pageForRecover'>,
   deps: LedgerReplayDeps & { retentionDays: number },
   concurrency: number,
 ) {
-  const toView = (j: Awaited<ReturnType<typeof prisma.recoverJob.findUniqueOrThrow>>): RecoverJobView => ({
-    id: j.id,
-    status: j.status as RecoverJobView['status'],
-    subscriptionId: j.subscriptionId,
-    since: j.since.toISOString(),
-    statuses: j.statuses as LedgerDeliveryStatus[],
-    total: j.total,
-    processed: j.processed,
-    error: j.error,
-    createdAt: j.createdAt.toISOString(),
-    finishedAt: j.finishedAt?.toISOString() ?? null,
-  });
   const running = new Set<Promise<void>>();
   let stopping = false;
 
   /** The deliveries a request covers right now (the retention window bounds `since`). */
-  const selection = (r: RecoverRequest, until = new Date()): RecoverSelection => {
-    const cutoff = retentionCutoff(deps.retentionDays, until.getTime());
-    return { ...r, since: new Date(Math.max(r.since.getTime(), cutoff.getTime())), until };
-  };
+  const selection = (r: RecoverRequest): RecoverSelection => recoverSelection(r, deps.retentionDays, new Date());
 
   async function run(jobId: string, sel: RecoverSelection) {
     let processed = 0;
     const notSent = new Map<string, number>();
     const skip = (why: string) => notSent.set(why, (notSent.get(why) ?? 0) + 1);
-    const flush = () => prisma.recoverJob.update({ where: { id: jobId }, data: { processed } });
     let after: { receivedAt: Date; eventId: string } | undefined;
     try {
       for (;;) {
@@ -84,24 +72,12 @@ export function createRecoverJobs(
         let broken: unknown;
         const worker = async () => {
           while (i < page.length && !stopping && broken === undefined) {
-            const { delivery, event } = page[i++]!;
+            const item = page[i++]!;
             try {
-              if (!event) {
-                skip('event not in the ledger');
-                continue;
-              }
-              const decoded = decodeLedgerPayload(event);
-              if (!('event' in decoded)) {
-                skip(decoded.code);
-                continue;
-              }
               // The gate per delivery: the subscription may be paused or deleted while the job runs.
-              const admission = replayAdmission(deps, event, delivery.subscriptionId);
-              if (!('sub' in admission)) {
-                skip(`${admission.code}: ${admission.reason}`);
-                continue;
-              }
-              await replayAdmitted(deps, event, decoded.event, admission.sub, delivery);
+              const plan = recoverPlan(deps, item);
+              if (plan.send) await replayAdmitted(deps, plan.stored, plan.event, plan.sub, item.delivery);
+              else skip(plan.why);
             } catch (err) {
               // The ledger sink refused: stop (every worker) rather than send what cannot be recorded.
               broken ??= err;
@@ -111,29 +87,15 @@ export function createRecoverJobs(
           }
         };
         await Promise.all(Array.from({ length: Math.min(concurrency, page.length) }, worker));
-        await flush();
+        await jobs.progress(jobId, processed);
         if (broken !== undefined) throw broken;
         if (stopping) break;
       }
-      const skipped = [...notSent].map(([why, n]) => `${n} not sent (${why})`).join('; ');
-      await prisma.recoverJob.update({
-        where: { id: jobId },
-        data: {
-          status: stopping ? 'FAILED' : 'COMPLETED',
-          error: stopping
-            ? 'interrupted by shutdown: start a new recover since the last delivery sent for the rest'
-            : skipped || null,
-          processed,
-          finishedAt: new Date(),
-        },
-      });
+      await jobs.finish(jobId, jobEnd('recover', stopping, notSent), processed);
     } catch (err) {
       deps.log.error({ jobId, err: errorMessage(err) }, 'recover job failed');
-      await prisma.recoverJob
-        .update({
-          where: { id: jobId },
-          data: { status: 'FAILED', error: errorMessage(err), processed, finishedAt: new Date() },
-        })
+      await jobs
+        .finish(jobId, { status: 'FAILED', error: errorMessage(err) }, processed)
         .catch((e) => deps.log.error({ jobId, err: errorMessage(e) }, 'recover job: could not record its failure'));
     }
   }
@@ -146,17 +108,13 @@ export function createRecoverJobs(
     async start(r: RecoverRequest, requestedBy: string): Promise<RecoverJobView> {
       const sel = selection(r);
       const total = await query.countForRecover(sel);
-      const job = await prisma.recoverJob.create({
-        data: {
-          id: randomUUID(),
-          requestedBy,
-          tenantId: r.tenantId,
-          subscriptionId: r.subscriptionId,
-          since: sel.since,
-          statuses: r.statuses,
-          status: 'RUNNING',
-          total,
-        },
+      const job = await jobs.create({
+        requestedBy,
+        tenantId: r.tenantId,
+        subscriptionId: r.subscriptionId,
+        since: sel.since,
+        statuses: r.statuses,
+        total,
       });
       const p = run(job.id, sel).finally(() => running.delete(p));
       running.add(p);
@@ -164,8 +122,7 @@ export function createRecoverJobs(
     },
     /** A job (of this tenant when one is given), else undefined. */
     async get(id: string, tenantId: string | undefined): Promise<RecoverJobView | undefined> {
-      if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) return undefined;
-      const job = await prisma.recoverJob.findUnique({ where: { id } });
+      const job = await jobs.get(id);
       if (!job || (tenantId !== undefined && job.tenantId !== tenantId)) return undefined;
       return toView(job);
     },

@@ -1,8 +1,13 @@
-/** Bulk replay by filter, in the background with bounded concurrency; progress kept in ReplayJob rows. */
-import { randomUUID } from 'node:crypto';
-import type { PrismaClient } from '../../prisma/client';
+/**
+ * Bulk replay by filter, in the background with bounded concurrency; progress kept through the ReplayJobStore.
+ *
+ *   start: count ─▶ job row (RUNNING) ─▶ pages of 200 ids ─▶ claim the page (one statement) ─▶ redeliver each
+ *   claimed row as a replay (scheduler.ts) ─▶ counts (handler.ts `tally`) ─▶ progress ─▶ … ─▶ finish (`jobEnd`)
+ */
 import { errorMessage } from '../shared/errors';
 import type { FailureFilter } from '../shared/parked/failure-store';
+import { jobEnd, type ReplayTally, tally } from './handler';
+import type { ReplayJob, ReplayJobStore } from './job-store';
 import { type RedeliveryDeps, redeliver } from './scheduler';
 
 export interface ReplayJobView {
@@ -17,65 +22,47 @@ export interface ReplayJobView {
   finishedAt: string | null;
 }
 
-export function createReplayJobs(prisma: PrismaClient, deps: RedeliveryDeps, concurrency: number) {
-  const toView = (j: Awaited<ReturnType<typeof prisma.replayJob.findUniqueOrThrow>>): ReplayJobView => ({
-    id: j.id,
-    status: j.status as ReplayJobView['status'],
-    total: j.total,
-    processed: j.processed,
-    succeeded: j.succeeded,
-    failed: j.failed,
-    error: j.error,
-    createdAt: j.createdAt.toISOString(),
-    finishedAt: j.finishedAt?.toISOString() ?? null,
-  });
+const toView = (j: ReplayJob): ReplayJobView => ({
+  id: j.id,
+  status: j.status,
+  total: j.total,
+  processed: j.processed,
+  succeeded: j.succeeded,
+  failed: j.failed,
+  error: j.error,
+  createdAt: j.createdAt.toISOString(),
+  finishedAt: j.finishedAt?.toISOString() ?? null,
+});
+
+export function createReplayJobs(jobs: ReplayJobStore, deps: RedeliveryDeps, concurrency: number) {
   const running = new Set<Promise<void>>();
   let stopping = false;
 
   async function run(jobId: string, filter: FailureFilter) {
     let after: string | undefined;
-    let processed = 0;
-    let succeeded = 0;
-    let failed = 0;
-    const flush = () => prisma.replayJob.update({ where: { id: jobId }, data: { processed, succeeded, failed } });
+    let counts: ReplayTally = { processed: 0, succeeded: 0, failed: 0 };
     try {
       for (;;) {
         const ids = await deps.store.ids(filter, after, 200);
         if (ids.length === 0) break;
         after = ids.at(-1);
-        // One claim for the page; rows resolved or being retried meanwhile are not replayed (counted as failed).
+        // One claim for the page; rows resolved or being retried meanwhile are not replayed.
         const claimed = await deps.store.claimManyForReplay(ids, deps.instanceId, deps.leaseMs);
-        failed += ids.length - claimed.length;
-        processed += ids.length - claimed.length;
+        counts = tally(counts, { unclaimed: ids.length - claimed.length });
         let i = 0;
         const worker = async () => {
           while (i < claimed.length && !stopping) {
             const out = await redeliver(deps, claimed[i++]!, true);
-            if (out.delivered) succeeded++;
-            else failed++;
-            processed++;
+            counts = tally(counts, { delivered: out.delivered });
           }
         };
         await Promise.all(Array.from({ length: concurrency }, worker));
-        await flush();
+        await jobs.progress(jobId, counts);
         if (stopping) break;
       }
-      await prisma.replayJob.update({
-        where: { id: jobId },
-        data: {
-          status: stopping ? 'FAILED' : 'COMPLETED',
-          error: stopping ? 'interrupted by shutdown: start a new replay with the same filter for the rest' : null,
-          processed,
-          succeeded,
-          failed,
-          finishedAt: new Date(),
-        },
-      });
+      await jobs.finish(jobId, jobEnd('replay', stopping), counts);
     } catch (err) {
-      await prisma.replayJob.update({
-        where: { id: jobId },
-        data: { status: 'FAILED', error: errorMessage(err), processed, succeeded, failed, finishedAt: new Date() },
-      });
+      await jobs.finish(jobId, { status: 'FAILED', error: errorMessage(err) }, counts);
     }
   }
 
@@ -83,16 +70,13 @@ export function createReplayJobs(prisma: PrismaClient, deps: RedeliveryDeps, con
     async start(filter: FailureFilter, requestedBy: string, tenantId: string | undefined): Promise<ReplayJobView> {
       // Replays resolve rows, so the filter always excludes resolved ones.
       const total = await deps.store.count(filter);
-      const job = await prisma.replayJob.create({
-        data: { id: randomUUID(), requestedBy, tenantId, filter: filter as object, status: 'RUNNING', total },
-      });
+      const job = await jobs.create({ requestedBy, tenantId, filter, total });
       const p = run(job.id, filter).finally(() => running.delete(p));
       running.add(p);
       return toView(job);
     },
     async get(id: string, tenantId: string | undefined): Promise<ReplayJobView | undefined> {
-      if (!/^[0-9a-f-]{36}$/i.test(id)) return undefined;
-      const job = await prisma.replayJob.findUnique({ where: { id } });
+      const job = await jobs.get(id);
       if (!job || (tenantId !== undefined && job.tenantId !== tenantId)) return undefined;
       return toView(job);
     },

@@ -1,5 +1,6 @@
 /**
- * Redelivery of parked deliveries: the durable retry schedule and the operator replays share one path.
+ * Redelivery of parked deliveries: the durable retry schedule and the operator replays share one path. What each
+ * step means is decided in handler.ts (pure); this file claims, sends and records.
  *
  *   every interval: sweep HELD (resumed ─▶ PENDING now · deleted ─▶ SKIPPED)
  *                   claimDue (SKIP LOCKED; an ordered lane at its head only)
@@ -24,7 +25,15 @@ import type { FailureStore, StoredFailure } from '../shared/parked/failure-store
 import type { SubscriptionLookup } from '../shared/subscriptions/directory';
 import type { SubscriptionSnapshot } from '../shared/subscriptions/snapshot';
 import { HUB_HEADERS } from '../shared/topics';
-import { decideAfterAttempt, type FailureStatus } from './retry-decision';
+import {
+  anotherRound,
+  type FailureStatus,
+  heldAction,
+  internalFailure,
+  planAttempt,
+  redeliveryAudit,
+  stepAfterAttempt,
+} from './handler';
 
 export interface RedeliveryDeps {
   store: FailureStore;
@@ -148,45 +157,26 @@ export async function redeliver(deps: RedeliveryDeps, f: StoredFailure, replay: 
     deps.onAttempt?.(source, 'HELD');
     return { status: 'HELD', delivered: false, durationMs: 0, reason: gate.reason };
   }
+  const plan = planAttempt(gate, event, undecodable);
   let result: DeliveryResult;
-  if (gate.type === 'refuse') {
-    result = {
-      outcome: 'failed',
-      failure: { kind: 'permanent', code: gate.code, message: gate.reason },
-      durationMs: 0,
-    };
-  } else if (!event) {
-    result = {
-      outcome: 'failed',
-      failure: { kind: 'permanent', code: 'DLT.UNDECODABLE', message: undecodable ?? 'undecodable' },
-      durationMs: 0,
-    };
-  } else {
+  if (plan.type === 'unsent') result = plan.result;
+  else {
     try {
-      result = await deps.deliver(event, gate.sub);
+      result = await deps.deliver(plan.event, plan.sub);
     } catch (err) {
-      result = {
-        outcome: 'failed',
-        failure: { kind: 'retriable', code: 'DELIVERY.INTERNAL', message: errorMessage(err) },
-        durationMs: 0,
-      };
+      result = internalFailure(err);
     }
   }
   const scheduledSoFar = f.attempts + (replay ? 0 : 1);
-  const decision =
-    gate.type === 'refuse'
-      ? { status: 'SKIPPED' as const, nextAttemptAt: null, reason: `refused by the delivery gate: ${gate.reason}` }
-      : decideAfterAttempt(result, replay ? f.attempts : scheduledSoFar, {
-          schedule: deps.scheduleFor(sub),
-          retryAfterCapMs: deps.retryAfterCapMs,
-          now: new Date(),
-          replay,
-        });
-  // A failed replay leaves a row that was still being retried in its retry schedule.
-  const status =
-    replay && gate.type !== 'refuse' && result.outcome !== 'delivered' && !['FAILED', 'SKIPPED'].includes(f.status)
-      ? f.status
-      : decision.status;
+  // The row's next state (status, when, why); its nextAttemptAt and reason are final (a failed replay keeps a row
+  // that was still being retried in its schedule).
+  const decision = stepAfterAttempt(f, gate, result, {
+    replay,
+    schedule: deps.scheduleFor(sub),
+    retryAfterCapMs: deps.retryAfterCapMs,
+    now: new Date(),
+  });
+  const status = decision.status;
   const attemptedAt = new Date();
   await toLedger(
     deps,
@@ -223,39 +213,13 @@ export async function redeliver(deps: RedeliveryDeps, f: StoredFailure, replay: 
       { id: f.id, eventId: f.eventId, instanceId: deps.instanceId },
       'claim lease expired during the attempt: attempt recorded, status left to the current claimer',
     );
-  const base = {
-    eventId: f.eventId,
-    tenantId: f.tenantId,
-    subscriptionId: f.subscriptionId,
-    traceId: event?.extensions.traceparent?.split('-')[1],
-  };
-  const attempt = replay ? undefined : scheduledSoFar;
-  // HTTP_SEND only when a request went out (a refused or undecodable row sends nothing).
-  if (event && sub && !result.failure?.code.startsWith('DLT.'))
-    deps.audit.record({
-      ...base,
-      stage: 'HTTP_SEND',
-      status: result.status,
-      attempt,
-      durationMs: result.durationMs,
-      outcome: result.outcome,
-      detail: source,
-    });
-  if (result.outcome !== 'delivered')
-    deps.audit.record({
-      ...base,
-      stage: 'EVENT_ERROR',
-      status: result.status,
-      attempt,
-      errorCode: result.failure?.code,
-      detail: `${source} -> ${status}`,
-    });
+  for (const entry of redeliveryAudit(f, decision, { source, plan, result })) deps.audit.record(entry);
   // The audit and metrics of the attempt first, then what it means for the subscription's other deliveries.
   if (result.outcome === 'delivered') {
     // The endpoint answers again: its other waiting retries need not wait for their next step.
     await deps.store.pullForward(f.subscriptionId);
     await deps.store.markDelivered(f.subscriptionId);
-  } else if ('exhausted' in decision && decision.exhausted && applied) {
+  } else if (decision.exhausted && applied) {
     await deps.store.markExhausted(f.subscriptionId, f.tenantId, f.eventId);
     deps.onExhausted?.(f.subscriptionId);
     deps.log.warn(
@@ -283,13 +247,13 @@ export async function sweepHeld(
 ): Promise<number> {
   let released = 0;
   for (const id of await deps.store.heldSubscriptions()) {
-    const sub = deps.directory.get(id);
-    if (sub?.status === 'ACTIVE') {
+    const action = heldAction(deps.directory.get(id));
+    if (action.type === 'release') {
       const n = await deps.store.releaseHeld(id, deps.laneWaitReleaseMs ?? 120_000);
       released += n;
       if (n > 0) deps.log.info({ subscriptionId: id, released: n }, 'subscription resumed: held deliveries released');
-    } else if (!sub) {
-      const n = await deps.store.skipUnresolved(id, 'subscription deleted while its deliveries were held');
+    } else if (action.type === 'skip') {
+      const n = await deps.store.skipUnresolved(id, action.reason);
       if (n > 0) deps.log.info({ subscriptionId: id, skipped: n }, 'subscription deleted: held deliveries skipped');
     }
   }
@@ -318,9 +282,7 @@ export function startScheduler(
         await sweepHeld(deps);
         for (;;) {
           const r = await round();
-          // Go on while there is more due: a full batch, or deliveries that made more due (an ordered lane's next
-          // head, retries pulled forward because their endpoint answered again).
-          if (stopped || r.claimed === 0 || (r.claimed < deps.batchSize && r.delivered === 0)) break;
+          if (stopped || !anotherRound(r, deps.batchSize)) break;
         }
       } catch (err) {
         deps.log.error({ err: errorMessage(err) }, 'scheduled retry round failed; next round will try again');

@@ -1,8 +1,12 @@
-/** The subscription-api's gRPC server: SubscriptionService and EventTypeService over the REST use cases. */
+/**
+ * The subscription-api's gRPC server: SubscriptionService and EventTypeService over the REST use cases. Their
+ * domain errors answer with the status of the problem the REST routes answer (errors.http.ts).
+ */
 import type { ApiKeyVerifier } from '../../pipeline/shared/auth/api-key-auth';
 import { createRateLimiter } from '../../pipeline/shared/auth/rate-limiter';
 import { type GrpcServer, startGrpcServer } from '../../pipeline/shared/grpc/server.grpc';
 import type { Logger } from '../../pipeline/shared/logging/logger';
+import { asProblem } from '../errors.http';
 import type { SubscriptionService } from '../service';
 import { eventTypeServiceBinding } from './event-types.grpc';
 import { subscriptionServiceBinding } from './subscriptions.grpc';
@@ -23,6 +27,7 @@ export async function startSubscriptionApiGrpc(opts: SubscriptionApiGrpcOptions)
     verifier: opts.verifier,
     ...(opts.rateLimitPerMinute ? { limiter: createRateLimiter(opts.rateLimitPerMinute) } : {}),
     log: opts.log,
+    mapError: asProblem,
   };
   const server = await startGrpcServer({
     host: opts.host,

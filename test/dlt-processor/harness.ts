@@ -4,6 +4,7 @@ import type { Kafka } from 'kafkajs';
 import pino from 'pino';
 import { buildDltApi } from '../../pipeline/dlt-processor/app';
 import { startDltConsumer } from '../../pipeline/dlt-processor/dlt.kafka';
+import { ReplayJobStorePrisma } from '../../pipeline/dlt-processor/job-store.prisma';
 import { createDltMetrics, startStatusGauges } from '../../pipeline/dlt-processor/metrics';
 import type { OverviewStats } from '../../pipeline/dlt-processor/overview-stats';
 import { kafkaGroupLag } from '../../pipeline/dlt-processor/overview-stats.kafka';
@@ -128,7 +129,7 @@ export async function startDltHarness(
     onAttempt: (source, outcome) => metrics.redeliveries.inc({ source, outcome }),
   });
   const redelivery = deps('api');
-  const jobs = createReplayJobs(db.prisma, redelivery, 8);
+  const jobs = createReplayJobs(new ReplayJobStorePrisma(db.prisma), redelivery, 8);
   const ledgerApi = opts.ledger
     ? createLedgerApiDeps(db.prisma, { ...redelivery, ledger: opts.ledger }, { retentionDays: opts.retentionDays })
     : undefined;

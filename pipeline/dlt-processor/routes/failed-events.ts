@@ -6,6 +6,7 @@ import type { HubApp } from '../../shared/http/create-app';
 import { badRequest, conflict, forbidden, notFound } from '../../shared/http/problem';
 import { decodeCursor } from '../../shared/parked/cursor';
 import type { FailureFilter, FailureStore, StoredFailure } from '../../shared/parked/failure-store';
+import { bulkReplayFilter } from '../handler';
 import type { createReplayJobs } from '../replay-jobs';
 import type { RedeliveryDeps } from '../scheduler';
 import { redeliver } from '../scheduler';
@@ -233,10 +234,8 @@ export function registerFailedEventRoutes(
       const { dryRun, ...q } = req.body;
       const tenantId = scope(req, q.tenantId);
       const filter = toFilter(q, tenantId);
-      if (filter.status === 'DELIVERED' || filter.status === 'REPLAYED')
-        throw conflict('delivered or replayed events cannot be replayed');
-      // Bulk replay covers FAILED rows unless a status is named (PENDING/RETRYING rows are already scheduled).
-      const target: FailureFilter = { ...filter, status: filter.status ?? 'FAILED' };
+      const target = bulkReplayFilter(filter);
+      if (!target) throw conflict('delivered or replayed events cannot be replayed');
       if (dryRun) return { dryRun: true as const, count: await deps.store.count(target) };
       const job = await deps.jobs.start(target, principalOf(req).keyId, tenantId);
       return reply.code(202).header('location', `/v1/replay-jobs/${job.id}`).send(job);

@@ -27,13 +27,14 @@ import {
   type LedgerEventFull,
   type LedgerEventRow,
   type LedgerQuery,
-  LedgerQueryPrisma,
-} from '../../shared/ledger/ledger-query.prisma';
+} from '../../shared/ledger/ledger-query';
+import { LedgerQueryPrisma } from '../../shared/ledger/ledger-query.prisma';
 import {
   ATTEMPT_SOURCES,
   LEDGER_DELIVERY_STATUSES,
   type LedgerDeliveryStatus,
 } from '../../shared/ledger/ledger-record';
+import { RecoverJobStorePrisma } from '../job-store.prisma';
 import {
   DEFAULT_LOG_RETENTION_DAYS,
   decodeLedgerPayload,
@@ -294,7 +295,12 @@ export function createLedgerApiDeps(
     query,
     replay,
     retentionDays,
-    recoverJobs: createRecoverJobs(prisma, query, { ...replay, retentionDays }, opts.recoverConcurrency ?? 8),
+    recoverJobs: createRecoverJobs(
+      new RecoverJobStorePrisma(prisma),
+      query,
+      { ...replay, retentionDays },
+      opts.recoverConcurrency ?? 8,
+    ),
   };
 }
 

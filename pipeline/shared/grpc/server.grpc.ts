@@ -6,7 +6,8 @@
  *
  * and the call wrappers every method goes through: deadline check ─▶ API key from `authorization: Bearer …`
  * metadata ─▶ per-key rate limit ─▶ a request that is not a valid protobuf message? INVALID_ARGUMENT ─▶ the use
- * case ─▶ ProblemError mapped to a status (status.ts), one log line.
+ * case ─▶ its error as a ProblemError (`mapError`, for a use case with errors of its own) mapped to a status
+ * (status.ts), one log line.
  *
  * Request bytes that do not decode: grpc-js answers INTERNAL ("Error deserializing request") when a
  * deserializer throws, which reads as a server fault. So every method's deserializer is wrapped: it returns a
@@ -176,6 +177,11 @@ export interface GrpcCallContext {
   /** Per-key budget (the REST RATE_LIMIT_PER_MINUTE); omit to disable. */
   limiter?: RateLimiter;
   log: Logger;
+  /**
+   * A use case's own errors as ProblemErrors, before they become a status (the subscription-api's domain errors,
+   * subscription-api/errors.http.ts); anything it does not know it returns unchanged. Unset: errors as thrown.
+   */
+  mapError?: (err: unknown) => unknown;
 }
 
 const first = (md: Metadata, key: string) => {
@@ -215,8 +221,9 @@ export function deadlineExceeded() {
 
 /** Logs an unexpected error (ProblemErrors are answers, not failures) and maps it to a status. */
 export function failCall(ctx: GrpcCallContext, method: string, err: unknown, fieldPath?: FieldPathMapper) {
-  if (!isProblemError(err)) ctx.log.error({ method, err: errorMessage(err) }, 'gRPC call failed unexpectedly');
-  return grpcErrorOf(err, fieldPath);
+  const mapped = ctx.mapError ? ctx.mapError(err) : err;
+  if (!isProblemError(mapped)) ctx.log.error({ method, err: errorMessage(err) }, 'gRPC call failed unexpectedly');
+  return grpcErrorOf(mapped, fieldPath);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { decodeLedgerCursor, encodeLedgerCursor } from './ledger-query.prisma';
+import { decodeLedgerCursor, encodeLedgerCursor } from './ledger-query';
 
 describe('ledger cursors', () => {
   const receivedAt = new Date('2026-12-01T10:00:00.123Z');

@@ -1,7 +1,7 @@
 /** Port: where failed deliveries live. The Prisma adapter is failure-store.prisma.ts. */
 import type { NewFailure } from './parse-dlt-record';
 
-/** Life of a parked delivery (see dlt-processor/retry-decision.ts). */
+/** Life of a parked delivery (see dlt-processor/handler.ts). */
 export type FailureStatus = 'PENDING' | 'RETRYING' | 'HELD' | 'DELIVERED' | 'FAILED' | 'REPLAYED' | 'SKIPPED';
 
 export interface StoredFailure {
