@@ -1,7 +1,6 @@
 /** dlt-processor configuration: one zod schema over the environment, parsed once. */
 import { z } from 'zod';
 import { commonEnv, env, ledgerEnv, loadConfig, scheduleEnv } from '../shared/config/load-config';
-import { parseDeliveredFactsMode } from '../shared/facts/fact';
 import { DEFAULT_INGEST_TOPIC } from '../shared/topics';
 
 export const dltConfigSchema = z.object({
@@ -71,11 +70,8 @@ export const dltConfigSchema = z.object({
     .describe(
       'Run the ledger writer: the delivery ledger topic (`<prefix>.ledger.v1`) into Postgres (events, deliveries, attempts).',
     ),
-  FACTS_DELIVERED: z
-    .string()
-    .default('all')
-    .refine((v) => parseDeliveredFactsMode(v) !== undefined, 'all, none or sample:N (N from 1 to 999999)')
-    .transform((v) => parseDeliveredFactsMode(v)!)
+  FACTS_DELIVERED: env
+    .factsDelivered()
     .describe(
       'WebhookDelivered facts (`<prefix>.facts.webhooks.v1`, written with the ledger): `all`, `none`, or `sample:N` (about one delivery in N, chosen by a hash of the fact id). At `all` the hub produces one more record per delivery. IntegrationFailed facts are never sampled.',
     ),

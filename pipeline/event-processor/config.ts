@@ -17,7 +17,7 @@ export const eventProcessorEnv = z.object({
   TOPIC_PARTITIONS: env
     .int(6, 1, 1000)
     .describe(
-      'Partitions of the topics this service creates when they are missing (ingest, outbox, quarantine, audit, subscriptions).',
+      'Partitions of the topics this service creates when they are missing (ingest, outbox, quarantine, audit, ledger, facts, subscriptions).',
     ),
   KAFKA_REPLICATION_FACTOR: env.int(1, 1, 10).describe('Replication factor of the topics this service creates.'),
   GROUP_ID: z
@@ -109,6 +109,11 @@ export const eventProcessorEnv = z.object({
   INBOUND_SOURCE_CACHE_TTL_MS: env
     .int(5000, 0, 600_000)
     .describe('How long an inbound source is cached; changes (secret rotation, allow-list, delete) apply within this.'),
+  FACTS_DELIVERED: env
+    .factsDelivered()
+    .describe(
+      "WebhookDelivered facts of accepted inbound webhooks (`<prefix>.facts.webhooks.v1`, `direction: inbound`, produced with the event before the 2xx): `all`, `none`, or `sample:N` (about one in N, chosen by a hash of the fact id), as the dlt-processor's `FACTS_DELIVERED` for deliveries. At `all` each accepted inbound webhook is one more record.",
+    ),
   SHUTDOWN_GRACE_MS: env
     .int(15_000, 0)
     .describe('On SIGTERM: time to finish and commit the running chunk before the process exits anyway.'),

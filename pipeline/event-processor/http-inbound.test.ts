@@ -4,6 +4,7 @@ import { anInboundSource } from '../../test/fixtures/inbound-sources';
 import { generateHubKeySpec, parseHubKeys, SecretBox } from '../shared/crypto/secret-box';
 import { createApp, type HubApp } from '../shared/http/create-app';
 import type { InboundSourceRecord } from '../shared/inbound/inbound-source';
+import { topicNames } from '../shared/topics';
 import { type InboundDedupe, registerHttpInbound } from './http-inbound';
 import type { IngestPublisher } from './ingest-publisher';
 import { createEventProcessorMetrics } from './metrics';
@@ -17,6 +18,7 @@ const github = (o: Partial<InboundSourceRecord> = {}): InboundSourceRecord => {
 
 let app: HubApp;
 let published: Parameters<IngestPublisher['publish']>[0];
+let publishedFacts: NonNullable<Parameters<IngestPublisher['publish']>[1]>[number][];
 let failProduce: boolean;
 let sources: Map<string, InboundSourceRecord>;
 let metrics: ReturnType<typeof createEventProcessorMetrics>;
@@ -38,6 +40,7 @@ function memoryDedupe(): InboundDedupe {
 
 beforeEach(async () => {
   published = [];
+  publishedFacts = [];
   failProduce = false;
   sources = new Map();
   metrics = createEventProcessorMetrics();
@@ -46,11 +49,13 @@ beforeEach(async () => {
     sources: { get: async (id) => sources.get(id) },
     dedupe: memoryDedupe(),
     publisher: {
-      publish: async (records) => {
+      publish: async (records, facts = []) => {
         if (failProduce) throw new Error('broker unavailable');
         published.push(...records);
+        publishedFacts.push(...facts);
       },
     },
+    facts: { topics: topicNames('hub').facts, mode: { kind: 'all' } },
     box,
     bodyLimitBytes: 2048,
     maxEventBytes: 4096,
@@ -85,12 +90,57 @@ describe('POST /v1/inbound/{sourceId}', () => {
     expect(published).toHaveLength(1);
     expect(published[0]).toMatchObject({ key: 'tenant-a', headers: { ce_type: 'push', ce_id: first.json().id } });
     expect(published[0]!.value!.toString()).toBe('{"ref":"main"}');
+    // its WebhookDelivered fact (direction inbound) in the same publish
+    expect(publishedFacts).toHaveLength(1);
+    expect(publishedFacts[0]).toMatchObject({ topic: 'hub.facts.webhooks.v1', key: 'tenant-a' });
+    expect(publishedFacts[0]!.event.data.payload).toEqual({
+      direction: 'inbound',
+      webhookEventId: first.json().id,
+      inboundSourceId: src.id,
+      deliveryId: 'd-1',
+      receivedAt: expect.any(String),
+    });
     const again = await githubRequest(src, '{"ref":"main"}');
     expect({ status: again.statusCode, body: again.json() }).toEqual({
       status: 200,
       body: { id: first.json().id, duplicate: true },
     });
     expect(published).toHaveLength(1);
+    expect(publishedFacts).toHaveLength(1); // a duplicate is no new acceptance
+  });
+
+  it('FACTS_DELIVERED=none: the event is produced without a fact', async () => {
+    const none = await createApp({ name: 'event-processor', logger: pino({ level: 'silent' }), docs: false });
+    const seen: { records: number; facts: number }[] = [];
+    await registerHttpInbound(none, {
+      sources: { get: async (id) => sources.get(id) },
+      dedupe: memoryDedupe(),
+      publisher: {
+        publish: async (records, facts = []) => void seen.push({ records: records.length, facts: facts.length }),
+      },
+      box,
+      bodyLimitBytes: 2048,
+      maxEventBytes: 4096,
+      rateLimitPerMinute: 5,
+      facts: { topics: topicNames('hub').facts, mode: { kind: 'none' } },
+    });
+    const src = github();
+    sources.set(src.id, src);
+    const body = '{"ref":"main"}';
+    const res = await none.inject({
+      method: 'POST',
+      url: `/v1/inbound/${src.id}`,
+      headers: {
+        'content-type': 'application/json',
+        'x-github-event': 'push',
+        'x-github-delivery': 'd-none',
+        'x-hub-signature-256': `sha256=${createHmac('sha256', SECRET).update(body).digest('hex')}`,
+      },
+      payload: body,
+    });
+    await none.close();
+    expect(res.statusCode).toBe(202);
+    expect(seen).toEqual([{ records: 1, facts: 0 }]);
   });
 
   it('answers 503 with Retry-After when the event cannot be produced, and accepts the retry', async () => {
@@ -103,6 +153,7 @@ describe('POST /v1/inbound/{sourceId}', () => {
     expect(res.headers['content-type']).toMatch(/problem\+json/);
     failProduce = false;
     expect((await githubRequest(src, '{}')).statusCode).toBe(202);
+    expect(publishedFacts.map((f) => f.event.data.payload.webhookEventId)).toEqual([published[0]!.headers.ce_id]);
   });
 
   it('checks in order: size, rate limit, source, IP allow-list, signature', async () => {

@@ -5,18 +5,23 @@
  *   body size (route bodyLimit, 413) ─▶ rate limit per source (429 + Retry-After) ─▶ source lookup (404)
  *   ─▶ IP allow-list (403) ─▶ signature over the raw body bytes, constant time, timestamp tolerance (401)
  *   ─▶ [Slack url_verification: answer the challenge] ─▶ map to a CloudEvent (400 when the request lacks a mapped
- *   field) ─▶ event size (413) ─▶ dedupe on the vendor delivery id + produce, acks=all (503 + Retry-After on failure)
- *   ─▶ 202 {id} (200 {id, duplicate: true} for a delivery already accepted within the window)
+ *   field) ─▶ event size (413) ─▶ dedupe on the vendor delivery id + produce, acks=all (503 + Retry-After on failure):
+ *   the event AND its WebhookDelivered fact (`direction: inbound`, issue 18; FACTS_DELIVERED may sample it away) in
+ *   the same produce, inside the dedupe row's transaction ─▶ 202 {id} (200 {id, duplicate: true} for a delivery
+ *   already accepted within the window: no new event, no new fact)
  *
  * No API key: the vendor proves itself by the source's scheme. Nothing refused is ever produced; every refusal is a
  * problem+json and counted by reason (`hub_inbound_refused_total`). The 2xx is sent only after the broker acknowledged
- * the record, so a vendor that got a 2xx never loses the event, and one that did not retries.
+ * the record (and its fact), so a vendor that got a 2xx never loses the event, and one that did not retries; accepted
+ * means a fact exists, refused means none does.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { z } from 'zod';
 import { createRateLimiter } from '../shared/auth/rate-limiter';
+import { EXT } from '../shared/cloudevents/envelope';
 import type { SecretBox } from '../shared/crypto/secret-box';
 import { errorMessage } from '../shared/errors';
+import { type DeliveredFactsMode, type FactTopics, inboundFactOf } from '../shared/facts/fact';
 import type { HubApp } from '../shared/http/create-app';
 import {
   badRequest,
@@ -65,6 +70,8 @@ export interface HttpInboundOptions {
   maxEventBytes: number;
   rateLimitPerMinute: number;
   metrics?: EventProcessorMetrics;
+  /** WebhookDelivered facts of accepted webhooks (issue 18): their topics and FACTS_DELIVERED. Unset: none. */
+  facts?: { topics: FactTopics; mode: DeliveredFactsMode };
   /** Retry-After (seconds) when the event cannot be produced now. */
   retryAfterSeconds?: number;
   now?: () => Date;
@@ -175,9 +182,24 @@ export async function registerHttpInbound(app: HubApp, opts: HttpInboundOptions)
           );
         }
 
+        // The acceptance's fact rides in the same produce as the event: acknowledged together before the 2xx.
+        const fact =
+          opts.facts &&
+          inboundFactOf(
+            {
+              eventId: built.event.id,
+              tenantId: source.tenantId,
+              inboundSourceId: source.id,
+              deliveryId: built.deliveryId ?? null,
+              traceId: built.event.extensions[EXT.traceparent]?.split('-')[1] ?? null,
+              receivedAt: at.toISOString(),
+            },
+            opts.facts.topics,
+            opts.facts.mode,
+          );
         let produced = false;
         const produce = async () => {
-          await opts.publisher.publish([message]);
+          await opts.publisher.publish([message], fact ? [fact] : []);
           produced = true;
         };
         let outcome: 'accepted' | 'duplicate';

@@ -1,9 +1,10 @@
 /**
  * event-processor entry point — wiring only.
  *
- *   config ─▶ topics (outbox x4, quarantine, audit, ingest, subscriptions) ─▶ HTTP (/healthz, /readyz, /metrics,
- *   POST /v1/events when DATABASE_URL is set, POST /v1/inbound/{sourceId} when HUB_ENCRYPTION_KEYS is too) ─▶ subscription directory, wait until caught up ─▶ transactional
- *   ingest consumer ─▶ ready.   SIGTERM: stop HTTP, finish + commit the running chunk, leave the group, flush audit.
+ *   config ─▶ topics (outbox x4, quarantine, audit, ledger, facts, ingest, subscriptions) ─▶ HTTP (/healthz,
+ *   /readyz, /metrics, POST /v1/events when DATABASE_URL is set, POST /v1/inbound/{sourceId} when HUB_ENCRYPTION_KEYS
+ *   is too) ─▶ subscription directory, wait until caught up ─▶ transactional ingest consumer ─▶ ready.
+ *   SIGTERM: stop HTTP, finish + commit the running chunk, leave the group, flush audit.
  */
 import type { Kafka, Producer } from 'kafkajs';
 import { Partitioners } from 'kafkajs';
@@ -68,12 +69,15 @@ export async function startEventProcessor(
     const spec = { partitions: config.TOPIC_PARTITIONS, replicationFactor: config.KAFKA_REPLICATION_FACTOR };
     const created = await ensureTopics(admin, [
       { topic: topics.subscriptions, ...spec, compact: true },
-      ...[...topics.allOutbox(), topics.quarantine, topics.audit, topics.ledger, ...config.INGEST_TOPICS].map(
-        (topic) => ({
-          topic,
-          ...spec,
-        }),
-      ),
+      // The facts topics: an accepted inbound webhook's WebhookDelivered goes there (the producer never auto-creates).
+      ...[
+        ...topics.allOutbox(),
+        topics.quarantine,
+        topics.audit,
+        topics.ledger,
+        ...Object.values(topics.facts),
+        ...config.INGEST_TOPICS,
+      ].map((topic) => ({ topic, ...spec })),
     ]);
     if (created.length > 0) log.info({ created }, 'created missing topics');
   } finally {
@@ -134,6 +138,8 @@ export async function startEventProcessor(
         maxEventBytes: config.MAX_EVENT_BYTES,
         rateLimitPerMinute: config.INBOUND_RATE_LIMIT_PER_MINUTE,
         metrics,
+        // WebhookDelivered (direction inbound) in the same produce as the accepted event (issue 18).
+        facts: { topics: topics.facts, mode: config.FACTS_DELIVERED },
       });
       // Delivery ids older than the window are only clutter; several instances pruning at once is harmless.
       pruneTimer = setInterval(() => {

@@ -8,6 +8,8 @@ import {
   FACT_HEADERS,
   FACT_TYPES,
   type FactRecord,
+  type InboundAcceptance,
+  inboundFactOf,
   keepDelivered,
   parseDeliveredFactsMode,
   registryFactOf,
@@ -44,6 +46,16 @@ const aDelivery = (o: Partial<LedgerDelivery> = {}): LedgerDelivery => ({
   lastStatusCode: 200,
   nextAttemptAt: null,
   traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+  ...o,
+});
+
+const anAcceptance = (o: Partial<InboundAcceptance> = {}): InboundAcceptance => ({
+  eventId: 'inb-0123456789abcdef0123456789abcdef',
+  tenantId: 'acme',
+  inboundSourceId: 'src-1',
+  deliveryId: 'gh-delivery-1',
+  traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+  receivedAt: '2026-12-01T10:00:00.000Z',
   ...o,
 });
 
@@ -179,6 +191,54 @@ describe('facts', () => {
     expect(kept.length).toBeGreaterThan(400);
     expect(kept.length).toBeLessThan(600);
     expect(ids.filter((id) => keepDelivered(sample, id))).toEqual(kept);
+  });
+
+  it('an accepted inbound webhook -> WebhookDelivered with direction inbound, valid; sampled like deliveries', () => {
+    const f = expectValid(inboundFactOf(anAcceptance(), topics));
+    expect(f.topic).toBe('hub.facts.webhooks.v1');
+    expect(f.key).toBe('acme');
+    expect(f.event).toMatchObject({
+      type: FACT_TYPES.delivered,
+      source: '//integration-hub/inbound',
+      subject: 'src-1',
+      correlationid: 'inb-0123456789abcdef0123456789abcdef',
+    });
+    expect(f.event.data).toMatchObject({
+      fact: 'WebhookDelivered',
+      traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+      causationId: 'inb-0123456789abcdef0123456789abcdef',
+      payload: {
+        direction: 'inbound',
+        webhookEventId: 'inb-0123456789abcdef0123456789abcdef',
+        inboundSourceId: 'src-1',
+        deliveryId: 'gh-delivery-1',
+        receivedAt: '2026-12-01T10:00:00.000Z',
+      },
+    });
+    // the id derives from (source, event): the vendor's retry of the same delivery gives the same fact
+    expect(inboundFactOf(anAcceptance({ receivedAt: '2026-12-01T10:05:00.000Z' }), topics)!.event.id).toBe(f.event.id);
+    expect(inboundFactOf(anAcceptance({ eventId: 'other' }), topics)!.event.id).not.toBe(f.event.id);
+    // a source without a delivery id, an event without a trace: still valid, the trace derived from the event id
+    const bare = expectValid(inboundFactOf(anAcceptance({ deliveryId: null, traceId: null }), topics));
+    expect(bare.event.data.traceId).toMatch(/^[0-9a-f]{32}$/);
+    // FACTS_DELIVERED applies as to deliveries
+    expect(inboundFactOf(anAcceptance(), topics, { kind: 'none' })).toBeUndefined();
+    const sample = parseDeliveredFactsMode('sample:3')!;
+    const kept = Array.from({ length: 900 }, (_, i) =>
+      inboundFactOf(anAcceptance({ eventId: `e-${i}` }), topics, sample),
+    );
+    expect(kept.filter(Boolean).length).toBeGreaterThan(200);
+    expect(kept.filter(Boolean).length).toBeLessThan(400);
+  });
+
+  it('the two WebhookDelivered shapes do not mix: outbound has no direction, inbound needs its source', () => {
+    const out = JSON.parse(deliveryFactOf(aDelivery(), topics)!.value.toString('utf8'));
+    const inb = JSON.parse(inboundFactOf(anAcceptance(), topics)!.value.toString('utf8'));
+    const withPayload = (e: { data: object }, payload: object) => ({ ...e, data: { ...e.data, payload } });
+    expect(validateFact(withPayload(out, { ...out.data.payload, direction: 'inbound' }))).not.toEqual([]);
+    const { inboundSourceId: _, ...noSource } = inb.data.payload;
+    expect(validateFact(withPayload(inb, noSource))).not.toEqual([]);
+    expect(validateFact(withPayload(inb, { ...inb.data.payload, direction: 'outbound' }))).not.toEqual([]);
   });
 
   it('rejects what is not a valid fact', () => {

@@ -5,7 +5,6 @@
  * between the produce and the commit reads the batch again: duplicates carry the same ids, nothing is lost.
  * FACTS_DELIVERED=none keeps the failures only.
  */
-import { randomUUID } from 'node:crypto';
 import type { Kafka, Producer } from 'kafkajs';
 import pino from 'pino';
 import { kafkaDeliveryFacts } from '../../pipeline/dlt-processor/fact-producer.kafka';
@@ -15,53 +14,14 @@ import { ensureTopics } from '../../pipeline/shared/kafka/admin';
 import { encodeLedgerBundle, encodeLedgerRecord, type LedgerRecord } from '../../pipeline/shared/ledger/ledger-record';
 import { LedgerWriterStorePrisma } from '../../pipeline/shared/ledger/ledger-store.prisma';
 import { topicNames } from '../../pipeline/shared/topics';
+import { anEventWithDeliveries, LEDGER_TRACE } from '../fixtures/ledger-records';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { validateFact } from '../support/fact-schemas';
 import { type ConsumedRecord, consumeAll, recordsIn, testKafka, uniqueName, waitFor } from '../support/kafka';
 
 jest.setTimeout(90_000);
 
-const TRACE = '0af7651916cd43dd8448eb211c80319c';
-
-/** One event fanned out to `outcomes.length` subscriptions, and each delivery's final state. */
-function anEventWithDeliveries(tenantId: string, outcomes: ('DELIVERED' | 'FAILED' | 'RETRYING')[]): LedgerRecord[] {
-  const now = Date.now();
-  const eventId = randomUUID();
-  const subscriptionIds = outcomes.map(() => randomUUID());
-  const receivedAt = new Date(now).toISOString();
-  return [
-    {
-      kind: 'event',
-      at: receivedAt,
-      eventId,
-      tenantId,
-      type: 'user.created',
-      source: '//identity',
-      match: { sourceService: 'identity', eventType: 'user.created', resourceType: 'USER', operationType: 'CREATE' },
-      domain: 'user-lifecycle',
-      traceId: TRACE,
-      receivedAt,
-      subscriptionIds,
-      payload: { headers: { ce_id: eventId }, body: Buffer.from('{}').toString('base64') },
-    },
-    ...outcomes.map(
-      (status, i): LedgerRecord => ({
-        kind: 'delivery',
-        at: new Date(now + 10).toISOString(),
-        eventId,
-        tenantId,
-        subscriptionId: subscriptionIds[i]!,
-        receivedAt,
-        status,
-        reason: status === 'FAILED' ? 'DELIVERY.HTTP_4XX: the subscriber answered 410' : null,
-        attempts: 1,
-        lastStatusCode: status === 'DELIVERED' ? 200 : 410,
-        nextAttemptAt: null,
-        traceId: TRACE,
-      }),
-    ),
-  ];
-}
+const TRACE = LEDGER_TRACE;
 
 describe('delivery facts', () => {
   let db: TestDatabase;

@@ -9,6 +9,9 @@
  *                a valid sentinel sent afterwards is the only record of that tenant on the ingest topic
  *   dedupe:      the same vendor delivery sent again (and twice at once) -> 200 duplicate, 1 record, 1 delivery
  *   poison:      oversized body 413, signed invalid JSON 400 with the field, a header bomb 431; the edge keeps serving
+ *   facts:       each accepted request has one WebhookDelivered fact (direction inbound, issue 18) on the facts topic,
+ *                valid and with the cs-* headers, for exactly the events on the ingest topic; a duplicate and a
+ *                refused request have none (a sentinel accepted last proves it)
  */
 import { randomUUID } from 'node:crypto';
 import pino from 'pino';
@@ -16,11 +19,14 @@ import { loadEventProcessorConfig } from '../../pipeline/event-processor/config'
 import { inboundEventId } from '../../pipeline/event-processor/inbound-event';
 import { type EventProcessor, startEventProcessor } from '../../pipeline/event-processor/main';
 import type { Principal } from '../../pipeline/shared/auth/api-key';
+import { FACT_TYPES, type FactCloudEvent } from '../../pipeline/shared/facts/fact';
+import { topicNames } from '../../pipeline/shared/topics';
 import { InboundSourceRepositoryPrisma } from '../../subscription-api/inbound-source-repository.prisma';
 import type { CreateInboundSourceInput } from '../../subscription-api/inbound-source-schemas';
 import { createInboundSourceService, type InboundSourceService } from '../../subscription-api/inbound-sources';
 import { type Harness, startHarness } from '../outbox-processor/harness';
 import { createTestDatabase, type TestDatabase } from '../support/db';
+import { validateFact } from '../support/fact-schemas';
 import { consumeUntil, type VendorScheme, vendorRequest } from '../support/inbound';
 import { brokers, waitFor } from '../support/kafka';
 import { type Receiver, startReceiver } from '../support/receiver';
@@ -255,5 +261,62 @@ describe('inbound webhooks (event-processor POST /v1/inbound/{sourceId})', () =>
     expect(records.filter((r) => r.headers.ce_inboundsource === stripe.id).map((r) => r.headers.ce_id)).toEqual([
       ok.body.id,
     ]);
+  });
+
+  it('each accepted request has one WebhookDelivered fact (direction inbound); a duplicate or a refused one none', async () => {
+    const gh = await aSource({ scheme: 'GITHUB' });
+    const factsTopic = topicNames(hub.prefix).facts.webhooks;
+    const a = vendorRequest('GITHUB', gh.secret, { deliveryId: `gh-${randomUUID()}` });
+    const first = await send(gh.url, a);
+    expect(first.status).toBe(202);
+    expect((await send(gh.url, a)).status).toBe(200); // the vendor's retry: a duplicate, not a new acceptance
+    const refused = [
+      { ...a, body: a.body.replace('opened', 'closed') }, // tampered: the signature does not match
+      vendorRequest('GITHUB', 'wrong-secret', { deliveryId: `gh-${randomUUID()}` }),
+    ];
+    for (const r of refused) expect((await send(gh.url, r)).status).toBe(401);
+    const second = await send(gh.url, vendorRequest('GITHUB', gh.secret, { deliveryId: `gh-${randomUUID()}` }));
+    expect(second.status).toBe(202);
+    // The sentinel, accepted last: same tenant = same key = same partition as every fact before it.
+    const sentinel = await send(gh.url, vendorRequest('GITHUB', gh.secret, { deliveryId: `gh-${randomUUID()}` }));
+    expect(sentinel.status).toBe(202);
+    const accepted = [first, second, sentinel].map((r) => r.body.id as string);
+
+    const records = (
+      await consumeUntil(factsTopic, (r) => JSON.parse(r.value!.toString()).data.payload.webhookEventId === accepted[2])
+    ).filter((r) => JSON.parse(r.value!.toString()).subject === gh.id);
+    const facts = records.map((r) => {
+      const e = JSON.parse(r.value!.toString('utf8')) as FactCloudEvent;
+      expect(validateFact(e)).toEqual([]);
+      expect(r.key).toBe(tenant);
+      expect(r.headers).toMatchObject({
+        'cs-event-type': FACT_TYPES.delivered,
+        'cs-tenant-id': tenant,
+        'cs-trace-id': e.data.traceId,
+        'cs-correlation-id': e.data.correlationId,
+        'cs-schema-version': '1',
+      });
+      return e;
+    });
+    // once per accepted request, in the order accepted; nothing for the duplicate or the refused ones
+    expect(facts.map((e) => e.data.payload.webhookEventId)).toEqual(accepted);
+    expect(new Set(facts.map((e) => e.id)).size).toBe(3);
+    expect(facts[0]).toMatchObject({
+      type: FACT_TYPES.delivered,
+      source: '//integration-hub/inbound',
+      subject: gh.id,
+      correlationid: accepted[0],
+      data: {
+        fact: 'WebhookDelivered',
+        tenantId: tenant,
+        payload: { direction: 'inbound', webhookEventId: accepted[0], inboundSourceId: gh.id },
+      },
+    });
+    // linked to the event it became: the same trace as the event's traceparent on the ingest topic
+    const events = (await consumeUntil(ingestTopic, (r) => r.headers.ce_id === accepted[2])).filter(
+      (r) => r.headers.ce_inboundsource === gh.id,
+    );
+    expect(events.map((r) => r.headers.ce_id)).toEqual(accepted); // accepted <=> event <=> fact
+    for (const [i, e] of facts.entries()) expect(events[i]!.headers.ce_traceparent).toContain(e.data.traceId);
   });
 });

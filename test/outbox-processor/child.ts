@@ -1,4 +1,7 @@
-/** A real service entry point (`pipeline/<service>/main.ts`, the outbox-processor by default) as a child process. */
+/**
+ * A real service entry point (`pipeline/<service>/main.ts`, the outbox-processor by default, or
+ * `subscription-api/main.ts`) as a child process.
+ */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 
@@ -13,13 +16,14 @@ export interface Child {
 
 export function spawnProcessor(
   env: Record<string, string>,
-  service: 'outbox-processor' | 'dlt-processor' = 'outbox-processor',
+  service: 'outbox-processor' | 'dlt-processor' | 'subscription-api' = 'outbox-processor',
 ): Child {
-  const proc = spawn(
-    process.execPath,
-    ['-r', join(ROOT, 'test/support/swc-register.js'), join(ROOT, `pipeline/${service}/main.ts`)],
-    { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const main = service === 'subscription-api' ? 'subscription-api/main.ts' : `pipeline/${service}/main.ts`;
+  const proc = spawn(process.execPath, ['-r', join(ROOT, 'test/support/swc-register.js'), join(ROOT, main)], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const output: string[] = [];
   const keep = (chunk: Buffer) => {
     output.push(...chunk.toString('utf8').split('\n').filter(Boolean));

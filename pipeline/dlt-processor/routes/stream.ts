@@ -44,7 +44,7 @@ export interface StreamDeps {
   pingMs: number;
   maxPerKey: number;
   maxPerTenant: number;
-  /** Called when a connection ends, with why (tests, metrics). */
+  /** Called when a connection ends, with why (tests, metrics), as soon as that is decided (its close frame sent). */
   onClosed?: (reason: 'client' | 'slow' | 'heartbeat' | 'error' | 'shutdown') => void;
 }
 
@@ -142,9 +142,10 @@ export function registerStreamRoutes(api: HubApp, deps: StreamDeps): { close(): 
           // A client that does not read may never answer the close: drop it after a grace period.
           setTimeout(() => socket.terminate(), 1000).unref();
         } else if (reason === 'heartbeat') socket.terminate();
+        // Told when the decision is made: stopping the reader's consumer below can take a second.
+        deps.onClosed?.(reason);
         await reader?.close().catch(() => {});
         log.info({ reason }, 'stream closed');
-        deps.onClosed?.(reason);
       }
       const conn = {
         end: (reason: 'shutdown') => end(reason, 1001, 'server shutting down; reconnect with lastEventId'),

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { DEFAULT_RETRY_SCHEDULE_TEXT, parseSchedule } from '../delivery/retry-schedule';
+import { parseDeliveredFactsMode } from '../facts/fact';
 
 export class ConfigError extends Error {
   constructor(
@@ -80,6 +81,13 @@ export const env = {
         ctx.addIssue({ code: 'custom', message: `${r.reason} (e.g. "${DEFAULT_RETRY_SCHEDULE_TEXT}")` });
         return zod.NEVER;
       }),
+  /** `FACTS_DELIVERED`: `all` (default), `none` or `sample:N`, parsed to a DeliveredFactsMode (shared/facts/fact.ts). */
+  factsDelivered: () =>
+    zod
+      .string()
+      .default('all')
+      .refine((v) => parseDeliveredFactsMode(v) !== undefined, 'all, none or sample:N (N from 1 to 999999)')
+      .transform((v) => parseDeliveredFactsMode(v)!),
 };
 
 /** The delivery ledger (issue 14): the processors emit its records; the dlt-processor writes them. */

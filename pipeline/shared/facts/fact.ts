@@ -1,7 +1,8 @@
 /**
  * The hub's own facts (issue 18): what it did, as CloudEvents 1.0 JSON (structured mode) on three public topics,
  * keyed by tenant, for the Control Plane, Governance, Security & Compliance and Observability (pure; the adapters
- * that produce them are `subscription-api/changelog-relay.ts` and `dlt-processor/fact-producer.kafka.ts`).
+ * that produce them are `subscription-api/changelog-relay.ts`, `dlt-processor/fact-producer.kafka.ts` and, for
+ * inbound acceptance, `event-processor/ingest-publisher.kafka.ts`).
  *
  * | fact (seed 000)   | CloudEvent `type`                                  | topic                        | cause               |
  * |-------------------|----------------------------------------------------|------------------------------|---------------------|
@@ -10,6 +11,7 @@
  * |                   | io.integration-hub.webhook.resumed.v1              |                              | … resumed           |
  * |                   | io.integration-hub.webhook.unsubscribed.v1         |                              | … deleted           |
  * | WebhookDelivered  | io.integration-hub.webhook.delivered.v1            | `<prefix>.facts.webhooks.v1` | ledger: DELIVERED   |
+ * |                   | (same type, `payload.direction: inbound`)          |                              | inbound webhook accepted |
  * | IntegrationFailed | io.integration-hub.integration.failed.v1           | `<prefix>.facts.failures.v1` | ledger: FAILED      |
  * | CredentialRotated | io.integration-hub.credential.rotated.v1           | `<prefix>.facts.credentials.v1` | secret rotated, auth changed, API key created/revoked, inbound secret rotated |
  *
@@ -20,7 +22,8 @@
  * `cs-trace-id`, `cs-correlation-id`, `cs-schema-version`. JSON Schemas: `schemas/facts/`.
  *
  * Ids are derived, never random: a registry fact's id from its ChangeAudit row id, a delivery fact's from (event id,
- * subscription id, status). A fact published again after a crash carries the same id: consumers dedupe on it.
+ * subscription id, status), an inbound acceptance's from (inbound source id, event id). A fact published again after a
+ * crash carries the same id: consumers dedupe on it.
  */
 import { createHash } from 'node:crypto';
 import type { ChangeAuditRow } from '../change-audit/change-audit';
@@ -314,4 +317,54 @@ export function deliveryFactsOf(
     if (fact) facts.push(fact);
   }
   return facts;
+}
+
+// ── inbound side: one accepted vendor webhook -> at most one fact ──────────────────────────────────────────────
+
+/** An inbound webhook the event-processor accepted (`event-processor/http-inbound.ts`): the event it became. */
+export interface InboundAcceptance {
+  /** The CloudEvent id produced to the ingest topic (deterministic from the vendor's delivery id when it has one). */
+  eventId: string;
+  tenantId: string;
+  inboundSourceId: string;
+  /** The vendor's delivery id (the dedupe key), when the source maps one. */
+  deliveryId: string | null;
+  /** The event's trace (its traceparent's trace id). */
+  traceId: string | null;
+  /** When the hub received it (ISO 8601). */
+  receivedAt: string;
+}
+
+const INBOUND_SOURCE = '//integration-hub/inbound';
+
+/**
+ * WebhookDelivered for an accepted inbound webhook, subject to `mode` (FACTS_DELIVERED, as for deliveries): the same
+ * CloudEvent type as an outbound delivery, told apart by `payload.direction: "inbound"` (outbound facts carry no
+ * `direction`, so their shape is unchanged) and by `source` `//integration-hub/inbound`; subject = the inbound source.
+ * Correlation and causation id = the accepted event's id, which every delivery of it (and their facts) carries too.
+ */
+export function inboundFactOf(
+  a: InboundAcceptance,
+  topics: FactTopics,
+  mode: DeliveredFactsMode = { kind: 'all' },
+): FactRecord | undefined {
+  const eventId = factId(`inbound:${a.inboundSourceId}:${a.eventId}`);
+  if (!keepDelivered(mode, eventId)) return undefined;
+  return buildFact(topics.webhooks, INBOUND_SOURCE, a.inboundSourceId, {
+    eventId,
+    fact: 'WebhookDelivered',
+    eventType: FACT_TYPES.delivered,
+    tenantId: a.tenantId,
+    traceId: a.traceId ?? derivedTraceId(a.eventId),
+    correlationId: a.eventId,
+    causationId: a.eventId,
+    occurredAt: a.receivedAt,
+    payload: {
+      direction: 'inbound',
+      webhookEventId: a.eventId,
+      inboundSourceId: a.inboundSourceId,
+      deliveryId: a.deliveryId,
+      receivedAt: a.receivedAt,
+    },
+  });
 }
