@@ -25,6 +25,8 @@
  *   --soak S          fan-out 1 at 60% load for S seconds, sampling every service's RSS (memory growth)
  *   ingest paths      Kafka producer vs REST CloudEvents batches vs gRPC PublishStream into one hub: events/s acknowledged
  *                     as durably on the ingest topic (`--only-ingest`, `--skip-ingest`)
+ *   --facts-pair      fan-out 1 with WebhookDelivered facts off and on (FACTS_DELIVERED none / all), alternated
+ *                     twice; their cost as a ratio in the same run (`--only-facts`: just this)
  *   --idle S          an idle hub (fan-out 1): each service's CPU over S seconds after a warm-up (--idle-warmup,
  *                     default 30 s), then 10 events/s for 20 s and their latency (`--only-idle`: just this)
  */
@@ -75,6 +77,13 @@ const IDLE_S = Number(arg('idle', '0'));
 const IDLE_WARMUP_S = Number(arg('idle-warmup', '30'));
 const ONLY_IDLE = process.argv.includes('--only-idle');
 const MILLION = process.argv.includes('--million');
+/**
+ * `--facts-pair`: fan-out 1 (ledger on) with the dlt-processor's WebhookDelivered facts off and on
+ * (FACTS_DELIVERED=none / all), alternated twice; the faster run of each is compared (their cost in the same run).
+ * `--only-facts`: just this pair.
+ */
+const FACTS_PAIR = process.argv.includes('--facts-pair') || process.argv.includes('--only-facts');
+const ONLY_FACTS = process.argv.includes('--only-facts');
 /** `--profile DIR`: every service runs with --cpu-prof and writes its profile to DIR when it stops. */
 const PROFILE_DIR = arg('profile', '');
 /** `--env K=V,K2=V2`: extra environment for every service (tuning experiments). */
@@ -627,7 +636,14 @@ async function hubRun(
   sub: Subscriber,
   fanout: number,
   events: number,
-  opts: { rate60?: boolean; soakS?: number; label?: string; ledgerOff?: boolean } = {},
+  opts: {
+    rate60?: boolean;
+    soakS?: number;
+    label?: string;
+    ledgerOff?: boolean;
+    /** FACTS_DELIVERED of the dlt-processor (default: the service's default, `all`). */
+    factsDelivered?: string;
+  } = {},
 ): Promise<Result> {
   const label = opts.label ?? `hub fan-out ${fanout}`;
   say(`${label}: starting the hub (4 services, ${TENANTS * fanout} subscriptions)`);
@@ -638,7 +654,11 @@ async function hubRun(
     adminUrl,
     sub,
     fanout,
-    opts.ledgerOff ? { 'event-processor': off, 'outbox-processor': off, 'dlt-processor': off } : undefined,
+    opts.ledgerOff
+      ? { 'event-processor': off, 'outbox-processor': off, 'dlt-processor': off }
+      : opts.factsDelivered
+        ? { 'dlt-processor': { FACTS_DELIVERED: opts.factsDelivered } }
+        : undefined,
   );
   try {
     await sub.reset();
@@ -1082,7 +1102,7 @@ function markdownTable(results: Result[]) {
 async function main() {
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
   say(`machine: ${machine}; events ${EVENTS}, fan-out ${FANOUTS.join('/')}, ${PARTITIONS} partitions`);
-  const only = ONLY_FAILURE || ONLY_REGISTRY || ONLY_IDLE || ONLY_INGEST;
+  const only = ONLY_FAILURE || ONLY_REGISTRY || ONLY_IDLE || ONLY_INGEST || ONLY_FACTS;
   const kafkaHandle = await resolveKafka({ heapMb: 1024, log: (l) => say(l) });
   const kafka = new Kafka({ brokers: kafkaHandle.brokers.split(','), clientId: 'bench', logLevel: logLevel.NOTHING });
   const adminUrl = process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/test';
@@ -1090,6 +1110,7 @@ async function main() {
   const results: Result[] = [];
   const growth: Result[] = [];
   let ledgerBest: { on: number; off: number } | undefined;
+  let factsBest: { none: Result; all: Result } | undefined;
   let idle: Awaited<ReturnType<typeof idleRun>> | undefined;
   try {
     if (!only) {
@@ -1126,6 +1147,30 @@ async function main() {
       );
       results.push(...onRuns.filter((r) => r.scenario === 'hub fan-out 1'), best(offRuns));
       ledgerBest = { on: best(onRuns).deliveriesPerSec, off: best(offRuns).deliveriesPerSec };
+    }
+    if (FACTS_PAIR) {
+      // WebhookDelivered facts double the produce volume of deliveries at full rate: their cost, in the same run.
+      const none: Result[] = [];
+      const all: Result[] = [];
+      for (let round = 0; round < 2; round++) {
+        none.push(
+          await hubRun(kafka, kafkaHandle.brokers, adminUrl, sub, 1, EVENTS, {
+            factsDelivered: 'none',
+            label: 'hub fan-out 1 (FACTS_DELIVERED=none)',
+          }),
+        );
+        all.push(
+          await hubRun(kafka, kafkaHandle.brokers, adminUrl, sub, 1, EVENTS, {
+            factsDelivered: 'all',
+            label: 'hub fan-out 1 (FACTS_DELIVERED=all)',
+          }),
+        );
+      }
+      say(
+        `facts none: ${none.map((r) => Math.round(r.deliveriesPerSec)).join(', ')} deliveries/s; all: ${all.map((r) => Math.round(r.deliveriesPerSec)).join(', ')}`,
+      );
+      results.push(best(none), best(all));
+      factsBest = { none: best(none), all: best(all) };
     }
     for (const f of only ? [] : FANOUTS.filter((x) => !(ledgerPair && x === 1)))
       results.push(await hubRun(kafka, kafkaHandle.brokers, adminUrl, sub, f, EVENTS, { rate60: true }));
@@ -1175,6 +1220,14 @@ async function main() {
   if (ledgerBest)
     ratios['hub fan-out 1, ledger on / ledger off (deliveries/s, faster of two runs each)'] =
       ledgerBest.on / ledgerBest.off;
+  if (factsBest) {
+    ratios['hub fan-out 1, FACTS_DELIVERED all / none (deliveries/s, faster of two runs each)'] =
+      factsBest.all.deliveriesPerSec / factsBest.none.deliveriesPerSec;
+    const cpuPer = (r: Result) =>
+      (Object.values(r.saturationCpuSec ?? {}).reduce((x, y) => x + y, 0) * 1000) / Math.max(1, r.deliveries);
+    ratios['hub fan-out 1, FACTS_DELIVERED all / none (CPU ms per delivery, all processes)'] =
+      cpuPer(factsBest.all) / Math.max(1e-9, cpuPer(factsBest.none));
+  }
   for (const r of results.filter((x) => x.scenario.startsWith('hub fan-out ') && x !== hub1 && x !== hub1Off))
     if (raw) ratios[`${r.scenario} / raw pass-through (deliveries/s)`] = r.deliveriesPerSec / raw.deliveriesPerSec;
   const ingestJson = find('ingest raw JSON');
