@@ -1,4 +1,5 @@
 /** Port: where failed deliveries live. The Prisma adapter is failure-store.prisma.ts. */
+import type { LedgerRecord } from '../ledger/ledger-record';
 import type { NewFailure } from './parse-dlt-record';
 
 /** Life of a parked delivery (see dlt-processor/retry-decision.ts). */
@@ -94,6 +95,12 @@ export interface FailureStore {
       reason: string | null;
       countsAsScheduled: boolean;
       claimedBy: string;
+      /**
+       * The step's delivery-ledger records, written to the ledger outbox in the SAME transaction as the attempt and
+       * the new state (a committed step always reaches the ledger; the relay produces them). Like the row: the
+       * `attempt` records always, the others (the delivery's new state) only while the claim held.
+       */
+      ledger?: LedgerRecord[];
     },
   ): Promise<boolean>;
   get(id: string): Promise<(StoredFailure & { attemptsLog: AttemptRecord[] }) | undefined>;
