@@ -5,10 +5,18 @@
  *                   claimDue (SKIP LOCKED; an ordered lane at its head only)
  *                     ─▶ delivery gate (admit · hold ─▶ HELD · refuse ─▶ SKIPPED, never sent)
  *                     ─▶ deliverOnce (same webhook-id, fresh signature) ─▶ decideAfterAttempt (the schedule)
- *                     ─▶ recordAttempt (attempt row + new status)
+ *                     ─▶ recordAttempt (attempt row + new status + the step's ledger records, ONE transaction)
  *                     ─▶ delivered: the subscription's other waiting retries become due now (its endpoint is back),
  *                        its failing flag is cleared, and another round runs at once (a lane's next head)
  *                     ─▶ schedule exhausted: FAILED with the reason, the subscription is flagged
+ *
+ * The delivery ledger (issue 14) hears of every step through the ledger outbox: the step's records (its attempt and
+ * the delivery's new state, `parkedLedgerRecords`) are written by `recordAttempt` in the transaction that records
+ * the step, and the ledger relay (ledger-relay.kafka.ts, which says why an outbox) produces them to the ledger
+ * topic. A step is in the ledger exactly when it is in Postgres: a broker that is away delays the ledger, a SIGKILL
+ * after the commit loses nothing (the next relay sends the rows), and a produce repeated after a crash is written
+ * once (each attempt keeps the `attemptId` it was given here). Before, the records were produced on their own and a
+ * failed produce was only logged: the attempt was lost from the ledger.
  */
 import { randomUUID } from 'node:crypto';
 import type { AuditSink } from '../shared/audit/audit';
@@ -17,7 +25,6 @@ import type { DeliveryResult } from '../shared/delivery/deliver';
 import { admit, type GateDeps } from '../shared/delivery/gate';
 import { safeSnippet } from '../shared/delivery/snippet';
 import { errorMessage } from '../shared/errors';
-import type { LedgerSink } from '../shared/ledger/ledger';
 import type { LedgerDeliveryStatus, LedgerRecord } from '../shared/ledger/ledger-record';
 import type { Logger } from '../shared/logging/logger';
 import type { FailureStore, StoredFailure } from '../shared/parked/failure-store';
@@ -43,8 +50,11 @@ export interface RedeliveryDeps {
   onAttempt?: (source: 'SCHEDULED' | 'REPLAY', outcome: FailureStatus) => void;
   /** A delivery exhausted its schedule (metrics). */
   onExhausted?: (subscriptionId: string) => void;
-  /** The delivery ledger: each attempt and the delivery's new state. */
-  ledger?: LedgerSink;
+  /**
+   * Record each step in the delivery ledger: its attempt and the delivery's new state go to the store's ledger
+   * outbox in the step's transaction (LEDGER_ENABLED).
+   */
+  recordLedger?: boolean;
 }
 
 const LEDGER_STATUS: Record<FailureStatus, LedgerDeliveryStatus> = {
@@ -101,16 +111,6 @@ export function parkedLedgerRecords(
   return out;
 }
 
-/** Emits to the ledger; a failure is logged (the row in Postgres stays the truth of the schedule). */
-async function toLedger(deps: RedeliveryDeps, records: LedgerRecord[]): Promise<void> {
-  if (!deps.ledger) return;
-  try {
-    await deps.ledger.emit(records);
-  } catch (err) {
-    deps.log.error({ err: errorMessage(err), records: records.length }, 'ledger records not written');
-  }
-}
-
 function decodeStored(f: StoredFailure) {
   const d = fromKafkaBinary(f.ceHeaders, f.body);
   return d.ok ? { event: d.event, reason: undefined } : { event: undefined, reason: d.reason };
@@ -134,16 +134,15 @@ export async function redeliver(deps: RedeliveryDeps, f: StoredFailure, replay: 
   const sub = gate.type === 'refuse' ? undefined : gate.sub;
   if (gate.type === 'hold') {
     // Paused: held until resumed (no request, nothing counted against the schedule).
-    await toLedger(
-      deps,
-      parkedLedgerRecords(f, { at: new Date(), status: 'HELD', reason: gate.reason, nextAttemptAt: null }),
-    );
     await deps.store.recordAttempt(f.id, null, {
       status: 'HELD',
       nextAttemptAt: null,
       reason: gate.reason,
       countsAsScheduled: false,
       claimedBy: deps.instanceId,
+      ledger: deps.recordLedger
+        ? parkedLedgerRecords(f, { at: new Date(), status: 'HELD', reason: gate.reason, nextAttemptAt: null })
+        : undefined,
     });
     deps.onAttempt?.(source, 'HELD');
     return { status: 'HELD', delivered: false, durationMs: 0, reason: gate.reason };
@@ -188,22 +187,12 @@ export async function redeliver(deps: RedeliveryDeps, f: StoredFailure, replay: 
       ? f.status
       : decision.status;
   const attemptedAt = new Date();
-  await toLedger(
-    deps,
-    parkedLedgerRecords(f, {
-      at: attemptedAt,
-      source,
-      attempt: replay ? undefined : scheduledSoFar,
-      result: gate.type === 'refuse' || !event ? undefined : result,
-      status,
-      reason: decision.reason ?? (result.outcome === 'delivered' ? null : (result.failure?.message ?? null)),
-      nextAttemptAt: status === f.status && replay ? f.nextAttemptAt : decision.nextAttemptAt,
-    }),
-  );
+  const nextAttemptAt = status === f.status && replay ? f.nextAttemptAt : decision.nextAttemptAt;
+  const reason = decision.reason ?? (result.outcome === 'delivered' ? null : (result.failure?.message ?? null));
   const applied = await deps.store.recordAttempt(
     f.id,
     {
-      attemptedAt: new Date(),
+      attemptedAt,
       source,
       statusCode: result.status ?? null,
       errorCode: result.failure?.code ?? null,
@@ -212,10 +201,21 @@ export async function redeliver(deps: RedeliveryDeps, f: StoredFailure, replay: 
     },
     {
       status,
-      nextAttemptAt: status === f.status && replay ? f.nextAttemptAt : decision.nextAttemptAt,
-      reason: decision.reason ?? (result.outcome === 'delivered' ? null : (result.failure?.message ?? null)),
+      nextAttemptAt,
+      reason,
       countsAsScheduled: !replay,
       claimedBy: deps.instanceId,
+      ledger: deps.recordLedger
+        ? parkedLedgerRecords(f, {
+            at: attemptedAt,
+            source,
+            attempt: replay ? undefined : scheduledSoFar,
+            result: gate.type === 'refuse' || !event ? undefined : result,
+            status,
+            reason,
+            nextAttemptAt,
+          })
+        : undefined,
     },
   );
   if (!applied)
