@@ -27,7 +27,7 @@ import { safeSnippet } from '../shared/delivery/snippet';
 import { errorMessage } from '../shared/errors';
 import type { LedgerDeliveryStatus, LedgerRecord } from '../shared/ledger/ledger-record';
 import type { Logger } from '../shared/logging/logger';
-import type { FailureStore, StoredFailure } from '../shared/parked/failure-store';
+import { type FailureStore, RecordRefusedError, type StoredFailure } from '../shared/parked/failure-store';
 import type { SubscriptionLookup } from '../shared/subscriptions/directory';
 import type { SubscriptionSnapshot } from '../shared/subscriptions/snapshot';
 import { HUB_HEADERS } from '../shared/topics';
@@ -111,6 +111,32 @@ export function parkedLedgerRecords(
   return out;
 }
 
+/**
+ * Records a step. Once a request went out the step must be on record (the row's attempt log and, with it, the
+ * ledger): a write that fails while Postgres is busy or away for a moment (no pool connection in time, a failover)
+ * is tried again, with backoff, for up to the claim's lease; a step whose data Postgres refuses is not. Before the
+ * ledger was written in this transaction, such a failure lost the attempt from the row only; now it would lose it
+ * from both, and the subscriber would see the retry made again after the lease as an attempt the ledger lacks.
+ * A retried write whose first try did commit after all records the attempt row twice; the ledger keeps it once
+ * (the same records, the same `attemptId`).
+ */
+async function recordStep(deps: RedeliveryDeps, ...args: Parameters<FailureStore['recordAttempt']>): Promise<boolean> {
+  const deadline = Date.now() + deps.leaseMs;
+  for (let i = 0; ; i++) {
+    try {
+      return await deps.store.recordAttempt(...args);
+    } catch (err) {
+      if (err instanceof RecordRefusedError || Date.now() >= deadline) {
+        deps.log.error({ err: errorMessage(err), id: args[0] }, 'attempt not recorded');
+        throw err;
+      }
+      const backoffMs = Math.min(5000, 100 * 2 ** Math.min(i, 6));
+      deps.log.warn({ err: errorMessage(err), id: args[0], backoffMs }, 'attempt not recorded yet; trying again');
+      await new Promise((r) => setTimeout(r, backoffMs));
+    }
+  }
+}
+
 function decodeStored(f: StoredFailure) {
   const d = fromKafkaBinary(f.ceHeaders, f.body);
   return d.ok ? { event: d.event, reason: undefined } : { event: undefined, reason: d.reason };
@@ -134,7 +160,7 @@ export async function redeliver(deps: RedeliveryDeps, f: StoredFailure, replay: 
   const sub = gate.type === 'refuse' ? undefined : gate.sub;
   if (gate.type === 'hold') {
     // Paused: held until resumed (no request, nothing counted against the schedule).
-    await deps.store.recordAttempt(f.id, null, {
+    await recordStep(deps, f.id, null, {
       status: 'HELD',
       nextAttemptAt: null,
       reason: gate.reason,
@@ -189,7 +215,8 @@ export async function redeliver(deps: RedeliveryDeps, f: StoredFailure, replay: 
   const attemptedAt = new Date();
   const nextAttemptAt = status === f.status && replay ? f.nextAttemptAt : decision.nextAttemptAt;
   const reason = decision.reason ?? (result.outcome === 'delivered' ? null : (result.failure?.message ?? null));
-  const applied = await deps.store.recordAttempt(
+  const applied = await recordStep(
+    deps,
     f.id,
     {
       attemptedAt,

@@ -59,6 +59,13 @@ const iso = (d: Date | null) => (d ? d.toISOString() : null);
 /** Data exception (22), integrity constraint (23), program limit e.g. index row size (54): the data is at fault. */
 const DATA_FAULT = /^(22|23|54)/;
 
+/** A data fault as RecordRefusedError (trying the same data again cannot help); anything else as it is. */
+function refusedOr(err: unknown): unknown {
+  if (err instanceof RecordRefusedError) return err;
+  const state = sqlStateOf(err);
+  return state && DATA_FAULT.test(state) ? new RecordRefusedError((err as Error).message, state) : err;
+}
+
 function toStored(r: Row): StoredFailure {
   return {
     ...r,
@@ -255,7 +262,17 @@ export class FailureStorePrisma implements FailureStore {
         if (batch.some((p) => p.next.ledger?.length)) this.opts.onLedgerOutbox?.();
         for (const p of batch) p.resolve(applied.has(p.id));
       } catch (err) {
-        for (const p of batch) p.reject(err);
+        if (batch.length > 1 && refusedOr(err) instanceof RecordRefusedError) {
+          // One step's data is refused: the others of the group are recorded one by one, not failed with it.
+          for (const p of batch)
+            try {
+              const applied = await this.writeAttemptBatch([p]);
+              if (p.next.ledger?.length) this.opts.onLedgerOutbox?.();
+              p.resolve(applied.has(p.id));
+            } catch (one) {
+              p.reject(refusedOr(one));
+            }
+        } else for (const p of batch) p.reject(refusedOr(err));
       }
     }
     this.attemptWriting = false;

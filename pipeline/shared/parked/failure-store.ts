@@ -84,6 +84,7 @@ export interface FailureStore {
   /**
    * Records an attempt and, if `claimedBy` still holds the claim, the row's new state (releasing the claim).
    * False when the claim was lost (lease expired and another instance took the row): only the attempt is kept.
+   * Throws `RecordRefusedError` when Postgres refuses the step's data; any other error may pass (try again).
    */
   recordAttempt(
     id: string,
