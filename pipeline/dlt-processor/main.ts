@@ -117,11 +117,23 @@ async function main(): Promise<void> {
   // the step they record, relayed to the ledger topic (acks=-1) by the relay; the facts of the ledger writer.
   const ledgerProducer = kafka.producer({ idempotent: true, maxInFlightRequests: 5 });
   await ledgerProducer.connect();
-  const ledgerOutbox = new LedgerOutboxPrisma(prisma);
-  const ledgerSink = config.LEDGER_ENABLED ? outboxLedgerSink(ledgerOutbox, () => ledgerRelay?.nudge()) : undefined;
+  const ledgerSink = config.LEDGER_ENABLED
+    ? outboxLedgerSink(new LedgerOutboxPrisma(prisma), () => ledgerRelay?.nudge())
+    : undefined;
+  // The relay holds its transaction open across the produce: a pool of its own, so that it never takes a connection
+  // the scheduler needs to record a step (or the other way round).
+  const relayPrisma = config.LEDGER_ENABLED
+    ? createPrismaClient(config.DATABASE_URL, { poolSize: 2, applicationName: 'dlt-processor-ledger-relay' })
+    : undefined;
   // Started before the scheduler: rows left by an instance that died are relayed at once.
-  ledgerRelay = config.LEDGER_ENABLED
-    ? startLedgerRelay({ outbox: ledgerOutbox, producer: ledgerProducer, topic: topics.ledger, log, metrics })
+  ledgerRelay = relayPrisma
+    ? startLedgerRelay({
+        outbox: new LedgerOutboxPrisma(relayPrisma),
+        producer: ledgerProducer,
+        topic: topics.ledger,
+        log,
+        metrics,
+      })
     : undefined;
   const audit = createAuditSink({
     producer: kafkaAuditProducer(auditProducer, topics.audit),
@@ -278,6 +290,7 @@ async function main(): Promise<void> {
       // After every writer of the outbox: what the last steps wrote is relayed now if the broker takes it (else
       // the rows wait in Postgres for the next instance).
       await ledgerRelay?.stop();
+      await relayPrisma?.$disconnect();
       await app.close();
       await audit.stop();
       await auditProducer.disconnect();
