@@ -112,4 +112,8 @@ describe('safeSnippet', () => {
     expect(safeSnippet('')).toBeNull();
     expect(safeSnippet('gone')).toBe('gone');
   });
+
+  it('replaces NUL characters, which Postgres text refuses', () => {
+    expect(safeSnippet('bad\u0000body\u0000')).toBe('bad\uFFFDbody\uFFFD');
+  });
 });

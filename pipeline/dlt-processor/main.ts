@@ -3,6 +3,8 @@
  *
  *   config ─▶ Prisma ─▶ kafka ─▶ directory (wait) ─▶ DLT consumer (persist, then commit) ─▶ scheduler
  *   ─▶ operator API (list/detail/replay/bulk/stats, ledger, change audit) + metrics; optional cleanup; SIGTERM drains.
+ *   With the ledger: the ledger relay (ledger outbox ─▶ ledger topic, woken by the store's commits) and the ledger
+ *   writer (ledger topic ─▶ Postgres + delivery facts).
  */
 import { hostname } from 'node:os';
 import { collectDefaultMetrics } from 'prom-client';
@@ -21,9 +23,8 @@ import { scheduledDelay } from '../shared/delivery/retry-schedule';
 import { HttpSender } from '../shared/delivery/send.undici';
 import { errorMessage } from '../shared/errors';
 import { ensureTopics } from '../shared/kafka/admin';
-import { BatchingProducer } from '../shared/kafka/batching-producer';
 import { createKafka } from '../shared/kafka/client';
-import { kafkaLedgerSink } from '../shared/ledger/ledger-sink.kafka';
+import { LedgerOutboxPrisma, outboxLedgerSink } from '../shared/ledger/ledger-outbox.prisma';
 import { LedgerWriterStorePrisma } from '../shared/ledger/ledger-store.prisma';
 import { createLogger, type Logger } from '../shared/logging/logger';
 import { FailureStorePrisma } from '../shared/parked/failure-store.prisma';
@@ -37,6 +38,7 @@ import { defaultConsoleDir, loadConsoleAssets } from './console/assets';
 import { startDltConsumer } from './dlt.kafka';
 import { kafkaDeliveryFacts } from './fact-producer.kafka';
 import { ReplayJobStorePrisma } from './job-store.prisma';
+import { type LedgerRelay, startLedgerRelay } from './ledger-relay.kafka';
 import { startLedgerWriter } from './ledger-writer.kafka';
 import { createDltMetrics, startStatusGauges } from './metrics';
 import type { OverviewStats } from './overview-stats';
@@ -85,7 +87,9 @@ async function main(): Promise<void> {
     await admin.disconnect();
   }
   const prisma = createPrismaClient(config.DATABASE_URL, { applicationName: 'dlt-processor' });
-  const store = new FailureStorePrisma(prisma);
+  // Every committed step with ledger records wakes the relay (started below, once the producer is connected).
+  let ledgerRelay: LedgerRelay | undefined;
+  const store = new FailureStorePrisma(prisma, { onLedgerOutbox: () => ledgerRelay?.nudge() });
   const metrics = createDltMetrics();
   const registry = metrics.registry;
   collectDefaultMetrics({ register: registry });
@@ -110,11 +114,27 @@ async function main(): Promise<void> {
   const scheduleFor = (sub: SubscriptionSnapshot | undefined) => sub?.retrySchedule ?? config.DELIVERY_RETRY_SCHEDULE;
   const auditProducer = kafka.producer();
   await auditProducer.connect();
-  // The delivery ledger's records of scheduled retries and replays (acks=-1, batched).
+  // The delivery ledger's records of scheduled retries and replays: written to the ledger outbox in Postgres with
+  // the step they record, relayed to the ledger topic (acks=-1) by the relay; the facts of the ledger writer.
   const ledgerProducer = kafka.producer({ idempotent: true, maxInFlightRequests: 5 });
   await ledgerProducer.connect();
   const ledgerSink = config.LEDGER_ENABLED
-    ? kafkaLedgerSink(new BatchingProducer(ledgerProducer), topics.ledger)
+    ? outboxLedgerSink(new LedgerOutboxPrisma(prisma), () => ledgerRelay?.nudge())
+    : undefined;
+  // The relay holds its transaction open across the produce: a pool of its own, so that it never takes a connection
+  // the scheduler needs to record a step (or the other way round).
+  const relayPrisma = config.LEDGER_ENABLED
+    ? createPrismaClient(config.DATABASE_URL, { poolSize: 2, applicationName: 'dlt-processor-ledger-relay' })
+    : undefined;
+  // Started before the scheduler: rows left by an instance that died are relayed at once.
+  ledgerRelay = relayPrisma
+    ? startLedgerRelay({
+        outbox: new LedgerOutboxPrisma(relayPrisma),
+        producer: ledgerProducer,
+        topic: topics.ledger,
+        log,
+        metrics,
+      })
     : undefined;
   const audit = createAuditSink({
     producer: kafkaAuditProducer(auditProducer, topics.audit),
@@ -133,7 +153,7 @@ async function main(): Promise<void> {
     leaseMs: config.CLAIM_LEASE_MS,
     onAttempt: (source, outcome) => metrics.redeliveries.inc({ source, outcome }),
     onExhausted: () => metrics.exhausted.inc(),
-    ledger: ledgerSink,
+    recordLedger: config.LEDGER_ENABLED,
   };
   // The operator API over the ledger: events, deliveries, replay of any event, recover.
   const ledgerApi = ledgerSink
@@ -268,6 +288,10 @@ async function main(): Promise<void> {
       clearInterval(pausedTimer);
       await jobs.stop();
       await ledgerApi?.recoverJobs.stop();
+      // After every writer of the outbox: what the last steps wrote is relayed now if the broker takes it (else
+      // the rows wait in Postgres for the next instance).
+      await ledgerRelay?.stop();
+      await relayPrisma?.$disconnect();
       await app.close();
       await audit.stop();
       await auditProducer.disconnect();

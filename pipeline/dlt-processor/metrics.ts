@@ -78,6 +78,16 @@ export function createDltMetrics(registry = new Registry()) {
       help: 'Ledger records skipped because they are not ledger records, or Postgres refuses what they hold',
       registers: [registry],
     }),
+    ledgerOutboxRelayed: new Counter({
+      name: 'hub_ledger_outbox_relayed_total',
+      help: 'Ledger records (of scheduled retries and replays) relayed from the ledger outbox to the ledger topic',
+      registers: [registry],
+    }),
+    ledgerOutboxFailures: new Counter({
+      name: 'hub_ledger_outbox_relay_failures_total',
+      help: 'Ledger outbox drains that failed (the records stay in Postgres and are relayed later)',
+      registers: [registry],
+    }),
   };
 }
 export type DltMetrics = ReturnType<typeof createDltMetrics>;

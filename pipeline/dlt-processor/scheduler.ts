@@ -6,10 +6,18 @@
  *                   claimDue (SKIP LOCKED; an ordered lane at its head only)
  *                     ─▶ delivery gate (admit · hold ─▶ HELD · refuse ─▶ SKIPPED, never sent)
  *                     ─▶ deliverOnce (same webhook-id, fresh signature) ─▶ decideAfterAttempt (the schedule)
- *                     ─▶ recordAttempt (attempt row + new status)
+ *                     ─▶ recordAttempt (attempt row + new status + the step's ledger records, ONE transaction)
  *                     ─▶ delivered: the subscription's other waiting retries become due now (its endpoint is back),
  *                        its failing flag is cleared, and another round runs at once (a lane's next head)
  *                     ─▶ schedule exhausted: FAILED with the reason, the subscription is flagged
+ *
+ * The delivery ledger (issue 14) hears of every step through the ledger outbox: the step's records (its attempt and
+ * the delivery's new state, `parkedLedgerRecords`) are written by `recordAttempt` in the transaction that records
+ * the step, and the ledger relay (ledger-relay.kafka.ts, which says why an outbox) produces them to the ledger
+ * topic. A step is in the ledger exactly when it is in Postgres: a broker that is away delays the ledger, a SIGKILL
+ * after the commit loses nothing (the next relay sends the rows), and a produce repeated after a crash is written
+ * once (each attempt keeps the `attemptId` it was given here). Before, the records were produced on their own and a
+ * failed produce was only logged: the attempt was lost from the ledger.
  */
 import { randomUUID } from 'node:crypto';
 import type { AuditSink } from '../shared/audit/audit';
@@ -18,10 +26,9 @@ import type { DeliveryResult } from '../shared/delivery/deliver';
 import { admit, type GateDeps } from '../shared/delivery/gate';
 import { safeSnippet } from '../shared/delivery/snippet';
 import { errorMessage } from '../shared/errors';
-import type { LedgerSink } from '../shared/ledger/ledger';
 import type { LedgerDeliveryStatus, LedgerRecord } from '../shared/ledger/ledger-record';
 import type { Logger } from '../shared/logging/logger';
-import type { FailureStore, StoredFailure } from '../shared/parked/failure-store';
+import { type FailureStore, RecordRefusedError, type StoredFailure } from '../shared/parked/failure-store';
 import type { SubscriptionLookup } from '../shared/subscriptions/directory';
 import type { SubscriptionSnapshot } from '../shared/subscriptions/snapshot';
 import { HUB_HEADERS } from '../shared/topics';
@@ -52,8 +59,11 @@ export interface RedeliveryDeps {
   onAttempt?: (source: 'SCHEDULED' | 'REPLAY', outcome: FailureStatus) => void;
   /** A delivery exhausted its schedule (metrics). */
   onExhausted?: (subscriptionId: string) => void;
-  /** The delivery ledger: each attempt and the delivery's new state. */
-  ledger?: LedgerSink;
+  /**
+   * Record each step in the delivery ledger: its attempt and the delivery's new state go to the store's ledger
+   * outbox in the step's transaction (LEDGER_ENABLED).
+   */
+  recordLedger?: boolean;
 }
 
 const LEDGER_STATUS: Record<FailureStatus, LedgerDeliveryStatus> = {
@@ -110,13 +120,29 @@ export function parkedLedgerRecords(
   return out;
 }
 
-/** Emits to the ledger; a failure is logged (the row in Postgres stays the truth of the schedule). */
-async function toLedger(deps: RedeliveryDeps, records: LedgerRecord[]): Promise<void> {
-  if (!deps.ledger) return;
-  try {
-    await deps.ledger.emit(records);
-  } catch (err) {
-    deps.log.error({ err: errorMessage(err), records: records.length }, 'ledger records not written');
+/**
+ * Records a step. Once a request went out the step must be on record (the row's attempt log and, with it, the
+ * ledger): a write that fails while Postgres is busy or away for a moment (no pool connection in time, a failover)
+ * is tried again, with backoff, for up to the claim's lease; a step whose data Postgres refuses is not. Before the
+ * ledger was written in this transaction, such a failure lost the attempt from the row only; now it would lose it
+ * from both, and the subscriber would see the retry made again after the lease as an attempt the ledger lacks.
+ * A retried write whose first try did commit after all records the attempt row twice; the ledger keeps it once
+ * (the same records, the same `attemptId`).
+ */
+async function recordStep(deps: RedeliveryDeps, ...args: Parameters<FailureStore['recordAttempt']>): Promise<boolean> {
+  const deadline = Date.now() + deps.leaseMs;
+  for (let i = 0; ; i++) {
+    try {
+      return await deps.store.recordAttempt(...args);
+    } catch (err) {
+      if (err instanceof RecordRefusedError || Date.now() >= deadline) {
+        deps.log.error({ err: errorMessage(err), id: args[0] }, 'attempt not recorded');
+        throw err;
+      }
+      const backoffMs = Math.min(5000, 100 * 2 ** Math.min(i, 6));
+      deps.log.warn({ err: errorMessage(err), id: args[0], backoffMs }, 'attempt not recorded yet; trying again');
+      await new Promise((r) => setTimeout(r, backoffMs));
+    }
   }
 }
 
@@ -143,16 +169,15 @@ export async function redeliver(deps: RedeliveryDeps, f: StoredFailure, replay: 
   const sub = gate.type === 'refuse' ? undefined : gate.sub;
   if (gate.type === 'hold') {
     // Paused: held until resumed (no request, nothing counted against the schedule).
-    await toLedger(
-      deps,
-      parkedLedgerRecords(f, { at: new Date(), status: 'HELD', reason: gate.reason, nextAttemptAt: null }),
-    );
-    await deps.store.recordAttempt(f.id, null, {
+    await recordStep(deps, f.id, null, {
       status: 'HELD',
       nextAttemptAt: null,
       reason: gate.reason,
       countsAsScheduled: false,
       claimedBy: deps.instanceId,
+      ledger: deps.recordLedger
+        ? parkedLedgerRecords(f, { at: new Date(), status: 'HELD', reason: gate.reason, nextAttemptAt: null })
+        : undefined,
     });
     deps.onAttempt?.(source, 'HELD');
     return { status: 'HELD', delivered: false, durationMs: 0, reason: gate.reason };
@@ -167,7 +192,6 @@ export async function redeliver(deps: RedeliveryDeps, f: StoredFailure, replay: 
       result = internalFailure(err);
     }
   }
-  const scheduledSoFar = f.attempts + (replay ? 0 : 1);
   // The row's next state (status, when, why); its nextAttemptAt and reason are final (a failed replay keeps a row
   // that was still being retried in its schedule).
   const decision = stepAfterAttempt(f, gate, result, {
@@ -176,24 +200,13 @@ export async function redeliver(deps: RedeliveryDeps, f: StoredFailure, replay: 
     retryAfterCapMs: deps.retryAfterCapMs,
     now: new Date(),
   });
-  const status = decision.status;
+  const { status, nextAttemptAt, reason } = decision;
   const attemptedAt = new Date();
-  await toLedger(
+  const applied = await recordStep(
     deps,
-    parkedLedgerRecords(f, {
-      at: attemptedAt,
-      source,
-      attempt: replay ? undefined : scheduledSoFar,
-      result: gate.type === 'refuse' || !event ? undefined : result,
-      status,
-      reason: decision.reason ?? (result.outcome === 'delivered' ? null : (result.failure?.message ?? null)),
-      nextAttemptAt: status === f.status && replay ? f.nextAttemptAt : decision.nextAttemptAt,
-    }),
-  );
-  const applied = await deps.store.recordAttempt(
     f.id,
     {
-      attemptedAt: new Date(),
+      attemptedAt,
       source,
       statusCode: result.status ?? null,
       errorCode: result.failure?.code ?? null,
@@ -202,10 +215,21 @@ export async function redeliver(deps: RedeliveryDeps, f: StoredFailure, replay: 
     },
     {
       status,
-      nextAttemptAt: status === f.status && replay ? f.nextAttemptAt : decision.nextAttemptAt,
-      reason: decision.reason ?? (result.outcome === 'delivered' ? null : (result.failure?.message ?? null)),
+      nextAttemptAt,
+      reason,
       countsAsScheduled: !replay,
       claimedBy: deps.instanceId,
+      ledger: deps.recordLedger
+        ? parkedLedgerRecords(f, {
+            at: attemptedAt,
+            source,
+            attempt: decision.attempt,
+            result: gate.type === 'refuse' || !event ? undefined : result,
+            status,
+            reason,
+            nextAttemptAt,
+          })
+        : undefined,
     },
   );
   if (!applied)
@@ -223,7 +247,7 @@ export async function redeliver(deps: RedeliveryDeps, f: StoredFailure, replay: 
     await deps.store.markExhausted(f.subscriptionId, f.tenantId, f.eventId);
     deps.onExhausted?.(f.subscriptionId);
     deps.log.warn(
-      { eventId: f.eventId, tenantId: f.tenantId, subscriptionId: f.subscriptionId, attempts: scheduledSoFar },
+      { eventId: f.eventId, tenantId: f.tenantId, subscriptionId: f.subscriptionId, attempts: decision.attempt },
       'retry schedule exhausted: delivery FAILED and subscription flagged; replay it once the endpoint is fixed',
     );
   }

@@ -1,10 +1,13 @@
 /** Runs the dlt-processor in-process: real broker, a fresh database, real subscribers, its real operator API. */
 import { randomUUID } from 'node:crypto';
-import type { Kafka } from 'kafkajs';
+import type { Kafka, Producer } from 'kafkajs';
 import pino from 'pino';
 import { buildDltApi } from '../../pipeline/dlt-processor/app';
 import { startDltConsumer } from '../../pipeline/dlt-processor/dlt.kafka';
+import { kafkaDeliveryFacts } from '../../pipeline/dlt-processor/fact-producer.kafka';
 import { ReplayJobStorePrisma } from '../../pipeline/dlt-processor/job-store.prisma';
+import { type LedgerRelay, startLedgerRelay } from '../../pipeline/dlt-processor/ledger-relay.kafka';
+import { type LedgerWriter, startLedgerWriter } from '../../pipeline/dlt-processor/ledger-writer.kafka';
 import { createDltMetrics, startStatusGauges } from '../../pipeline/dlt-processor/metrics';
 import type { OverviewStats } from '../../pipeline/dlt-processor/overview-stats';
 import { kafkaGroupLag } from '../../pipeline/dlt-processor/overview-stats.kafka';
@@ -29,6 +32,8 @@ import { HttpSender } from '../../pipeline/shared/delivery/send.undici';
 import type { HubApp } from '../../pipeline/shared/http/create-app';
 import { ensureTopics } from '../../pipeline/shared/kafka/admin';
 import type { LedgerSink } from '../../pipeline/shared/ledger/ledger';
+import { LedgerOutboxPrisma } from '../../pipeline/shared/ledger/ledger-outbox.prisma';
+import { LedgerWriterStorePrisma } from '../../pipeline/shared/ledger/ledger-store.prisma';
 import type { FailureStore } from '../../pipeline/shared/parked/failure-store';
 import { FailureStorePrisma } from '../../pipeline/shared/parked/failure-store.prisma';
 import { startSubscriptionDirectory } from '../../pipeline/shared/subscriptions/directory.kafka';
@@ -75,6 +80,12 @@ export async function startDltHarness(
     retentionDays?: number;
     /** Serve `GET /v1/stream` (its outbox topics are made here), with these settings over the defaults. */
     stream?: Partial<StreamDeps>;
+    /**
+     * The ledger path as main.ts wires it: steps recorded with their ledger records (the ledger outbox), the ledger
+     * relay to the ledger topic, the ledger writer into the ledger tables with the delivery facts (`all`).
+     * `relayProducer` wraps the relay's producer (to make produces fail); `afterProduce` is the relay's crash hook.
+     */
+    ledgerOutbox?: { relayProducer?: (p: Producer) => Producer; afterProduce?: () => Promise<void> };
   } = {},
 ) {
   const db: TestDatabase = opts.db ?? (await createTestDatabase());
@@ -99,10 +110,29 @@ export async function startDltHarness(
     await admin.disconnect();
   }
   const log = pino({ level: 'silent' });
+  if (opts.ledgerOutbox) {
+    const admin = kafka.admin();
+    await admin.connect();
+    await ensureTopics(
+      admin,
+      [topics.ledger, ...Object.values(topics.facts)].map((topic) => ({ topic, partitions: 2 })),
+    );
+    await waitFor(
+      async () => {
+        for (const t of [topics.ledger, ...Object.values(topics.facts)]) await admin.fetchTopicOffsets(t);
+        return true;
+      },
+      { what: 'ledger partition leaders' },
+    );
+    await admin.disconnect();
+  }
+  // Every store that records steps wakes the relay after a commit that wrote ledger records (as in main.ts).
+  let relay: LedgerRelay | undefined;
+  const storeOpts = opts.ledgerOutbox ? { onLedgerOutbox: () => relay?.nudge() } : {};
   const box = opts.stage?.box ?? new SecretBox(parseHubKeys(generateHubKeySpec('test')));
   const directory = await startSubscriptionDirectory({ kafka, topic: topics.subscriptions, log });
   await directory.ready();
-  const store = new FailureStorePrisma(db.prisma);
+  const store = new FailureStorePrisma(db.prisma, storeOpts);
   const metrics = createDltMetrics();
   const gauges = startStatusGauges({ metrics, store, intervalMs: 60_000, log });
   const sender = new HttpSender({ allowHosts: ['127.0.0.1'], headersTimeoutMs: 2000, totalTimeoutMs: 3000 });
@@ -127,6 +157,7 @@ export async function startDltHarness(
     endpointRejection: gateEndpointCheck(['127.0.0.1']),
     leaseMs: 30_000,
     onAttempt: (source, outcome) => metrics.redeliveries.inc({ source, outcome }),
+    recordLedger: opts.ledgerOutbox !== undefined,
   });
   const redelivery = deps('api');
   const jobs = createReplayJobs(new ReplayJobStorePrisma(db.prisma), redelivery, 8);
@@ -180,13 +211,39 @@ export async function startDltHarness(
       : undefined,
   });
   consumerRef = consumer;
+  let ledgerProducer: Producer | undefined;
+  let ledgerWriter: LedgerWriter | undefined;
+  if (opts.ledgerOutbox) {
+    ledgerProducer = kafka.producer({ idempotent: true, maxInFlightRequests: 5 });
+    await ledgerProducer.connect();
+    relay = startLedgerRelay({
+      outbox: new LedgerOutboxPrisma(db.prisma),
+      producer: opts.ledgerOutbox.relayProducer?.(ledgerProducer) ?? ledgerProducer,
+      topic: topics.ledger,
+      log,
+      maxBackoffMs: 500,
+      metrics,
+      afterProduce: opts.ledgerOutbox.afterProduce,
+    });
+    ledgerWriter = await startLedgerWriter({
+      kafka,
+      topic: topics.ledger,
+      groupId: uniqueName('dlt-ledger'),
+      store: new LedgerWriterStorePrisma(db.prisma),
+      log,
+      metrics,
+      maxBackoffMs: 500,
+      sessionTimeoutMs: 6000,
+      facts: kafkaDeliveryFacts(ledgerProducer, topics.facts, { kind: 'all' }),
+    });
+  }
   // Each scheduler instance has its own connection pool, as separate processes would.
   const instancePrisma = Array.from({ length: opts.scheduler === false ? 0 : (opts.instances ?? 1) }, () =>
     createPrismaClient(db.url, { poolSize: 4 }),
   );
   const schedulers = instancePrisma.map((p, i) =>
     startScheduler({
-      ...deps(`instance-${i}`, new FailureStorePrisma(p)),
+      ...deps(`instance-${i}`, new FailureStorePrisma(p, storeOpts)),
       intervalMs: opts.intervalMs ?? 200,
       batchSize: opts.batchSize ?? 50,
       concurrency: 8,
@@ -211,6 +268,8 @@ export async function startDltHarness(
     groupId,
     operatorKey,
     ledgerApi,
+    /** With `ledgerOutbox`: the ledger relay. */
+    relay,
     /** Instance ids that sent at least one request. */
     claimers: async () => new Set([...deliveriesBy].filter(([, n]) => n > 0).map(([id]) => id)),
     async tenantKey(tenantId: string): Promise<string> {
@@ -296,6 +355,9 @@ export async function startDltHarness(
       await jobs.drain();
       await ledgerApi?.recoverJobs.drain();
       await consumer.stop();
+      await relay?.stop();
+      await ledgerWriter?.stop();
+      await ledgerProducer?.disconnect();
       await producer.disconnect();
       await statsAdmin.disconnect();
       await app.close();

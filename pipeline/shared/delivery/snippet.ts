@@ -1,6 +1,8 @@
 /**
  * The subscriber's answer as stored with an attempt: truncated, and with anything that looks like a credential
- * masked — an echoing endpoint may send back the Authorization header or signature it received.
+ * masked — an echoing endpoint may send back the Authorization header or signature it received. NUL characters
+ * become U+FFFD: Postgres text refuses them, and one NUL in an answer failed the transaction recording the attempt
+ * (and every other attempt grouped into it), so the row was retried and failed again at every lease.
  */
 const MAX_SNIPPET = 512;
 const PATTERNS: [RegExp, string][] = [
@@ -15,7 +17,7 @@ const PATTERNS: [RegExp, string][] = [
 
 export function safeSnippet(raw: string | undefined): string | null {
   if (raw === undefined || raw === '') return null;
-  let s = raw.slice(0, MAX_SNIPPET * 2);
+  let s = raw.slice(0, MAX_SNIPPET * 2).replaceAll('\u0000', '\uFFFD');
   for (const [re, by] of PATTERNS) s = s.replace(re, by);
   return s.slice(0, MAX_SNIPPET);
 }

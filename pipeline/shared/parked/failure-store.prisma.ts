@@ -1,9 +1,14 @@
 /**
  * FailureStore on Postgres through Prisma. Raw SQL where Postgres does the work best: `ON CONFLICT` upserts of a
  * whole batch, and `FOR UPDATE SKIP LOCKED` claims so several dlt-processor instances never share a row.
+ *
+ * A step's delivery-ledger records go into "LedgerOutbox" in the transaction that records the step (recordAttempt),
+ * so the ledger never misses a committed step; the ledger relay (dlt-processor/ledger-relay.kafka.ts) produces and
+ * deletes them, woken by `onLedgerOutbox` after the commit.
  */
 import { randomUUID } from 'node:crypto';
 import { Prisma, type PrismaClient } from '../../../prisma/client';
+import type { LedgerRecord } from '../ledger/ledger-record';
 import { decodeCursor, encodeCursor } from './cursor';
 import type { FailureStatus } from './failure-store';
 import {
@@ -26,6 +31,7 @@ interface AttemptNext {
   reason: string | null;
   countsAsScheduled: boolean;
   claimedBy: string;
+  ledger?: LedgerRecord[];
 }
 interface PendingAttempt {
   id: string;
@@ -53,6 +59,13 @@ const iso = (d: Date | null) => (d ? d.toISOString() : null);
 /** Data exception (22), integrity constraint (23), program limit e.g. index row size (54): the data is at fault. */
 const DATA_FAULT = /^(22|23|54)/;
 
+/** A data fault as RecordRefusedError (trying the same data again cannot help); anything else as it is. */
+function refusedOr(err: unknown): unknown {
+  if (err instanceof RecordRefusedError) return err;
+  const state = sqlStateOf(err);
+  return state && DATA_FAULT.test(state) ? new RecordRefusedError((err as Error).message, state) : err;
+}
+
 function toStored(r: Row): StoredFailure {
   return {
     ...r,
@@ -75,7 +88,13 @@ function where(f: FailureFilter): Prisma.FailedEventWhereInput {
 }
 
 export class FailureStorePrisma implements FailureStore {
-  constructor(private readonly prisma: PrismaClient) {}
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly opts: {
+      /** Called after a transaction that wrote ledger records to the outbox has committed (wakes the relay). */
+      onLedgerOutbox?: () => void;
+    } = {},
+  ) {}
 
   async persistBatch(batch: NewFailure[]): Promise<void> {
     if (batch.length === 0) return;
@@ -240,9 +259,20 @@ export class FailureStorePrisma implements FailureStore {
       const batch = this.attemptQueue.splice(0, CHUNK);
       try {
         const applied = await this.writeAttemptBatch(batch);
+        if (batch.some((p) => p.next.ledger?.length)) this.opts.onLedgerOutbox?.();
         for (const p of batch) p.resolve(applied.has(p.id));
       } catch (err) {
-        for (const p of batch) p.reject(err);
+        if (batch.length > 1 && refusedOr(err) instanceof RecordRefusedError) {
+          // One step's data is refused: the others of the group are recorded one by one, not failed with it.
+          for (const p of batch)
+            try {
+              const applied = await this.writeAttemptBatch([p]);
+              if (p.next.ledger?.length) this.opts.onLedgerOutbox?.();
+              p.resolve(applied.has(p.id));
+            } catch (one) {
+              p.reject(refusedOr(one));
+            }
+        } else for (const p of batch) p.reject(refusedOr(err));
       }
     }
     this.attemptWriting = false;
@@ -254,6 +284,18 @@ export class FailureStorePrisma implements FailureStore {
     const now = Prisma.sql`(${new Date().toISOString()}::timestamptz AT TIME ZONE 'UTC')`;
     const tried = batch.filter((p): p is PendingAttempt & { a: AttemptRecord } => p.a !== null);
     const tcol = <T>(f: (p: PendingAttempt & { a: AttemptRecord }) => T) => tried.map(f);
+    // Per step: its attempt records alone (kept whatever the claim) and all its records (when the state applies).
+    const ledger = batch
+      .filter((p) => p.next.ledger?.length)
+      .map((p) => {
+        const attempts = p.next.ledger!.filter((r) => r.kind === 'attempt');
+        return {
+          id: p.id,
+          attempts: attempts.length > 0 ? JSON.stringify(attempts) : null,
+          all: JSON.stringify(p.next.ledger),
+        };
+      });
+    const lcol = <T>(f: (p: (typeof ledger)[number]) => T) => ledger.map(f);
     const rows = await this.prisma.$transaction([
       this.prisma.$executeRaw`
         INSERT INTO "DeliveryAttempt" ("failedEventId", "attemptedAt", "source", "statusCode", "errorCode", "durationMs", "responseSnippet")
@@ -262,25 +304,38 @@ export class FailureStorePrisma implements FailureStore {
           ${tcol((p) => p.a.statusCode)}::int[], ${tcol((p) => p.a.errorCode)}::text[], ${tcol((p) => p.a.durationMs)}::int[],
           ${tcol((p) => p.a.responseSnippet)}::text[])
           AS v(id, at, source, status_code, error_code, duration_ms, snippet)`,
+      // The row's new state (only while the claim is ours: `up`), and the step's ledger records in the same
+      // transaction: the attempt records always (as the DeliveryAttempt row), the state records only when applied.
       this.prisma.$queryRaw<{ id: string }[]>`
-        UPDATE "FailedEvent" f SET
-          "status" = v.status,
-          "nextAttemptAt" = (v.next_at AT TIME ZONE 'UTC'),
-          "reason" = v.reason,
-          "attempts" = f."attempts" + v.inc,
-          "lastStatusCode" = CASE WHEN v.tried THEN v.status_code ELSE f."lastStatusCode" END,
-          "lastErrorCode" = CASE WHEN v.tried THEN v.error_code ELSE f."lastErrorCode" END,
-          "resolvedAt" = CASE WHEN v.status IN ('DELIVERED', 'REPLAYED', 'SKIPPED') THEN ${now} ELSE NULL END,
-          "claimedBy" = NULL,
-          "claimedUntil" = NULL,
-          "updatedAt" = ${now}
-        FROM unnest(${col((p) => p.id)}::uuid[], ${col((p) => p.next.claimedBy)}::text[], ${col((p) => p.next.status)}::text[],
-          ${col((p) => iso(p.next.nextAttemptAt))}::timestamptz[], ${col((p) => p.next.reason)}::text[],
-          ${col((p) => (p.next.countsAsScheduled && p.a ? 1 : 0))}::int[], ${col((p) => p.a?.statusCode ?? null)}::int[],
-          ${col((p) => p.a?.errorCode ?? null)}::text[], ${col((p) => p.a !== null)}::boolean[])
-          AS v(id, claimed_by, status, next_at, reason, inc, status_code, error_code, tried)
-        WHERE f."id" = v.id AND f."claimedBy" = v.claimed_by
-        RETURNING f."id"::text AS id`,
+        WITH up AS (
+          UPDATE "FailedEvent" f SET
+            "status" = v.status,
+            "nextAttemptAt" = (v.next_at AT TIME ZONE 'UTC'),
+            "reason" = v.reason,
+            "attempts" = f."attempts" + v.inc,
+            "lastStatusCode" = CASE WHEN v.tried THEN v.status_code ELSE f."lastStatusCode" END,
+            "lastErrorCode" = CASE WHEN v.tried THEN v.error_code ELSE f."lastErrorCode" END,
+            "resolvedAt" = CASE WHEN v.status IN ('DELIVERED', 'REPLAYED', 'SKIPPED') THEN ${now} ELSE NULL END,
+            "claimedBy" = NULL,
+            "claimedUntil" = NULL,
+            "updatedAt" = ${now}
+          FROM unnest(${col((p) => p.id)}::uuid[], ${col((p) => p.next.claimedBy)}::text[], ${col((p) => p.next.status)}::text[],
+            ${col((p) => iso(p.next.nextAttemptAt))}::timestamptz[], ${col((p) => p.next.reason)}::text[],
+            ${col((p) => (p.next.countsAsScheduled && p.a ? 1 : 0))}::int[], ${col((p) => p.a?.statusCode ?? null)}::int[],
+            ${col((p) => p.a?.errorCode ?? null)}::text[], ${col((p) => p.a !== null)}::boolean[])
+            AS v(id, claimed_by, status, next_at, reason, inc, status_code, error_code, tried)
+          WHERE f."id" = v.id AND f."claimedBy" = v.claimed_by
+          RETURNING f."id"
+        ),
+        outbox AS (
+          INSERT INTO "LedgerOutbox" ("records")
+          SELECT CASE WHEN up."id" IS NULL THEN l.attempts ELSE l.recs END
+          FROM unnest(${lcol((p) => p.id)}::uuid[], ${lcol((p) => p.attempts)}::text[], ${lcol((p) => p.all)}::text[])
+            AS l(id, attempts, recs)
+          LEFT JOIN up ON up."id" = l.id
+          WHERE up."id" IS NOT NULL OR l.attempts IS NOT NULL
+        )
+        SELECT "id"::text AS id FROM up`,
     ]);
     return new Set(rows[1].map((r) => r.id));
   }

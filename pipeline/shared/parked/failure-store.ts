@@ -1,4 +1,5 @@
 /** Port: where failed deliveries live. The Prisma adapter is failure-store.prisma.ts. */
+import type { LedgerRecord } from '../ledger/ledger-record';
 import type { NewFailure } from './parse-dlt-record';
 
 /** Life of a parked delivery (see dlt-processor/handler.ts). */
@@ -83,6 +84,7 @@ export interface FailureStore {
   /**
    * Records an attempt and, if `claimedBy` still holds the claim, the row's new state (releasing the claim).
    * False when the claim was lost (lease expired and another instance took the row): only the attempt is kept.
+   * Throws `RecordRefusedError` when Postgres refuses the step's data; any other error may pass (try again).
    */
   recordAttempt(
     id: string,
@@ -94,6 +96,12 @@ export interface FailureStore {
       reason: string | null;
       countsAsScheduled: boolean;
       claimedBy: string;
+      /**
+       * The step's delivery-ledger records, written to the ledger outbox in the SAME transaction as the attempt and
+       * the new state (a committed step always reaches the ledger; the relay produces them). Like the row: the
+       * `attempt` records always, the others (the delivery's new state) only while the claim held.
+       */
+      ledger?: LedgerRecord[];
     },
   ): Promise<boolean>;
   get(id: string): Promise<(StoredFailure & { attemptsLog: AttemptRecord[] }) | undefined>;
