@@ -89,7 +89,10 @@ async function main(): Promise<void> {
   const prisma = createPrismaClient(config.DATABASE_URL, { applicationName: 'dlt-processor' });
   // Every committed step with ledger records wakes the relay (started below, once the producer is connected).
   let ledgerRelay: LedgerRelay | undefined;
-  const store = new FailureStorePrisma(prisma, { onLedgerOutbox: () => ledgerRelay?.nudge() });
+  const store = new FailureStorePrisma(prisma, {
+    onLedgerOutbox: () => ledgerRelay?.nudge(),
+    recordLedger: config.LEDGER_ENABLED,
+  });
   const metrics = createDltMetrics();
   const registry = metrics.registry;
   collectDefaultMetrics({ register: registry });

@@ -12,26 +12,24 @@
  *                     ─▶ schedule exhausted: FAILED with the reason, the subscription is flagged
  *
  * The delivery ledger (issue 14) hears of every step through the ledger outbox: the step's records (its attempt and
- * the delivery's new state, `parkedLedgerRecords`) are written by `recordAttempt` in the transaction that records
- * the step, and the ledger relay (ledger-relay.kafka.ts, which says why an outbox) produces them to the ledger
- * topic. A step is in the ledger exactly when it is in Postgres: a broker that is away delays the ledger, a SIGKILL
- * after the commit loses nothing (the next relay sends the rows), and a produce repeated after a crash is written
- * once (each attempt keeps the `attemptId` it was given here). Before, the records were produced on their own and a
- * failed produce was only logged: the attempt was lost from the ledger.
+ * the delivery's new state, `parkedLedgerRecords` in shared/parked/parked-ledger.ts) are written by `recordAttempt`
+ * in the transaction that records the step, and the ledger relay (ledger-relay.kafka.ts, which says why an outbox)
+ * produces them to the ledger topic. A step is in the ledger exactly when it is in Postgres: a broker that is away
+ * delays the ledger, a SIGKILL after the commit loses nothing (the next relay sends the rows), and a produce
+ * repeated after a crash is written once (each attempt keeps the `attemptId` it was given here). Before, the records
+ * were produced on their own and a failed produce was only logged: the attempt was lost from the ledger.
  */
-import { randomUUID } from 'node:crypto';
 import type { AuditSink } from '../shared/audit/audit';
 import { fromKafkaBinary, type HubCloudEvent } from '../shared/cloudevents/envelope';
 import type { DeliveryResult } from '../shared/delivery/deliver';
 import { admit, type GateDeps } from '../shared/delivery/gate';
 import { safeSnippet } from '../shared/delivery/snippet';
 import { errorMessage } from '../shared/errors';
-import type { LedgerDeliveryStatus, LedgerRecord } from '../shared/ledger/ledger-record';
 import type { Logger } from '../shared/logging/logger';
 import { type FailureStore, RecordRefusedError, type StoredFailure } from '../shared/parked/failure-store';
+import { parkedLedgerRecords } from '../shared/parked/parked-ledger';
 import type { SubscriptionLookup } from '../shared/subscriptions/directory';
 import type { SubscriptionSnapshot } from '../shared/subscriptions/snapshot';
-import { HUB_HEADERS } from '../shared/topics';
 import {
   anotherRound,
   type FailureStatus,
@@ -64,60 +62,6 @@ export interface RedeliveryDeps {
    * outbox in the step's transaction (LEDGER_ENABLED).
    */
   recordLedger?: boolean;
-}
-
-const LEDGER_STATUS: Record<FailureStatus, LedgerDeliveryStatus> = {
-  PENDING: 'RETRYING',
-  RETRYING: 'RETRYING',
-  HELD: 'HELD',
-  DELIVERED: 'DELIVERED',
-  REPLAYED: 'DELIVERED',
-  FAILED: 'FAILED',
-  SKIPPED: 'SKIPPED',
-};
-
-/** The ledger's records of one parked delivery's step: its attempt (if a request went out) and its new state. */
-export function parkedLedgerRecords(
-  f: Pick<StoredFailure, 'eventId' | 'tenantId' | 'subscriptionId' | 'ceHeaders' | 'firstFailedAt'>,
-  step: {
-    at: Date;
-    source?: 'SCHEDULED' | 'REPLAY';
-    attempt?: number;
-    result?: Pick<DeliveryResult, 'durationMs' | 'status' | 'failure' | 'responseSnippet'>;
-    status: FailureStatus;
-    reason: string | null;
-    nextAttemptAt: Date | null;
-  },
-): LedgerRecord[] {
-  const receivedAt = f.ceHeaders[HUB_HEADERS.receivedAt] ?? f.firstFailedAt.toISOString();
-  const base = { eventId: f.eventId, tenantId: f.tenantId, subscriptionId: f.subscriptionId, receivedAt };
-  const traceId = f.ceHeaders.ce_traceparent?.split('-')[1];
-  const out: LedgerRecord[] = [];
-  if (step.result && step.source)
-    out.push({
-      kind: 'attempt',
-      at: step.at.toISOString(),
-      attemptId: randomUUID(),
-      ...base,
-      source: step.source,
-      attempt: step.attempt ?? 0,
-      durationMs: Math.max(0, Math.round(step.result.durationMs)),
-      statusCode: step.result.status ?? null,
-      errorCode: step.result.failure?.code ?? null,
-      responseSnippet: safeSnippet(step.result.responseSnippet),
-    });
-  out.push({
-    kind: 'delivery',
-    at: new Date(step.at.getTime() + 1).toISOString(),
-    ...base,
-    status: LEDGER_STATUS[step.status],
-    reason: step.reason,
-    ...(traceId ? { traceId } : {}),
-    attempts: out.length > 0 ? 1 : 0,
-    lastStatusCode: step.result?.status ?? null,
-    nextAttemptAt: step.nextAttemptAt?.toISOString() ?? null,
-  });
-  return out;
 }
 
 /**

@@ -128,7 +128,7 @@ export async function startDltHarness(
   }
   // Every store that records steps wakes the relay after a commit that wrote ledger records (as in main.ts).
   let relay: LedgerRelay | undefined;
-  const storeOpts = opts.ledgerOutbox ? { onLedgerOutbox: () => relay?.nudge() } : {};
+  const storeOpts = opts.ledgerOutbox ? { onLedgerOutbox: () => relay?.nudge(), recordLedger: true } : {};
   const box = opts.stage?.box ?? new SecretBox(parseHubKeys(generateHubKeySpec('test')));
   const directory = await startSubscriptionDirectory({ kafka, topic: topics.subscriptions, log });
   await directory.ready();

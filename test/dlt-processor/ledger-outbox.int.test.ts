@@ -9,6 +9,8 @@
  * - The relay dies between the produce and the delete: the same records are produced again, the ledger still holds
  *   each attempt once and counts it once.
  * - A ledger replay (no parked row of its own) records through the same outbox (outboxLedgerSink).
+ * - The store's bulk state changes (a paused subscription's held deliveries released on resume, or skipped when it
+ *   is deleted) reach the ledger through the same outbox: its status follows the row.
  */
 import type { Producer } from 'kafkajs';
 import { toKafkaBinary } from '../../pipeline/shared/cloudevents/envelope';
@@ -224,6 +226,43 @@ describe('scheduler ledger records through the ledger outbox', () => {
     const attemptIds = onTopic.flatMap((r) => (r.kind === 'attempt' ? [r.attemptId] : []));
     expect(new Set(attemptIds)).toEqual(new Set(after.ledgerAttempts.map((a) => a.attemptId)));
     expect(attemptIds.length).toBeGreaterThan(40);
+  });
+
+  it('follows the bulk state changes: held, then released on resume (RETRYING → DELIVERED) or skipped on delete (SKIPPED)', async () => {
+    hub = await startDltHarness({ intervalMs: 100, ledgerOutbox: {} });
+    const h = hub;
+    const r = await startReceiver();
+    receivers.push(r);
+    const ledgerStatus = async (eventId: string) =>
+      (await h.db.prisma.ledgerDelivery.findFirst({ where: { eventId } }))?.status;
+    const resumed = await h.subscribe({ endpointUrl: r.url, status: 'PAUSED' });
+    const deleted = await h.subscribe({ endpointUrl: r.url, status: 'PAUSED' });
+    const a = anEvent();
+    const b = anEvent();
+    await h.deadLetter(a, resumed.id);
+    await h.deadLetter(b, deleted.id);
+    await waitFor(async () => (await ledgerStatus(a.id)) === 'HELD' && (await ledgerStatus(b.id)) === 'HELD', {
+      what: 'both deliveries HELD in the ledger',
+    });
+    await h.unsubscribe(deleted.id);
+    await waitFor(async () => (await ledgerStatus(b.id)) === 'SKIPPED', {
+      what: 'the deleted subscription’s held delivery SKIPPED in the ledger (skipUnresolved)',
+    });
+    const skipped = await h.db.prisma.ledgerDelivery.findFirst({ where: { eventId: b.id } });
+    expect(skipped!.reason).toMatch(/deleted while its deliveries were held/);
+    await h.subscribe({ ...resumed, status: 'ACTIVE', version: resumed.version + 1 });
+    await waitFor(async () => (await ledgerStatus(a.id)) === 'DELIVERED', { what: 'the resumed delivery DELIVERED' });
+    expect(r.received.map((x) => x.headers['webhook-id'])).toEqual([a.id]);
+    // The release itself was recorded too (HELD → RETRYING) before the attempt that delivered it.
+    const topic = (await consumeAll(h.topics.ledger, { count: await recordsIn([h.topics.ledger]) })).flatMap(
+      (x) => decodeLedgerMessage(x.value).records,
+    );
+    // In the order of their `at` (the writer applies the latest state; the topic's order is not a contract).
+    const statesOfA = topic
+      .flatMap((x) => (x.kind === 'delivery' && x.eventId === a.id ? [x] : []))
+      .sort((x, y) => Date.parse(x.at) - Date.parse(y.at))
+      .map((x) => x.status);
+    expect(statesOfA).toEqual(['HELD', 'RETRYING', 'DELIVERED']);
   });
 
   it('records a ledger replay through the same outbox: its attempt and the delivery state reach the ledger', async () => {

@@ -21,9 +21,12 @@ import {
   RecordRefusedError,
   type StoredFailure,
 } from './failure-store';
+import { parkedLedgerRecords } from './parked-ledger';
 import type { NewFailure } from './parse-dlt-record';
 
 type Row = Prisma.FailedEventGetPayload<object>;
+/** Ledger records per outbox row written by a bulk state change (the relay bundles them again as it produces). */
+const LEDGER_OUTBOX_ROW_RECORDS = 500;
 
 interface AttemptNext {
   status: FailureStatus;
@@ -93,8 +96,36 @@ export class FailureStorePrisma implements FailureStore {
     private readonly opts: {
       /** Called after a transaction that wrote ledger records to the outbox has committed (wakes the relay). */
       onLedgerOutbox?: () => void;
+      /**
+       * The state changes this store makes in bulk (held rows released or skipped, a lane head released by an
+       * operator, LANE_WAIT rows released) write the ledger's delivery records of every changed row to the ledger
+       * outbox in the same transaction, so the ledger's status follows the row (LEDGER_ENABLED).
+       */
+      recordLedger?: boolean;
     } = {},
   ) {}
+
+  /**
+   * Runs a bulk state change (`change` returns the changed rows) and, with `recordLedger`, writes each changed row's
+   * ledger delivery record to the ledger outbox in the same transaction.
+   */
+  private async changeRows(change: (db: Prisma.TransactionClient | PrismaClient) => Promise<Row[]>): Promise<Row[]> {
+    if (!this.opts.recordLedger) return change(this.prisma);
+    const at = new Date();
+    const rows = await this.prisma.$transaction(async (tx) => {
+      const changed = await change(tx);
+      const records = changed.flatMap((r) => {
+        const f = toStored(r);
+        return parkedLedgerRecords(f, { at, status: f.status, reason: f.reason, nextAttemptAt: f.nextAttemptAt });
+      });
+      for (let i = 0; i < records.length; i += LEDGER_OUTBOX_ROW_RECORDS)
+        await tx.$executeRaw`INSERT INTO "LedgerOutbox" ("records")
+          VALUES (${JSON.stringify(records.slice(i, i + LEDGER_OUTBOX_ROW_RECORDS))})`;
+      return changed;
+    });
+    if (rows.length > 0) this.opts.onLedgerOutbox?.();
+    return rows;
+  }
 
   async persistBatch(batch: NewFailure[]): Promise<void> {
     if (batch.length === 0) return;
@@ -465,12 +496,14 @@ export class FailureStorePrisma implements FailureStore {
     const [view] = await this.lanes(lane, 1);
     if (!view) return undefined;
     const status = action === 'SKIP' ? 'SKIPPED' : 'FAILED';
-    const rows = await this.prisma.$queryRaw<Row[]>`
+    const rows = await this.changeRows(
+      (db) => db.$queryRaw<Row[]>`
       UPDATE "FailedEvent" SET "status" = ${status}, "reason" = ${reason}, "nextAttemptAt" = NULL,
         "resolvedAt" = CASE WHEN ${status} = 'SKIPPED' THEN now() AT TIME ZONE 'UTC' END, "claimedBy" = NULL,
         "claimedUntil" = NULL, "updatedAt" = now()
       WHERE "id" = ${view.head.id}::uuid AND "status" IN ('PENDING', 'RETRYING', 'HELD')
-      RETURNING *`;
+      RETURNING *`,
+    );
     return rows[0] ? toStored(rows[0]) : undefined;
   }
 
@@ -481,28 +514,40 @@ export class FailureStorePrisma implements FailureStore {
   }
 
   async releaseHeld(subscriptionId: string, laneWaitMs: number): Promise<number> {
-    return this.prisma.$executeRaw`
+    const rows = await this.changeRows(
+      (db) => db.$queryRaw<Row[]>`
       UPDATE "FailedEvent" SET "status" = 'PENDING', "nextAttemptAt" = now() AT TIME ZONE 'UTC',
         "reason" = 'released: subscription active', "updatedAt" = now()
       WHERE "subscriptionId" = ${subscriptionId} AND "status" = 'HELD'
         AND ("lastErrorCode" IS DISTINCT FROM ${LANE_WAIT}
-             OR "updatedAt" < now() - ${`${laneWaitMs} milliseconds`}::interval)`;
+             OR "updatedAt" < now() - ${`${laneWaitMs} milliseconds`}::interval)
+      RETURNING *`,
+    );
+    return rows.length;
   }
 
   async releaseLaneWait(lane: LaneKey): Promise<number> {
-    return this.prisma.$executeRaw`
+    const rows = await this.changeRows(
+      (db) => db.$queryRaw<Row[]>`
       UPDATE "FailedEvent" SET "status" = 'PENDING', "nextAttemptAt" = now() AT TIME ZONE 'UTC',
         "reason" = 'released: earlier events of its lane parked or delivered', "updatedAt" = now()
       WHERE "ordered" AND "subscriptionId" = ${lane.subscriptionId} AND "tenantId" = ${lane.tenantId}
-        AND "status" = 'HELD' AND "lastErrorCode" = ${LANE_WAIT}`;
+        AND "status" = 'HELD' AND "lastErrorCode" = ${LANE_WAIT}
+      RETURNING *`,
+    );
+    return rows.length;
   }
 
   async skipUnresolved(subscriptionId: string, reason: string): Promise<number> {
-    return this.prisma.$executeRaw`
+    const rows = await this.changeRows(
+      (db) => db.$queryRaw<Row[]>`
       UPDATE "FailedEvent" SET "status" = 'SKIPPED', "reason" = ${reason}, "nextAttemptAt" = NULL,
         "resolvedAt" = now() AT TIME ZONE 'UTC', "updatedAt" = now()
       WHERE "subscriptionId" = ${subscriptionId} AND "status" IN ('PENDING', 'RETRYING', 'HELD')
-        AND ("claimedUntil" IS NULL OR "claimedUntil" < now())`;
+        AND ("claimedUntil" IS NULL OR "claimedUntil" < now())
+      RETURNING *`,
+    );
+    return rows.length;
   }
 
   async pullForward(subscriptionId: string): Promise<number> {
