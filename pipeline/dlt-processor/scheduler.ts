@@ -216,13 +216,19 @@ export async function sweepHeld(
   let released = 0;
   for (const id of await deps.store.heldSubscriptions()) {
     const action = heldAction(deps.directory.get(id));
-    if (action.type === 'release') {
-      const n = await deps.store.releaseHeld(id, deps.laneWaitReleaseMs ?? 120_000);
-      released += n;
-      if (n > 0) deps.log.info({ subscriptionId: id, released: n }, 'subscription resumed: held deliveries released');
-    } else if (action.type === 'skip') {
-      const n = await deps.store.skipUnresolved(id, action.reason);
-      if (n > 0) deps.log.info({ subscriptionId: id, skipped: n }, 'subscription deleted: held deliveries skipped');
+    try {
+      if (action.type === 'release') {
+        const n = await deps.store.releaseHeld(id, deps.laneWaitReleaseMs ?? 120_000);
+        released += n;
+        if (n > 0) deps.log.info({ subscriptionId: id, released: n }, 'subscription resumed: held deliveries released');
+      } else if (action.type === 'skip') {
+        const n = await deps.store.skipUnresolved(id, action.reason);
+        if (n > 0) deps.log.info({ subscriptionId: id, skipped: n }, 'subscription deleted: held deliveries skipped');
+      }
+    } catch (err) {
+      // One subscription's sweep failing (Postgres busy) must not keep the others, or the tick's rounds, waiting: it
+      // is swept again next tick; what it already changed stays changed (each chunk is its own transaction).
+      deps.log.warn({ subscriptionId: id, err: errorMessage(err) }, 'held sweep failed for a subscription; next tick');
     }
   }
   return released;

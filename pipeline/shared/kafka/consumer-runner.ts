@@ -112,8 +112,20 @@ class Counter {
   }
 }
 
+/**
+ * Errors of a heartbeat that mean this member's partitions are no longer (or soon not) its own: a rebalance (what
+ * kafkajs's own `isRebalancing` matches) or a membership the coordinator no longer knows. The batch must stop: an
+ * ingest transaction's offset commit carries no generation (kafkajs sends TxnOffsetCommit v0/v1), so nothing else
+ * would stop it committing a partition that has moved on.
+ */
+const PARTITIONS_GOING = new Set([
+  'REBALANCE_IN_PROGRESS',
+  'NOT_COORDINATOR_FOR_GROUP',
+  'ILLEGAL_GENERATION',
+  'UNKNOWN_MEMBER_ID',
+]);
 function isRebalance(err: unknown): boolean {
-  return (err as { type?: string } | undefined)?.type === 'REBALANCE_IN_PROGRESS';
+  return PARTITIONS_GOING.has((err as { type?: string } | undefined)?.type ?? '');
 }
 
 export async function runConsumer(opts: ConsumerRunnerOptions): Promise<ConsumerRunner> {
@@ -176,12 +188,16 @@ export async function runConsumer(opts: ConsumerRunnerOptions): Promise<Consumer
         const give = new AbortController();
         const stopWaiting = () => give.abort();
         revoked.addEventListener('abort', stopWaiting, { once: true });
-        // While the slots are taken, the session must stay alive: heartbeat at its interval (kafkajs's own rate).
-        const beat = setInterval(() => {
-          void heartbeat().then(() => {
-            if (!live()) give.abort();
-          });
-        }, heartbeatMs);
+        // While the slots are taken, the session must stay alive. kafkajs sends a heartbeat only when its interval
+        // has passed since the last one answered, so ticking at the interval itself would skip every other tick.
+        const beat = setInterval(
+          () => {
+            void heartbeat().then(() => {
+              if (!live()) give.abort();
+            });
+          },
+          Math.max(100, Math.floor(heartbeatMs / 2)),
+        );
         try {
           return await slots.acquireUnless(give.signal);
         } finally {

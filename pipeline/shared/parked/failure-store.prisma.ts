@@ -25,8 +25,8 @@ import { parkedLedgerRecords } from './parked-ledger';
 import type { NewFailure } from './parse-dlt-record';
 
 type Row = Prisma.FailedEventGetPayload<object>;
-/** Ledger records per outbox row written by a bulk state change (the relay bundles them again as it produces). */
-const LEDGER_OUTBOX_ROW_RECORDS = 500;
+/** Rows one transaction of a bulk state change takes (changeRows); also the ledger records of one outbox row. */
+const BULK_CHANGE_ROWS = 500;
 
 interface AttemptNext {
   status: FailureStatus;
@@ -106,25 +106,40 @@ export class FailureStorePrisma implements FailureStore {
   ) {}
 
   /**
-   * Runs a bulk state change (`change` returns the changed rows) and, with `recordLedger`, writes each changed row's
-   * ledger delivery record to the ledger outbox in the same transaction.
+   * Runs a bulk state change and, with `recordLedger`, writes each changed row's ledger delivery record to the ledger
+   * outbox in the same transaction. `change(db, limit)` changes at most `limit` rows (`FOR UPDATE SKIP LOCKED`) and
+   * returns them; it runs again, each time in its own short transaction, until it changes fewer: a subscription
+   * resumed with a backlog of a hundred thousand held rows is many small transactions, never one that outlasts its
+   * timeout and rolls everything back at every tick. Returns how many rows changed.
    */
-  private async changeRows(change: (db: Prisma.TransactionClient | PrismaClient) => Promise<Row[]>): Promise<Row[]> {
-    if (!this.opts.recordLedger) return change(this.prisma);
-    const at = new Date();
-    const rows = await this.prisma.$transaction(async (tx) => {
-      const changed = await change(tx);
-      const records = changed.flatMap((r) => {
-        const f = toStored(r);
-        return parkedLedgerRecords(f, { at, status: f.status, reason: f.reason, nextAttemptAt: f.nextAttemptAt });
-      });
-      for (let i = 0; i < records.length; i += LEDGER_OUTBOX_ROW_RECORDS)
-        await tx.$executeRaw`INSERT INTO "LedgerOutbox" ("records")
-          VALUES (${JSON.stringify(records.slice(i, i + LEDGER_OUTBOX_ROW_RECORDS))})`;
-      return changed;
-    });
-    if (rows.length > 0) this.opts.onLedgerOutbox?.();
-    return rows;
+  private async changeRows(
+    change: (db: Prisma.TransactionClient | PrismaClient, limit: number) => Promise<Row[]>,
+  ): Promise<number> {
+    let total = 0;
+    for (;;) {
+      let changed: Row[];
+      if (!this.opts.recordLedger) changed = await change(this.prisma, BULK_CHANGE_ROWS);
+      else {
+        changed = await this.prisma.$transaction(
+          async (tx) => {
+            const rows = await change(tx, BULK_CHANGE_ROWS);
+            // Stamped after the rows are locked and changed: a step recorded before this change is older.
+            const at = new Date();
+            const records = rows.map((r) => {
+              const f = toStored(r);
+              return parkedLedgerRecords(f, { at, status: f.status, reason: f.reason, nextAttemptAt: f.nextAttemptAt });
+            });
+            if (records.length > 0)
+              await tx.$executeRaw`INSERT INTO "LedgerOutbox" ("records") VALUES (${JSON.stringify(records.flat())})`;
+            return rows;
+          },
+          { maxWait: 10_000, timeout: 30_000 },
+        );
+        if (changed.length > 0) this.opts.onLedgerOutbox?.();
+      }
+      total += changed.length;
+      if (changed.length < BULK_CHANGE_ROWS) return total;
+    }
   }
 
   async persistBatch(batch: NewFailure[]): Promise<void> {
@@ -496,15 +511,18 @@ export class FailureStorePrisma implements FailureStore {
     const [view] = await this.lanes(lane, 1);
     if (!view) return undefined;
     const status = action === 'SKIP' ? 'SKIPPED' : 'FAILED';
-    const rows = await this.changeRows(
-      (db) => db.$queryRaw<Row[]>`
+    let released: Row | undefined;
+    await this.changeRows(async (db) => {
+      const rows = await db.$queryRaw<Row[]>`
       UPDATE "FailedEvent" SET "status" = ${status}, "reason" = ${reason}, "nextAttemptAt" = NULL,
         "resolvedAt" = CASE WHEN ${status} = 'SKIPPED' THEN now() AT TIME ZONE 'UTC' END, "claimedBy" = NULL,
         "claimedUntil" = NULL, "updatedAt" = now()
       WHERE "id" = ${view.head.id}::uuid AND "status" IN ('PENDING', 'RETRYING', 'HELD')
-      RETURNING *`,
-    );
-    return rows[0] ? toStored(rows[0]) : undefined;
+      RETURNING *`;
+      released = rows[0];
+      return rows;
+    });
+    return released ? toStored(released) : undefined;
   }
 
   async heldSubscriptions(): Promise<string[]> {
@@ -514,40 +532,46 @@ export class FailureStorePrisma implements FailureStore {
   }
 
   async releaseHeld(subscriptionId: string, laneWaitMs: number): Promise<number> {
-    const rows = await this.changeRows(
-      (db) => db.$queryRaw<Row[]>`
+    return this.changeRows(
+      (db, limit) => db.$queryRaw<Row[]>`
       UPDATE "FailedEvent" SET "status" = 'PENDING', "nextAttemptAt" = now() AT TIME ZONE 'UTC',
         "reason" = 'released: subscription active', "updatedAt" = now()
-      WHERE "subscriptionId" = ${subscriptionId} AND "status" = 'HELD'
-        AND ("lastErrorCode" IS DISTINCT FROM ${LANE_WAIT}
-             OR "updatedAt" < now() - ${`${laneWaitMs} milliseconds`}::interval)
+      WHERE "id" IN (
+        SELECT "id" FROM "FailedEvent"
+        WHERE "subscriptionId" = ${subscriptionId} AND "status" = 'HELD'
+          AND ("lastErrorCode" IS DISTINCT FROM ${LANE_WAIT}
+               OR "updatedAt" < now() - ${`${laneWaitMs} milliseconds`}::interval)
+        LIMIT ${limit} FOR UPDATE SKIP LOCKED)
       RETURNING *`,
     );
-    return rows.length;
   }
 
   async releaseLaneWait(lane: LaneKey): Promise<number> {
-    const rows = await this.changeRows(
-      (db) => db.$queryRaw<Row[]>`
+    return this.changeRows(
+      (db, limit) => db.$queryRaw<Row[]>`
       UPDATE "FailedEvent" SET "status" = 'PENDING', "nextAttemptAt" = now() AT TIME ZONE 'UTC',
         "reason" = 'released: earlier events of its lane parked or delivered', "updatedAt" = now()
-      WHERE "ordered" AND "subscriptionId" = ${lane.subscriptionId} AND "tenantId" = ${lane.tenantId}
-        AND "status" = 'HELD' AND "lastErrorCode" = ${LANE_WAIT}
+      WHERE "id" IN (
+        SELECT "id" FROM "FailedEvent"
+        WHERE "ordered" AND "subscriptionId" = ${lane.subscriptionId} AND "tenantId" = ${lane.tenantId}
+          AND "status" = 'HELD' AND "lastErrorCode" = ${LANE_WAIT}
+        LIMIT ${limit} FOR UPDATE SKIP LOCKED)
       RETURNING *`,
     );
-    return rows.length;
   }
 
   async skipUnresolved(subscriptionId: string, reason: string): Promise<number> {
-    const rows = await this.changeRows(
-      (db) => db.$queryRaw<Row[]>`
+    return this.changeRows(
+      (db, limit) => db.$queryRaw<Row[]>`
       UPDATE "FailedEvent" SET "status" = 'SKIPPED', "reason" = ${reason}, "nextAttemptAt" = NULL,
         "resolvedAt" = now() AT TIME ZONE 'UTC', "updatedAt" = now()
-      WHERE "subscriptionId" = ${subscriptionId} AND "status" IN ('PENDING', 'RETRYING', 'HELD')
-        AND ("claimedUntil" IS NULL OR "claimedUntil" < now())
+      WHERE "id" IN (
+        SELECT "id" FROM "FailedEvent"
+        WHERE "subscriptionId" = ${subscriptionId} AND "status" IN ('PENDING', 'RETRYING', 'HELD')
+          AND ("claimedUntil" IS NULL OR "claimedUntil" < now())
+        LIMIT ${limit} FOR UPDATE SKIP LOCKED)
       RETURNING *`,
     );
-    return rows.length;
   }
 
   async pullForward(subscriptionId: string): Promise<number> {
