@@ -330,9 +330,13 @@ describe('ordered lanes under failure and pause (reliability scenario 15)', () =
         await waitUntil('two thirds sent', () => sent() >= (2 * events) / 3, 120_000, 20);
         await rel.operator.setSubscriptionState(ordSub, 'resume');
       });
+      // A healthy run after as well, as scenario 5 does: the baseline is the larger of the runs around the faults, so
+      // the machine's drift over the scenario (other suites share its two cores in CI) is not counted as their cost.
+      const after = await run(base, async () => {});
+      const baseP99 = Math.max(before.p99, after.p99);
       const floorMs = pick(200, 0);
-      const bound = Math.max(before.p99 * 1.1, before.p99 + floorMs);
-      const lost = before.r.lost + failRun.r.lost + pauseRun.r.lost;
+      const bound = Math.max(baseP99 * 1.1, baseP99 + floorMs);
+      const lost = before.r.lost + failRun.r.lost + pauseRun.r.lost + after.r.lost;
       const pass = failRun.inOrder && pauseRun.inOrder && failRun.p99 <= bound && pauseRun.p99 <= bound && lost === 0;
       recordScenario({
         id: 'ordered-lanes',
@@ -343,12 +347,12 @@ describe('ordered lanes under failure and pause (reliability scenario 15)', () =
           'events per run': events,
           'events/s': perSecond,
           'ordered delivered in order (failing head, pause)': `${failRun.inOrder} (${failRun.delivered}), ${pauseRun.inOrder} (${pauseRun.delivered})`,
-          'healthy p99 ms (baseline, failing head, pause)': `${before.p99}, ${failRun.p99}, ${pauseRun.p99}`,
+          'healthy p99 ms (baseline before, failing head, pause, baseline after)': `${before.p99}, ${failRun.p99}, ${pauseRun.p99}, ${after.p99}`,
           'p99 bound ms': Math.round(bound),
           lost,
         },
         criteria:
-          "the ordered subscriber receives every event once in production order though its head failed for a third of the stream, and again through a pause; the healthy subscriptions' p99 within scenario 5's bound (10%, short profile: or 200 ms) of the baseline run",
+          "the ordered subscriber receives every event once in production order though its head failed for a third of the stream, and again through a pause; the healthy subscriptions' p99 within scenario 5's bound (10%, short profile: or 200 ms) of the baseline (the larger of a healthy run before and after)",
       });
       expect(failRun.inOrder).toBe(true);
       expect(pauseRun.inOrder).toBe(true);
