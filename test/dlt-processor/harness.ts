@@ -16,7 +16,7 @@ import { createReplayJobs } from '../../pipeline/dlt-processor/replay-jobs';
 import { createLedgerApiDeps } from '../../pipeline/dlt-processor/routes/ledger';
 import type { StreamDeps } from '../../pipeline/dlt-processor/routes/stream';
 import { type RedeliveryDeps, startScheduler } from '../../pipeline/dlt-processor/scheduler';
-import { kafkaStreamSource } from '../../pipeline/dlt-processor/stream-source.kafka';
+import { kafkaStreamSource, type StreamSource } from '../../pipeline/dlt-processor/stream-source.kafka';
 import { memoryAuditSink } from '../../pipeline/shared/audit/audit';
 import { generateApiKey, hashApiKey, publicPrefix } from '../../pipeline/shared/auth/api-key';
 import { ApiKeyStorePrisma } from '../../pipeline/shared/auth/api-key-store.prisma';
@@ -80,6 +80,8 @@ export async function startDltHarness(
     retentionDays?: number;
     /** Serve `GET /v1/stream` (its outbox topics are made here), with these settings over the defaults. */
     stream?: Partial<StreamDeps>;
+    /** Wraps the stream's Kafka source (a test counting the readers it opens and closes). */
+    wrapStreamSource?: (source: StreamSource) => StreamSource;
     /**
      * The ledger path as main.ts wires it: steps recorded with their ledger records (the ledger outbox), the ledger
      * relay to the ledger topic, the ledger writer into the ledger tables with the delivery facts (`all`).
@@ -186,7 +188,7 @@ export async function startDltHarness(
     changeAudit: new ChangeAuditQueryPrisma(db.prisma),
     registry: metrics.registry,
     stream: opts.stream && {
-      source: kafkaStreamSource(kafka, uniqueName('dlt'), log),
+      source: (opts.wrapStreamSource ?? ((x) => x))(kafkaStreamSource(kafka, uniqueName('dlt'), log)),
       topics,
       log,
       bufferBytes: 1024 * 1024,

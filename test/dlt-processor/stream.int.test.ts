@@ -25,17 +25,33 @@ describe('GET /v1/stream', () => {
   let h: Awaited<ReturnType<typeof startDltHarness>>;
   let base: string;
   const closed: string[] = [];
+  let readersOpen = 0; // stream readers (each a Kafka consumer) open now
+  let stopped = false;
 
   beforeAll(async () => {
     h = await startDltHarness({
       scheduler: false,
+      wrapStreamSource: (source) => ({
+        async open(o) {
+          const reader = await source.open(o);
+          readersOpen++;
+          return {
+            start: reader.start,
+            // A consumer's leave can take a while (a loaded broker): this one takes at least 500 ms.
+            close: async () => {
+              await Promise.all([reader.close(), new Promise((r) => setTimeout(r, 500))]);
+              readersOpen--;
+            },
+          };
+        },
+      }),
       stream: { bufferBytes: 64 * 1024, maxPerKey: 3, onClosed: (reason) => closed.push(reason) },
     });
     await h.app.listen({ port: 0, host: '127.0.0.1' });
     base = `ws://127.0.0.1:${(h.app.server.address() as AddressInfo).port}/v1/stream`;
   });
   afterAll(async () => {
-    await h?.stop();
+    if (!stopped) await h?.stop();
   });
 
   const topic = () => h.topics.outbox('user-lifecycle');
@@ -177,5 +193,22 @@ describe('GET /v1/stream', () => {
     const more = [await connect(h.operatorKey), await connect(h.operatorKey)];
     expect(await refused(base, { authorization: `Bearer ${h.operatorKey}` })).toBe(429);
     for (const s of [sub, ...more]) s.ws.close();
+  });
+
+  // Last: it stops the service. A reader whose client has just left is still closing its consumer (that takes a
+  // second); a stop that did not wait for it left a consumer leaving its group after the process had moved on.
+  it('a stop waits for every reader, also those whose client has just left', async () => {
+    const key = await h.tenantKey('stop-a');
+    const streams = [await connect(key), await connect(key)];
+    const before = closed.filter((r) => r === 'client').length;
+    for (const s of streams) s.ws.close();
+    await waitFor(() => closed.filter((r) => r === 'client').length >= before + 2 || undefined, {
+      what: 'the server saw both clients leave',
+    });
+    expect(readersOpen).toBeGreaterThanOrEqual(2); // still closing
+    await h.app.close(); // what a stop does to the API (the harness's stop does more before it)
+    expect(readersOpen).toBe(0);
+    stopped = true;
+    await h.stop();
   });
 });

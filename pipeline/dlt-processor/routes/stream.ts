@@ -30,6 +30,9 @@ import type { StreamSource } from '../stream-source.kafka';
 export const STREAM_PROTOCOL = 'integration-hub.stream.v1';
 export const BEARER_PROTOCOL_PREFIX = 'bearer.';
 
+/** Why a stream ended: the client left, it read too slowly, missed a pong, the read failed, or the service stops. */
+export type CloseReason = 'client' | 'slow' | 'heartbeat' | 'error' | 'shutdown';
+
 /** Close codes: 4008 slow consumer (over the buffer bound), 1011 the server's read failed, 1001 shutting down. */
 export const CLOSE_SLOW = 4008;
 /** The first frame of every stream, once its position is fixed (its `streamid` resumes from there). */
@@ -45,7 +48,7 @@ export interface StreamDeps {
   maxPerKey: number;
   maxPerTenant: number;
   /** Called when a connection ends, with why (tests, metrics), as soon as that is decided (its close frame sent). */
-  onClosed?: (reason: 'client' | 'slow' | 'heartbeat' | 'error' | 'shutdown') => void;
+  onClosed?: (reason: CloseReason) => void;
 }
 
 /** `authorization` from the subprotocol `bearer.<key>` when the header is absent (browsers cannot set headers). */
@@ -63,6 +66,15 @@ export function registerStreamRoutes(api: HubApp, deps: StreamDeps): { close(): 
   const perKey = new Map<string, number>();
   const perTenant = new Map<string, number>();
   const open = new Set<{ end(reason: 'shutdown'): Promise<void> }>();
+  // Readers still closing (their client left, or they opened after it did): close() waits for them too, so a stopped
+  // service leaves no consumer behind.
+  const closing = new Set<Promise<void>>();
+  const track = (p: Promise<void>) => {
+    closing.add(p);
+    const done = () => void closing.delete(p);
+    p.then(done, done);
+    return p;
+  };
   const inc = (m: Map<string, number>, k: string, d: number) => {
     const n = (m.get(k) ?? 0) + d;
     if (n <= 0) m.delete(k);
@@ -130,8 +142,11 @@ export function registerStreamRoutes(api: HubApp, deps: StreamDeps): { close(): 
       socket.on('pong', () => {
         alive = true;
       });
-      async function end(reason: 'client' | 'slow' | 'heartbeat' | 'error' | 'shutdown', code?: number, why?: string) {
-        if (ended) return;
+      function end(reason: CloseReason, code?: number, why?: string) {
+        if (ended) return Promise.resolve();
+        return track(ending(reason, code, why));
+      }
+      async function ending(reason: CloseReason, code?: number, why?: string) {
         ended = true;
         clearInterval(ping);
         open.delete(conn);
@@ -178,7 +193,7 @@ export function registerStreamRoutes(api: HubApp, deps: StreamDeps): { close(): 
             void end('error', 1011, 'stream read failed; reconnect with lastEventId');
           },
         });
-        if (ended) await reader.close();
+        if (ended) await track(reader.close());
         else {
           // The position is fixed: say so (a client may resume from here even before any event arrives).
           socket.send(
@@ -202,6 +217,7 @@ export function registerStreamRoutes(api: HubApp, deps: StreamDeps): { close(): 
   return {
     async close() {
       await Promise.all([...open].map((c) => c.end('shutdown')));
+      await Promise.all([...closing]);
     },
   };
 }
