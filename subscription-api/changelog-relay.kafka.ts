@@ -26,6 +26,7 @@ import type { Producer } from 'kafkajs';
 import type { Pool, PoolClient } from 'pg';
 import { Client } from 'pg';
 import { toRow } from '../pipeline/shared/change-audit/change-audit.prisma';
+import { WakeableSleep } from '../pipeline/shared/concurrency';
 import { errorMessage } from '../pipeline/shared/errors';
 import { type FactRecord, registryFactOf } from '../pipeline/shared/facts/fact';
 import type { Logger } from '../pipeline/shared/logging/logger';
@@ -78,29 +79,18 @@ export async function startChangelogRelay(opts: ChangelogRelayOptions): Promise<
   let running = true;
   let publishedCount = 0;
   let factsCount = 0;
-  let wake: (() => void) | undefined;
+  const idle = new WakeableSleep();
   /** A notification came since the current drain began: drain again at once (none may be lost while draining). */
   let notified = false;
   let listener: Client | undefined;
   let failures = 0;
-
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const t = setTimeout(done, ms);
-      function done() {
-        clearTimeout(t);
-        wake = undefined;
-        resolve();
-      }
-      wake = done;
-    });
 
   async function connectListener(): Promise<void> {
     if (!opts.databaseUrl || !running) return;
     const client = new Client({ connectionString: opts.databaseUrl });
     client.on('notification', () => {
       notified = true;
-      wake?.();
+      idle.wake();
     });
     client.on('error', (err) => {
       opts.log.warn({ err: errorMessage(err) }, 'changelog relay LISTEN connection lost; polling until it is back');
@@ -125,7 +115,7 @@ export async function startChangelogRelay(opts: ChangelogRelayOptions): Promise<
               "actorName", "requestId", "action", "resourceType", "resourceId", "version", "changedFields"
          FROM "ChangeAudit"
         WHERE "publishedAt" IS NULL
-        ORDER BY id
+        ORDER BY "ChangeAudit".id
         LIMIT $1
         FOR UPDATE SKIP LOCKED`,
       [batchSize],
@@ -167,7 +157,9 @@ export async function startChangelogRelay(opts: ChangelogRelayOptions): Promise<
         `SELECT id::text AS id, ${CHANGE_TABLE.subscriptionId} AS subscription_id, ${CHANGE_TABLE.snapshot} AS snapshot
            FROM ${CHANGE_TABLE.name}
           WHERE ${CHANGE_TABLE.publishedAt} IS NULL
-          ORDER BY id
+          -- the table's id: a bare "id" is the text alias above, which orders 10 before 9 (a subscription's older
+          -- snapshot published after its newer one would win the compacted topic)
+          ORDER BY ${CHANGE_TABLE.name}.id
           LIMIT $1
           FOR UPDATE SKIP LOCKED`,
         [batchSize],
@@ -223,12 +215,12 @@ export async function startChangelogRelay(opts: ChangelogRelayOptions): Promise<
         // LISTEN wakes the relay on every commit: the poll is then only a safety net, and polling an idle table 4
         // times a second was a quarter of the service's idle CPU. A commit notified while the drain ran (after its
         // SELECT) is drained now, not at the next poll.
-        if (running && !notified) await sleep(listener ? Math.max(intervalMs, listenPollMs) : intervalMs);
+        if (running && !notified) await idle.sleep(listener ? Math.max(intervalMs, listenPollMs) : intervalMs);
       } catch (err) {
         failures++;
         const backoff = Math.min(5000, 100 * 2 ** Math.min(failures, 6));
         opts.log.error({ err: errorMessage(err), backoffMs: backoff }, 'changelog relay batch failed; will retry');
-        if (running) await sleep(backoff);
+        if (running) await idle.sleep(backoff);
       }
     }
   })();
@@ -239,7 +231,7 @@ export async function startChangelogRelay(opts: ChangelogRelayOptions): Promise<
     factsPublished: () => factsCount,
     async stop() {
       running = false;
-      wake?.();
+      idle.wake();
       await loop;
       await listener?.end().catch(() => {});
     },

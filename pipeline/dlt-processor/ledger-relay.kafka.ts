@@ -4,9 +4,9 @@
  * facts, as it does for the other processors' records.
  *
  *   loop:
- *     drain: outbox.relay(batch) ─ the rows' records in bundles (ledger-record.ts, at most LEDGER_BUNDLE_MAX_BYTES
- *            each), produced in requests of at most RELAY_REQUEST_BYTES, acks = -1 ─▶ rows deleted ─▶ again while
- *            a batch was full
+ *     drain: outbox.relay(batch rows, takeBytes) ─ the rows' records in bundles (ledger-record.ts, at most
+ *            LEDGER_BUNDLE_MAX_BYTES each), produced in requests of at most RELAY_REQUEST_BYTES, acks = -1 ─▶ rows
+ *            deleted ─▶ again while a take stopped at its limit; a row that cannot be read is set aside (ERROR, once)
  *     wait:  a nudge (the store committed a step's records: FailureStorePrisma's onLedgerOutbox, outboxLedgerSink)
  *            or the backstop poll (pollMs, default 5 s: rows of an instance that died, of a relay that failed)
  *     a failed drain (the topic cannot be written) ─▶ warn, back off (up to maxBackoffMs) and drain again; the rows
@@ -23,6 +23,7 @@
  * `SELECT EXISTS` per pollMs.
  */
 import type { Producer } from 'kafkajs';
+import { WakeableSleep } from '../shared/concurrency';
 import { errorMessage } from '../shared/errors';
 import { groupByBytes } from '../shared/group-by-bytes';
 import type { LedgerOutbox } from '../shared/ledger/ledger';
@@ -44,6 +45,8 @@ export interface LedgerRelayOptions {
   log: Logger;
   /** Outbox rows per transaction (default 500). */
   batchSize?: number;
+  /** Bytes of stored records per take (default RELAY_TAKE_BYTES, 4 MiB). */
+  takeBytes?: number;
   /** The backstop poll (default 5 s). */
   pollMs?: number;
   /** Upper bound of the backoff after a failed drain (default 5 s). */
@@ -66,24 +69,6 @@ export interface LedgerRelay {
   stop(): Promise<void>;
 }
 
-/** Consecutive groups of bundles of at most `maxBytes` each (a larger bundle forms its own request). */
-function requestsOf(bundles: Buffer[], maxBytes: number): Buffer[][] {
-  const out: Buffer[][] = [];
-  let group: Buffer[] = [];
-  let bytes = 0;
-  for (const b of bundles) {
-    if (group.length > 0 && bytes + b.length > maxBytes) {
-      out.push(group);
-      group = [];
-      bytes = 0;
-    }
-    group.push(b);
-    bytes += b.length;
-  }
-  if (group.length > 0) out.push(group);
-  return out;
-}
-
 export function startLedgerRelay(opts: LedgerRelayOptions): LedgerRelay {
   const log = opts.log.child({ component: 'ledger-relay' });
   const batchSize = opts.batchSize ?? 500;
@@ -95,23 +80,12 @@ export function startLedgerRelay(opts: LedgerRelayOptions): LedgerRelay {
   let failing = 0;
   /** A nudge came since the current drain began: drain again at once (its rows may have missed the SELECT). */
   let nudged = false;
-  let wake: (() => void) | undefined;
-
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const t = setTimeout(done, ms);
-      function done() {
-        clearTimeout(t);
-        wake = undefined;
-        resolve();
-      }
-      wake = done;
-    });
+  const idle = new WakeableSleep();
 
   const publish = async (encoded: Buffer[]): Promise<void> => {
     const bundles = groupByBytes(encoded, bundleEntryBytes, LEDGER_BUNDLE_MAX_BYTES).map(encodeLedgerBundle);
     // Unkeyed, as the other processors' bundles: the writer orders a delivery's states by their `at`.
-    for (const request of requestsOf(bundles, RELAY_REQUEST_BYTES))
+    for (const request of groupByBytes(bundles, (b) => b.length, RELAY_REQUEST_BYTES))
       await opts.producer.send({
         topic: opts.topic,
         acks: -1,
@@ -126,9 +100,14 @@ export function startLedgerRelay(opts: LedgerRelayOptions): LedgerRelay {
     let total = 0;
     if (!(await opts.outbox.pending())) return 0;
     for (;;) {
-      const n = await opts.outbox.relay(batchSize, publish);
-      total += n;
-      if (n < batchSize) return total;
+      const take = await opts.outbox.relay(batchSize, publish, opts.takeBytes);
+      for (const r of take.rejected)
+        log.error(
+          { outboxId: r.id, reason: r.reason },
+          'ledger outbox row set aside: its records cannot be read (the row stays in "LedgerOutbox" with the reason; the rows behind it go on)',
+        );
+      total += take.rows;
+      if (!take.more) return total;
     }
   }
 
@@ -139,7 +118,7 @@ export function startLedgerRelay(opts: LedgerRelayOptions): LedgerRelay {
         const n = await drain();
         if (failing > 0) log.info({ rows: n }, 'ledger outbox relayed again');
         failing = 0;
-        if (running && !nudged) await sleep(pollMs);
+        if (running && !nudged) await idle.sleep(pollMs);
       } catch (err) {
         failing++;
         failureCount++;
@@ -147,7 +126,7 @@ export function startLedgerRelay(opts: LedgerRelayOptions): LedgerRelay {
         const backoffMs = Math.min(maxBackoffMs, 100 * 2 ** Math.min(failing, 6));
         // The records stay in the outbox: the ledger is late, not short.
         log.warn({ err: errorMessage(err), backoffMs }, 'ledger outbox not relayed; will try again');
-        if (running) await sleep(backoffMs);
+        if (running) await idle.sleep(backoffMs);
       }
     }
   })();
@@ -157,14 +136,14 @@ export function startLedgerRelay(opts: LedgerRelayOptions): LedgerRelay {
       nudged = true;
       // While backing off from a failure the nudge does not cut the backoff short (no tight loop against a broker
       // that refuses); the next drain takes the new rows too.
-      if (failing === 0) wake?.();
+      if (failing === 0) idle.wake();
     },
     drain,
     relayed: () => relayedCount,
     failures: () => failureCount,
     async stop() {
       running = false;
-      wake?.();
+      idle.wake();
       await loop;
       // A last drain for what the final steps committed; what the broker does not take now waits in Postgres for
       // the next relay (this instance restarted, or another one).

@@ -1,4 +1,4 @@
-import { KeyedSerialQueue, Semaphore } from './concurrency';
+import { KeyedSerialQueue, Semaphore, WakeableSleep } from './concurrency';
 
 const tick = () => new Promise((r) => setImmediate(r));
 
@@ -92,5 +92,34 @@ describe('KeyedSerialQueue', () => {
     ]);
     expect(log.filter((l) => l.startsWith('a'))).toEqual(['a1', 'a2', 'a3']);
     expect(log.indexOf('b1')).toBeLessThan(log.indexOf('a2'));
+  });
+});
+
+describe('WakeableSleep', () => {
+  beforeEach(() => jest.useFakeTimers());
+  afterEach(() => jest.useRealTimers());
+
+  it('ends at its time, or at once when woken; a wake with nobody asleep is lost, not kept for the next sleep', async () => {
+    const s = new WakeableSleep();
+    s.wake(); // nobody asleep
+    let done = false;
+    const first = s.sleep(1000).then(() => {
+      done = true;
+    });
+    await jest.advanceTimersByTimeAsync(999);
+    expect(done).toBe(false);
+    await jest.advanceTimersByTimeAsync(1);
+    await first;
+    expect(done).toBe(true);
+
+    let woken = false;
+    const second = s.sleep(60_000).then(() => {
+      woken = true;
+    });
+    await jest.advanceTimersByTimeAsync(10);
+    s.wake();
+    await second;
+    expect(woken).toBe(true);
+    expect(jest.getTimerCount()).toBe(0); // the woken sleep's timer is cleared
   });
 });

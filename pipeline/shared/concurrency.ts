@@ -1,4 +1,4 @@
-/** Small concurrency tools for the hot path: a counting semaphore and per-key serial queues. */
+/** Small concurrency tools: a counting semaphore, per-key serial queues, and a sleep that can be cut short. */
 export class Semaphore {
   private active = 0;
   private readonly waiters: (() => void)[] = [];
@@ -106,5 +106,32 @@ export class KeyedSerialQueue {
       if (this.tails.get(key) === tail) this.tails.delete(key);
     });
     return next;
+  }
+}
+
+/**
+ * A loop's wait between rounds that another party can end early (the relays' poll: a commit or a nudge wakes them
+ * at once, the timer is the backstop). One sleeper at a time; `wake()` with nobody asleep does nothing.
+ */
+export class WakeableSleep {
+  private waker: (() => void) | undefined;
+
+  /** Resolves after `ms`, or at the next `wake()`, whichever comes first. */
+  sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const t = setTimeout(done, ms);
+      const self = this;
+      function done() {
+        clearTimeout(t);
+        if (self.waker === done) self.waker = undefined;
+        resolve();
+      }
+      this.waker = done;
+    });
+  }
+
+  /** Ends the current sleep now. */
+  wake(): void {
+    this.waker?.();
   }
 }

@@ -317,3 +317,73 @@ describe('scheduler ledger records through the ledger outbox', () => {
     );
   });
 });
+
+describe('the ledger outbox take (Postgres)', () => {
+  let hub: DltHarness | undefined;
+  afterEach(async () => {
+    await hub?.stop();
+    hub = undefined;
+  });
+  const delivery = (i: number, pad = 0) => ({
+    kind: 'delivery' as const,
+    at: new Date(Date.UTC(2026, 11, 1, 0, 0, i)).toISOString(),
+    eventId: `evt-${i}`,
+    tenantId: 'tenant-a',
+    subscriptionId: 'sub-1',
+    receivedAt: new Date(Date.UTC(2026, 11, 1)).toISOString(),
+    status: 'FAILED' as const,
+    reason: `x`.repeat(pad),
+    attempts: 1,
+    lastStatusCode: 500,
+    nextAttemptAt: null,
+  });
+
+  it('takes the oldest rows up to its byte bound (at least one), and the rest on the next take', async () => {
+    const db = await createTestDatabase();
+    try {
+      const outbox = new LedgerOutboxPrisma(db.prisma);
+      for (let i = 0; i < 10; i++) await outbox.append([delivery(i, 1000), delivery(100 + i, 1000)]);
+      const rowBytes = (await db.prisma.ledgerOutbox.findFirstOrThrow()).records.length;
+      const published: string[][] = [];
+      const publish = async (encoded: Buffer[]) => {
+        published.push(encoded.map((b) => (JSON.parse(b.toString()) as { eventId: string }).eventId));
+      };
+      // Room for 2.5 rows: two are taken, eight wait.
+      const first = await outbox.relay(500, publish, Math.floor(rowBytes * 2.5));
+      expect(first).toEqual({ rows: 2, rejected: [], more: true });
+      expect(published).toEqual([['evt-0', 'evt-100', 'evt-1', 'evt-101']]);
+      expect(await db.prisma.ledgerOutbox.count()).toBe(8);
+      // A bound below one row still takes one: no row is too large to move.
+      const second = await outbox.relay(500, publish, 10);
+      expect(second.rows).toBe(1);
+      expect(published[1]).toEqual(['evt-2', 'evt-102']);
+      // No bytes bound hit, fewer rows than the limit: all of them, and nothing more waits.
+      expect(await outbox.relay(500, publish)).toEqual({ rows: 7, rejected: [], more: false });
+      expect(published.flat()).toHaveLength(20);
+      expect(await outbox.pending()).toBe(false);
+    } finally {
+      await db.drop();
+    }
+  });
+
+  it('sets a row it cannot read aside with the reason; the rows behind it reach the ledger', async () => {
+    const db = await createTestDatabase();
+    hub = await startDltHarness({ db, scheduler: false, ledgerOutbox: {} });
+    const h = hub;
+    // Written by hand, out of band: not a JSON array of records.
+    await db.prisma.$executeRaw`INSERT INTO "LedgerOutbox" ("records") VALUES ('{"kind":"delivery"')`;
+    await db.prisma.$executeRaw`INSERT INTO "LedgerOutbox" ("records") VALUES ('{"kind":"delivery"}')`;
+    const outbox = new LedgerOutboxPrisma(db.prisma);
+    await outbox.append([delivery(1)]);
+    h.relay!.nudge();
+    await waitFor(async () => (await db.prisma.ledgerDelivery.count({ where: { eventId: 'evt-1' } })) === 1, {
+      what: 'the row behind the unreadable ones in the ledger',
+    });
+    const aside = await db.prisma.ledgerOutbox.findMany({ orderBy: { id: 'asc' } });
+    expect(aside.map((r) => r.rejectedReason)).toEqual([
+      expect.stringContaining('records is not JSON'),
+      'records is not a JSON array (object)',
+    ]);
+    expect(await outbox.pending()).toBe(false); // the idle poll does not spin on them
+  });
+});

@@ -240,4 +240,27 @@ describe('subscription changelog', () => {
       { what: 'the directory to converge' },
     );
   });
+
+  it('publishes changes in commit order where the ids gain a digit (9 → 10, 99 → 100)', async () => {
+    await h.relay!.stop();
+    await h.relay!.drain();
+    // The next changes get ids 98 … 103: one subscription created, then changed five times.
+    await h.pool.query(`SELECT setval(pg_get_serial_sequence('"SubscriptionChange"', 'id'), 97)`);
+    const { id, signingSecret } = (
+      await h.op.post('/v1/subscriptions', aSubscription({ tenantId: 'cl-digits' }))
+    ).json();
+    issuedSecrets.push(signingSecret);
+    for (let i = 0; i < 5; i++) await h.op.post(`/v1/subscriptions/${id}/${i % 2 === 0 ? 'pause' : 'resume'}`);
+    const { rows } = await h.pool.query<{ id: string }>(
+      `SELECT id::text FROM "SubscriptionChange" WHERE "subscriptionId" = $1 ORDER BY "createdAt", "SubscriptionChange".id`,
+      [id],
+    );
+    expect(rows.map((r) => r.id)).toEqual(['98', '99', '100', '101', '102', '103']);
+
+    h.relay = await h.startRelay({ batchSize: 2 }); // three takes: each must be the oldest two
+    const records = await readTopicUntil(h.kafka, h.topic, (rs) => rs.filter((r) => r.key === id).length >= 6);
+    const versions = records.filter((r) => r.key === id).map((r) => decodeSnapshot(r.value)!.version);
+    expect(versions).toEqual([1, 2, 3, 4, 5, 6]);
+    await waitFor(() => h.directory!.get(id)?.version === 6 || undefined, { what: 'the directory at version 6' });
+  });
 });

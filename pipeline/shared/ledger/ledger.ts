@@ -24,12 +24,21 @@ export interface LedgerOutbox {
   /** Whether any records wait (one cheap query: the relay's idle poll). */
   pending(): Promise<boolean>;
   /**
-   * Takes up to `limit` of the oldest rows no other relay holds (SKIP LOCKED), hands their records (each encoded,
-   * `encodeLedgerRecord`) to `publish`, and deletes the rows once it resolves, all in one transaction: a publish
-   * that fails, or a process that dies before the commit, leaves them for the next take (at least once). Resolves
-   * with the number of rows taken.
+   * Takes up to `limit` of the oldest rows no other relay holds (SKIP LOCKED), as many as fit in `maxBytes` (at
+   * least one), hands their records (each encoded, `encodeLedgerRecord`) to `publish`, and deletes the rows once it
+   * resolves, all in one transaction: a publish that fails, or a process that dies before the commit, leaves them
+   * for the next take (at least once). A row that cannot be read is set aside with its reason (`rejected`), never
+   * taken again, and never blocks the rows behind it.
    */
-  relay(limit: number, publish: (encoded: Buffer[]) => Promise<void>): Promise<number>;
+  relay(limit: number, publish: (encoded: Buffer[]) => Promise<void>, maxBytes?: number): Promise<RelayTake>;
+}
+
+/** What one relay take did: rows taken (relayed or set aside), those set aside with their reason, more waiting? */
+export interface RelayTake {
+  rows: number;
+  rejected: { id: string; reason: string }[];
+  /** The take stopped at its row or byte limit: rows may wait behind it. */
+  more: boolean;
 }
 
 /** In-memory sink for unit tests (records kept in order). */
