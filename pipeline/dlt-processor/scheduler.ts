@@ -19,6 +19,7 @@
  * repeated after a crash is written once (each attempt keeps the `attemptId` it was given here). Before, the records
  * were produced on their own and a failed produce was only logged: the attempt was lost from the ledger.
  */
+import { randomUUID } from 'node:crypto';
 import type { AuditSink } from '../shared/audit/audit';
 import { fromKafkaBinary, type HubCloudEvent } from '../shared/cloudevents/envelope';
 import type { DeliveryResult } from '../shared/delivery/deliver';
@@ -70,8 +71,8 @@ export interface RedeliveryDeps {
  * is tried again, with backoff, for up to the claim's lease; a step whose data Postgres refuses is not. Before the
  * ledger was written in this transaction, such a failure lost the attempt from the row only; now it would lose it
  * from both, and the subscriber would see the retry made again after the lease as an attempt the ledger lacks.
- * A retried write whose first try did commit after all records the attempt row twice; the ledger keeps it once
- * (the same records, the same `attemptId`).
+ * A retried write whose first try did commit after all finds its `attemptId` recorded and writes nothing again
+ * (FailureStore.recordAttempt): no doubled attempt row, and no stale state over a step made since.
  */
 async function recordStep(deps: RedeliveryDeps, ...args: Parameters<FailureStore['recordAttempt']>): Promise<boolean> {
   const deadline = Date.now() + deps.leaseMs;
@@ -146,10 +147,12 @@ export async function redeliver(deps: RedeliveryDeps, f: StoredFailure, replay: 
   });
   const { status, nextAttemptAt, reason } = decision;
   const attemptedAt = new Date();
+  const attemptId = randomUUID(); // the row's and the ledger's: a step written twice is recorded once
   const applied = await recordStep(
     deps,
     f.id,
     {
+      attemptId,
       attemptedAt,
       source,
       statusCode: result.status ?? null,
@@ -168,6 +171,7 @@ export async function redeliver(deps: RedeliveryDeps, f: StoredFailure, replay: 
             at: attemptedAt,
             source,
             attempt: decision.attempt,
+            attemptId,
             result: gate.type === 'refuse' || !event ? undefined : result,
             status,
             reason,

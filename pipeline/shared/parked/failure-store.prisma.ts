@@ -328,8 +328,6 @@ export class FailureStorePrisma implements FailureStore {
     const col = <T>(f: (p: PendingAttempt) => T) => batch.map(f);
     // Timestamps travel as ISO strings and become UTC `timestamp(3)`, as Prisma stores DateTime.
     const now = Prisma.sql`(${new Date().toISOString()}::timestamptz AT TIME ZONE 'UTC')`;
-    const tried = batch.filter((p): p is PendingAttempt & { a: AttemptRecord } => p.a !== null);
-    const tcol = <T>(f: (p: PendingAttempt & { a: AttemptRecord }) => T) => tried.map(f);
     // Per step: its attempt records alone (kept whatever the claim) and all its records (when the state applies).
     const ledger = batch
       .filter((p) => p.next.ledger?.length)
@@ -342,48 +340,61 @@ export class FailureStorePrisma implements FailureStore {
         };
       });
     const lcol = <T>(f: (p: (typeof ledger)[number]) => T) => ledger.map(f);
-    const rows = await this.prisma.$transaction([
-      this.prisma.$executeRaw`
-        INSERT INTO "DeliveryAttempt" ("failedEventId", "attemptedAt", "source", "statusCode", "errorCode", "durationMs", "responseSnippet")
-        SELECT v.id, (v.at AT TIME ZONE 'UTC'), v.source, v.status_code, v.error_code, v.duration_ms, v.snippet
-        FROM unnest(${tcol((p) => p.id)}::uuid[], ${tcol((p) => iso(p.a.attemptedAt))}::timestamptz[], ${tcol((p) => p.a.source)}::text[],
-          ${tcol((p) => p.a.statusCode)}::int[], ${tcol((p) => p.a.errorCode)}::text[], ${tcol((p) => p.a.durationMs)}::int[],
-          ${tcol((p) => p.a.responseSnippet)}::text[])
-          AS v(id, at, source, status_code, error_code, duration_ms, snippet)`,
-      // The row's new state (only while the claim is ours: `up`), and the step's ledger records in the same
-      // transaction: the attempt records always (as the DeliveryAttempt row), the state records only when applied.
-      this.prisma.$queryRaw<{ id: string }[]>`
-        WITH up AS (
-          UPDATE "FailedEvent" f SET
-            "status" = v.status,
-            "nextAttemptAt" = (v.next_at AT TIME ZONE 'UTC'),
-            "reason" = v.reason,
-            "attempts" = f."attempts" + v.inc,
-            "lastStatusCode" = CASE WHEN v.tried THEN v.status_code ELSE f."lastStatusCode" END,
-            "lastErrorCode" = CASE WHEN v.tried THEN v.error_code ELSE f."lastErrorCode" END,
-            "resolvedAt" = CASE WHEN v.status IN ('DELIVERED', 'REPLAYED', 'SKIPPED') THEN ${now} ELSE NULL END,
-            "claimedBy" = NULL,
-            "claimedUntil" = NULL,
-            "updatedAt" = ${now}
-          FROM unnest(${col((p) => p.id)}::uuid[], ${col((p) => p.next.claimedBy)}::text[], ${col((p) => p.next.status)}::text[],
-            ${col((p) => iso(p.next.nextAttemptAt))}::timestamptz[], ${col((p) => p.next.reason)}::text[],
-            ${col((p) => (p.next.countsAsScheduled && p.a ? 1 : 0))}::int[], ${col((p) => p.a?.statusCode ?? null)}::int[],
-            ${col((p) => p.a?.errorCode ?? null)}::text[], ${col((p) => p.a !== null)}::boolean[])
-            AS v(id, claimed_by, status, next_at, reason, inc, status_code, error_code, tried)
-          WHERE f."id" = v.id AND f."claimedBy" = v.claimed_by
-          RETURNING f."id"
-        ),
-        outbox AS (
-          INSERT INTO "LedgerOutbox" ("records")
-          SELECT CASE WHEN up."id" IS NULL THEN l.attempts ELSE l.recs END
-          FROM unnest(${lcol((p) => p.id)}::uuid[], ${lcol((p) => p.attempts)}::text[], ${lcol((p) => p.all)}::text[])
-            AS l(id, attempts, recs)
-          LEFT JOIN up ON up."id" = l.id
-          WHERE up."id" IS NOT NULL OR l.attempts IS NOT NULL
-        )
-        SELECT "id"::text AS id FROM up`,
-    ]);
-    return new Set(rows[1].map((r) => r.id));
+    // One statement: the attempts (each once, by attemptId), then for the steps not recorded before, the row's new
+    // state (only while the claim is ours: `up`) and the step's ledger records: the attempt records always (as the
+    // DeliveryAttempt row), the state records only when applied. A step recorded before (`again`: its earlier write
+    // committed after all) writes nothing; it counts as applied when the row holds its status.
+    const rows = await this.prisma.$queryRaw<{ id: string }[]>`
+      WITH v AS (
+        SELECT * FROM unnest(${col((p) => p.id)}::uuid[], ${col((p) => p.next.claimedBy)}::text[], ${col((p) => p.next.status)}::text[],
+          ${col((p) => iso(p.next.nextAttemptAt))}::timestamptz[], ${col((p) => p.next.reason)}::text[],
+          ${col((p) => (p.next.countsAsScheduled && p.a ? 1 : 0))}::int[], ${col((p) => p.a?.statusCode ?? null)}::int[],
+          ${col((p) => p.a?.errorCode ?? null)}::text[], ${col((p) => p.a !== null)}::boolean[],
+          ${col((p) => p.a?.attemptId ?? null)}::text[], ${col((p) => (p.a ? iso(p.a.attemptedAt) : null))}::timestamptz[],
+          ${col((p) => p.a?.source ?? null)}::text[], ${col((p) => p.a?.durationMs ?? null)}::int[],
+          ${col((p) => p.a?.responseSnippet ?? null)}::text[])
+          AS v(id, claimed_by, status, next_at, reason, inc, status_code, error_code, tried, attempt_id, at, source,
+               duration_ms, snippet)
+      ),
+      ins AS (
+        INSERT INTO "DeliveryAttempt" ("failedEventId", "attemptedAt", "source", "statusCode", "errorCode", "durationMs", "responseSnippet", "attemptId")
+        SELECT v.id, (v.at AT TIME ZONE 'UTC'), v.source, v.status_code, v.error_code, v.duration_ms, v.snippet, v.attempt_id
+        FROM v WHERE v.tried
+        ON CONFLICT ("attemptId") DO NOTHING
+        RETURNING "attemptId"
+      ),
+      again AS (
+        SELECT v.id, v.status FROM v
+        WHERE v.attempt_id IS NOT NULL AND v.attempt_id NOT IN (SELECT "attemptId" FROM ins WHERE "attemptId" IS NOT NULL)
+      ),
+      up AS (
+        UPDATE "FailedEvent" f SET
+          "status" = v.status,
+          "nextAttemptAt" = (v.next_at AT TIME ZONE 'UTC'),
+          "reason" = v.reason,
+          "attempts" = f."attempts" + v.inc,
+          "lastStatusCode" = CASE WHEN v.tried THEN v.status_code ELSE f."lastStatusCode" END,
+          "lastErrorCode" = CASE WHEN v.tried THEN v.error_code ELSE f."lastErrorCode" END,
+          "resolvedAt" = CASE WHEN v.status IN ('DELIVERED', 'REPLAYED', 'SKIPPED') THEN ${now} ELSE NULL END,
+          "claimedBy" = NULL,
+          "claimedUntil" = NULL,
+          "updatedAt" = ${now}
+        FROM v
+        WHERE f."id" = v.id AND f."claimedBy" = v.claimed_by AND v.id NOT IN (SELECT id FROM again)
+        RETURNING f."id"
+      ),
+      outbox AS (
+        INSERT INTO "LedgerOutbox" ("records")
+        SELECT CASE WHEN up."id" IS NULL THEN l.attempts ELSE l.recs END
+        FROM unnest(${lcol((p) => p.id)}::uuid[], ${lcol((p) => p.attempts)}::text[], ${lcol((p) => p.all)}::text[])
+          AS l(id, attempts, recs)
+        LEFT JOIN up ON up."id" = l.id
+        WHERE (up."id" IS NOT NULL OR l.attempts IS NOT NULL) AND l.id NOT IN (SELECT id FROM again)
+      )
+      SELECT "id"::text AS id FROM up
+      UNION ALL
+      SELECT f."id"::text FROM "FailedEvent" f JOIN again a ON a.id = f."id" WHERE f."status" = a.status`;
+    return new Set(rows.map((r) => r.id));
   }
 
   async get(id: string) {

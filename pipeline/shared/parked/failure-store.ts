@@ -34,6 +34,11 @@ export interface StoredFailure {
 }
 
 export interface AttemptRecord {
+  /**
+   * The request's id, made once when it was sent (the ledger's `attemptId`): a step recorded twice (a write retried
+   * after an ambiguous commit) is recorded once, and its state is not applied again.
+   */
+  attemptId?: string;
   attemptedAt: Date;
   source: 'OUTBOX' | 'SCHEDULED' | 'REPLAY';
   statusCode: number | null;
@@ -84,6 +89,8 @@ export interface FailureStore {
   /**
    * Records an attempt and, if `claimedBy` still holds the claim, the row's new state (releasing the claim).
    * False when the claim was lost (lease expired and another instance took the row): only the attempt is kept.
+   * An attempt whose `attemptId` is recorded already (this step's earlier write did commit) changes nothing: true
+   * when the row holds the step's status (that write applied it), false otherwise.
    * Throws `RecordRefusedError` when Postgres refuses the step's data; any other error may pass (try again).
    */
   recordAttempt(

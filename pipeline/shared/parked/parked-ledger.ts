@@ -28,6 +28,8 @@ export function parkedLedgerRecords(
     at: Date;
     source?: 'SCHEDULED' | 'REPLAY';
     attempt?: number;
+    /** The request's id, as its DeliveryAttempt row has it (one id for the row and the ledger). */
+    attemptId?: string;
     result?: Pick<DeliveryResult, 'durationMs' | 'status' | 'failure' | 'responseSnippet'>;
     status: FailureStatus;
     reason: string | null;
@@ -42,7 +44,7 @@ export function parkedLedgerRecords(
     out.push({
       kind: 'attempt',
       at: step.at.toISOString(),
-      attemptId: randomUUID(),
+      attemptId: step.attemptId ?? randomUUID(),
       ...base,
       source: step.source,
       attempt: step.attempt ?? 0,
