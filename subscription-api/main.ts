@@ -7,7 +7,7 @@
 import '../pipeline/shared/kafka/kafkajs-idle-fix';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { Pool } from 'pg';
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import { Registry } from 'prom-client';
 import { createApiKeyVerifier } from '../pipeline/shared/auth/api-key-auth';
 import { ApiKeyStorePrisma } from '../pipeline/shared/auth/api-key-store.prisma';
 import { ensureOperatorKey } from '../pipeline/shared/auth/bootstrap';
@@ -17,6 +17,7 @@ import { errorMessage } from '../pipeline/shared/errors';
 import type { GrpcServer } from '../pipeline/shared/grpc/server.grpc';
 import { ensureTopics } from '../pipeline/shared/kafka/admin';
 import { createLogger } from '../pipeline/shared/logging/logger';
+import { collectProcessMetrics } from '../pipeline/shared/metrics/process';
 import { dnsResolver } from '../pipeline/shared/net/safe-lookup';
 import { topicNames } from '../pipeline/shared/topics';
 import { createPrismaClient } from '../prisma/client';
@@ -102,7 +103,7 @@ async function main(): Promise<void> {
   });
 
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  collectProcessMetrics(registry);
   const box = new SecretBox(parseHubKeys(config.HUB_ENCRYPTION_KEYS));
   const service = createSubscriptionService({
     subscriptions: new SubscriptionRepositoryPrisma(prisma),

@@ -7,7 +7,6 @@
  *   writer (ledger topic ─▶ Postgres + delivery facts).
  */
 import { hostname } from 'node:os';
-import { collectDefaultMetrics } from 'prom-client';
 import { createPrismaClient } from '../../prisma/client';
 import { migrate } from '../../prisma/migrate';
 import { createAuditSink } from '../shared/audit/audit';
@@ -27,6 +26,7 @@ import { createKafka } from '../shared/kafka/client';
 import { LedgerOutboxPrisma, outboxLedgerSink } from '../shared/ledger/ledger-outbox.prisma';
 import { LedgerWriterStorePrisma } from '../shared/ledger/ledger-store.prisma';
 import { createLogger, type Logger } from '../shared/logging/logger';
+import { collectProcessMetrics } from '../shared/metrics/process';
 import { FailureStorePrisma } from '../shared/parked/failure-store.prisma';
 import { startSubscriptionDirectory } from '../shared/subscriptions/directory.kafka';
 import type { SubscriptionSnapshot } from '../shared/subscriptions/snapshot';
@@ -95,7 +95,7 @@ async function main(): Promise<void> {
   });
   const metrics = createDltMetrics();
   const registry = metrics.registry;
-  collectDefaultMetrics({ register: registry });
+  collectProcessMetrics(registry);
 
   const box = new SecretBox(parseHubKeys(config.HUB_ENCRYPTION_KEYS));
   const sender = new HttpSender({

@@ -8,7 +8,6 @@
  */
 import type { Kafka, Producer } from 'kafkajs';
 import { Partitioners } from 'kafkajs';
-import { collectDefaultMetrics } from 'prom-client';
 import { createPrismaClient } from '../../prisma/client';
 import { createAuditSink } from '../shared/audit/audit';
 import { kafkaAuditProducer } from '../shared/audit/audit.kafka';
@@ -22,6 +21,7 @@ import { createApp, type HubApp } from '../shared/http/create-app';
 import { ensureTopics } from '../shared/kafka/admin';
 import { createKafka } from '../shared/kafka/client';
 import { createLogger, type Logger } from '../shared/logging/logger';
+import { collectProcessMetrics } from '../shared/metrics/process';
 import type { SubscriptionDirectory } from '../shared/subscriptions/directory';
 import { startSubscriptionDirectory } from '../shared/subscriptions/directory.kafka';
 import { topicNames } from '../shared/topics';
@@ -85,7 +85,7 @@ export async function startEventProcessor(
   }
 
   const metrics = createEventProcessorMetrics();
-  collectDefaultMetrics({ register: metrics.registry });
+  collectProcessMetrics(metrics.registry);
   let phase: 'starting' | 'ready' | 'stopping' = 'starting';
   let directory: SubscriptionDirectory | undefined;
   const app = await createApp({

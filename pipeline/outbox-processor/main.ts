@@ -4,7 +4,6 @@
  *   config ─▶ kafka ─▶ subscription directory (wait until caught up) ─▶ delivery deps (SecretBox, undici sender,
  *   auth provider, breakers) ─▶ handler ─▶ outbox consumer ─▶ health/metrics server; SIGTERM drains.
  */
-import { collectDefaultMetrics } from 'prom-client';
 import { createPrismaClient } from '../../prisma/client';
 import { type AuditSink, createAuditSink } from '../shared/audit/audit';
 import { kafkaAuditProducer } from '../shared/audit/audit.kafka';
@@ -21,6 +20,7 @@ import { createApp } from '../shared/http/create-app';
 import { ensureTopics } from '../shared/kafka/admin';
 import { createKafka } from '../shared/kafka/client';
 import { createLogger, type Logger } from '../shared/logging/logger';
+import { collectProcessMetrics } from '../shared/metrics/process';
 import { FailureStorePrisma } from '../shared/parked/failure-store.prisma';
 import type { SubscriptionDirectory } from '../shared/subscriptions/directory';
 import { startSubscriptionDirectory } from '../shared/subscriptions/directory.kafka';
@@ -74,7 +74,7 @@ export async function startOutboxProcessor(
   const topics = topicNames(config.TOPIC_PREFIX);
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-outbox`, log });
   const metrics = createOutboxMetrics();
-  collectDefaultMetrics({ register: metrics.registry });
+  collectProcessMetrics(metrics.registry);
   // The topics this service writes (DLT, ledger): created when missing, as the other services do theirs. Without
   // them a DLT or ledger produce would wait, and the offsets with it.
   const admin = kafka.admin();
