@@ -27,6 +27,7 @@
  *                     as durably on the ingest topic (`--only-ingest`, `--skip-ingest`)
  *   --facts-pair      fan-out 1 with WebhookDelivered facts off and on (FACTS_DELIVERED none / all), alternated
  *                     twice; their cost as a ratio in the same run (`--only-facts`: just this)
+ *   --node-args F     extra Node.js flags for every service process (a memory or GC experiment)
  *   --idle S          an idle hub (fan-out 1): each service's CPU over S seconds after a warm-up (--idle-warmup,
  *                     default 30 s), then 10 events/s for 20 s and their latency (`--only-idle`: just this)
  */
@@ -86,6 +87,8 @@ const FACTS_PAIR = process.argv.includes('--facts-pair') || process.argv.include
 const ONLY_FACTS = process.argv.includes('--only-facts');
 /** `--profile DIR`: every service runs with --cpu-prof and writes its profile to DIR when it stops. */
 const PROFILE_DIR = arg('profile', '');
+/** Extra Node.js flags for every service (`--node-args "--max-semi-space-size=32"`): a memory or GC experiment. */
+const NODE_ARGS = arg('node-args', '').split(' ').filter(Boolean);
 /** `--env K=V,K2=V2`: extra environment for every service (tuning experiments). */
 const EXTRA_ENV: Record<string, string> = Object.fromEntries(
   arg('env', '')
@@ -466,7 +469,7 @@ async function startBenchHub(
     endpointAllowHosts: '127.0.0.1',
     env: EXTRA_ENV,
     serviceEnv,
-    nodeArgs: PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${resolve(PROFILE_DIR)}`] : [],
+    nodeArgs: [...(PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${resolve(PROFILE_DIR)}`] : []), ...NODE_ARGS],
     logSink: (service, line) => {
       lastLines.push(`${service} ${line}`);
       if (lastLines.length > 50) lastLines.shift();

@@ -19,7 +19,16 @@ const http = require('node:http');
 const fs = require('node:fs');
 const name = process.argv[2];
 const log = (msg, extra = {}) => console.log(JSON.stringify({ level: 30, time: new Date().toISOString(), msg, ...extra }));
-if (process.env.FAIL_AT_START === name) { console.error(name + ': invalid configuration: KAFKA_BROKERS'); process.exit(2); }
+// The failing one fails once the others can take a SIGTERM (BOOT_FILE lists them): a process the launcher stops
+// while Node is still loading it dies of the signal without a word, and then nothing could tell it was stopped.
+const booted = () =>
+  process.env.BOOT_FILE ? fs.readFileSync(process.env.BOOT_FILE, { encoding: 'utf8', flag: 'a+' }).split('\\n').filter(Boolean).length : 0;
+if (process.env.FAIL_AT_START === name) {
+  const fail = () => { console.error(name + ': invalid configuration: KAFKA_BROKERS'); process.exit(2); };
+  const until = Date.now() + 20000;
+  const wait = () => (booted() >= Number(process.env.FAIL_AFTER_BOOTED || 0) || Date.now() > until ? fail() : setTimeout(wait, 20));
+  wait();
+} else {
 const server = http.createServer((req, res) => {
   if (req.url === '/metrics') return res.end('# TYPE up gauge\\nup 1\\n');
   if (req.url === '/env') return res.end(JSON.stringify({ KAFKA_BROKERS: process.env.KAFKA_BROKERS, DATABASE_URL: process.env.DATABASE_URL, TOPIC_PREFIX: process.env.TOPIC_PREFIX, ENDPOINT_ALLOW_HOSTS: process.env.ENDPOINT_ALLOW_HOSTS, EXTRA: process.env.EXTRA, SERVICE_INSTANCE: process.env.SERVICE_INSTANCE }));
@@ -33,6 +42,8 @@ process.on('SIGTERM', () => {
   server.close(() => process.exit(0));
   server.closeAllConnections();
 });
+if (process.env.BOOT_FILE) fs.appendFileSync(process.env.BOOT_FILE, name + '\\n');
+}
 `;
 
 function fakeDist(): string {
@@ -179,9 +190,12 @@ describe('hub launcher supervision', () => {
   });
 
   it('reports a service that exits during start-up with its last lines, and stops the rest and the infrastructure', async () => {
-    const err = await startHub(options({ env: { ORDER_FILE: orderFile, FAIL_AT_START: 'outbox-processor' } })).catch(
-      (e) => e,
-    );
+    const bootFile = `${orderFile}.booted`;
+    const err = await startHub(
+      options({
+        env: { ORDER_FILE: orderFile, BOOT_FILE: bootFile, FAIL_AT_START: 'outbox-processor', FAIL_AFTER_BOOTED: '3' },
+      }),
+    ).catch((e) => e);
     expect(err).toBeInstanceOf(HubStartError);
     expect((err as HubStartError).component).toBe('outbox-processor');
     expect((err as Error).message).toBe('outbox-processor: outbox-processor exited with code 2 before it was ready');
