@@ -161,6 +161,25 @@ export function guardAgainstOrphan(javaPid: number, name = 'kafka-watchdog'): vo
  * removed by `stop()`. Errors are LocalKafkaError with one line saying what to do; nothing is left running.
  */
 export async function startLocalKafka(opts: LocalKafkaOptions = {}): Promise<LocalKafka> {
+  // Ports picked here (free when asked, then released) can be taken by another process before the broker binds
+  // them: it then exits during startup. On ports of our own choosing that is worth another try on fresh ones.
+  const chosenHere =
+    opts.port === undefined &&
+    opts.controllerPort === undefined &&
+    (opts.dataDir === undefined || !existsSync(join(resolve(opts.dataDir), 'ports.json')));
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startLocalKafkaOnce(opts);
+    } catch (err) {
+      const exitedAtStart = err instanceof LocalKafkaError && err.message.includes('exited during startup');
+      if (!chosenHere || !exitedAtStart || attempt >= 3) throw err;
+      if (opts.dataDir !== undefined) rmSync(join(resolve(opts.dataDir), 'ports.json'), { force: true });
+      opts.log?.(`the broker exited during startup (a port taken meanwhile?); trying again on other ports`);
+    }
+  }
+}
+
+async function startLocalKafkaOnce(opts: LocalKafkaOptions): Promise<LocalKafka> {
   const log = opts.log ?? (() => {});
   const libs = ensureKafkaJars({ quiet: true });
   const tempDir = opts.dataDir === undefined;

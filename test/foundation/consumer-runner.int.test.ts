@@ -118,6 +118,42 @@ describe('consumer runner', () => {
     expect(slots.waiting).toBe(0);
   });
 
+  it('with no batch running (work handed off), kafkajs finds the rebalance itself and still re-joins after the drain', async () => {
+    const topic = uniqueName('runner-hold');
+    await createTopic(topic, 2);
+    const groupId = uniqueName('runner-hold');
+    const events: string[] = [];
+    const first = consumerOf(groupId);
+    let joins = 0;
+    first.on(first.events.GROUP_JOIN, () => events.push(`join ${++joins}`));
+    first.on(first.events.REBALANCING, () => events.push('kafkajs found the rebalance'));
+    runners.push(
+      await runConsumer({
+        consumer: first,
+        name: 'first',
+        log,
+        topics: [topic],
+        heartbeatMs: 500,
+        async onRevoke() {
+          events.push('revoke start');
+          // Deliveries still in flight after their batch returned (the outbox): the re-join must wait for them.
+          await new Promise((r) => setTimeout(r, 1_500));
+          events.push('revoke end');
+        },
+        async handle() {}, // nothing is ever running when the rebalance comes: the topic is empty
+      }),
+    );
+    await waitFor(() => joins >= 1, { what: 'the first member in the group' });
+    runners.push(
+      await runConsumer({ consumer: consumerOf(groupId), name: 'second', log, topics: [topic], async handle() {} }),
+    );
+    await waitFor(() => joins >= 2, { timeoutMs: 60_000, what: 'the first member re-joining' });
+    const at = (e: string) => events.indexOf(e);
+    expect(at('kafkajs found the rebalance')).toBeGreaterThan(at('join 1'));
+    expect(at('revoke start')).toBeGreaterThan(at('join 1'));
+    expect(events.slice(at('revoke start'))).toEqual(['revoke start', 'revoke end', 'join 2']);
+  });
+
   it('commitBatch commits past the last record of the batch', async () => {
     const topic = uniqueName('runner-commit');
     await createTopic(topic, 1);

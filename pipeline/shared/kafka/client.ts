@@ -2,6 +2,7 @@
 import { Kafka, type KafkaConfig, logLevel, type SASLOptions } from 'kafkajs';
 import './kafkajs-coordinator-cache';
 import './kafkajs-idle-fix';
+import './kafkajs-rejoin-hold';
 
 export type KafkaLogLevel = 'error' | 'warn' | 'info' | 'debug';
 

@@ -20,6 +20,8 @@
  * Why "drain before re-join": kafkajs's rebalance is eager (every member gives up every partition) and has no revoke
  * callback; it re-joins only after the running eachBatch calls return. So a batch that learns of a rebalance stops
  * starting work and returns only after the drain, and the partitions' next owner starts after what was finished here.
+ * When kafkajs finds the rebalance itself with no batch running (work handed off asynchronously, as the outbox's
+ * deliveries are), it would re-join at once: kafkajs-rejoin-hold.ts makes that re-join await the same drain.
  * (Models: Hookdeck Outpost's internal/consumer/consumer.go, bullmq's AsyncFifoQueue.)
  */
 import type { Batch, Consumer } from 'kafkajs';
@@ -27,6 +29,7 @@ import type { Semaphore } from '../concurrency';
 import { errorMessage } from '../errors';
 import type { Logger } from '../logging/logger';
 import { onPermanentCrash } from './crash';
+import { holdRejoin } from './kafkajs-rejoin-hold';
 
 export interface BatchContext {
   /** Still this batch's to work on: not stopping, not revoked by a rebalance, the partition still assigned. */
@@ -154,13 +157,17 @@ export async function runConsumer(opts: ConsumerRunnerOptions): Promise<Consumer
     })();
     return draining;
   };
-  consumer.on(consumer.events.GROUP_JOIN, () => {
+  let releaseHold: (() => void) | undefined;
+  consumer.on(consumer.events.GROUP_JOIN, (e) => {
     draining = undefined;
     revokeCtl = new AbortController();
     if (stopping) revokeCtl.abort();
+    // The next re-join of this member waits for the drain (kafkajs-rejoin-hold.ts).
+    releaseHold?.();
+    releaseHold = holdRejoin(e.payload.memberId, () => draining);
   });
-  // kafkajs found the rebalance itself (a heartbeat between empty fetches): it re-joins at once, without waiting
-  // for us. Stop starting work all the same and leave what was not started to the next owner.
+  // kafkajs found the rebalance itself (a heartbeat or a fetch between batches): it re-joins next, and the hold
+  // above makes that wait for this drain, as a batch that found it waits (see eachBatch below).
   consumer.on(consumer.events.REBALANCING, () => void drain());
 
   const context = (
@@ -255,6 +262,7 @@ export async function runConsumer(opts: ConsumerRunnerOptions): Promise<Consumer
         if (!(await running.whenZero(deadline)))
           log.warn({ running: running.value }, `${opts.name}: grace period over with batches still running`);
         await opts.onStop?.(deadline);
+        releaseHold?.();
         await consumer.disconnect(); // stops the runner and leaves the group
       })();
       return stopped;

@@ -9,6 +9,8 @@
  * it is at once when the broker the cached id names is not known any more. Applied once, at load, to kafkajs's own
  * Cluster class; a kafkajs without that method is left alone.
  */
+import { patchKafkajsMethod } from './kafkajs-patch';
+
 // biome-ignore lint/suspicious/noExplicitAny: kafkajs's internal class has no types.
 type Cluster = any;
 
@@ -23,36 +25,24 @@ interface Cached {
 const CACHE = Symbol('hubCoordinatorCache');
 
 export function applyKafkajsCoordinatorCache(now: () => number = Date.now): boolean {
-  // biome-ignore lint/suspicious/noExplicitAny: an internal module of kafkajs.
-  let ClusterClass: any;
-  try {
-    ClusterClass = require('kafkajs/src/cluster');
-  } catch {
-    return false;
-  }
-  const proto = ClusterClass?.prototype;
-  const original = proto?.findGroupCoordinatorMetadata;
-  if (typeof original !== 'function') return false;
-  if (original.__hubCoordinatorCache) return true;
-  const cached = async function findGroupCoordinatorMetadata(
-    this: Cluster,
-    args: { groupId: string; coordinatorType?: number },
-  ) {
-    this[CACHE] ??= new Map<string, Cached>();
-    const cache: Map<string, Cached> = this[CACHE];
-    const key = `${args.coordinatorType ?? 0}\u0000${args.groupId}`;
-    const hit = cache.get(key);
-    const t = now();
-    if (hit && t - hit.at < COORDINATOR_TTL_MS && this.brokerPool?.brokers?.[hit.metadata?.coordinator?.nodeId])
-      return hit.metadata;
-    cache.delete(key);
-    const metadata = await original.call(this, args);
-    cache.set(key, { at: t, metadata });
-    return metadata;
-  };
-  (cached as unknown as { __hubCoordinatorCache: boolean }).__hubCoordinatorCache = true;
-  proto.findGroupCoordinatorMetadata = cached;
-  return true;
+  return patchKafkajsMethod(
+    'kafkajs/src/cluster',
+    'findGroupCoordinatorMetadata',
+    (original) =>
+      async function findGroupCoordinatorMetadata(this: Cluster, args: { groupId: string; coordinatorType?: number }) {
+        this[CACHE] ??= new Map<string, Cached>();
+        const cache: Map<string, Cached> = this[CACHE];
+        const key = `${args.coordinatorType ?? 0}\u0000${args.groupId}`;
+        const hit = cache.get(key);
+        const t = now();
+        if (hit && t - hit.at < COORDINATOR_TTL_MS && this.brokerPool?.brokers?.[hit.metadata?.coordinator?.nodeId])
+          return hit.metadata;
+        cache.delete(key);
+        const metadata = await original.call(this, args);
+        cache.set(key, { at: t, metadata });
+        return metadata;
+      },
+  );
 }
 
 applyKafkajsCoordinatorCache();

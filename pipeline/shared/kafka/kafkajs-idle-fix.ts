@@ -10,39 +10,32 @@
  * nothing waits on the removed loop. Applied once, at load, to kafkajs's own RequestQueue class; a kafkajs whose
  * method differs (a fixed release) is left alone.
  */
+import { patchKafkajsMethod } from './kafkajs-patch';
+
 // biome-ignore lint/suspicious/noExplicitAny: kafkajs's internal class has no types.
 type RequestQueue = any;
 
 const CHECK_PENDING_REQUESTS_INTERVAL = 10;
 
 export function applyKafkajsIdleFix(): boolean {
-  // biome-ignore lint/suspicious/noExplicitAny: an internal module of kafkajs.
-  let RequestQueueClass: any;
-  try {
-    RequestQueueClass = require('kafkajs/src/network/requestQueue');
-  } catch {
-    return false;
-  }
-  const proto = RequestQueueClass?.prototype;
-  const original = proto?.scheduleCheckPendingRequests;
-  if (typeof original !== 'function') return false;
-  if (original.__hubIdleFix) return true;
-  // Only the known form: a later kafkajs may have fixed it differently.
-  if (!String(original).includes('this.throttledUntil - Date.now()')) return false;
-  const fixed = function scheduleCheckPendingRequests(this: RequestQueue): void {
-    if (this.throttleCheckTimeoutId || this.pending.length === 0) return;
-    const untilUnthrottled = this.throttledUntil - Date.now();
-    this.throttleCheckTimeoutId = setTimeout(
-      () => {
-        this.throttleCheckTimeoutId = null;
-        this.checkPendingRequests();
+  return patchKafkajsMethod(
+    'kafkajs/src/network/requestQueue',
+    'scheduleCheckPendingRequests',
+    () =>
+      function scheduleCheckPendingRequests(this: RequestQueue): void {
+        if (this.throttleCheckTimeoutId || this.pending.length === 0) return;
+        const untilUnthrottled = this.throttledUntil - Date.now();
+        this.throttleCheckTimeoutId = setTimeout(
+          () => {
+            this.throttleCheckTimeoutId = null;
+            this.checkPendingRequests();
+          },
+          untilUnthrottled > 0 ? untilUnthrottled : CHECK_PENDING_REQUESTS_INTERVAL,
+        );
       },
-      untilUnthrottled > 0 ? untilUnthrottled : CHECK_PENDING_REQUESTS_INTERVAL,
-    );
-  };
-  (fixed as unknown as { __hubIdleFix: boolean }).__hubIdleFix = true;
-  proto.scheduleCheckPendingRequests = fixed;
-  return true;
+    // Only the known form: a later kafkajs may have fixed it differently.
+    (original) => String(original).includes('this.throttledUntil - Date.now()'),
+  );
 }
 
 applyKafkajsIdleFix();

@@ -1,0 +1,35 @@
+/**
+ * The one way the hub changes kafkajs 2.2.4's internals (kafkajs-idle-fix.ts, kafkajs-coordinator-cache.ts,
+ * kafkajs-rejoin-hold.ts): replace one method of the class an internal module exports, once per process, and only
+ * when the method is there in the form the patch was written for. A kafkajs that moved or changed it is left alone
+ * (the patch reports false and the hub runs on kafkajs's own behaviour).
+ */
+// biome-ignore lint/suspicious/noExplicitAny: kafkajs's internal methods have no types.
+export type KafkajsMethod = (this: any, ...args: any[]) => any;
+
+const PATCHED = Symbol.for('integration-hub.kafkajs-patch');
+
+export function patchKafkajsMethod(
+  modulePath: string,
+  method: string,
+  replace: (original: KafkajsMethod) => KafkajsMethod,
+  /** The known form of the original (its source, say); default: any function. */
+  accepts: (original: KafkajsMethod) => boolean = () => true,
+): boolean {
+  // biome-ignore lint/suspicious/noExplicitAny: an internal module of kafkajs.
+  let exported: any;
+  try {
+    exported = require(modulePath);
+  } catch {
+    return false;
+  }
+  const proto = exported?.prototype;
+  const original = proto?.[method];
+  if (typeof original !== 'function') return false;
+  if ((original as { [PATCHED]?: string })[PATCHED] === `${modulePath}#${method}`) return true;
+  if (!accepts(original)) return false;
+  const patched = replace(original);
+  (patched as { [PATCHED]?: string })[PATCHED] = `${modulePath}#${method}`;
+  proto[method] = patched;
+  return true;
+}
