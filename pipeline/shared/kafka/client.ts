@@ -4,6 +4,11 @@ import './kafkajs-coordinator-cache';
 import './kafkajs-idle-fix';
 import './kafkajs-rejoin-hold';
 
+// kafkajs warns at every producer made without `createPartitioner` that its default changed in v2: a WARN at every
+// start of a service. That v2 default (Java-compatible murmur2, the same partition per key as JVM clients) is the
+// one the hub wants; the launcher set this for its services already, a deployment running them directly did not.
+process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
+
 export type KafkaLogLevel = 'error' | 'warn' | 'info' | 'debug';
 
 /** Anything pino-shaped (`logger.warn(obj, msg)`), e.g. the service's pino logger. */
