@@ -171,7 +171,8 @@ export async function startLocalKafka(opts: LocalKafkaOptions = {}): Promise<Loc
     try {
       return await startLocalKafkaOnce(opts);
     } catch (err) {
-      const exitedAtStart = err instanceof LocalKafkaError && err.message.includes('exited during startup');
+      const exitedAtStart =
+        err instanceof LocalKafkaError && /exited during startup|is already in use/.test(err.message);
       if (!chosenHere || !exitedAtStart || attempt >= 3) throw err;
       if (opts.dataDir !== undefined) rmSync(join(resolve(opts.dataDir), 'ports.json'), { force: true });
       opts.log?.(`the broker exited during startup (a port taken meanwhile?); trying again on other ports`);

@@ -169,6 +169,10 @@ export function registerStreamRoutes(api: HubApp, deps: StreamDeps): { close(): 
       socket.on('close', () => void end('client'));
       socket.on('error', () => void end('error'));
 
+      // The open itself counts as closing until it is done: a stop that comes while the reader is being opened
+      // waits for it to open and close again.
+      let opening!: () => void;
+      track(new Promise<void>((resolve) => (opening = resolve)));
       try {
         reader = await deps.source.open({
           topics,
@@ -193,7 +197,7 @@ export function registerStreamRoutes(api: HubApp, deps: StreamDeps): { close(): 
             void end('error', 1011, 'stream read failed; reconnect with lastEventId');
           },
         });
-        if (ended) await track(reader.close());
+        if (ended) await reader.close();
         else {
           // The position is fixed: say so (a client may resume from here even before any event arrives).
           socket.send(
@@ -211,6 +215,8 @@ export function registerStreamRoutes(api: HubApp, deps: StreamDeps): { close(): 
       } catch (err) {
         log.warn({ err: errorMessage(err) }, 'stream could not start; closing the connection');
         await end('error', 1011, 'stream could not start; try again');
+      } finally {
+        opening();
       }
     },
   );

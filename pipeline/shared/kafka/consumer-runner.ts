@@ -146,13 +146,29 @@ export async function runConsumer(opts: ConsumerRunnerOptions): Promise<Consumer
     draining ??= (async () => {
       revokeCtl.abort();
       const deadline = Date.now() + (opts.rebalanceDrainMs ?? 5_000);
+      // The re-join waits for this (the member sends no heartbeat meanwhile): never past the deadline, even when
+      // onRevoke overruns it (a commit retried against a moved coordinator); what it has not finished is read again.
+      let overran: NodeJS.Timeout | undefined;
       try {
-        await opts.onRevoke?.(deadline);
+        await Promise.race([
+          opts.onRevoke?.(deadline),
+          new Promise<void>((resolve) => {
+            overran = setTimeout(
+              () => {
+                log.warn(`${opts.name}: drain before the rebalance overran its deadline; re-joining without it`);
+                resolve();
+              },
+              Math.max(0, deadline - Date.now()) + 1_000,
+            );
+          }),
+        ]);
       } catch (err) {
         log.warn(
           { err: errorMessage(err) },
           `${opts.name}: drain before the rebalance failed; its records are read again`,
         );
+      } finally {
+        clearTimeout(overran);
       }
     })();
     return draining;
@@ -161,10 +177,15 @@ export async function runConsumer(opts: ConsumerRunnerOptions): Promise<Consumer
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     draining = undefined;
     revokeCtl = new AbortController();
-    if (stopping) revokeCtl.abort();
-    // The next re-join of this member waits for the drain (kafkajs-rejoin-hold.ts).
     releaseHold?.();
-    releaseHold = holdRejoin(e.payload.memberId, () => draining);
+    releaseHold = undefined;
+    if (stopping) {
+      revokeCtl.abort();
+      return;
+    }
+    // Every later join of this member is a re-join (a rebalance, or kafkajs re-joining after a partition's leader
+    // moved): it waits for the drain, started here if nothing started it yet (kafkajs-rejoin-hold.ts).
+    releaseHold = holdRejoin(e.payload.memberId, () => draining ?? drain());
   });
   // kafkajs found the rebalance itself (a heartbeat or a fetch between batches): it re-joins next, and the hold
   // above makes that wait for this drain, as a batch that found it waits (see eachBatch below).
@@ -264,6 +285,7 @@ export async function runConsumer(opts: ConsumerRunnerOptions): Promise<Consumer
         await opts.onStop?.(deadline);
         releaseHold?.();
         await consumer.disconnect(); // stops the runner and leaves the group
+        releaseHold?.(); // a join that was under way when the stop began
       })();
       return stopped;
     },

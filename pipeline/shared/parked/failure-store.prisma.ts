@@ -343,8 +343,8 @@ export class FailureStorePrisma implements FailureStore {
     // One statement: the attempts (each once, by attemptId), then for the steps not recorded before, the row's new
     // state (only while the claim is ours: `up`) and the step's ledger records: the attempt records always (as the
     // DeliveryAttempt row), the state records only when applied. A step recorded before (`again`: its earlier write
-    // committed after all) writes nothing; it counts as applied when the row holds its status.
-    const rows = await this.prisma.$queryRaw<{ id: string }[]>`
+    // committed after all) writes nothing; it counts as applied when the row holds its status (read afterwards).
+    const rows = await this.prisma.$queryRaw<{ id: string; again: boolean }[]>`
       WITH v AS (
         SELECT * FROM unnest(${col((p) => p.id)}::uuid[], ${col((p) => p.next.claimedBy)}::text[], ${col((p) => p.next.status)}::text[],
           ${col((p) => iso(p.next.nextAttemptAt))}::timestamptz[], ${col((p) => p.next.reason)}::text[],
@@ -391,10 +391,20 @@ export class FailureStorePrisma implements FailureStore {
         LEFT JOIN up ON up."id" = l.id
         WHERE (up."id" IS NOT NULL OR l.attempts IS NOT NULL) AND l.id NOT IN (SELECT id FROM again)
       )
-      SELECT "id"::text AS id FROM up
+      SELECT "id"::text AS id, false AS again FROM up
       UNION ALL
-      SELECT f."id"::text FROM "FailedEvent" f JOIN again a ON a.id = f."id" WHERE f."status" = a.status`;
-    return new Set(rows.map((r) => r.id));
+      SELECT "id"::text, true FROM again`;
+    const applied = new Set(rows.filter((r) => !r.again).map((r) => r.id));
+    const again = rows.filter((r) => r.again);
+    if (again.length > 0) {
+      // Read after the statement, not in its snapshot: the earlier write it found may have committed while this
+      // statement waited on its attempt row, and the snapshot would not show its state.
+      const wanted = new Map(batch.map((p) => [p.id, p.next.status]));
+      const now = await this.prisma.$queryRaw<{ id: string; status: string }[]>`
+        SELECT "id"::text AS id, "status" FROM "FailedEvent" WHERE "id" = ANY(${again.map((r) => r.id)}::uuid[])`;
+      for (const r of now) if (wanted.get(r.id) === r.status) applied.add(r.id);
+    }
+    return applied;
   }
 
   async get(id: string) {
