@@ -4,7 +4,7 @@
  * store into a fresh database, in batches as the writer's. Reports the writer's CPU (decode, prepare + the client)
  * and the Postgres backends' CPU (from /proc) per delivery.
  *
- *   npm run build && node dist/bench/ledger-store.js [--events 20000] [--batch 1000]
+ *   npm run build && node dist/bench/ledger-store.js [--events 20000] [--batch 1000] [--body-bytes 1024]
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -28,6 +28,8 @@ const BATCH = arg('batch', 1000);
 const ROUNDS = arg('rounds', 2);
 /** Ledger records per Kafka record (a bundle), as the processors send them. */
 const BUNDLE = arg('bundle', 50);
+/** Bytes of each event's payload body (the hub bench sends ~1 KB events). */
+const BODY_BYTES = arg('body-bytes', 1024);
 
 /** utime + stime of a process, seconds (clock ticks of 100 Hz). */
 function cpuOf(pid: number): number {
@@ -43,9 +45,9 @@ function cpuOf(pid: number): number {
 /** Kafka record values: bundles of `BUNDLE` ledger records, events and deliveries interleaved. */
 function records(n: number): Buffer[] {
   const out: Buffer[] = [];
-  const body = Buffer.from(
-    JSON.stringify({ userId: 'u-123456', email: 'someone@example.com', roles: ['admin', 'viewer'], n: 1 }),
-  ).toString('base64');
+  const fields = { userId: 'u-123456', email: 'someone@example.com', roles: ['admin', 'viewer'], pad: '' };
+  fields.pad = 'x'.repeat(Math.max(0, BODY_BYTES - JSON.stringify(fields).length));
+  const body = Buffer.from(JSON.stringify(fields)).toString('base64');
   for (let i = 0; i < n; i++) {
     const eventId = randomUUID();
     const tenantId = `tenant-${i % 100}`;

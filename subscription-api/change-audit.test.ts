@@ -21,6 +21,7 @@ function aRecord(overrides: Partial<SubscriptionRecord> = {}): SubscriptionRecor
     maxAttempts: null,
     retrySchedule: null,
     ordered: false,
+    batch: null,
     createdAt: T0,
     updatedAt: T0,
     ...overrides,

@@ -30,6 +30,8 @@ export interface SubscriptionRecord {
   /** Milliseconds between scheduled retries (retry-schedule.ts); null = the hub's DELIVERY_RETRY_SCHEDULE. */
   retrySchedule: number[] | null;
   ordered: boolean;
+  /** Batched delivery (batch.ts in the outbox-processor); null = one event per request. */
+  batch: { maxEvents: number; maxWaitMs: number } | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -49,6 +51,7 @@ export function toSnapshot(r: SubscriptionRecord): SubscriptionSnapshot {
     ...(r.maxAttempts !== null ? { maxAttempts: r.maxAttempts } : {}),
     ...(r.retrySchedule !== null ? { retrySchedule: [...r.retrySchedule] } : {}),
     ordered: r.ordered,
+    ...(r.batch !== null ? { batch: { ...r.batch } } : {}),
     updatedAt: r.updatedAt.toISOString(),
   };
 }

@@ -161,6 +161,20 @@ export const retryScheduleInput = z
   })
   .describe(RETRY_SCHEDULE_MEANING);
 
+export const BATCH_MEANING =
+  'Batched delivery: up to `maxEvents` events (1–1000) in one signed POST of `application/cloudevents-batch+json` ' +
+  '(a JSON array of structured CloudEvents; `contentMode` does not apply), sent when full or `maxWaitMs` (0–10000) ' +
+  'after its first event. Each event keeps its own retries, dead letter and delivery-log rows; scheduled retries ' +
+  'and replays send events one per batch. Not with `ordered`.';
+
+export const batchInput = z
+  .object({
+    maxEvents: z.number().int().min(1).max(1000),
+    maxWaitMs: z.number().int().min(0).max(10_000),
+  })
+  .strict()
+  .describe(BATCH_MEANING);
+
 export const contentModeSchema = z.enum(['BINARY', 'STRUCTURED']);
 export const statusSchema = z.enum(['ACTIVE', 'PAUSED']);
 
@@ -176,9 +190,14 @@ export const createSubscriptionBody = z
     maxAttempts: z.number().int().min(1).max(20).optional(),
     retrySchedule: retryScheduleInput.optional(),
     ordered: z.boolean().default(false),
+    batch: batchInput.optional(),
     status: statusSchema.default('ACTIVE'),
   })
-  .strict();
+  .strict()
+  .refine((b) => !(b.ordered && b.batch), {
+    path: ['batch'],
+    message: 'batched delivery cannot be combined with ordered delivery: drop `batch` or set `ordered` to false',
+  });
 export type CreateSubscriptionInput = z.infer<typeof createSubscriptionBody>;
 
 export const patchSubscriptionBody = z
@@ -195,10 +214,18 @@ export const patchSubscriptionBody = z
       .optional()
       .describe(`${RETRY_SCHEDULE_MEANING} null = back to the hub's default.`),
     ordered: z.boolean().optional(),
+    batch: batchInput
+      .nullable()
+      .optional()
+      .describe(`${BATCH_MEANING} null = one event per request again.`),
     status: statusSchema.optional(),
   })
   .strict()
-  .refine((b) => Object.keys(b).length > 0, 'the patch is empty');
+  .refine((b) => Object.keys(b).length > 0, 'the patch is empty')
+  .refine((b) => !(b.ordered && b.batch), {
+    path: ['batch'],
+    message: 'batched delivery cannot be combined with ordered delivery: drop `batch` or set `ordered` to false',
+  });
 export type PatchSubscriptionInput = z.infer<typeof patchSubscriptionBody>;
 
 export const listSubscriptionsQuery = z
@@ -254,6 +281,10 @@ export const subscriptionView = z
       .nullable()
       .describe(`${RETRY_SCHEDULE_MEANING} null = the hub's default applies.`),
     ordered: z.boolean(),
+    batch: z
+      .object({ maxEvents: z.number().int(), maxWaitMs: z.number().int() })
+      .nullable()
+      .describe(`${BATCH_MEANING} null = one event per request.`),
     held: z
       .object({
         count: z.number().int().describe('Deliveries held while the subscription is paused; sent on resume'),

@@ -134,6 +134,7 @@ export function toSubscriptionView(
     maxAttempts: r.maxAttempts,
     retrySchedule: r.retrySchedule === null ? null : r.retrySchedule.map(formatDuration),
     ordered: r.ordered,
+    batch: r.batch === null ? null : { ...r.batch },
     held: {
       count: status.held.count,
       oldestAgeSeconds:
@@ -312,6 +313,7 @@ export function createSubscriptionService(deps: SubscriptionServiceDeps) {
         maxAttempts: input.maxAttempts ?? null,
         retrySchedule: input.retrySchedule ? retryScheduleMs(input.retrySchedule) : null,
         ordered: input.ordered,
+        batch: input.batch ? { ...input.batch } : null,
         createdAt: at,
         updatedAt: at,
       };
@@ -397,9 +399,19 @@ export function createSubscriptionService(deps: SubscriptionServiceDeps) {
           ...(input.maxAttempts !== undefined ? { maxAttempts: input.maxAttempts } : {}),
           ...(retrySchedule !== undefined ? { retrySchedule } : {}),
           ...(input.ordered !== undefined ? { ordered: input.ordered } : {}),
+          ...(input.batch !== undefined ? { batch: input.batch === null ? null : { ...input.batch } } : {}),
           ...(input.status ? { status: input.status } : {}),
         };
         checkApiKeyHeader(next.auth, next.customHeaders);
+        if (next.ordered && next.batch)
+          throw new InvalidArgumentError([
+            {
+              in: 'body',
+              path: input.batch ? 'batch' : 'ordered',
+              message:
+                'batched delivery cannot be combined with ordered delivery: set `batch` to null or `ordered` to false',
+            },
+          ]);
         return next;
       });
     },

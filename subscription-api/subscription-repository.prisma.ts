@@ -58,6 +58,7 @@ function toRow(r: SubscriptionRecord): RowData {
     maxAttempts: r.maxAttempts,
     retrySchedule: r.retrySchedule === null ? Prisma.DbNull : r.retrySchedule,
     ordered: r.ordered,
+    batch: r.batch === null ? Prisma.DbNull : r.batch,
     version: r.version,
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
@@ -84,10 +85,16 @@ function toRecord(row: SubscriptionRow): SubscriptionRecord {
     maxAttempts: row.maxAttempts,
     retrySchedule: Array.isArray(row.retrySchedule) ? (row.retrySchedule as number[]) : null,
     ordered: row.ordered,
+    batch: isBatch(row.batch) ? { maxEvents: row.batch.maxEvents, maxWaitMs: row.batch.maxWaitMs } : null,
     version: row.version,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   };
+}
+
+function isBatch(v: unknown): v is { maxEvents: number; maxWaitMs: number } {
+  const b = v as { maxEvents?: unknown; maxWaitMs?: unknown } | null;
+  return typeof b?.maxEvents === 'number' && typeof b.maxWaitMs === 'number';
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

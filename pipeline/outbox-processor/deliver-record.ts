@@ -5,6 +5,8 @@
  *   endpoint stalled and its queue full (endpoint-gate.ts) ─▶ deadLetter DELIVERY.ENDPOINT_SATURATED
  *   else wait for a slot of the endpoint's origin ─▶ still wanted? ─ no ─▶ ABANDONED (the next owner delivers it)
  *                                                                   └ yes ─▶ handler (attempts, short retries)
+ *   a batched subscription (batch.ts): no slot per record; its records wait in their batch, and each batch's
+ *   request takes one slot of the same gate (main.ts), so the endpoint's cap counts requests either way
  */
 import { originOf } from '../shared/delivery/origin';
 import { retriable } from '../shared/errors';
@@ -26,6 +28,40 @@ export interface DeliverStageOptions {
   maxInFlightPerPartition: number;
   endpointStallMs?: number;
   now?: () => number;
+  /** The endpoints' gates, when shared with the batcher (main.ts); else the stage makes its own. */
+  gates?: EndpointGates;
+}
+
+/** One gate per endpoint origin. */
+export interface EndpointGates {
+  for(endpointUrl: string): EndpointGate;
+}
+
+export function createEndpointGates(
+  opts: Pick<
+    DeliverStageOptions,
+    'perEndpointConcurrency' | 'perEndpointQueue' | 'maxInFlightPerPartition' | 'endpointStallMs' | 'now'
+  >,
+): EndpointGates {
+  const gates = new Map<string, EndpointGate>();
+  return {
+    for(url) {
+      const origin = originOf(url);
+      let s = gates.get(origin);
+      if (!s) {
+        s = new EndpointGate({
+          concurrency: opts.perEndpointConcurrency,
+          // At most half of a partition's in-flight slots: a stalled endpoint starts shedding before its queue can
+          // take every slot of a partition it shares with healthy subscriptions (head-of-line blocking).
+          queueLimit: Math.min(opts.perEndpointQueue, Math.max(1, Math.floor(opts.maxInFlightPerPartition / 2))),
+          stallMs: opts.endpointStallMs ?? 1000,
+          now: opts.now,
+        });
+        gates.set(origin, s);
+      }
+      return s;
+    },
+  };
 }
 
 export type DeliverStage = (
@@ -36,23 +72,7 @@ export type DeliverStage = (
 ) => Promise<DeliveryOutcome | typeof ABANDONED>;
 
 export function createDeliverStage(opts: DeliverStageOptions): DeliverStage {
-  const endpointSlots = new Map<string, EndpointGate>();
-  const slotFor = (url: string) => {
-    const origin = originOf(url);
-    let s = endpointSlots.get(origin);
-    if (!s) {
-      s = new EndpointGate({
-        concurrency: opts.perEndpointConcurrency,
-        // At most half of a partition's in-flight slots: a stalled endpoint starts shedding before its queue can
-        // take every slot of a partition it shares with healthy subscriptions (head-of-line blocking).
-        queueLimit: Math.min(opts.perEndpointQueue, Math.max(1, Math.floor(opts.maxInFlightPerPartition / 2))),
-        stallMs: opts.endpointStallMs ?? 1000,
-        now: opts.now,
-      });
-      endpointSlots.set(origin, s);
-    }
-    return s;
-  };
+  const gates = opts.gates ?? createEndpointGates(opts);
   const fast = (code: string, message: string): DeliveryOutcome => {
     const at = new Date();
     return {
@@ -67,8 +87,9 @@ export function createDeliverStage(opts: DeliverStageOptions): DeliverStage {
   return async (item, sub, stillWanted) => {
     if (opts.breakerOpen?.(sub.endpointUrl))
       return fast('DELIVERY.CIRCUIT_OPEN', `circuit open for ${originOf(sub.endpointUrl)}`);
-    const slot = slotFor(sub.endpointUrl);
+    const slot = gates.for(sub.endpointUrl);
     if (slot.shouldShed()) return fast('DELIVERY.ENDPOINT_SATURATED', 'endpoint queue full; retried from the DLT');
+    if (sub.batch) return stillWanted() ? opts.handle(item) : ABANDONED;
     return slot.run(
       async () => (stillWanted() ? opts.handle(item) : ABANDONED),
       (o) => o !== ABANDONED && o.type === 'delivered',

@@ -184,8 +184,10 @@ export function createDeliveryHandler(deps: DeliveryHandlerDeps) {
         errorCode: result.failure?.code,
         responseSnippet: result.responseSnippet,
       });
-      // A permanent answer (4xx) proves the endpoint is up: only retriable failures count against the breaker.
-      breaker.record(result.outcome === 'delivered' || result.failure?.kind === 'permanent');
+      // A permanent answer (4xx) proves the endpoint is up: only retriable failures count against the breaker. A
+      // batch is one request: only its leader's share counts.
+      if (result.batch?.leader !== false)
+        breaker.record(result.outcome === 'delivered' || result.failure?.kind === 'permanent');
       deps.onAttempt?.(result, attempt, sub);
       deps.audit.record({
         ...base,

@@ -11,7 +11,7 @@ import { ConfigError } from '../shared/config/load-config';
 import { cachedOpener, parseHubKeys, SecretBox } from '../shared/crypto/secret-box';
 import { createAuthProvider } from '../shared/delivery/auth-provider';
 import { BreakerRegistry } from '../shared/delivery/circuit-breaker';
-import { type DeliveryResult, deliverOnce } from '../shared/delivery/deliver';
+import { type DeliveryResult, deliverBatch, deliverOnce } from '../shared/delivery/deliver';
 import { gateEndpointCheck } from '../shared/delivery/gate';
 import type { SenderOptions } from '../shared/delivery/send';
 import { HttpSender } from '../shared/delivery/send.undici';
@@ -27,6 +27,8 @@ import { startSubscriptionDirectory } from '../shared/subscriptions/directory.ka
 import type { SubscriptionSnapshot } from '../shared/subscriptions/snapshot';
 import { topicNames } from '../shared/topics';
 import { loadOutboxConfig, type OutboxConfig } from './config';
+import { createBatcher } from './batch';
+import { createEndpointGates } from './deliver-record';
 import { createDeliveryHandler, type DeliveryOutcome, type OutboxItem } from './handler';
 import { createOutboxMetrics, type OutboxMetrics, statusClass } from './metrics';
 import { type OutboxConsumer, type OutboxRunnerOptions, startOutboxConsumer } from './outbox.kafka';
@@ -160,7 +162,24 @@ export async function startOutboxProcessor(
       ? createPrismaClient(config.DATABASE_URL, { applicationName: 'outbox-processor' })
       : undefined;
   const lanes = prisma ? new FailureStorePrisma(prisma) : (hooks.lanes ?? undefined);
-  const deliver: Deliver = (event, sub) => deliverOnce(event, sub, { sender, auth, open });
+  const deliveryDeps = { sender, auth, open };
+  // One gate per endpoint origin, shared by the deliver stage (a slot per record) and the batcher (a slot per batch).
+  const endpointGates = createEndpointGates({
+    perEndpointConcurrency: config.PER_ENDPOINT_CONCURRENCY,
+    perEndpointQueue: config.PER_ENDPOINT_QUEUE,
+    maxInFlightPerPartition: config.MAX_IN_FLIGHT_PER_PARTITION,
+    endpointStallMs: config.ENDPOINT_STALL_MS,
+  });
+  const batcher = createBatcher({
+    send: (events, sub) =>
+      endpointGates
+        .for(sub.endpointUrl)
+        .run(() => deliverBatch(events, sub, deliveryDeps), (r) => r.outcome === 'delivered'),
+    closing: () => stopping.signal.aborted,
+  });
+  stopping.signal.addEventListener('abort', () => batcher.flush(), { once: true });
+  const deliver: Deliver = (event, sub) =>
+    sub.batch ? batcher.deliver(event, sub) : deliverOnce(event, sub, deliveryDeps);
   const handle = createDeliveryHandler({
     directory,
     endpointRejection,
@@ -202,6 +221,8 @@ export async function startOutboxProcessor(
     perEndpointConcurrency: config.PER_ENDPOINT_CONCURRENCY,
     perEndpointQueue: config.PER_ENDPOINT_QUEUE,
     endpointStallMs: config.ENDPOINT_STALL_MS,
+    endpointGates,
+    flushBatches: () => batcher.flush(),
     partitionsConsumedConcurrently: config.PARTITIONS_CONCURRENTLY,
     commitIntervalMs: config.COMMIT_INTERVAL_MS,
     sessionTimeoutMs: config.SESSION_TIMEOUT_MS,

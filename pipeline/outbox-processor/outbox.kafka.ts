@@ -49,7 +49,7 @@ import type { SubscriptionSnapshot } from '../shared/subscriptions/snapshot';
 import { DOMAINS, type Domain, HUB_HEADERS, type TopicNames } from '../shared/topics';
 import { admitRecord } from './admit-record';
 import { decodeOutboxRecord, type OutboxRecord } from './decode-record';
-import { ABANDONED, createDeliverStage } from './deliver-record';
+import { ABANDONED, createDeliverStage, type EndpointGates } from './deliver-record';
 import { dltHeaders, type ParkInfo } from './dlt-record';
 import type { DeliveryOutcome, OutboxItem } from './handler';
 import type { Outcome } from './ledger-records';
@@ -98,6 +98,13 @@ export interface OutboxRunnerOptions {
    */
   perEndpointQueue: number;
   endpointStallMs?: number;
+  /** The endpoints' gates, shared with the batcher (main.ts); else the deliver stage makes its own. */
+  endpointGates?: EndpointGates;
+  /**
+   * Sends what batched subscriptions' open batches hold (batch.ts) at once: called when a rebalance drains and at
+   * stop, so no record waits out its batch's maxWaitMs while its partition is being given up.
+   */
+  flushBatches?: () => void;
   partitionsConsumedConcurrently: number;
   commitIntervalMs: number;
   sessionTimeoutMs?: number;
@@ -280,6 +287,7 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
     perEndpointQueue: opts.perEndpointQueue,
     maxInFlightPerPartition: opts.maxInFlightPerPartition,
     endpointStallMs: opts.endpointStallMs,
+    gates: opts.endpointGates,
   });
   const deliver = (item: OutboxItem, sub: SubscriptionSnapshot, fetchedIn: OffsetTicket) =>
     deliverStage(item, sub, () => !shouldAbandon(fetchedIn));
@@ -484,6 +492,7 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
    */
   const onRevoke = async (deadline: number) => {
     const inFlightAtStart = total.inUse;
+    opts.flushBatches?.();
     await total.whenIdle(deadline);
     await offsets.flush();
     log.info({ inFlightAtStart, unfinished: total.inUse }, 'group rebalancing: in-flight records committed');
@@ -500,6 +509,7 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
     onFatal: opts.onFatal,
     onRevoke,
     async onStop(deadline) {
+      opts.flushBatches?.();
       if (!(await total.whenIdle(deadline)))
         log.warn({ unfinished: total.inUse }, 'grace period over; unfinished records will be redelivered');
       await offsets.close();

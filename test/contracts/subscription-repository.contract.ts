@@ -36,6 +36,7 @@ function aRecord(overrides: Partial<SubscriptionRecord> = {}): SubscriptionRecor
     description: 'contract',
     maxAttempts: null,
     retrySchedule: null,
+    batch: null,
     createdAt: at,
     updatedAt: at,
     ...overrides,
@@ -60,6 +61,9 @@ export function subscriptionRepositoryContract(make: () => Promise<SubscriptionR
     const r = aRecord({ retrySchedule: [1_000, 60_000], maxAttempts: 4, ordered: true });
     await t.repo.insert(r, ACTOR);
     expect(await t.repo.get(r.id)).toEqual(r);
+    const batched = aRecord({ batch: { maxEvents: 50, maxWaitMs: 200 } });
+    await t.repo.insert(batched, ACTOR);
+    expect(await t.repo.get(batched.id)).toEqual(batched);
   });
 
   it('answers undefined for an unknown or malformed id, on every read and write', async () => {

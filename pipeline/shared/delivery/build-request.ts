@@ -8,6 +8,7 @@
  * - `traceparent`, the subscription's static headers (which can never override the hub's own headers), the
  *   auth headers, and the hub's user-agent.
  */
+import { createHash } from 'node:crypto';
 import { type HubCloudEvent, toStructuredJson } from '../cloudevents/envelope';
 import type { SubscriptionSnapshot } from '../subscriptions/snapshot';
 import { signatureHeader } from './sign';
@@ -42,13 +43,44 @@ const RESERVED =
 
 export const isReservedHeader = (name: string): boolean => RESERVED.test(name);
 
-export function buildRequest(
-  event: HubCloudEvent,
-  sub: Pick<SubscriptionSnapshot, 'endpointUrl' | 'contentMode' | 'customHeaders'>,
+/** The content type of a batched delivery (CloudEvents JSON batch format). */
+export const BATCH_CONTENT_TYPE = 'application/cloudevents-batch+json; charset=utf-8';
+
+/**
+ * The `webhook-id` of a batch: the event's own id for a batch of one (a scheduled retry or a replay of one event of a
+ * batched subscription: stable, as for unbatched deliveries); for more, `batch_` and a digest of the events' ids in
+ * order (the same events in the same order get the same id; subscribers deduplicate by each CloudEvent's `id`).
+ */
+export function batchWebhookId(events: readonly HubCloudEvent[]): string {
+  if (events.length === 1) return events[0]!.id;
+  const h = createHash('sha256');
+  for (const e of events) h.update(e.id).update('\n');
+  return `batch_${h.digest('base64url').slice(0, 32)}`;
+}
+
+/**
+ * The request of a batched subscription: the events as a CloudEvents JSON batch (`[<structured event>, …]`, the
+ * subscription's content mode does not apply), one `webhook-id` (batchWebhookId) and one signature over the whole
+ * body. No `traceparent` header: each event carries its own in the batch.
+ */
+export function buildBatchRequest(
+  events: readonly HubCloudEvent[],
+  sub: Pick<SubscriptionSnapshot, 'endpointUrl' | 'customHeaders'>,
   secrets: { signing: string[] },
   authHeaders: Record<string, string>,
   now: Date,
 ): DeliveryRequest {
+  const headers = baseHeaders(sub, authHeaders);
+  const body = Buffer.from(`[${events.map(toStructuredJson).join(',')}]`);
+  headers['content-type'] = BATCH_CONTENT_TYPE;
+  return signed(sub.endpointUrl, headers, body, batchWebhookId(events), secrets, now);
+}
+
+/** The subscription's static headers and the auth headers, never over a header the hub owns. */
+function baseHeaders(
+  sub: Pick<SubscriptionSnapshot, 'customHeaders'>,
+  authHeaders: Record<string, string>,
+): Record<string, string> {
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(sub.customHeaders)) if (!isReservedHeader(k)) headers[k.toLowerCase()] = v;
   // Auth uses `authorization` or, for APIKEY, a configured header name; that name still may not clobber a hub
@@ -57,6 +89,34 @@ export function buildRequest(
     const name = k.toLowerCase();
     if (name === 'authorization' || !isReservedHeader(name)) headers[name] = v;
   }
+  return headers;
+}
+
+/** Standard Webhooks headers and the user-agent on a finished body. */
+function signed(
+  url: string,
+  headers: Record<string, string>,
+  body: Buffer,
+  id: string,
+  secrets: { signing: string[] },
+  now: Date,
+): DeliveryRequest {
+  const timestamp = Math.floor(now.getTime() / 1000);
+  headers['webhook-id'] = id;
+  headers['webhook-timestamp'] = String(timestamp);
+  headers['webhook-signature'] = signatureHeader(secrets.signing, id, timestamp, body);
+  headers['user-agent'] = USER_AGENT;
+  return { url, method: 'POST', headers, body };
+}
+
+export function buildRequest(
+  event: HubCloudEvent,
+  sub: Pick<SubscriptionSnapshot, 'endpointUrl' | 'contentMode' | 'customHeaders'>,
+  secrets: { signing: string[] },
+  authHeaders: Record<string, string>,
+  now: Date,
+): DeliveryRequest {
+  const headers = baseHeaders(sub, authHeaders);
   let body: Buffer;
   if (sub.contentMode === 'STRUCTURED') {
     body = Buffer.from(toStructuredJson(event));
@@ -79,12 +139,7 @@ export function buildRequest(
   }
   const traceparent = event.extensions.traceparent;
   if (traceparent) headers.traceparent = traceparent;
-  const timestamp = Math.floor(now.getTime() / 1000);
-  headers['webhook-id'] = event.id;
-  headers['webhook-timestamp'] = String(timestamp);
-  headers['webhook-signature'] = signatureHeader(secrets.signing, event.id, timestamp, body);
-  headers['user-agent'] = USER_AGENT;
-  return { url: sub.endpointUrl, method: 'POST', headers, body };
+  return signed(sub.endpointUrl, headers, body, event.id, secrets, now);
 }
 
 /**

@@ -5,12 +5,16 @@
  *
  * Expected failures come back as values (`outcome: 'failed'` with a classified `failure`); this never throws.
  * An OAuth2 subscriber answering 401 gets one more try within the attempt, with a freshly fetched token.
+ *
+ * A batched subscription (`sub.batch`) gets every request as a CloudEvents JSON batch (buildBatchRequest):
+ * `deliverBatch` sends several events at once (the outbox-processor's batcher, batch.ts); `deliverOnce` sends a batch
+ * of one (scheduled retries and replays), so its subscriber sees one content type.
  */
 import type { HubCloudEvent } from '../cloudevents/envelope';
 import { errorMessage, type Failure, permanent, retriable } from '../errors';
 import type { SubscriptionSnapshot } from '../subscriptions/snapshot';
 import type { AuthProvider, OpenSecret } from './auth-provider';
-import { activeSigningSecrets, buildRequest } from './build-request';
+import { activeSigningSecrets, buildBatchRequest, buildRequest, type DeliveryRequest } from './build-request';
 import { classifyError, classifyResponse } from './classify-response';
 import type { Sender } from './send';
 
@@ -32,20 +36,42 @@ export interface DeliveryResult {
   durationMs: number;
   /** First characters of the subscriber's answer (deliverOnce always sets it, '' when none); no hub secret. */
   responseSnippet?: string;
+  /**
+   * Set when the event went in a batch of several (the outbox-processor's batcher): its size, and whether this event
+   * speaks for the batch (the breaker counts a request once, not once per event).
+   */
+  batch?: { size: number; leader: boolean };
 }
 
-export async function deliverOnce(
+/** Builds the request from the secrets, auth headers and clock of the attempt. */
+type Build = (signing: string[], authHeaders: Record<string, string>, now: Date) => DeliveryRequest;
+
+export function deliverOnce(
   event: HubCloudEvent,
   sub: SubscriptionSnapshot,
   deps: DeliveryDeps,
 ): Promise<DeliveryResult> {
+  if (sub.batch) return deliverBatch([event], sub, deps);
+  return deliverWith((signing, auth, now) => buildRequest(event, sub, { signing }, auth, now), sub, deps);
+}
+
+/** One request holding all of `events` (in order), for a batched subscription: one result for all of them. */
+export function deliverBatch(
+  events: readonly HubCloudEvent[],
+  sub: SubscriptionSnapshot,
+  deps: DeliveryDeps,
+): Promise<DeliveryResult> {
+  return deliverWith((signing, auth, now) => buildBatchRequest(events, sub, { signing }, auth, now), sub, deps);
+}
+
+async function deliverWith(build: Build, sub: SubscriptionSnapshot, deps: DeliveryDeps): Promise<DeliveryResult> {
   const started = performance.now();
   try {
-    const first = await attempt(event, sub, deps);
+    const first = await attempt(build, sub, deps);
     // An expired or revoked OAuth token: drop exactly that token and try once more with a fresh one.
     if (first.result.status === 401 && sub.auth.type === 'OAUTH2') {
       deps.auth.invalidate(sub.id, first.bearer);
-      const second = await attempt(event, sub, deps);
+      const second = await attempt(build, sub, deps);
       return { ...second.result, durationMs: Math.round(performance.now() - started) };
     }
     return first.result;
@@ -61,7 +87,7 @@ export async function deliverOnce(
 }
 
 async function attempt(
-  event: HubCloudEvent,
+  build: Build,
   sub: SubscriptionSnapshot,
   deps: DeliveryDeps,
 ): Promise<{ result: DeliveryResult; bearer?: string }> {
@@ -85,7 +111,7 @@ async function attempt(
       },
     };
   }
-  const request = buildRequest(event, sub, { signing }, auth.headers, now);
+  const request = build(signing, auth.headers, now);
   try {
     const res = await deps.sender.send(request);
     const c = classifyResponse(res.status, res.headers, now);

@@ -66,6 +66,17 @@ export const subscriptionSnapshotSchema = z.object({
   /** Milliseconds between scheduled attempts (retry-schedule.ts); absent = the hub's DELIVERY_RETRY_SCHEDULE. */
   retrySchedule: z.array(z.number().int().positive()).max(50).optional(),
   ordered: z.boolean(),
+  /**
+   * Batched delivery (opt-in, batch.ts): up to `maxEvents` events in one signed POST of
+   * `application/cloudevents-batch+json`, sent when full or `maxWaitMs` after its first event. Absent = one event
+   * per request.
+   */
+  batch: z
+    .object({
+      maxEvents: z.number().int().min(1).max(1000),
+      maxWaitMs: z.number().int().min(0).max(10_000),
+    })
+    .optional(),
   updatedAt: z.string(),
 });
 export type SubscriptionSnapshot = z.infer<typeof subscriptionSnapshotSchema>;
