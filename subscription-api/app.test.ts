@@ -128,6 +128,15 @@ describe('subscription-api routes (memory)', () => {
     ['an empty retrySchedule', { retrySchedule: [] }, 'retrySchedule', 'the schedule has no steps'],
     ['a retrySchedule that is not an array', { retrySchedule: '5s,5m' }, 'retrySchedule', 'durations'],
     ['a retrySchedule of numbers', { retrySchedule: [5000] }, 'retrySchedule.0', ''],
+    ['batch maxEvents out of range', { batch: { maxEvents: 1001, maxWaitMs: 100 } }, 'batch.maxEvents', ''],
+    ['batch maxWaitMs out of range', { batch: { maxEvents: 10, maxWaitMs: 10_001 } }, 'batch.maxWaitMs', ''],
+    ['batch without maxWaitMs', { batch: { maxEvents: 10 } }, 'batch.maxWaitMs', ''],
+    [
+      'batch with ordered',
+      { batch: { maxEvents: 10, maxWaitMs: 100 }, ordered: true },
+      'batch',
+      'cannot be combined with ordered delivery',
+    ],
   ])('answers 400 with the field path for %s', async (_name, overrides, path, message) => {
     const res = await ctx.op.post('/v1/subscriptions', aSubscription(overrides));
     expect(res.statusCode).toBe(400);
@@ -254,6 +263,29 @@ describe('subscription-api routes (memory)', () => {
     const plain = (await ctx.op.post('/v1/subscriptions', aSubscription())).json();
     expect(plain.retrySchedule).toBeNull();
     expect(ctx.subscriptions.changes.at(-1)!.snapshot).not.toHaveProperty('retrySchedule');
+  });
+
+  it('takes batch { maxEvents, maxWaitMs } into the view and the snapshot; null turns it off; never with ordered', async () => {
+    const created = await ctx.op.post('/v1/subscriptions', aSubscription({ batch: { maxEvents: 50, maxWaitMs: 200 } }));
+    expect(created.statusCode).toBe(201);
+    const { id } = created.json();
+    expect(created.json().batch).toEqual({ maxEvents: 50, maxWaitMs: 200 });
+    expect(ctx.subscriptions.changes.at(-1)!.snapshot!.batch).toEqual({ maxEvents: 50, maxWaitMs: 200 });
+
+    // ordered on a batched subscription: refused, the stored version unchanged
+    const both = await ctx.op.patch(`/v1/subscriptions/${id}`, { ordered: true });
+    expect(both.statusCode).toBe(400);
+    expect(both.json().errors).toEqual([
+      { in: 'body', path: 'ordered', message: expect.stringContaining('cannot be combined with ordered delivery') },
+    ]);
+    expect((await ctx.op.get(`/v1/subscriptions/${id}`)).json()).toMatchObject({ version: 1, ordered: false });
+
+    const patched = await ctx.op.patch(`/v1/subscriptions/${id}`, { batch: { maxEvents: 1, maxWaitMs: 0 } });
+    expect(patched.json()).toMatchObject({ version: 2, batch: { maxEvents: 1, maxWaitMs: 0 } });
+    const cleared = await ctx.op.patch(`/v1/subscriptions/${id}`, { batch: null, ordered: true });
+    expect(cleared.json()).toMatchObject({ version: 3, batch: null, ordered: true });
+    expect(ctx.subscriptions.changes.at(-1)!.snapshot).not.toHaveProperty('batch');
+    expect((await ctx.op.post('/v1/subscriptions', aSubscription())).json().batch).toBeNull();
   });
 
   it('shows held deliveries and endpoint health in the view, read once per list page', async () => {

@@ -178,6 +178,16 @@ describe('delivery handler', () => {
     expect(recorded).toEqual([true, false, false, false]);
   });
 
+  it("counts a batch's request once against the breaker: only the leader's share is recorded", async () => {
+    const recorded: boolean[] = [];
+    const inBatch = (r: DeliveryResult, leader: boolean): DeliveryResult => ({ ...r, batch: { size: 3, leader } });
+    const { handle } = setup([inBatch(http(500), true), inBatch(http(500), false), inBatch(ok(), false)], undefined, {
+      breakerFor: () => ({ allow: () => true, record: (x) => recorded.push(x) }),
+    });
+    expect((await handle(item)).type).toBe('delivered'); // its own retries still happen (three attempts)
+    expect(recorded).toEqual([false]);
+  });
+
   it('on shutdown stops waiting between retries and dead-letters with the last failure', async () => {
     const stop = new AbortController();
     const { handle, sleeps } = setup([http(503), ok()], undefined, {

@@ -1,7 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import type { HubCloudEvent } from '../cloudevents/envelope';
-import { activeSigningSecrets, buildRequest, USER_AGENT } from './build-request';
+import {
+  activeSigningSecrets,
+  BATCH_CONTENT_TYPE,
+  batchWebhookId,
+  buildBatchRequest,
+  buildRequest,
+  USER_AGENT,
+} from './build-request';
 import { BreakerRegistry, CircuitBreaker } from './circuit-breaker';
 import { classifyError, classifyResponse, parseRetryAfter } from './classify-response';
 import { DEFAULT_RETRY_POLICY, nextDelay } from './retry-policy';
@@ -27,6 +34,43 @@ const sub = {
   contentMode: 'BINARY' as const,
   customHeaders: { 'x-team': 'a', 'webhook-id': 'spoof' },
 };
+
+describe('buildBatchRequest', () => {
+  const now = new Date();
+  const second: HubCloudEvent = {
+    ...event,
+    id: 'evt-43',
+    datacontenttype: 'text/plain',
+    data: Buffer.from('not json'),
+  };
+
+  it('sends the events as a CloudEvents JSON batch, in order, signed over the whole body', () => {
+    const secret = whsec();
+    const req = buildBatchRequest([event, second], sub, { signing: [secret] }, { authorization: 'Bearer t' }, now);
+    expect(req.headers['content-type']).toBe(BATCH_CONTENT_TYPE);
+    const body = JSON.parse(req.body.toString()) as Record<string, unknown>[];
+    expect(body.map((e) => e.id)).toEqual(['evt-42', 'evt-43']);
+    expect(body[0]).toMatchObject({ specversion: '1.0', type: 'user.created', data: { userId: 'u1' }, note: 'grüße' });
+    expect(body[0]!.traceparent).toBe(event.extensions.traceparent);
+    expect(body[1]!.data_base64).toBe(Buffer.from('not json').toString('base64'));
+    // One signature for the batch; no per-event CloudEvents headers; the hub's headers win over custom ones.
+    expect(req.headers['webhook-id']).toBe(batchWebhookId([event, second]));
+    expect(req.headers['webhook-id']).toMatch(/^batch_[A-Za-z0-9_-]{32}$/);
+    expect(req.headers['ce-id']).toBeUndefined();
+    expect(req.headers.authorization).toBe('Bearer t');
+    expect(req.headers['x-team']).toBe('a');
+    expect(req.headers['user-agent']).toBe(USER_AGENT);
+    expect(() => new Webhook(secret).verify(req.body.toString(), req.headers)).not.toThrow();
+    const tampered = req.body.toString().replace('evt-43', 'evt-44');
+    expect(() => new Webhook(secret).verify(tampered, req.headers)).toThrow();
+  });
+
+  it('names a batch of one by its event id, and a batch by its events in order', () => {
+    expect(batchWebhookId([event])).toBe('evt-42');
+    expect(batchWebhookId([event, second])).toBe(batchWebhookId([{ ...event }, { ...second }]));
+    expect(batchWebhookId([event, second])).not.toBe(batchWebhookId([second, event]));
+  });
+});
 
 describe('buildRequest', () => {
   const now = new Date();
