@@ -214,10 +214,7 @@ export const patchSubscriptionBody = z
       .optional()
       .describe(`${RETRY_SCHEDULE_MEANING} null = back to the hub's default.`),
     ordered: z.boolean().optional(),
-    batch: batchInput
-      .nullable()
-      .optional()
-      .describe(`${BATCH_MEANING} null = one event per request again.`),
+    batch: batchInput.nullable().optional().describe(`${BATCH_MEANING} null = one event per request again.`),
     status: statusSchema.optional(),
   })
   .strict()

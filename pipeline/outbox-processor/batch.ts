@@ -70,8 +70,11 @@ export function createBatcher(opts: BatcherOptions): Batcher {
     if (b.timer !== undefined) clearTimer(b.timer);
     waiting -= b.events.length;
     const size = b.events.length;
-    const settle = (r: DeliveryResult) =>
-      b.waiters.forEach((resolve, i) => resolve({ ...r, batch: { size, leader: i === 0 } }));
+    const settle = (r: DeliveryResult) => {
+      b.waiters.forEach((resolve, i) => {
+        resolve({ ...r, batch: { size, leader: i === 0 } });
+      });
+    };
     opts.send(b.events, b.sub).then(settle, (err: unknown) =>
       // send never throws; if it does (a bug), every event of the batch fails retriably rather than hanging.
       settle({

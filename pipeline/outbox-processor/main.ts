@@ -26,8 +26,8 @@ import type { SubscriptionDirectory } from '../shared/subscriptions/directory';
 import { startSubscriptionDirectory } from '../shared/subscriptions/directory.kafka';
 import type { SubscriptionSnapshot } from '../shared/subscriptions/snapshot';
 import { topicNames } from '../shared/topics';
-import { loadOutboxConfig, type OutboxConfig } from './config';
 import { createBatcher } from './batch';
+import { loadOutboxConfig, type OutboxConfig } from './config';
 import { createEndpointGates } from './deliver-record';
 import { createDeliveryHandler, type DeliveryOutcome, type OutboxItem } from './handler';
 import { createOutboxMetrics, type OutboxMetrics, statusClass } from './metrics';
@@ -172,9 +172,10 @@ export async function startOutboxProcessor(
   });
   const batcher = createBatcher({
     send: (events, sub) =>
-      endpointGates
-        .for(sub.endpointUrl)
-        .run(() => deliverBatch(events, sub, deliveryDeps), (r) => r.outcome === 'delivered'),
+      endpointGates.for(sub.endpointUrl).run(
+        () => deliverBatch(events, sub, deliveryDeps),
+        (r) => r.outcome === 'delivered',
+      ),
     closing: () => stopping.signal.aborted,
   });
   stopping.signal.addEventListener('abort', () => batcher.flush(), { once: true });
