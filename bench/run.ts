@@ -28,6 +28,8 @@
  *   --facts-pair      fan-out 1 with WebhookDelivered facts off and on (FACTS_DELIVERED none / all), alternated
  *                     twice; their cost as a ratio in the same run (`--only-facts`: just this)
  *   --node-args F     extra Node.js flags for every service process (a memory or GC experiment)
+ *   --batch N,W       fan-out 1 (ledger on) with every subscription batched (`batch: { maxEvents: N, maxWaitMs: W }`),
+ *                     beside the unbatched runs: deliveries (events delivered) per second and latency at 60%
  *   --idle S          an idle hub (fan-out 1): each service's CPU over S seconds after a warm-up (--idle-warmup,
  *                     default 30 s), then 10 events/s for 20 s and their latency (`--only-idle`: just this)
  */
@@ -96,6 +98,13 @@ const EXTRA_ENV: Record<string, string> = Object.fromEntries(
     .filter(Boolean)
     .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
 );
+/** `--batch N,W`: a fan-out 1 run with batched subscriptions (maxEvents N, maxWaitMs W) beside the unbatched ones. */
+const BATCH = (() => {
+  const v = arg('batch', '');
+  if (!v) return undefined;
+  const [maxEvents, maxWaitMs] = v.split(',').map(Number);
+  return { maxEvents: maxEvents!, maxWaitMs: maxWaitMs ?? 0 };
+})();
 const TENANTS = 100;
 /** A fixed-rate phase lasts this long at most (or until EVENTS events). */
 const RATE_PHASE_S = 30;
@@ -398,6 +407,7 @@ async function startBenchHub(
   fanout: number,
   serviceEnv: Partial<Record<ServiceName, Record<string, string>>> = {},
   schemaRegistry?: 'local',
+  batch?: SubscriptionSnapshot['batch'],
 ): Promise<BenchHub> {
   const prefix = `bench-${randomUUID().slice(0, 6)}`;
   const names = topicNames(prefix);
@@ -431,6 +441,7 @@ async function startBenchHub(
         signing: { current: box.seal(`whsec_${Buffer.from(randomUUID()).toString('base64')}`, id) },
         customHeaders: {},
         ordered: false,
+        ...(batch ? { batch } : {}),
         updatedAt: new Date().toISOString(),
       });
     }
@@ -646,6 +657,8 @@ async function hubRun(
     ledgerOff?: boolean;
     /** FACTS_DELIVERED of the dlt-processor (default: the service's default, `all`). */
     factsDelivered?: string;
+    /** Every subscription batched so. */
+    batch?: SubscriptionSnapshot['batch'];
   } = {},
 ): Promise<Result> {
   const label = opts.label ?? `hub fan-out ${fanout}`;
@@ -662,6 +675,8 @@ async function hubRun(
       : opts.factsDelivered
         ? { 'dlt-processor': { FACTS_DELIVERED: opts.factsDelivered } }
         : undefined,
+    undefined,
+    opts.batch,
   );
   try {
     await sub.reset();
@@ -1113,6 +1128,7 @@ async function main() {
   const results: Result[] = [];
   const growth: Result[] = [];
   let ledgerBest: { on: number; off: number } | undefined;
+  let batchedBest: number | undefined;
   let factsBest: { none: Result; all: Result } | undefined;
   let idle: Awaited<ReturnType<typeof idleRun>> | undefined;
   try {
@@ -1150,6 +1166,21 @@ async function main() {
       );
       results.push(...onRuns.filter((r) => r.scenario === 'hub fan-out 1'), best(offRuns));
       ledgerBest = { on: best(onRuns).deliveriesPerSec, off: best(offRuns).deliveriesPerSec };
+    }
+    if (BATCH) {
+      const label = `hub fan-out 1, batched (${BATCH.maxEvents} events / ${BATCH.maxWaitMs} ms)`;
+      const runs: Result[] = [];
+      for (let round = 0; round < 2; round++)
+        runs.push(
+          await hubRun(kafka, kafkaHandle.brokers, adminUrl, sub, 1, EVENTS, {
+            batch: BATCH,
+            rate60: round === 1,
+            label: round === 1 ? label : `${label}, first round`,
+          }),
+        );
+      say(`batched: ${runs.map((r) => Math.round(r.deliveriesPerSec)).join(', ')} deliveries/s`);
+      results.push(runs[1]!);
+      batchedBest = best(runs).deliveriesPerSec;
     }
     if (FACTS_PAIR) {
       // WebhookDelivered facts double the produce volume of deliveries at full rate: their cost, in the same run.
@@ -1223,6 +1254,9 @@ async function main() {
   if (ledgerBest)
     ratios['hub fan-out 1, ledger on / ledger off (deliveries/s, faster of two runs each)'] =
       ledgerBest.on / ledgerBest.off;
+  if (batchedBest && ledgerBest)
+    ratios['hub fan-out 1, batched / unbatched, ledger on (deliveries/s, faster of two runs each)'] =
+      batchedBest / ledgerBest.on;
   if (factsBest) {
     ratios['hub fan-out 1, FACTS_DELIVERED all / none (deliveries/s, faster of two runs each)'] =
       factsBest.all.deliveriesPerSec / factsBest.none.deliveriesPerSec;

@@ -1,7 +1,8 @@
 /**
  * Minimal benchmark subscriber in its own process: answers 204 (or 500 while failing: FAIL=1 or the `fail` IPC
  * message), records receive times. Reports over IPC: { count, unique, latencies (receive time - event time from
- * the `ce-time` header, else `x-sent-at`) }; counts only answered-2xx requests as unique deliveries.
+ * the `ce-time` header, else `x-sent-at`) }; counts only answered-2xx requests as unique deliveries. A batched
+ * delivery (`application/cloudevents-batch+json`) counts each of its events (by its `id`, latency from its `time`).
  */
 import { createServer } from 'node:http';
 
@@ -19,8 +20,18 @@ const server = createServer((req, res) => {
       res.writeHead(500).end();
       return;
     }
-    const id = (req.headers['webhook-id'] as string) ?? (req.headers['x-id'] as string) ?? '';
     const sub = (req.url ?? '/').slice(1);
+    if (String(req.headers['content-type'] ?? '').startsWith('application/cloudevents-batch+json')) {
+      for (const e of JSON.parse(Buffer.concat(chunks).toString()) as { id: string; time?: string }[]) {
+        const key = `${e.id}|${sub}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        if (e.time) latencies.push(now - Date.parse(e.time));
+      }
+      res.writeHead(204).end();
+      return;
+    }
+    const id = (req.headers['webhook-id'] as string) ?? (req.headers['x-id'] as string) ?? '';
     const key = `${id}|${sub}`;
     if (!seen.has(key)) {
       seen.add(key);
