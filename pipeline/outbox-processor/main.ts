@@ -171,11 +171,13 @@ export async function startOutboxProcessor(
     endpointStallMs: config.ENDPOINT_STALL_MS,
   });
   const batcher = createBatcher({
-    send: (events, sub) =>
-      endpointGates.for(sub.endpointUrl).run(
+    send: (events, sub) => {
+      metrics.batchEvents.observe(events.length);
+      return endpointGates.for(sub.endpointUrl).run(
         () => deliverBatch(events, sub, deliveryDeps),
         (r) => r.outcome === 'delivered',
-      ),
+      );
+    },
     closing: () => stopping.signal.aborted,
   });
   stopping.signal.addEventListener('abort', () => batcher.flush(), { once: true });

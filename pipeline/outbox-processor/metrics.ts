@@ -20,6 +20,12 @@ export function createOutboxMetrics(registry = new Registry()) {
       registers: [registry],
     }),
     retries: new Counter({ name: 'hub_outbox_retries_total', help: 'Attempts after the first', registers: [registry] }),
+    batchEvents: new Histogram({
+      name: 'hub_outbox_batch_events',
+      help: 'Events per request of batched subscriptions (one observation per batch sent)',
+      buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000],
+      registers: [registry],
+    }),
     inFlight: new Gauge({
       name: 'hub_outbox_in_flight',
       help: 'Outbox records being delivered',

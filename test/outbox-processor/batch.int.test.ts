@@ -59,6 +59,11 @@ describe('outbox-processor: batched delivery', () => {
     const first = JSON.parse(r.received[0]!.body.toString())[0];
     expect(first).toMatchObject({ id: want[0], type: 'user.created', tenantid: 'tenant-a', subject: 'users/u0' });
     expect(first.data).toEqual({ userId: 'u1', email: 'u1@example.com' });
+    // hub_outbox_batch_events: one observation per batch, of its size.
+    const { values } = await hub.metrics.batchEvents.get();
+    const stat = (name: string) => values.find((v) => v.metricName === name)?.value;
+    expect(stat('hub_outbox_batch_events_count')).toBe(r.received.length);
+    expect(stat('hub_outbox_batch_events_sum')).toBe(want.length);
     // Every event's own attempt, answered 204 (the delivery log records one attempt per event).
     await waitFor(() =>
       want.every((id) =>
