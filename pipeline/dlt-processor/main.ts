@@ -44,6 +44,7 @@ import { createDltMetrics, startStatusGauges } from './metrics';
 import type { OverviewStats } from './overview-stats';
 import { kafkaGroupLag } from './overview-stats.kafka';
 import { ledgerAttemptsPerMinute } from './overview-stats.prisma';
+import { createRecoveryNotes } from './recovery-notes';
 import { createReplayJobs } from './replay-jobs';
 import { createLedgerApiDeps } from './routes/ledger';
 import { type RedeliveryDeps, startScheduler } from './scheduler';
@@ -143,8 +144,10 @@ async function main(): Promise<void> {
     producer: kafkaAuditProducer(auditProducer, topics.audit),
     source: '//integration-hub/dlt-processor',
   });
+  const recovery = createRecoveryNotes(store, { log });
   const redelivery: RedeliveryDeps = {
     store,
+    recovery,
     directory,
     deliver: (event, sub) => deliverOnce(event, sub, { sender, auth, open }),
     audit,
@@ -291,6 +294,7 @@ async function main(): Promise<void> {
       clearInterval(pausedTimer);
       await jobs.stop();
       await ledgerApi?.recoverJobs.stop();
+      await recovery.flush();
       // After every writer of the outbox: what the last steps wrote is relayed now if the broker takes it (else
       // the rows wait in Postgres for the next instance).
       await ledgerRelay?.stop();

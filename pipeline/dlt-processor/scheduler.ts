@@ -8,7 +8,8 @@
  *                     ─▶ deliverOnce (same webhook-id, fresh signature) ─▶ decideAfterAttempt (the schedule)
  *                     ─▶ recordAttempt (attempt row + new status + the step's ledger records, ONE transaction)
  *                     ─▶ delivered: the subscription's other waiting retries become due now (its endpoint is back),
- *                        its failing flag is cleared, and another round runs at once (a lane's next head)
+ *                        its failing flag is cleared (once per second per subscription at most: recovery-notes.ts),
+ *                        and another round runs at once (a lane's next head)
  *                     ─▶ schedule exhausted: FAILED with the reason, the subscription is flagged
  *
  * The delivery ledger (issue 14) hears of every step through the ledger outbox: the step's records (its attempt and
@@ -40,6 +41,7 @@ import {
   redeliveryAudit,
   stepAfterAttempt,
 } from './handler';
+import type { RecoveryNotes } from './recovery-notes';
 
 export interface RedeliveryDeps {
   store: FailureStore;
@@ -54,6 +56,11 @@ export interface RedeliveryDeps {
   /** Why an endpoint may not be called (the gate's static check); undefined = allowed. */
   endpointRejection?: GateDeps['endpointRejection'];
   leaseMs: number;
+  /**
+   * What a delivered step means for its subscription (its other waiting retries due now, its failing flag cleared),
+   * written at most once per second per subscription (recovery-notes.ts); without it, written at every success.
+   */
+  recovery?: RecoveryNotes;
   /** Called after every recorded attempt (metrics). */
   onAttempt?: (source: 'SCHEDULED' | 'REPLAY', outcome: FailureStatus) => void;
   /** A delivery exhausted its schedule (metrics). */
@@ -189,9 +196,13 @@ export async function redeliver(deps: RedeliveryDeps, f: StoredFailure, replay: 
   // The audit and metrics of the attempt first, then what it means for the subscription's other deliveries.
   if (result.outcome === 'delivered') {
     // The endpoint answers again: its other waiting retries need not wait for their next step.
-    await deps.store.pullForward(f.subscriptionId);
-    await deps.store.markDelivered(f.subscriptionId);
+    if (deps.recovery) deps.recovery.delivered(f.subscriptionId);
+    else {
+      await deps.store.pullForward(f.subscriptionId);
+      await deps.store.markDelivered(f.subscriptionId);
+    }
   } else if (decision.exhausted && applied) {
+    deps.recovery?.exhausted(f.subscriptionId);
     await deps.store.markExhausted(f.subscriptionId, f.tenantId, f.eventId);
     deps.onExhausted?.(f.subscriptionId);
     deps.log.warn(

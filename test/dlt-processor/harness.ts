@@ -12,6 +12,7 @@ import { createDltMetrics, startStatusGauges } from '../../pipeline/dlt-processo
 import type { OverviewStats } from '../../pipeline/dlt-processor/overview-stats';
 import { kafkaGroupLag } from '../../pipeline/dlt-processor/overview-stats.kafka';
 import { ledgerAttemptsPerMinute } from '../../pipeline/dlt-processor/overview-stats.prisma';
+import { createRecoveryNotes, type RecoveryNotes } from '../../pipeline/dlt-processor/recovery-notes';
 import { createReplayJobs } from '../../pipeline/dlt-processor/replay-jobs';
 import { createLedgerApiDeps } from '../../pipeline/dlt-processor/routes/ledger';
 import type { StreamDeps } from '../../pipeline/dlt-processor/routes/stream';
@@ -144,8 +145,11 @@ export async function startDltHarness(
   const deliveriesBy = new Map<string, number>();
   const schedule = opts.schedule ?? Array(opts.maxAttempts ?? 3).fill(opts.baseDelayMs ?? 100);
   const scheduleFor = (sub: SubscriptionSnapshot | undefined) => sub?.retrySchedule ?? schedule;
+  // One per instance, as main.ts makes one per process.
+  const recoveryNotes: RecoveryNotes[] = [];
   const deps = (instanceId: string, own = store): RedeliveryDeps => ({
     store: own,
+    recovery: recoveryNotes[recoveryNotes.push(createRecoveryNotes(own, { log })) - 1],
     directory,
     deliver: (e, s) => {
       deliveriesBy.set(instanceId, (deliveriesBy.get(instanceId) ?? 0) + 1);
@@ -353,9 +357,10 @@ export async function startDltHarness(
     async stop() {
       gauges.stop();
       for (const s of schedulers) await s.stop();
-      for (const p of instancePrisma) await p.$disconnect();
       await jobs.drain();
       await ledgerApi?.recoverJobs.drain();
+      for (const n of recoveryNotes) await n.flush();
+      for (const p of instancePrisma) await p.$disconnect();
       await consumer.stop();
       await relay?.stop();
       await ledgerWriter?.stop();
