@@ -89,7 +89,7 @@ export function createDeliverStage(opts: DeliverStageOptions): DeliverStage {
       return fast('DELIVERY.CIRCUIT_OPEN', `circuit open for ${originOf(sub.endpointUrl)}`);
     const slot = gates.for(sub.endpointUrl);
     if (slot.shouldShed()) return fast('DELIVERY.ENDPOINT_SATURATED', 'endpoint queue full; retried from the DLT');
-    if (sub.batch) return stillWanted() ? opts.handle(item) : ABANDONED;
+    if (sub.batch && !sub.ordered) return stillWanted() ? opts.handle(item) : ABANDONED;
     return slot.run(
       async () => (stillWanted() ? opts.handle(item) : ABANDONED),
       (o) => o !== ABANDONED && o.type === 'delivered',

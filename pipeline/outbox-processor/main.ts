@@ -181,8 +181,9 @@ export async function startOutboxProcessor(
     closing: () => stopping.signal.aborted,
   });
   stopping.signal.addEventListener('abort', () => batcher.flush(), { once: true });
+  // An ordered lane delivers one record at a time: never batched (the API refuses the pair; this is the backstop).
   const deliver: Deliver = (event, sub) =>
-    sub.batch ? batcher.deliver(event, sub) : deliverOnce(event, sub, deliveryDeps);
+    sub.batch && !sub.ordered ? batcher.deliver(event, sub) : deliverOnce(event, sub, deliveryDeps);
   const handle = createDeliveryHandler({
     directory,
     endpointRejection,
