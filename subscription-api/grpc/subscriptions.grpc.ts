@@ -119,6 +119,7 @@ export function toProtoSubscription(v: SubscriptionView): Subscription {
     ...(v.maxAttempts !== null ? { maxAttempts: v.maxAttempts } : {}),
     retrySchedule: v.retrySchedule ?? [],
     ordered: v.ordered,
+    ...(v.batch !== null ? { batch: { maxEvents: v.batch.maxEvents, maxWaitMs: v.batch.maxWaitMs } } : {}),
     held: {
       count: v.held.count,
       ...(v.held.oldestAgeSeconds !== null ? { oldestAgeSeconds: v.held.oldestAgeSeconds } : {}),
@@ -165,6 +166,7 @@ function createBody(s: Subscription | undefined): Record<string, unknown> {
     maxAttempts: s.maxAttempts,
     retrySchedule: s.retrySchedule.length > 0 ? s.retrySchedule : undefined,
     ordered: s.ordered || undefined,
+    batch: s.batch ? { maxEvents: s.batch.maxEvents, maxWaitMs: s.batch.maxWaitMs } : undefined,
     status: enumName(s.status, STATUS_NAMES),
   });
 }
@@ -221,6 +223,9 @@ function patchBody(s: Subscription | undefined, mask: string[] | undefined): Rec
         break;
       case 'ordered':
         body.ordered = s.ordered;
+        break;
+      case 'batch':
+        body.batch = s.batch ? { maxEvents: s.batch.maxEvents, maxWaitMs: s.batch.maxWaitMs } : null;
         break;
       case 'status':
         body.status = enumName(s.status, STATUS_NAMES) ?? 'SUBSCRIPTION_STATUS_UNSPECIFIED';

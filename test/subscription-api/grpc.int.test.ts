@@ -114,6 +114,37 @@ describe('subscription-api gRPC', () => {
     expect(h.logs.join('\n')).not.toContain('p4ss');
   });
 
+  it('takes batched delivery over gRPC: created, shown, cleared through the update mask; never with ordered', async () => {
+    const created = await create(aProtoSubscription({ batch: { maxEvents: 25, maxWaitMs: 50 } }));
+    const { id, name } = created.subscription!;
+    expect(created.subscription!.batch).toEqual({ maxEvents: 25, maxWaitMs: 50 });
+    expect((await h.op.get(`/v1/subscriptions/${id}`)).json().batch).toEqual({ maxEvents: 25, maxWaitMs: 50 });
+
+    const both = await failure(
+      callAs(
+        subs,
+        subs.updateSubscription,
+        { subscription: Subscription.fromPartial({ name, ordered: true }), updateMask: ['ordered'] },
+        OPERATOR_KEY,
+      ),
+    );
+    expect(both.code).toBe(status.INVALID_ARGUMENT);
+    expect(both.violations).toEqual([
+      { field: 'subscription.ordered', description: expect.stringContaining('cannot be combined with ordered') },
+    ]);
+    const tooBig = await failure(create(aProtoSubscription({ batch: { maxEvents: 5000, maxWaitMs: 50 } })));
+    expect(tooBig.violations.map((v) => v.field)).toEqual(['subscription.batch.max_events']);
+
+    const cleared = await callAs(
+      subs,
+      subs.updateSubscription,
+      { subscription: Subscription.fromPartial({ name }), updateMask: ['batch'] },
+      OPERATOR_KEY,
+    );
+    expect(cleared.batch).toBeUndefined();
+    expect((await h.op.get(`/v1/subscriptions/${id}`)).json().batch).toBeNull();
+  });
+
   it('answers INVALID_ARGUMENT with proto field violations for what REST refuses, and stores nothing', async () => {
     const before = await h.db.prisma.subscription.count();
     const f = await failure(

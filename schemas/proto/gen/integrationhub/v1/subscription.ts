@@ -184,6 +184,15 @@ export interface EndpointHealth {
   lastExhaustedTime?: Timestamp | undefined;
 }
 
+/**
+ * Batched delivery: up to max_events events (1-1000) in one signed POST of application/cloudevents-batch+json, sent
+ * when full or max_wait_ms (0-10000) after its first event. Not with `ordered`.
+ */
+export interface BatchConfig {
+  maxEvents: number;
+  maxWaitMs: number;
+}
+
 export interface Subscription {
   /** Output only. `subscriptions/{id}`. */
   name: string;
@@ -223,7 +232,11 @@ export interface Subscription {
     | Timestamp
     | undefined;
   /** Output only. */
-  updateTime?: Timestamp | undefined;
+  updateTime?:
+    | Timestamp
+    | undefined;
+  /** Unset = one event per request. */
+  batch?: BatchConfig | undefined;
 }
 
 export interface Subscription_CustomHeadersEntry {
@@ -273,8 +286,8 @@ export interface UpdateSubscriptionRequest {
     | undefined;
   /**
    * Paths: description, match (or match.source_service, ...), endpoint_url, content_mode, auth, custom_headers,
-   * max_attempts, retry_schedule, ordered, status. A path whose field is unset clears it (description,
-   * max_attempts, retry_schedule).
+   * max_attempts, retry_schedule, ordered, batch, status. A path whose field is unset clears it (description,
+   * max_attempts, retry_schedule, batch).
    */
   updateMask?: string[] | undefined;
 }
@@ -1316,6 +1329,99 @@ export const EndpointHealth: MessageFns<EndpointHealth> = {
   },
 };
 
+function createBaseBatchConfig(): BatchConfig {
+  return { maxEvents: 0, maxWaitMs: 0 };
+}
+
+export const BatchConfig: MessageFns<BatchConfig> = {
+  encode(message: BatchConfig, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.maxEvents !== 0) {
+      writer.uint32(8).int32(message.maxEvents);
+    }
+    if (message.maxWaitMs !== 0) {
+      writer.uint32(16).int32(message.maxWaitMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BatchConfig {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBatchConfig();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.maxEvents = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.maxWaitMs = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BatchConfig {
+    return {
+      maxEvents: isSet(object.maxEvents)
+        ? globalThis.Number(object.maxEvents)
+        : isSet(object.max_events)
+        ? globalThis.Number(object.max_events)
+        : 0,
+      maxWaitMs: isSet(object.maxWaitMs)
+        ? globalThis.Number(object.maxWaitMs)
+        : isSet(object.max_wait_ms)
+        ? globalThis.Number(object.max_wait_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: BatchConfig): unknown {
+    const obj: any = {};
+    if (message.maxEvents !== 0) {
+      obj.maxEvents = Math.round(message.maxEvents);
+    }
+    if (message.maxWaitMs !== 0) {
+      obj.maxWaitMs = Math.round(message.maxWaitMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BatchConfig>, I>>(base?: I): BatchConfig {
+    return BatchConfig.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BatchConfig>, I>>(object: I): BatchConfig {
+    const message = createBaseBatchConfig();
+    message.maxEvents = object.maxEvents ?? 0;
+    message.maxWaitMs = object.maxWaitMs ?? 0;
+    return message;
+  },
+};
+
 function createBaseSubscription(): Subscription {
   return {
     name: "",
@@ -1337,6 +1443,7 @@ function createBaseSubscription(): Subscription {
     version: 0,
     createTime: undefined,
     updateTime: undefined,
+    batch: undefined,
   };
 }
 
@@ -1398,6 +1505,9 @@ export const Subscription: MessageFns<Subscription> = {
     }
     if (message.updateTime !== undefined) {
       Timestamp.encode(message.updateTime, writer.uint32(154).fork()).join();
+    }
+    if (message.batch !== undefined) {
+      BatchConfig.encode(message.batch, writer.uint32(162).fork()).join();
     }
     return writer;
   },
@@ -1570,6 +1680,14 @@ export const Subscription: MessageFns<Subscription> = {
             message.updateTime = Timestamp.decode(reader, reader.uint32());
             continue;
           }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.batch = BatchConfig.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1661,6 +1779,7 @@ export const Subscription: MessageFns<Subscription> = {
         : isSet(object.update_time)
         ? fromJsonTimestamp(object.update_time)
         : undefined,
+      batch: isSet(object.batch) ? BatchConfig.fromJSON(object.batch) : undefined,
     };
   },
 
@@ -1729,6 +1848,9 @@ export const Subscription: MessageFns<Subscription> = {
     if (message.updateTime !== undefined) {
       obj.updateTime = fromTimestamp(message.updateTime).toISOString();
     }
+    if (message.batch !== undefined) {
+      obj.batch = BatchConfig.toJSON(message.batch);
+    }
     return obj;
   },
 
@@ -1776,6 +1898,9 @@ export const Subscription: MessageFns<Subscription> = {
       : undefined;
     message.updateTime = (object.updateTime !== undefined && object.updateTime !== null)
       ? Timestamp.fromPartial(object.updateTime)
+      : undefined;
+    message.batch = (object.batch !== undefined && object.batch !== null)
+      ? BatchConfig.fromPartial(object.batch)
       : undefined;
     return message;
   },
