@@ -135,6 +135,8 @@ export interface Subscription {
   maxAttempts: number | null;
   retrySchedule: string[] | null;
   ordered: boolean;
+  /** Absent from hubs older than batched delivery. */
+  batch?: { maxEvents: number; maxWaitMs: number } | null;
   held: { count: number; oldestAgeSeconds: number | null };
   health: { failing: boolean; exhaustedDeliveries: number; lastExhaustedAt: string | null };
   signing?: { previousSecretExpiresAt?: string | null };

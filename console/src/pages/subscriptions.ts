@@ -132,6 +132,7 @@ function SubscriptionPage({ id }: { id: string }) {
         <div><dt>Auth</dt><dd>${s.auth.type}${s.auth.username ? ` (user ${s.auth.username})` : ''}${s.auth.headerName ? ` (header ${s.auth.headerName})` : ''}</dd></div>
         <div><dt>Ordered</dt><dd>${s.ordered ? 'yes' : 'no'}</dd></div>
         <div><dt>Retry schedule</dt><dd>${s.retrySchedule ? s.retrySchedule.join(', ') : "the hub's default"}</dd></div>
+        <div><dt>Batched</dt><dd>${s.batch ? `up to ${s.batch.maxEvents} events, ${s.batch.maxWaitMs} ms` : 'no (one event per request)'}</dd></div>
         <div><dt>Health</dt><dd>${s.health.failing ? html`<${Status} s="FAILING" />` : 'ok'} · ${s.health.exhaustedDeliveries} exhausted, last <${Time} iso=${s.health.lastExhaustedAt} /></dd></div>
         <div><dt>Held deliveries</dt><dd>${s.held.count}${s.held.count ? `, oldest ${age(s.held.oldestAgeSeconds)}` : ''}</dd></div>
         <div><dt>Previous secret valid until</dt><dd><${Time} iso=${s.signing?.previousSecretExpiresAt} /></dd></div>
