@@ -10,6 +10,7 @@ import {
   MAX_SCHEDULE_STEPS,
   parseSchedule,
 } from '../pipeline/shared/delivery/retry-schedule';
+import { BATCH_WITH_ORDERED } from '../pipeline/shared/subscriptions/snapshot';
 import { DOMAINS } from '../pipeline/shared/topics';
 
 const TOKEN = /^[A-Za-z0-9._:/-]+$/;
@@ -196,7 +197,7 @@ export const createSubscriptionBody = z
   .strict()
   .refine((b) => !(b.ordered && b.batch), {
     path: ['batch'],
-    message: 'batched delivery cannot be combined with ordered delivery: drop `batch` or set `ordered` to false',
+    message: BATCH_WITH_ORDERED,
   });
 export type CreateSubscriptionInput = z.infer<typeof createSubscriptionBody>;
 
@@ -221,7 +222,7 @@ export const patchSubscriptionBody = z
   .refine((b) => Object.keys(b).length > 0, 'the patch is empty')
   .refine((b) => !(b.ordered && b.batch), {
     path: ['batch'],
-    message: 'batched delivery cannot be combined with ordered delivery: drop `batch` or set `ordered` to false',
+    message: BATCH_WITH_ORDERED,
   });
 export type PatchSubscriptionInput = z.infer<typeof patchSubscriptionBody>;
 

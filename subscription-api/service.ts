@@ -20,7 +20,12 @@ import type { SecretBox } from '../pipeline/shared/crypto/secret-box';
 import { formatDuration, parseSchedule } from '../pipeline/shared/delivery/retry-schedule';
 import { uuidv7 } from '../pipeline/shared/ids';
 import { type EndpointPolicy, validateEndpointUrl } from '../pipeline/shared/net/ssrf-policy';
-import type { AuthSnapshot, MatchKey, SubscriptionStatus } from '../pipeline/shared/subscriptions/snapshot';
+import {
+  type AuthSnapshot,
+  BATCH_WITH_ORDERED,
+  type MatchKey,
+  type SubscriptionStatus,
+} from '../pipeline/shared/subscriptions/snapshot';
 import { SubscriptionIndex } from '../pipeline/shared/subscriptions/subscription-index';
 import {
   ConflictError,
@@ -408,8 +413,7 @@ export function createSubscriptionService(deps: SubscriptionServiceDeps) {
             {
               in: 'body',
               path: input.batch ? 'batch' : 'ordered',
-              message:
-                'batched delivery cannot be combined with ordered delivery: set `batch` to null or `ordered` to false',
+              message: BATCH_WITH_ORDERED,
             },
           ]);
         return next;

@@ -69,28 +69,20 @@ export function createRecoveryNotes(
     return s;
   };
 
-  /** After a write, or when a window passes: the next write if a success waits, else forget the idle state. */
+  /**
+   * After a write, or when a window passes: within the window, wait for its end (an idle state is kept that long, so
+   * the next success still waits for it); after it, the write a success waits for, else forget the idle state.
+   */
   const next = (id: string, s: State) => {
     if (s.writing || s.timer !== undefined) return;
     const wait = s.lastWriteAt + windowMs - now();
-    if (!s.pending) {
-      // Idle: kept until its window is over (so the next success still waits for it), then forgotten.
-      if (wait > 0)
-        s.timer = setTimer(() => {
-          s.timer = undefined;
-          next(id, s);
-        }, wait);
-      else states.delete(id);
-      return;
-    }
-    if (wait > 0) {
+    if (wait > 0)
       s.timer = setTimer(() => {
         s.timer = undefined;
         next(id, s);
       }, wait);
-      return;
-    }
-    write(id, s);
+    else if (s.pending) write(id, s);
+    else states.delete(id);
   };
 
   const write = (id: string, s: State) => {

@@ -22,13 +22,10 @@
 import type { HubCloudEvent } from '../shared/cloudevents/envelope';
 import type { DeliveryResult } from '../shared/delivery/deliver';
 import { errorMessage, retriable } from '../shared/errors';
-import type { SubscriptionSnapshot } from '../shared/subscriptions/snapshot';
+import { batchOf, type SubscriptionSnapshot } from '../shared/subscriptions/snapshot';
 
 /** Event bytes per batch at most (the events' data; the envelope adds a little), whatever `maxEvents` says. */
 export const MAX_BATCH_BYTES = 1024 * 1024;
-
-/** One event's share of a batch's result (`batch` set). */
-export type BatchedResult = DeliveryResult;
 
 export interface BatcherOptions {
   /** Sends one batch (deliverBatch through the endpoint's gate). Never throws (deliverBatch returns failures). */
@@ -44,13 +41,13 @@ interface OpenBatch {
   sub: SubscriptionSnapshot;
   events: HubCloudEvent[];
   bytes: number;
-  waiters: ((r: BatchedResult) => void)[];
+  waiters: ((r: DeliveryResult) => void)[];
   timer?: unknown;
 }
 
 export interface Batcher {
   /** One attempt of one event of a batched subscription: resolves with the result of the batch it went in. */
-  deliver(event: HubCloudEvent, sub: SubscriptionSnapshot): Promise<BatchedResult>;
+  deliver(event: HubCloudEvent, sub: SubscriptionSnapshot): Promise<DeliveryResult>;
   /** Sends every open batch now. */
   flush(): void;
   /** Events waiting in open batches (tests, metrics). */
@@ -88,7 +85,7 @@ export function createBatcher(opts: BatcherOptions): Batcher {
 
   return {
     deliver(event, sub) {
-      const cfg = sub.batch ?? { maxEvents: 1, maxWaitMs: 0 };
+      const cfg = batchOf(sub) ?? { maxEvents: 1, maxWaitMs: 0 };
       const bytes = event.data.length + 256;
       let b = open.get(sub.id);
       // Over the byte bound with this event: what is open goes first, this one starts the next batch.
@@ -96,7 +93,7 @@ export function createBatcher(opts: BatcherOptions): Batcher {
         send(sub.id);
         b = undefined;
       }
-      const result = new Promise<BatchedResult>((resolve) => {
+      const result = new Promise<DeliveryResult>((resolve) => {
         if (!b) {
           b = { sub, events: [], bytes: 0, waiters: [] };
           open.set(sub.id, b);

@@ -10,7 +10,7 @@
  */
 import { originOf } from '../shared/delivery/origin';
 import { retriable } from '../shared/errors';
-import type { SubscriptionSnapshot } from '../shared/subscriptions/snapshot';
+import { batchOf, type SubscriptionSnapshot } from '../shared/subscriptions/snapshot';
 import { EndpointGate } from './endpoint-gate';
 import type { DeliveryOutcome, OutboxItem } from './handler';
 
@@ -89,7 +89,7 @@ export function createDeliverStage(opts: DeliverStageOptions): DeliverStage {
       return fast('DELIVERY.CIRCUIT_OPEN', `circuit open for ${originOf(sub.endpointUrl)}`);
     const slot = gates.for(sub.endpointUrl);
     if (slot.shouldShed()) return fast('DELIVERY.ENDPOINT_SATURATED', 'endpoint queue full; retried from the DLT');
-    if (sub.batch && !sub.ordered) return stillWanted() ? opts.handle(item) : ABANDONED;
+    if (batchOf(sub)) return stillWanted() ? opts.handle(item) : ABANDONED;
     return slot.run(
       async () => (stillWanted() ? opts.handle(item) : ABANDONED),
       (o) => o !== ABANDONED && o.type === 'delivered',

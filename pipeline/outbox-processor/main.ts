@@ -24,7 +24,7 @@ import { collectProcessMetrics } from '../shared/metrics/process';
 import { FailureStorePrisma } from '../shared/parked/failure-store.prisma';
 import type { SubscriptionDirectory } from '../shared/subscriptions/directory';
 import { startSubscriptionDirectory } from '../shared/subscriptions/directory.kafka';
-import type { SubscriptionSnapshot } from '../shared/subscriptions/snapshot';
+import { batchOf, type SubscriptionSnapshot } from '../shared/subscriptions/snapshot';
 import { topicNames } from '../shared/topics';
 import { createBatcher } from './batch';
 import { loadOutboxConfig, type OutboxConfig } from './config';
@@ -181,9 +181,8 @@ export async function startOutboxProcessor(
     closing: () => stopping.signal.aborted,
   });
   stopping.signal.addEventListener('abort', () => batcher.flush(), { once: true });
-  // An ordered lane delivers one record at a time: never batched (the API refuses the pair; this is the backstop).
   const deliver: Deliver = (event, sub) =>
-    sub.batch && !sub.ordered ? batcher.deliver(event, sub) : deliverOnce(event, sub, deliveryDeps);
+    batchOf(sub) ? batcher.deliver(event, sub) : deliverOnce(event, sub, deliveryDeps);
   const handle = createDeliveryHandler({
     directory,
     endpointRejection,

@@ -12,7 +12,7 @@
  */
 import type { HubCloudEvent } from '../cloudevents/envelope';
 import { errorMessage, type Failure, permanent, retriable } from '../errors';
-import type { SubscriptionSnapshot } from '../subscriptions/snapshot';
+import { batchOf, type SubscriptionSnapshot } from '../subscriptions/snapshot';
 import type { AuthProvider, OpenSecret } from './auth-provider';
 import { activeSigningSecrets, buildBatchRequest, buildRequest, type DeliveryRequest } from './build-request';
 import { classifyError, classifyResponse } from './classify-response';
@@ -51,7 +51,7 @@ export function deliverOnce(
   sub: SubscriptionSnapshot,
   deps: DeliveryDeps,
 ): Promise<DeliveryResult> {
-  if (sub.batch) return deliverBatch([event], sub, deps);
+  if (batchOf(sub)) return deliverBatch([event], sub, deps);
   return deliverWith((signing, auth, now) => buildRequest(event, sub, { signing }, auth, now), sub, deps);
 }
 

@@ -81,6 +81,13 @@ export const subscriptionSnapshotSchema = z.object({
 });
 export type SubscriptionSnapshot = z.infer<typeof subscriptionSnapshotSchema>;
 
+/** Why a subscription cannot be both batched and ordered (an ordered lane delivers one record at a time). */
+export const BATCH_WITH_ORDERED =
+  'batched delivery cannot be combined with ordered delivery: drop `batch` (or set it to null) or set `ordered` to false';
+
+/** How a subscription's deliveries are batched, if they are: never for an ordered one (the API refuses the pair). */
+export const batchOf = (sub: Pick<SubscriptionSnapshot, 'batch' | 'ordered'>) => (sub.ordered ? undefined : sub.batch);
+
 /** Parses a changelog value; null/empty value = tombstone. Throws a ZodError on a malformed snapshot. */
 export function decodeSnapshot(value: Buffer | null): SubscriptionSnapshot | null {
   if (value === null || value.length === 0) return null;
