@@ -261,7 +261,7 @@ describe('hub launcher supervision', () => {
   it('gives up on a service that crashes again and again, stops the rest in order, and says which', async () => {
     const hub = await startHub(
       options({
-        env: { ORDER_FILE: orderFile, CRASH_LATER: 'event-processor', CRASH_AFTER_MS: '300' },
+        env: { ORDER_FILE: orderFile, CRASH_LATER: 'event-processor', CRASH_AFTER_MS: '1500' },
         restartPolicy: { maxRestarts: 2, windowMs: 60_000, initialDelayMs: 50 },
       }),
     );
