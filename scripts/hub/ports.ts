@@ -32,9 +32,11 @@ export function assertPortFree(port: number, owner: string, host = '127.0.0.1'):
  * one of those connections can take the port in that window and the child fails with EADDRINUSE (seen in CI). So
  * the port is picked at random below that range and checked free; the OS's choice is the fallback.
  */
-export async function freePort(host = '127.0.0.1'): Promise<number> {
+export async function freePort(host = '127.0.0.1', exclude: ReadonlySet<number> = new Set()): Promise<number> {
   for (let i = 0; i < 50; i++) {
     const port = 20_000 + Math.floor(Math.random() * 12_000);
+    // Chosen already for another child that has not bound it yet: free now, taken moments from now.
+    if (exclude.has(port)) continue;
     try {
       await assertPortFree(port, 'probe', host);
       return port;
@@ -42,7 +44,29 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
       // taken: try another
     }
   }
-  return osPort(host);
+  for (;;) {
+    const port = await osPort(host);
+    if (!exclude.has(port)) return port;
+  }
+}
+
+/**
+ * Free ports for several children started together: each pick is free when checked and differs from the picks
+ * before it (none is bound until its child starts, so two independent picks can otherwise coincide: seen once, a
+ * service's gRPC port chosen for a second service too, which then failed with EADDRINUSE).
+ */
+export function portPicker(host = '127.0.0.1'): { pick(): Promise<number>; reserve(port: number): void } {
+  const chosen = new Set<number>();
+  return {
+    async pick() {
+      const port = await freePort(host, chosen);
+      chosen.add(port);
+      return port;
+    },
+    reserve(port) {
+      chosen.add(port);
+    },
+  };
 }
 
 function osPort(host: string): Promise<number> {

@@ -20,7 +20,7 @@ import { DEFAULT_INGEST_TOPIC, topicNames } from '../../pipeline/shared/topics';
 import type { InfraHandle, InfraOptions, KafkaHandle, PostgresHandle } from './infra';
 import { acquireLock, type HubLock } from './lock';
 import { formatLogLine } from './log-format';
-import { assertPortFree, freePort } from './ports';
+import { assertPortFree, portPicker } from './ports';
 import { NotReadyError, waitForReady } from './ready';
 import { loadOrCreateSecrets } from './secrets';
 import { SERVICE_NAMES, SERVICES, type ServiceName, STOP_ORDER } from './services';
@@ -264,9 +264,10 @@ export async function startHub(opts: StartHubOptions = {}): Promise<Hub> {
     // 2. Ports, before anything starts: a taken port is named.
     const ports = new Map<ServiceName, number>();
     const grpcPorts = new Map<ServiceName, number>();
+    const picker = portPicker(host);
     for (const name of names) {
       const wanted = opts.ports?.[name] ?? SERVICES[name].defaultPort;
-      if (wanted === 0) ports.set(name, await freePort(host));
+      if (wanted === 0) ports.set(name, await picker.pick());
       else {
         try {
           await assertPortFree(wanted, name, host);
@@ -274,10 +275,11 @@ export async function startHub(opts: StartHubOptions = {}): Promise<Hub> {
           throw new HubStartError('ports', (err as Error).message, [], { cause: err });
         }
         ports.set(name, wanted);
+        picker.reserve(wanted);
       }
       const grpcWanted = SERVICES[name].grpcPort;
       if (grpcWanted !== undefined) {
-        if (wanted === 0) grpcPorts.set(name, await freePort(host));
+        if (wanted === 0) grpcPorts.set(name, await picker.pick());
         else {
           try {
             await assertPortFree(grpcWanted, `${name} gRPC`, host);
@@ -285,6 +287,7 @@ export async function startHub(opts: StartHubOptions = {}): Promise<Hub> {
             throw new HubStartError('ports', (err as Error).message, [], { cause: err });
           }
           grpcPorts.set(name, grpcWanted);
+          picker.reserve(grpcWanted);
         }
       }
     }
@@ -539,7 +542,7 @@ export async function startHub(opts: StartHubOptions = {}): Promise<Hub> {
         return inst.child.exited;
       },
       async addInstance(name) {
-        const inst = spawnInstance(name, await freePort(host));
+        const inst = spawnInstance(name, await picker.pick());
         running.set(name, [...(running.get(name) ?? []), inst]);
         await ready(name, inst);
         supervise(name, inst);
