@@ -8,7 +8,11 @@
  * its later records in Postgres (LANE_WAIT), and those of the killed instance are released and delivered by the
  * dlt-processor's scheduler, in lane order (nothing else would deliver them).
  *
- * Default run: 2,000 deliveries. Long profile (HUB_TEST_PROFILE=long): 20,000.
+ * A third subscription per tenant is batched (`batch: { maxEvents: 20, maxWaitMs: 200 }`): with events flowing, its
+ * batches are open (records taken from Kafka, uncommitted, not yet sent) whenever the kill lands, and each of their
+ * events must still arrive, once unpacked from some signed batch.
+ *
+ * Default run: 3,000 deliveries. Long profile (HUB_TEST_PROFILE=long): 30,000.
  */
 import { Webhook } from 'standardwebhooks';
 import type { SubscriptionSnapshot } from '../../pipeline/shared/subscriptions/snapshot';
@@ -21,7 +25,10 @@ import { type Receiver, startReceiver } from '../support/receiver';
 import { type Child, killChild, spawnProcessor } from './child';
 import { anEvent, outboxRecord, type Stage, startStage, whsec } from './harness';
 
-const DELIVERIES = process.env.HUB_TEST_PROFILE === 'long' ? 20_000 : 2_000;
+const EVENTS = process.env.HUB_TEST_PROFILE === 'long' ? 10_000 : 1_000;
+const NAMES = ['a', 'b', 'c'] as const;
+type Name = (typeof NAMES)[number];
+const DELIVERIES = EVENTS * NAMES.length;
 const TENANTS = 20;
 
 jest.setTimeout(DELIVERIES > 5_000 ? 600_000 : 180_000);
@@ -47,32 +54,41 @@ describe('outbox-processor killed with SIGKILL mid-run', () => {
   it(`delivers every one of ${DELIVERIES} deliveries at least once across a SIGKILL and a restart`, async () => {
     stage = await startStage({ outboxPartitions: 3 });
     const groupId = uniqueName('outbox-crash');
-    const secrets = { a: whsec(), b: whsec() };
-    const valid = { a: new Webhook(secrets.a), b: new Webhook(secrets.b) };
+    const secrets = { a: whsec(), b: whsec(), c: whsec() };
+    const valid = { a: new Webhook(secrets.a), b: new Webhook(secrets.b), c: new Webhook(secrets.c) };
     let badSignatures = 0;
+    let batches = 0;
     const seen = new Map<string, number>();
     let total = 0;
     receiver = await startReceiver((req, res) => {
-      const which = req.path === '/a' ? 'a' : 'b';
+      const which = req.path.slice(1) as Name;
       try {
         valid[which].verify(req.body.toString(), req.headers as Record<string, string>);
       } catch {
         badSignatures++;
       }
-      const key = `${which}:${req.headers['webhook-id']}`;
-      seen.set(key, (seen.get(key) ?? 0) + 1);
-      total++;
+      // A batch (/c) carries its events as a JSON array of structured CloudEvents: each counts as its delivery.
+      const ids =
+        which === 'c'
+          ? (JSON.parse(req.body.toString()) as { id: string }[]).map((e) => e.id)
+          : [String(req.headers['webhook-id'])];
+      if (which === 'c') batches++;
+      for (const id of ids) {
+        const key = `${which}:${id}`;
+        seen.set(key, (seen.get(key) ?? 0) + 1);
+        total++;
+      }
       // A little latency so that many deliveries are in flight when the kill lands.
       setTimeout(() => res.writeHead(204).end(), Math.floor(Math.random() * 4));
     });
 
     // Subscriptions straight onto the changelog (secrets sealed like subscription-api does): per tenant, one
-    // unordered binary-mode subscription (/a) and one ordered structured-mode one (/b).
+    // unordered binary-mode subscription (/a), one ordered structured-mode one (/b) and one batched one (/c).
     const perTenant = new Map<string, SubscriptionSnapshot[]>();
     const snapshots: SubscriptionSnapshot[] = [];
     for (let t = 0; t < TENANTS; t++) {
       const tenantId = `tenant-${t}`;
-      const pair = (['a', 'b'] as const).map((name) => {
+      const pair = NAMES.map((name) => {
         const id = uniqueName(`sub-${name}-${t}`);
         return aSnapshot({
           id,
@@ -80,6 +96,7 @@ describe('outbox-processor killed with SIGKILL mid-run', () => {
           endpointUrl: `${receiver.url}/${name}`,
           contentMode: name === 'a' ? 'BINARY' : 'STRUCTURED',
           ordered: name === 'b',
+          ...(name === 'c' ? { batch: { maxEvents: 20, maxWaitMs: 200 } } : {}),
           signing: { current: stage.box.seal(secrets[name], id) },
         });
       });
@@ -92,19 +109,19 @@ describe('outbox-processor killed with SIGKILL mid-run', () => {
       messages: snapshots.map((s) => ({ key: s.id, value: encodeSnapshot(s) })),
     });
 
-    // The outbox: DELIVERIES / 2 events x 2 subscriptions, over 4 domains and 20 tenants.
+    // The outbox: EVENTS events x 3 subscriptions, over 4 domains and 20 tenants.
     const expected = new Set<string>();
     const batch: { topic: string; messages: ReturnType<typeof outboxRecord>[] }[] = DOMAINS.map((d) => ({
       topic: stage.topics.outbox(d),
       messages: [],
     }));
-    for (let i = 0; i < DELIVERIES / 2; i++) {
+    for (let i = 0; i < EVENTS; i++) {
       const tenant = `tenant-${i % TENANTS}`;
       const event = anEvent({ extensions: { tenantid: tenant, seq: String(i) } });
       const domainIndex = i % DOMAINS.length;
       for (const s of perTenant.get(tenant)!) {
         batch[domainIndex]!.messages.push(outboxRecord(event, s.id, DOMAINS[domainIndex]));
-        expected.add(`${s.endpointUrl.endsWith('/a') ? 'a' : 'b'}:${event.id}`);
+        expected.add(`${s.endpointUrl.slice(-1)}:${event.id}`);
       }
     }
     for (let off = 0; ; off += 500) {
@@ -142,17 +159,18 @@ describe('outbox-processor killed with SIGKILL mid-run', () => {
     const started = Date.now();
     child = spawnProcessor(env);
     const uniqueCount = () => [...seen.keys()].filter((k) => expected.has(k)).length;
-    await waitFor(() => uniqueCount() >= DELIVERIES * 0.3 || child!.proc.exitCode !== null, {
+    // Batches are being sent (so others are open) and 30% delivered.
+    await waitFor(() => (uniqueCount() >= DELIVERIES * 0.3 && batches > 0) || child!.proc.exitCode !== null, {
       timeoutMs: 90_000,
       intervalMs: 5,
-      what: `30% of ${DELIVERIES} deliveries before the kill`,
+      what: `30% of ${DELIVERIES} deliveries and a batch before the kill`,
     }).catch((err: Error) => {
       throw new Error(`${err.message} (${uniqueCount()}); child output:\n${child!.output.slice(-80).join('\n')}`);
     });
     expect(child.proc.exitCode).toBeNull();
     child.proc.kill('SIGKILL');
     await child.exited;
-    const atKill = { unique: uniqueCount(), total };
+    const atKill = { unique: uniqueCount(), total, batched: [...seen.keys()].filter((k) => k.startsWith('c:')).length };
 
     child = spawnProcessor(env);
     await waitFor(() => uniqueCount() === DELIVERIES, {
@@ -181,7 +199,8 @@ describe('outbox-processor killed with SIGKILL mid-run', () => {
     console.log(
       `[outbox SIGKILL] ${DELIVERIES} deliveries; killed after ${atKill.unique} unique (${atKill.total} received); ` +
         `after restart all ${uniqueCount()} delivered in ${elapsed} ms total; duplicates ${duplicates} ` +
-        `(${((100 * duplicates) / DELIVERIES).toFixed(2)}%: unordered ${dupsOf('a:')}, ordered ${dupsOf('b:')}), ` +
+        `(${((100 * duplicates) / DELIVERIES).toFixed(2)}%: unordered ${dupsOf('a:')}, ordered ${dupsOf('b:')}, ` +
+        `batched ${dupsOf('c:')}; ${atKill.batched} batched events had arrived at the kill, in ${batches} batches by the end), ` +
         `max copies of one delivery ${maxCopies}; ` +
         `bad signatures ${badSignatures}`,
     );
