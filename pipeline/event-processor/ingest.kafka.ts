@@ -42,7 +42,7 @@ export interface IngestOptions {
   groupId: string;
   /** Prefix of the transactional ids, stable per instance: `<group>-<instance>`; the slot number is appended. */
   transactionalIdPrefix: string;
-  /** Partitions processed at once; one transactional producer each. */
+  /** Partitions processed at once; two transactional producers each (PRODUCERS_PER_SLOT). */
   concurrency: number;
   /** Records per transaction at most. */
   maxBatchRecords: number;
@@ -206,22 +206,34 @@ function byTopic(records: ProducedRecord[]): { topic: string; messages: Message[
   return [...map].map(([topic, messages]) => ({ topic, messages }));
 }
 
-/** A fixed pool: kafkajs runs at most `concurrency` eachBatch calls at once, so a producer is always free. */
-class ProducerPool {
-  private readonly free: TxProducer[];
-  private readonly waiters: ((p: TxProducer) => void)[] = [];
+/**
+ * Transactional producers per partition processed at once. A transaction begun on a transactional id right after
+ * its previous commit is answered CONCURRENT_TRANSACTIONS until the coordinator has written that commit's markers,
+ * and waits for the client's retry (20 ms and more). With two producers per slot, taken least recently released
+ * first, a producer's next transaction starts while others run, not on the heels of its own commit. Measured on one
+ * broker, 20-record transactions back to back: one producer 55–89 ms mean, two alternating 21–31 ms.
+ */
+export const PRODUCERS_PER_SLOT = 2;
 
-  constructor(readonly all: TxProducer[]) {
+/**
+ * A fixed pool, taken in the order released (least recently used first; see PRODUCERS_PER_SLOT): kafkajs runs at
+ * most `concurrency` eachBatch calls at once, each holding one producer for one chunk, so a producer is always free.
+ */
+export class ProducerPool<P> {
+  private readonly free: P[];
+  private readonly waiters: ((p: P) => void)[] = [];
+
+  constructor(readonly all: P[]) {
     this.free = [...all];
   }
 
-  async acquire(): Promise<TxProducer> {
-    const p = this.free.pop();
+  async acquire(): Promise<P> {
+    const p = this.free.shift();
     if (p) return p;
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
-  release(p: TxProducer): void {
+  release(p: P): void {
     const next = this.waiters.shift();
     if (next) next(p);
     else this.free.push(p);
@@ -232,7 +244,7 @@ export async function startIngest(opts: IngestOptions): Promise<IngestRunner> {
   const now = opts.now ?? Date.now;
   const log = opts.log;
   const producers = Array.from(
-    { length: opts.concurrency },
+    { length: opts.concurrency * PRODUCERS_PER_SLOT },
     (_, slot) =>
       new TxProducer(opts.kafka, `${opts.transactionalIdPrefix}-${slot}`, opts.transactionTimeoutMs ?? 30_000),
   );
@@ -387,14 +399,20 @@ export async function startIngest(opts: IngestOptions): Promise<IngestRunner> {
       const { topic, partition } = batch;
       // Unresolved records are fetched again from the last resolved offset once the partition resumes.
       if (registry.paused(topic, partition)) return;
-      const producer = await pool.acquire();
       try {
         for (let i = 0; i < batch.messages.length; i += opts.maxBatchRecords) {
           // Stop: finish (commit) the chunk in hand, start no new one. A revoked partition: stop at once.
           if (!ctx.live()) break;
           const chunk = batch.messages.slice(i, i + opts.maxBatchRecords);
           const fetchedAt = now();
-          const results = await processChunk(producer, topic, partition, chunk);
+          // A producer per chunk: the next chunk of this partition goes out on another one (PRODUCERS_PER_SLOT).
+          const producer = await pool.acquire();
+          let results: HandlerResult[];
+          try {
+            results = await processChunk(producer, topic, partition, chunk);
+          } finally {
+            pool.release(producer);
+          }
           ctx.resolve(chunk[chunk.length - 1]!.offset);
           processed += chunk.length;
           account(
@@ -429,8 +447,6 @@ export async function startIngest(opts: IngestOptions): Promise<IngestRunner> {
           'ingest batch failed; transaction aborted, the batch will be retried',
         );
         throw err;
-      } finally {
-        pool.release(producer);
       }
     },
   });
