@@ -30,6 +30,7 @@
  *   --node-args F     extra Node.js flags for every service process (a memory or GC experiment)
  *   --batch N,W       fan-out 1 (ledger on) with every subscription batched (`batch: { maxEvents: N, maxWaitMs: W }`),
  *                     beside the unbatched runs: deliveries (events delivered) per second and latency at 60%
+ *   --rate N          the fixed-rate phase at N events/s instead of 60% of the measured maximum (before/after pairs)
  *   --idle S          an idle hub (fan-out 1): each service's CPU over S seconds after a warm-up (--idle-warmup,
  *                     default 30 s), then 10 events/s for 20 s and their latency (`--only-idle`: just this)
  */
@@ -105,6 +106,11 @@ const BATCH = (() => {
   const [maxEvents, maxWaitMs] = v.split(',').map(Number);
   return { maxEvents: maxEvents!, maxWaitMs: maxWaitMs ?? 0 };
 })();
+/**
+ * `--rate N`: the fixed-rate phase at N events/s instead of 60% of the run's own maximum, so that two builds
+ * (before / after a change) are compared at the same load.
+ */
+const RATE = Number(arg('rate', '0'));
 const TENANTS = 100;
 /** "Cost per delivery flat from fan-out 1 to 100": within this factor (runs of one build differ by up to ~10%). */
 const FANOUT_FLAT = 1.15;
@@ -700,10 +706,10 @@ async function hubRun(
     );
     if (!opts.ledgerOff) result.ledger = await ledgerCatchUp(b.databaseUrl, events * fanout, start, label);
     if (opts.rate60 || opts.soakS) {
-      const rate = Math.max(1, Math.floor(0.6 * result.eventsPerSec));
+      const rate = RATE || Math.max(1, Math.floor(0.6 * result.eventsPerSec));
       const phaseS = opts.soakS ?? Math.min(RATE_PHASE_S, events / rate);
       await sub.reset();
-      say(`${label}: fixed rate ${rate} events/s (60% of max) for ${phaseS.toFixed(0)} s`);
+      say(`${label}: fixed rate ${rate} events/s (${RATE ? '--rate' : '60% of max'}) for ${phaseS.toFixed(0)} s`);
       const samples: Record<string, number[]> = Object.fromEntries(SERVICES.map((s) => [s, []]));
       const phaseStart = performance.now();
       const stages0 = await scrapeStages(b.hub);
