@@ -40,9 +40,7 @@ export const eventProcessorEnv = z.object({
     .describe('Instance number the launcher sets (`0`, `1`, …); used for the instance id when `INSTANCE_ID` is unset.'),
   PORT: env.port(8081).describe('HTTP port: ingest, health, metrics (`0` = any free port).'),
   HOST: z.string().default('0.0.0.0').describe('Interface the HTTP server binds to.'),
-  CONCURRENCY: env
-    .int(4, 1, 64)
-    .describe('Partitions processed at once (two transactional producers each, used in turn).'),
+  CONCURRENCY: env.int(4, 1, 64).describe('Partitions processed at once (two transactional producers each).'),
   MAX_BATCH_RECORDS: env
     .int(500, 1, 100_000)
     .describe('Records per transaction at most; a larger fetched batch is committed in chunks.'),
