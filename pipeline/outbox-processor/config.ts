@@ -52,6 +52,11 @@ export const outboxConfigSchema = z.object({
     ),
   // Concurrency bounds.
   MAX_IN_FLIGHT: env.int(2000, 1).describe('Records in flight in this instance, in total.'),
+  MAX_IN_FLIGHT_BYTES: env
+    .int(64 * 1024 * 1024, 1024)
+    .describe(
+      'Bytes of records (key, value, headers) in flight in this instance, in total; a record larger than this is still taken, alone.',
+    ),
   MAX_IN_FLIGHT_PER_PARTITION: env.int(500, 1).describe('Records in flight per partition.'),
   PER_ENDPOINT_CONCURRENCY: env
     .int(32, 1)

@@ -220,6 +220,7 @@ export async function startOutboxProcessor(
     log,
     metrics,
     maxInFlight: config.MAX_IN_FLIGHT,
+    maxInFlightBytes: config.MAX_IN_FLIGHT_BYTES,
     maxInFlightPerPartition: config.MAX_IN_FLIGHT_PER_PARTITION,
     perEndpointConcurrency: config.PER_ENDPOINT_CONCURRENCY,
     perEndpointQueue: config.PER_ENDPOINT_QUEUE,

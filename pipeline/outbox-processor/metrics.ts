@@ -31,6 +31,11 @@ export function createOutboxMetrics(registry = new Registry()) {
       help: 'Outbox records being delivered',
       registers: [registry],
     }),
+    inFlightBytes: new Gauge({
+      name: 'hub_outbox_in_flight_bytes',
+      help: 'Bytes of the outbox records being delivered (key, value, headers; bounded by MAX_IN_FLIGHT_BYTES)',
+      registers: [registry],
+    }),
     breakersOpen: new Gauge({
       name: 'hub_outbox_breakers_open',
       help: 'Endpoints whose circuit is open or half-open',

@@ -31,7 +31,7 @@
  */
 import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
 import { headerString } from '../shared/cloudevents/header-value';
-import { KeyedSerialQueue, Semaphore } from '../shared/concurrency';
+import { ByteBudget, KeyedSerialQueue, Semaphore } from '../shared/concurrency';
 import type { GateDeps } from '../shared/delivery/gate';
 import { scheduledDelay } from '../shared/delivery/retry-schedule';
 import { errorMessage, retriable } from '../shared/errors';
@@ -90,6 +90,11 @@ export interface OutboxRunnerOptions {
   log: Logger;
   metrics: OutboxMetrics;
   maxInFlight: number;
+  /**
+   * Bytes of records (key, value, headers) in flight, in total: with large events the record count alone would let
+   * MAX_IN_FLIGHT of them fill the heap. A record larger than this is still taken, alone. Default: unbounded.
+   */
+  maxInFlightBytes?: number;
   maxInFlightPerPartition: number;
   perEndpointConcurrency: number;
   /**
@@ -141,6 +146,7 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
   const { log, metrics } = opts;
   const outboxWait = metrics.stages.labels('outbox_wait');
   const total = new Semaphore(opts.maxInFlight);
+  const bytes = new ByteBudget(opts.maxInFlightBytes ?? Number.POSITIVE_INFINITY);
   const perPartition = new Map<string, Semaphore>();
   const ordered_ = new KeyedSerialQueue();
   const outboxTopics = new Map<string, Domain>(DOMAINS.map((d) => [opts.topics.outbox(d), d]));
@@ -445,9 +451,10 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
     return terminalOf(outcome);
   };
 
-  const dispatch = (topic: string, partition: number, message: KafkaMessage, partSlots: Semaphore) => {
+  const dispatch = (topic: string, partition: number, message: KafkaMessage, partSlots: Semaphore, size: number) => {
     const ticket = offsets.received(topic, partition, message.offset);
     metrics.inFlight.inc();
+    metrics.inFlightBytes.inc(size);
     void processRecord(topic, partition, message, ticket)
       .then(
         (result) => {
@@ -478,6 +485,8 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
       )
       .finally(() => {
         metrics.inFlight.dec();
+        metrics.inFlightBytes.dec(size);
+        bytes.give(size);
         partSlots.release();
         total.release();
       });
@@ -523,7 +532,13 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
           total.release();
           break;
         }
-        dispatch(batch.topic, batch.partition, message, partSlots);
+        const size = recordBytes(message);
+        if (!(await ctx.acquire(bytes.slots(size)))) {
+          partSlots.release();
+          total.release();
+          break;
+        }
+        dispatch(batch.topic, batch.partition, message, partSlots, size);
         // "Resolved" only moves kafkajs's fetch position; commits come from the offset manager.
         ctx.resolve(message.offset);
       }
@@ -543,4 +558,15 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
       await producer.disconnect();
     },
   };
+}
+
+/** What a fetched record holds in memory, near enough for the byte budget: key, value and header bytes. */
+export function recordBytes(m: Pick<KafkaMessage, 'key' | 'value' | 'headers'>): number {
+  let n = (m.value?.length ?? 0) + (m.key?.length ?? 0);
+  if (m.headers)
+    for (const k in m.headers) {
+      const v = m.headers[k];
+      n += k.length + (v === undefined ? 0 : Array.isArray(v) ? v.reduce((a, x) => a + x.length, 0) : v.length);
+    }
+  return n;
 }

@@ -1,4 +1,4 @@
-import { KeyedSerialQueue, Semaphore, WakeableSleep } from './concurrency';
+import { ByteBudget, KeyedSerialQueue, Semaphore, WakeableSleep } from './concurrency';
 
 const tick = () => new Promise((r) => setImmediate(r));
 
@@ -121,5 +121,61 @@ describe('WakeableSleep', () => {
     await second;
     expect(woken).toBe(true);
     expect(jest.getTimerCount()).toBe(0); // the woken sleep's timer is cleared
+  });
+});
+
+describe('ByteBudget', () => {
+  it('grants takes while they fit, and the next one when enough is given back', async () => {
+    const budget = new ByteBudget(10);
+    expect(budget.tryTake(4)).toBe(true);
+    expect(budget.tryTake(4)).toBe(true);
+    expect(budget.tryTake(4)).toBe(false); // 12 > 10
+    let granted = false;
+    const waiting = budget.takeUnless(4, new AbortController().signal).then((ok) => {
+      granted = ok;
+    });
+    budget.give(4);
+    await waiting;
+    expect(granted).toBe(true);
+    expect(budget.inUse).toBe(8);
+  });
+
+  it('lets a take larger than the whole budget through when nothing else is held, alone', async () => {
+    const budget = new ByteBudget(10);
+    expect(budget.tryTake(3)).toBe(true);
+    expect(budget.tryTake(25)).toBe(false);
+    const big = budget.takeUnless(25, new AbortController().signal);
+    // In order: a small take asked after the big one waits behind it.
+    expect(budget.tryTake(1)).toBe(false);
+    budget.give(3);
+    expect(await big).toBe(true);
+    expect(budget.inUse).toBe(25);
+    expect(budget.tryTake(1)).toBe(false);
+    budget.give(25);
+    expect(budget.tryTake(1)).toBe(true);
+  });
+
+  it('drops a waiter that gives up, and lets the ones behind it through if they fit', async () => {
+    const budget = new ByteBudget(10);
+    expect(budget.tryTake(8)).toBe(true);
+    const quit = new AbortController();
+    const big = budget.takeUnless(9, quit.signal);
+    const small = budget.takeUnless(2, new AbortController().signal);
+    quit.abort();
+    expect(await big).toBe(false);
+    expect(await small).toBe(true);
+    expect(budget.inUse).toBe(10);
+  });
+
+  it('serves as Slots for a consumer', async () => {
+    const budget = new ByteBudget(5);
+    const slots = budget.slots(5);
+    expect(slots.tryAcquire()).toBe(true);
+    expect(slots.tryAcquire()).toBe(false);
+    const aborted = new AbortController();
+    aborted.abort();
+    expect(await slots.acquireUnless(aborted.signal)).toBe(false);
+    budget.give(5);
+    expect(await slots.acquireUnless(new AbortController().signal)).toBe(true);
   });
 });

@@ -1,5 +1,17 @@
-/** Small concurrency tools: a counting semaphore, per-key serial queues, and a sleep that can be cut short. */
-export class Semaphore {
+/**
+ * Small concurrency tools: a counting semaphore, a byte budget, per-key serial queues, and a sleep that can be cut
+ * short.
+ */
+
+/** What a consumer can wait for while it heartbeats (ConsumerRunner's `ctx.acquire`): a Semaphore, or ByteBudget.slots. */
+export interface Slots {
+  /** Takes at once when it can, without a promise. */
+  tryAcquire(): boolean;
+  /** Waits unless `signal` aborts first: true when taken (give it back), false when the wait was given up. */
+  acquireUnless(signal: AbortSignal): Promise<boolean>;
+}
+
+export class Semaphore implements Slots {
   private active = 0;
   private readonly waiters: (() => void)[] = [];
   /** Resolved when every slot is back (see `whenIdle`). */
@@ -94,6 +106,73 @@ export class Semaphore {
 }
 
 /** Runs tasks with the same key one after another (in submission order); different keys run independently. */
+
+/**
+ * Bytes held at once (records in flight), granted in the order asked. A take larger than the whole budget is granted
+ * when nothing else is held, so an oversized record still moves, alone. A waiter that gives up leaves the queue and
+ * lets the ones behind it through if they fit.
+ */
+export class ByteBudget {
+  private used = 0;
+  private readonly waiters: { bytes: number; grant: () => void }[] = [];
+
+  constructor(readonly limit: number) {}
+
+  get inUse(): number {
+    return this.used;
+  }
+
+  private fits(bytes: number): boolean {
+    return this.used === 0 || this.used + bytes <= this.limit;
+  }
+
+  tryTake(bytes: number): boolean {
+    if (this.waiters.length > 0 || !this.fits(bytes)) return false;
+    this.used += bytes;
+    return true;
+  }
+
+  takeUnless(bytes: number, signal: AbortSignal): Promise<boolean> {
+    if (this.tryTake(bytes)) return Promise.resolve(true);
+    if (signal.aborted) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      const waiter = {
+        bytes,
+        grant: () => {
+          signal.removeEventListener('abort', aborted);
+          resolve(true);
+        },
+      };
+      const aborted = () => {
+        const i = this.waiters.indexOf(waiter);
+        if (i >= 0) this.waiters.splice(i, 1);
+        this.wake();
+        resolve(false);
+      };
+      this.waiters.push(waiter);
+      signal.addEventListener('abort', aborted, { once: true });
+    });
+  }
+
+  give(bytes: number): void {
+    this.used = Math.max(0, this.used - bytes);
+    this.wake();
+  }
+
+  /** `bytes` of this budget as Slots (for ConsumerRunner's `ctx.acquire`); give them back with `give(bytes)`. */
+  slots(bytes: number): Slots {
+    return { tryAcquire: () => this.tryTake(bytes), acquireUnless: (signal) => this.takeUnless(bytes, signal) };
+  }
+
+  private wake(): void {
+    while (this.waiters.length > 0 && this.fits(this.waiters[0]!.bytes)) {
+      const next = this.waiters.shift()!;
+      this.used += next.bytes;
+      next.grant();
+    }
+  }
+}
+
 export class KeyedSerialQueue {
   private readonly tails = new Map<string, Promise<unknown>>();
 

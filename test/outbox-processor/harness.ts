@@ -142,6 +142,8 @@ export interface HarnessOptions {
   orderedLaneQueue?: number;
   laneStallMs?: number;
   maxInFlightPerPartition?: number;
+  /** MAX_IN_FLIGHT_BYTES (default: the service's). */
+  maxInFlightBytes?: number;
   /** Wraps the delivery handler (to inject an unexpected rejection). */
   wrapHandle?: (
     handle: (item: OutboxItem) => Promise<DeliveryOutcome>,
@@ -182,6 +184,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     RETRY_AFTER_MAX_MS: '1000',
     ORDERED_LANE_QUEUE: opts.orderedLaneQueue === undefined ? undefined : String(opts.orderedLaneQueue),
     MAX_IN_FLIGHT: '500',
+    MAX_IN_FLIGHT_BYTES: opts.maxInFlightBytes === undefined ? undefined : String(opts.maxInFlightBytes),
     MAX_IN_FLIGHT_PER_PARTITION: String(opts.maxInFlightPerPartition ?? 200),
     PER_ENDPOINT_CONCURRENCY: String(opts.perEndpointConcurrency ?? 8),
     PER_ENDPOINT_QUEUE: String(opts.perEndpointQueue ?? 1000),

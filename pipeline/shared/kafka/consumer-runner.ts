@@ -25,7 +25,7 @@
  * (Models: Hookdeck Outpost's internal/consumer/consumer.go, bullmq's AsyncFifoQueue.)
  */
 import type { Batch, Consumer } from 'kafkajs';
-import type { Semaphore } from '../concurrency';
+import type { Slots } from '../concurrency';
 import { errorMessage } from '../errors';
 import type { Logger } from '../logging/logger';
 import { onPermanentCrash } from './crash';
@@ -41,7 +41,7 @@ export interface BatchContext {
   /** Never throws: a rebalance found here starts the drain (and `live()` turns false). */
   heartbeat(): Promise<void>;
   /** Takes a slot: at once when one is free, else waits, heartbeating; false when the batch stopped being live. */
-  acquire(slots: Semaphore): Promise<boolean>;
+  acquire(slots: Slots): Promise<boolean>;
   /** Resolves every record of the batch and commits past its last (a failed commit only means a re-read). */
   commitBatch(): Promise<void>;
 }
