@@ -14,9 +14,9 @@
  * suite can kill, restart and scale them one by one.
  */
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { setPriority } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DEFAULT_INGEST_TOPIC, topicNames } from '../../pipeline/shared/topics';
+import { lowerCpuPriority } from './cpu-priority';
 import type { InfraHandle, InfraOptions, KafkaHandle, PostgresHandle } from './infra';
 import { acquireLock, type HubLock } from './lock';
 import { formatLogLine } from './log-format';
@@ -81,6 +81,8 @@ export interface StartHubOptions {
   env?: Record<string, string>;
   /** Environment per service (wins over `env`). */
   serviceEnv?: Partial<Record<ServiceName, Record<string, string>>>;
+  /** CPU priority (nice value) per service instead of `SERVICES[name].niceness`. */
+  niceness?: Partial<Record<ServiceName, number>>;
   /** Inherit the launcher's own environment in the children (default true). */
   inheritEnv?: boolean;
   /** Extra Node.js flags for every service process (e.g. `--cpu-prof`, `--max-old-space-size=256`). */
@@ -395,14 +397,9 @@ export async function startHub(opts: StartHubOptions = {}): Promise<Hub> {
         },
         onLine: (line, stream) => sink(label, line, stream),
       });
-      const niceness = SERVICES[name].niceness;
-      if (niceness && child.pid !== undefined) {
-        try {
-          setPriority(child.pid, niceness);
-        } catch {
-          // Not permitted here: the service runs at normal priority.
-        }
-      }
+      // Every thread the process has by now (later ones inherit it); a platform that refuses leaves it as it is.
+      const niceness = opts.niceness?.[name] ?? SERVICES[name].niceness;
+      if (niceness > 0 && child.pid !== undefined) lowerCpuPriority(niceness, child.pid);
       return { id: instanceId, port, url: `http://${urlHost(host)}:${port}`, child };
     };
 

@@ -5,7 +5,7 @@
  * others keep running, giving up after too many crashes, stop() during a backoff, kill/restart/scale.
  * The real infrastructure and the real services are exercised by test/e2e/hub.int.test.ts.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { getPriority, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -147,6 +147,16 @@ describe('hub launcher supervision', () => {
       SERVICE_NAMES.map((n) => SERVICES[n].niceness),
     );
     expect(SERVICES['dlt-processor'].niceness).toBeGreaterThan(0);
+    if (process.platform === 'linux') {
+      // Every thread of it, not only the main one (Linux keeps a nice value per thread).
+      const dlt = hub.instances('dlt-processor')[0]!.child.pid!;
+      const nices = readdirSync(`/proc/${dlt}/task`).map((tid) => {
+        const stat = readFileSync(`/proc/${dlt}/task/${tid}/stat`, 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+      });
+      expect(nices.length).toBeGreaterThan(1);
+      expect(new Set(nices)).toEqual(new Set([SERVICES['dlt-processor'].niceness]));
+    }
     await hub.stop();
     expect(readFileSync(orderFile, 'utf8').trim().split('\n')).toEqual([...STOP_ORDER]);
     expect(events).toEqual(['infra:start platform.events.v1', 'infra:stop']);

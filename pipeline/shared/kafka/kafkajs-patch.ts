@@ -1,6 +1,6 @@
 /**
  * The one way the hub changes kafkajs 2.2.4's internals (kafkajs-idle-fix.ts, kafkajs-coordinator-cache.ts,
- * kafkajs-rejoin-hold.ts): replace one method of the class an internal module exports, once per process, and only
+ * kafkajs-rejoin-hold.ts, kafkajs-encoder-alloc.ts): replace one method of the class an internal module exports, once per process, and only
  * when the method is there in the form the patch was written for. A kafkajs that moved or changed it is left alone
  * (the patch reports false and the hub runs on kafkajs's own behaviour).
  */

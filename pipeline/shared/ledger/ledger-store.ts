@@ -114,8 +114,21 @@ export function admissible(
     return { ok: false, expired: false, reason: `receivedAt out of range: ${r.receivedAt}` };
   if (at > now.getTime() + DAY_MS)
     return { ok: false, expired: false, reason: `receivedAt more than a day ahead: ${r.receivedAt}` };
-  if (utcDay(new Date(at)) < retentionCutoff(now, retentionDays)) return { ok: false, expired: true };
+  if (at < cutoffMsOf(now, retentionDays)) return { ok: false, expired: true };
   return { ok: true };
+}
+
+/** The first instant of retentionCutoff's day; kept for the last (now, days) asked (a writer's batch asks per record). */
+let lastCutoff: { now: number; days: number; ms: number } | undefined;
+function cutoffMsOf(now: Date, retentionDays: number): number {
+  const n = now.getTime();
+  if (lastCutoff?.now !== n || lastCutoff.days !== retentionDays)
+    lastCutoff = {
+      now: n,
+      days: retentionDays,
+      ms: Date.parse(`${retentionCutoff(now, retentionDays)}T00:00:00.000Z`),
+    };
+  return lastCutoff.ms;
 }
 
 /** ISO with milliseconds, UTC; what the processors write (`toISOString()`) passes as it is, without a Date. */
