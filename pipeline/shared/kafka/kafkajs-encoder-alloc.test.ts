@@ -13,6 +13,14 @@ describe('kafkajs encoder growth without zero-fill', () => {
     expect(applyKafkajsEncoderAlloc()).toBe(true);
   });
 
+  it('starts empty: no ArrayBuffer of its own until the first write', () => {
+    const enc = new Encoder();
+    expect(enc.buf.length).toBe(0);
+    enc.writeInt32(7);
+    expect(enc.buffer.readInt32BE(0)).toBe(7);
+    expect(enc.buffer.length).toBe(4);
+  });
+
   it('grows without Buffer.alloc, and holds exactly the bytes written', () => {
     const enc = new Encoder();
     const alloc = jest.spyOn(Buffer, 'alloc');

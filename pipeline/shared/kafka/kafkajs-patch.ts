@@ -15,6 +15,8 @@ export function patchKafkajsMethod(
   replace: (original: KafkajsMethod) => KafkajsMethod,
   /** The known form of the original (its source, say); default: any function. */
   accepts: (original: KafkajsMethod) => boolean = () => true,
+  /** A static method of the exported class instead of a method of its prototype. */
+  where: 'prototype' | 'static' = 'prototype',
 ): boolean {
   // biome-ignore lint/suspicious/noExplicitAny: an internal module of kafkajs.
   let exported: any;
@@ -23,7 +25,7 @@ export function patchKafkajsMethod(
   } catch {
     return false;
   }
-  const proto = exported?.prototype;
+  const proto = where === 'static' ? exported : exported?.prototype;
   const original = proto?.[method];
   if (typeof original !== 'function') return false;
   if ((original as { [PATCHED]?: string })[PATCHED] === `${modulePath}#${method}`) return true;
