@@ -1,6 +1,7 @@
 /** kafkajs client factory: one place for brokers, client id, TLS/SASL and routing kafkajs logs to pino. */
 import { Kafka, type KafkaConfig, logLevel, type SASLOptions } from 'kafkajs';
 import './kafkajs-coordinator-cache';
+import './kafkajs-crc32c';
 import './kafkajs-encoder-alloc';
 import './kafkajs-idle-fix';
 import './kafkajs-rejoin-hold';
