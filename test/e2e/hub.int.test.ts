@@ -32,6 +32,7 @@ import { type Hub, startHub } from '../../scripts/hub/start-hub';
 import { aRawEvent, protoEvent } from '../fixtures/platform-events';
 import { createTestDatabase } from '../support/db';
 import { callAs, insecureClient, publishStream } from '../support/grpc';
+import { TEST_NICENESS } from '../support/niceness';
 
 // Each scenario waits on real processes (changelog propagation, retries, the DLT scheduler): minutes at worst on
 // a loaded 2-core CI box, seconds usually.
@@ -89,6 +90,7 @@ describe('Integration Hub end to end (four services as separate processes)', () 
         // has expired (the minimum the outbox-processor accepts; 30 s by default).
         SESSION_TIMEOUT_MS: '6000',
       },
+      niceness: TEST_NICENESS,
       logSink: (service, line) => logs.push(`${service} ${line}`),
       log: (m) => logs.push(m),
       readyTimeoutMs: 60_000,

@@ -28,6 +28,7 @@ import { SERVICE_NAMES } from '../../../scripts/hub/services';
 import { type Hub, type StartHubOptions, startHub } from '../../../scripts/hub/start-hub';
 import { aRawEvent, type RawPlatformEvent, rawRecord } from '../../fixtures/platform-events';
 import { createTestDatabase, type TestDatabase } from '../../support/db';
+import { TEST_NICENESS } from '../../support/niceness';
 
 export { waitUntil };
 
@@ -103,9 +104,7 @@ export async function startRelHub(
       onServiceExit: opts.onServiceExit ?? 'report',
       env: { ...RELIABILITY_ENV, ...opts.env },
       serviceEnv: opts.serviceEnv,
-      // The scenarios' deadlines were set with the dlt-processor at nice 10, on a CI box whose other suites keep
-      // both cores busy; the launcher's default (19) is for a hub that shares its host only with itself.
-      niceness: { 'dlt-processor': 10 },
+      niceness: TEST_NICENESS,
       logSink: (service, line) => keep(`${service} ${line}`),
       log: (m) => keep(m),
       readyTimeoutMs: 90_000,

@@ -16,6 +16,7 @@ import type { ServiceName } from '../../../scripts/hub/services';
 import { type Hub, type StartHubOptions, startHub } from '../../../scripts/hub/start-hub';
 import { aRawEvent, type FixtureRecord, type RawPlatformEvent, rawRecord } from '../../fixtures/platform-events';
 import { createTestDatabase, type TestDatabase } from '../../support/db';
+import { TEST_NICENESS } from '../../support/niceness';
 
 export interface SecurityHub {
   hub: Hub;
@@ -81,6 +82,7 @@ export async function startSecurityHub(opts: SecurityHubOptions): Promise<Securi
       inheritEnv: false,
       env: { LOG_LEVEL: 'info', ...FAST_RETRIES, ...opts.env },
       serviceEnv: opts.serviceEnv,
+      niceness: TEST_NICENESS,
       logSink: (service, line) => logs.push(`${service} ${line}`),
       log: (m) => logs.push(`launcher ${m}`),
       readyTimeoutMs: 90_000,
