@@ -61,8 +61,8 @@ export const SERVICES: Record<ServiceName, ServiceSpec> = {
     role: 'DLT topics -> Postgres, scheduled retry, operator failed-events API',
     // Dead letters are persisted and retried on a schedule of seconds, the delivery ledger written behind the
     // deliveries: background work. 19 rather than 10 (BENCHMARKS.md, 2026-12-02): at 10 the ledger writer still
-    // took as much CPU while the hub was saturated as at 0 (6.4-7.1 s per 20,000 deliveries), at 19 4.0-4.7 s,
-    // and the ledger still caught up within 3 s of the last delivery.
+    // took as much CPU while the hub was saturated as at 0 (6.4-7.1 s per 20,000 deliveries), at 19 3.2-5.7 s,
+    // and the ledger still caught up within 4.4 s of the last delivery.
     niceness: 19,
   },
 };
