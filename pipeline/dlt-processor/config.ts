@@ -68,7 +68,7 @@ export const dltConfigSchema = z.object({
   LEDGER_ENABLED: env
     .bool(true)
     .describe(
-      'Run the ledger writer: the delivery ledger topic (`<prefix>.ledger.v1`) into Postgres (events, deliveries, attempts).',
+      'Run the ledger writer: the delivery ledger topic (`<prefix>.ledger.v1`) and the events on the outbox topics into Postgres (events, deliveries, attempts).',
     ),
   FACTS_DELIVERED: env
     .factsDelivered()

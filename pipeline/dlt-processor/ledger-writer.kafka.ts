@@ -1,6 +1,8 @@
 /**
- * The ledger writer: `<prefix>.ledger.v1` -> Postgres (LedgerEvent, LedgerDelivery, LedgerAttempt), committing an
- * offset only after the transaction that holds its record has committed (as the DLT consumer, dlt.kafka.ts).
+ * The ledger writer: `<prefix>.ledger.v1` and the outbox topics -> Postgres (LedgerEvent, LedgerDelivery,
+ * LedgerAttempt), committing an offset only after the transaction that holds its record has committed (as the DLT
+ * consumer, dlt.kafka.ts). An outbox record is read as the event (its first record: the event row with its payload)
+ * or a PENDING delivery (ledger-from-outbox.ts): the event-processor sends no ledger record of its own.
  *
  *   eachBatch ─ decode every record (a bundle of ledger records, ledger-record.ts; an entry that is not a ledger
  *   record -> warn + hub_ledger_records_invalid_total, skipped; past retention -> skipped) ─ store.write (ONE call, one transaction, idempotent) ─▶ resolve + commit lastOffset+1
@@ -22,6 +24,7 @@ import { errorMessage } from '../shared/errors';
 import { FETCH_MAX_WAIT_MS } from '../shared/kafka/client';
 import { runConsumer } from '../shared/kafka/consumer-runner';
 import { pauseWhileDbAway } from '../shared/kafka/pause-while-db-away';
+import { ledgerRecordsOfOutbox } from '../shared/ledger/ledger-from-outbox';
 import { decodeLedgerMessage, type LedgerRecord } from '../shared/ledger/ledger-record';
 import {
   admissible,
@@ -39,6 +42,8 @@ export interface LedgerWriterOptions {
   kafka: Kafka;
   /** topics.ledger */
   topic: string;
+  /** topics.allOutbox(): the events' rows and payloads are read from their outbox records (read_committed). */
+  outboxTopics?: string[];
   /** `<GROUP_ID>-ledger` */
   groupId: string;
   store: LedgerWriterStore;
@@ -86,6 +91,8 @@ export async function startLedgerWriter(opts: LedgerWriterOptions): Promise<Ledg
   const retentionDays = opts.retentionDays ?? 14;
   const metrics = opts.metrics;
   const heartbeatMs = Math.min(3_000, Math.floor((opts.sessionTimeoutMs ?? 10_000) / 3));
+  const outboxTopics = opts.outboxTopics ?? [];
+  const allTopics = [opts.topic, ...outboxTopics];
   const consumer: Consumer = opts.kafka.consumer({
     groupId: opts.groupId,
     readUncommitted: false,
@@ -96,9 +103,10 @@ export async function startLedgerWriter(opts: LedgerWriterOptions): Promise<Ledg
     heartbeatInterval: heartbeatMs,
   });
 
-  // Per partition: records behind its high watermark, and the `at` of the oldest record fetched but not written.
-  const lag = new Map<number, number>();
-  const oldest = new Map<number, number>();
+  // Per topic partition: records behind its high watermark, and the `at` of the oldest record fetched but not written.
+  const lag = new Map<string, number>();
+  const oldest = new Map<string, number>();
+  const tp = (topic: string, partition: number) => `${topic}\u0000${partition}`;
   const showLag = () => metrics?.ledgerLag.set([...lag.values()].reduce((a, b) => a + b, 0));
   const showAge = () => {
     const first = Math.min(...oldest.values());
@@ -115,15 +123,15 @@ export async function startLedgerWriter(opts: LedgerWriterOptions): Promise<Ledg
   });
   consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
     // A fetch of transaction markers only (no records reach eachBatch): the partition is caught up to it.
-    if (e.payload.batchSize === 0 && e.payload.topic === opts.topic) {
-      lag.set(e.payload.partition, Number(e.payload.offsetLag));
+    if (e.payload.batchSize === 0 && allTopics.includes(e.payload.topic)) {
+      lag.set(tp(e.payload.topic, e.payload.partition), Number(e.payload.offsetLag));
       showLag();
     }
   });
 
   const db = pauseWhileDbAway({
     consumer,
-    topics: [opts.topic],
+    topics: allTopics,
     ping: () => opts.store.ping(),
     log,
     what: 'ledger records',
@@ -161,7 +169,10 @@ export async function startLedgerWriter(opts: LedgerWriterOptions): Promise<Ledg
     consumer,
     name: 'ledger',
     log,
-    topics: [opts.topic],
+    topics: allTopics,
+    // A new group reads the outbox topics from their start: the events produced before the writer first joined are
+    // on record too (a group that has offsets goes on from them).
+    fromBeginning: true,
     concurrency: opts.concurrency ?? 4,
     heartbeatMs,
     onFatal: opts.onFatal,
@@ -171,7 +182,20 @@ export async function startLedgerWriter(opts: LedgerWriterOptions): Promise<Ledg
       const now = new Date();
       const records: { offset: string; record: LedgerRecord }[] = [];
       const skipped: Skipped[] = [];
+      const fromOutbox = batch.topic !== opts.topic;
       for (const m of batch.messages) {
+        if (fromOutbox) {
+          // An outbox record: its event (the first of an event) or its PENDING delivery.
+          const read = ledgerRecordsOfOutbox(m);
+          if ('reason' in read) skipped.push({ offset: m.offset, reason: read.reason });
+          else
+            for (const record of read.records) {
+              const ok = admissible(record, now, retentionDays);
+              if (ok.ok) records.push({ offset: m.offset, record });
+              else if (!ok.expired) skipped.push({ offset: m.offset, reason: ok.reason });
+            }
+          continue;
+        }
         // A bundle of ledger records (ledger-record.ts): its valid entries are written, the others skipped.
         const decoded = decodeLedgerMessage(m.value);
         for (const bad of decoded.invalid)
@@ -185,18 +209,18 @@ export async function startLedgerWriter(opts: LedgerWriterOptions): Promise<Ledg
           else if (!ok.expired) skipped.push({ offset: m.offset, reason: ok.reason });
         }
       }
-      lag.set(batch.partition, Number(batch.offsetLagLow()) + 1);
+      const key = tp(batch.topic, batch.partition);
+      lag.set(key, Number(batch.offsetLagLow()) + 1);
       showLag();
       if (records.length > 0) {
         const first = records.reduce((min, r) => Math.min(min, Date.parse(r.record.at)), Number.POSITIVE_INFINITY);
-        oldest.set(batch.partition, Math.min(first, oldest.get(batch.partition) ?? first));
+        oldest.set(key, Math.min(first, oldest.get(key) ?? first));
         showAge();
       }
       const refused = ({ offset }: { offset: string }, err: unknown) => {
         skipped.push({ offset, reason: `refused by Postgres: ${errorMessage(err)}` });
       };
-      if (records.length > 0 && !(await writer.persist(records, batch.partition, batch.firstOffset() ?? '', refused)))
-        return;
+      if (records.length > 0 && !(await writer.persist(records, key, batch.firstOffset() ?? '', refused))) return;
       if (records.length > 0 && opts.facts) {
         try {
           await opts.facts.emit(records.map((r) => r.record));
@@ -216,8 +240,8 @@ export async function startLedgerWriter(opts: LedgerWriterOptions): Promise<Ledg
         factFailures = 0;
       }
       await ctx.commitBatch();
-      oldest.delete(batch.partition);
-      lag.set(batch.partition, Number(batch.offsetLag()));
+      oldest.delete(key);
+      lag.set(key, Number(batch.offsetLag()));
       showLag();
       showAge();
       for (const s of skipped)

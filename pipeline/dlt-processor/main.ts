@@ -78,10 +78,13 @@ async function main(): Promise<void> {
     const spec = { partitions: config.TOPIC_PARTITIONS, replicationFactor: config.KAFKA_REPLICATION_FACTOR };
     const created = await ensureTopics(admin, [
       { topic: topics.subscriptions, ...spec, compact: true },
-      ...[...topics.allDlt(), topics.audit, topics.ledger, ...Object.values(topics.facts)].map((topic) => ({
-        topic,
-        ...spec,
-      })),
+      // The outbox topics too: the ledger writer reads the events from them (the event-processor makes them as well).
+      ...[...topics.allDlt(), ...topics.allOutbox(), topics.audit, topics.ledger, ...Object.values(topics.facts)].map(
+        (topic) => ({
+          topic,
+          ...spec,
+        }),
+      ),
     ]);
     if (created.length > 0) log.info({ created }, 'created missing topics');
   } finally {
@@ -262,6 +265,7 @@ async function main(): Promise<void> {
         onFatal,
         kafka,
         topic: topics.ledger,
+        outboxTopics: topics.allOutbox(),
         groupId: `${config.GROUP_ID}-ledger`,
         store: new LedgerWriterStorePrisma(prisma, { log: log.child({ component: 'ledger-writer' }) }),
         log,

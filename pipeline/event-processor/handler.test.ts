@@ -1,6 +1,7 @@
 import { aRawEvent, binaryRecord, rawRecord } from '../../test/fixtures/platform-events';
 import { aSnapshot } from '../../test/fixtures/subscriptions';
 import { fromKafkaBinary } from '../shared/cloudevents/envelope';
+import { LEDGER_EVENT_HEADER, ledgerRecordsOfOutbox } from '../shared/ledger/ledger-from-outbox';
 import { memoryDirectory } from '../shared/subscriptions/directory';
 import type { SubscriptionSnapshot } from '../shared/subscriptions/snapshot';
 import { topicNames } from '../shared/topics';
@@ -17,28 +18,45 @@ function handle(snapshots: SubscriptionSnapshot[], record: IngestRecord) {
 }
 
 describe('createEventHandler', () => {
-  it('adds the ledger’s event record to the same transaction: the payload as delivered, the fan-out, the source', () => {
+  it('marks the first outbox record of an event for the ledger, which reads the event row and payload from it', () => {
     const handler = createEventHandler({
-      directory: memoryDirectory([aSnapshot({ id: 'sub-1' })]),
+      directory: memoryDirectory([aSnapshot({ id: 'sub-1' }), aSnapshot({ id: 'sub-2' })]),
       topics,
       now: () => 1_500,
       ledger: true,
     });
     const r = handler({ record: rawRecord(), decoded: decodeInput(rawRecord()), source, receivedAt: 1_000 });
-    expect(r.matches).toBe(1);
-    const [outbox, ledger] = r.records;
-    expect(ledger!.topic).toBe(topics.ledger);
-    const rec = JSON.parse(ledger!.value!.toString());
-    expect(rec).toMatchObject({
+    expect(r.matches).toBe(2);
+    // Nothing of the ledger's own in the transaction: only the outbox records.
+    expect(r.records.map((x) => x.topic)).toEqual(['hub.outbox.user-lifecycle.v1', 'hub.outbox.user-lifecycle.v1']);
+    const [first, second] = r.records;
+    expect(second!.headers[LEDGER_EVENT_HEADER]).toBeUndefined();
+    // What the ledger writer makes of them (ledger-from-outbox.ts).
+    const fromFirst = ledgerRecordsOfOutbox(first!);
+    if (!('records' in fromFirst)) throw new Error(fromFirst.reason);
+    const [ev] = fromFirst.records;
+    expect(ev).toMatchObject({
       kind: 'event',
-      eventId: outbox!.headers.ce_id,
+      eventId: first!.headers.ce_id,
+      tenantId: 'tenant-a',
+      domain: 'user-lifecycle',
       subscriptionIds: ['sub-1'],
+      fanOut: 2,
       receivedAt: new Date(1_500).toISOString(),
       ingest: source,
     });
-    expect(Buffer.from(rec.payload.body, 'base64')).toEqual(outbox!.value);
-    expect(Object.keys(rec.payload.headers).some((k) => k.startsWith('hub-'))).toBe(false);
-    expect(outbox!.headers['hub-received-at']).toBe(new Date(1_500).toISOString());
+    if (ev?.kind !== 'event') throw new Error('not an event record');
+    expect(Buffer.from(ev.payload.body, 'base64')).toEqual(first!.value);
+    expect(Object.keys(ev.payload.headers).some((k) => k.startsWith('hub-'))).toBe(false);
+    expect(fromKafkaBinary(ev.payload.headers, Buffer.from(ev.payload.body, 'base64')).ok).toBe(true);
+    expect(ledgerRecordsOfOutbox(second!)).toEqual({
+      records: [expect.objectContaining({ kind: 'delivery', subscriptionId: 'sub-2', status: 'PENDING', attempts: 0 })],
+    });
+  });
+
+  it('leaves the outbox records unmarked with the ledger off', () => {
+    const r = handle([aSnapshot({ id: 'sub-1' })], rawRecord());
+    expect(r.records[0]!.headers[LEDGER_EVENT_HEADER]).toBeUndefined();
   });
 
   it('fans a USER CREATE out to both matching subscriptions on the user-lifecycle outbox, keyed by tenant', () => {

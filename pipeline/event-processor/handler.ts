@@ -18,7 +18,7 @@ import type { AuditEntry } from '../shared/audit/audit';
 import { EXT, type HubCloudEvent, type KafkaHeaders, toKafkaBinary } from '../shared/cloudevents/envelope';
 import { headerString } from '../shared/cloudevents/header-value';
 import { permanent } from '../shared/errors';
-import { encodeLedgerRecord, type LedgerRecord } from '../shared/ledger/ledger-record';
+import { encodeLedgerEventHeader, LEDGER_EVENT_HEADER } from '../shared/ledger/ledger-from-outbox';
 import { deadLetter, delivered, type Outcome, skipped } from '../shared/outcome';
 import { defaultRoutingTable, type RoutingTable, routeDomain } from '../shared/routing';
 import type { SubscriptionLookup } from '../shared/subscriptions/directory';
@@ -66,7 +66,7 @@ export interface EventHandlerDeps {
   topics: TopicNames;
   routing?: RoutingTable;
   now?: () => number;
-  /** Emit the delivery ledger's event record (ledger-record.ts) with the outbox records. */
+  /** Mark the first outbox record of each event for the delivery ledger (`hub-ledger-event`, ledger-from-outbox.ts). */
   ledger?: boolean;
 }
 
@@ -127,11 +127,19 @@ export function createEventHandler(deps: EventHandlerDeps): EventHandler {
       return { topic, key: match.tenantId, value, headers };
     });
     const matched = records.length;
-    // The ledger's event record rides in the same transaction as the outbox records: recorded iff fanned out.
-    if (deps.ledger)
-      records.push(
-        ledgerEventRecord(deps.topics.ledger, event, match, domain, receivedAtIso, source, subscriptions, records),
-      );
+    // The ledger's event row is read from the outbox records themselves (shared/ledger/ledger-from-outbox.ts): the
+    // first one says what its headers do not. Recorded iff fanned out, with no bytes of its own in the transaction.
+    if (deps.ledger && records[0])
+      records[0].headers[LEDGER_EVENT_HEADER] = encodeLedgerEventHeader({
+        match: {
+          sourceService: match.sourceService,
+          eventType: match.eventType,
+          resourceType: match.resourceType,
+          operationType: match.operationType,
+        },
+        fanOut: matched,
+        ingest: { topic: source.topic, partition: source.partition, offset: source.offset },
+      });
     const audit: AuditEntry[] = [
       { stage: 'EVENT_RECEIVED', ...base, topic: source.topic },
       {
@@ -152,50 +160,6 @@ export function createEventHandler(deps: EventHandlerDeps): EventHandler {
       event,
     };
   };
-}
-
-/** The ledger's record of an ingested event: what it is, where it came from, whom it went to, and its payload. */
-function ledgerEventRecord(
-  topic: string,
-  event: HubCloudEvent,
-  match: { tenantId: string; sourceService: string; eventType: string; resourceType: string; operationType: string },
-  domain: Domain,
-  receivedAt: string,
-  source: SourcePosition,
-  subscriptions: { id: string }[],
-  outbox: ProducedRecord[],
-): ProducedRecord {
-  // The outbox records already hold the event encoded: reuse the first one's (without the hub's own headers).
-  const first = outbox[0];
-  const { headers, value } = first ?? toKafkaBinary(event, {});
-  const payloadHeaders: Record<string, string> = {};
-  for (const [k, v] of Object.entries(headers)) {
-    if (k.startsWith('hub-')) continue;
-    const str = headerString(v);
-    if (str !== undefined) payloadHeaders[k] = str;
-  }
-  const record: LedgerRecord = {
-    kind: 'event',
-    at: receivedAt,
-    eventId: event.id,
-    tenantId: match.tenantId,
-    type: event.type,
-    source: event.source,
-    ...(event.subject ? { subject: event.subject } : {}),
-    match: {
-      sourceService: match.sourceService,
-      eventType: match.eventType,
-      resourceType: match.resourceType,
-      operationType: match.operationType,
-    },
-    domain,
-    traceId: event.extensions[EXT.traceparent]?.slice(3, 35),
-    receivedAt,
-    ingest: { topic: source.topic, partition: source.partition, offset: source.offset },
-    subscriptionIds: subscriptions.map((s) => s.id),
-    payload: { headers: payloadHeaders, body: value ? Buffer.from(value).toString('base64') : '' },
-  };
-  return { topic, key: match.tenantId, value: encodeLedgerRecord(record), headers: {} };
 }
 
 /** The traceparent is carried when present; otherwise derived from the event id (stable across retries). */

@@ -29,7 +29,6 @@ import { groupByBytes } from '../shared/group-by-bytes';
 import { FETCH_MAX_WAIT_MS } from '../shared/kafka/client';
 import { runConsumer } from '../shared/kafka/consumer-runner';
 import { pauseWhileAway } from '../shared/kafka/pause-while-away';
-import { bundleEntryBytes, encodeLedgerBundle, LEDGER_BUNDLE_MAX_BYTES } from '../shared/ledger/ledger-record';
 import type { Logger } from '../shared/logging/logger';
 import { type DecodeResult, INGEST_CODES, type IngestRecord } from './decode-input';
 import type { EventHandler, HandlerResult, ProducedRecord } from './handler';
@@ -60,11 +59,6 @@ export interface IngestOptions {
   onFatal?: (err: Error) => void;
   /** Consume from the beginning when the group has no committed offset. Default true. */
   fromBeginning?: boolean;
-  /**
-   * The delivery ledger's topic: the handler's records for it are sent as bundles (one Kafka record per
-   * LEDGER_BUNDLE_MAX_BYTES of ledger records, ledger-record.ts) in the same transaction.
-   */
-  ledgerTopic?: string;
   /**
    * What `decode` depends on, for the WARN while it is away: e.g. `schema registry http://registry:8080/apis/ccompat/v7
    * (SCHEMA_REGISTRY_URL)`.
@@ -164,23 +158,6 @@ class TxProducer {
   disconnect(): Promise<void> {
     return this.producer.disconnect();
   }
-}
-
-/**
- * The records for `ledgerTopic` joined into bundles (ledger-record.ts), after the others: the ledger's cost is mostly
- * per Kafka record, and a transaction's ledger records need no order among themselves.
- */
-export function bundleLedger(records: ProducedRecord[], ledgerTopic: string | undefined): ProducedRecord[] {
-  if (!ledgerTopic) return records;
-  const others: ProducedRecord[] = [];
-  const ledger: Buffer[] = [];
-  for (const r of records) {
-    if (r.topic === ledgerTopic && r.value) ledger.push(r.value);
-    else others.push(r);
-  }
-  for (const group of groupByBytes(ledger, bundleEntryBytes, LEDGER_BUNDLE_MAX_BYTES))
-    others.push({ topic: ledgerTopic, key: null, value: encodeLedgerBundle(group), headers: {} });
-  return others;
 }
 
 /** Bytes of records per produce request (see TxProducer.commit). */
@@ -342,10 +319,7 @@ export async function startIngest(opts: IngestOptions): Promise<IngestRunner> {
     const started = now();
     try {
       await producer.commit(
-        bundleLedger(
-          results.flatMap((r) => r.records),
-          opts.ledgerTopic,
-        ),
+        results.flatMap((r) => r.records),
         opts.groupId,
         { topic, partition, offset: (BigInt(last) + 1n).toString() },
       );

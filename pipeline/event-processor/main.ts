@@ -211,7 +211,6 @@ export async function startEventProcessor(
     sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
     decode: (record) => decodeRecord(record, decodeOptions),
     handler: createEventHandler({ directory, topics, ledger: config.LEDGER_ENABLED }),
-    ledgerTopic: config.LEDGER_ENABLED ? topics.ledger : undefined,
     decodeDependency: registryOptions
       ? `the schema registry at ${withoutCredentials(registryOptions.url)} (SCHEMA_REGISTRY_URL)`
       : undefined,

@@ -1,7 +1,6 @@
 import { groupByBytes } from '../shared/group-by-bytes';
-import { decodeLedgerMessage, encodeLedgerRecord, type LedgerAttempt } from '../shared/ledger/ledger-record';
 import type { ProducedRecord } from './handler';
-import { bundleLedger, MAX_REQUEST_BYTES, requestBytes } from './ingest.kafka';
+import { MAX_REQUEST_BYTES, requestBytes } from './ingest.kafka';
 
 const rec = (bytes: number, i = 0): ProducedRecord => ({
   topic: 'outbox',
@@ -30,39 +29,5 @@ describe('produce requests inside one transaction', () => {
 
   it('sends nothing for no records', () => {
     expect(groupByBytes([], requestBytes, MAX_REQUEST_BYTES)).toEqual([]);
-  });
-});
-
-describe('bundleLedger', () => {
-  const attempt = (eventId: string): LedgerAttempt => ({
-    kind: 'attempt',
-    at: '2026-12-01T10:00:01.000Z',
-    attemptId: '00000000-0000-4000-8000-000000000001',
-    eventId,
-    tenantId: 't1',
-    subscriptionId: 's1',
-    receivedAt: '2026-12-01T10:00:00.000Z',
-    source: 'OUTBOX',
-    attempt: 1,
-    durationMs: 5,
-    statusCode: 200,
-    errorCode: null,
-    responseSnippet: null,
-  });
-  it('bundles the ledger records of a transaction after the others, and leaves the others as they are', () => {
-    const outbox = { topic: 'hub.outbox.identity', key: 't1', value: Buffer.from('x'), headers: {} };
-    const ledger = (id: string) => ({
-      topic: 'hub.ledger.v1',
-      key: 't1',
-      value: encodeLedgerRecord(attempt(id)),
-      headers: {},
-    });
-    const out = bundleLedger([ledger('e1'), outbox, ledger('e2')], 'hub.ledger.v1');
-    expect(out).toHaveLength(2);
-    expect(out[0]).toBe(outbox);
-    expect(out[1]!.topic).toBe('hub.ledger.v1');
-    expect(decodeLedgerMessage(out[1]!.value).records.map((r) => r.eventId)).toEqual(['e1', 'e2']);
-    const unchanged = [ledger('e1'), outbox];
-    expect(bundleLedger(unchanged, undefined)).toBe(unchanged);
   });
 });

@@ -10,6 +10,7 @@ import pino from 'pino';
 import { type LedgerWriter, startLedgerWriter } from '../../pipeline/dlt-processor/ledger-writer.kafka';
 import { createDltMetrics, type DltMetrics } from '../../pipeline/dlt-processor/metrics';
 import { ensureTopics } from '../../pipeline/shared/kafka/admin';
+import { encodeLedgerEventHeader, LEDGER_EVENT_HEADER } from '../../pipeline/shared/ledger/ledger-from-outbox';
 import {
   encodeLedgerRecord,
   type LedgerAttempt,
@@ -100,6 +101,8 @@ describe('ledger writer', () => {
   let metrics: DltMetrics;
   let writer: LedgerWriter;
   let topic: string;
+  /** An outbox topic: the writer reads events from it as the event-processor writes them (ledger-from-outbox.ts). */
+  let outboxTopic: string;
   let groupId: string;
   /** Flip to make the store behave as if Postgres were away. */
   let away = false;
@@ -129,11 +132,17 @@ describe('ledger writer', () => {
   beforeAll(async () => {
     db = await createTestDatabase();
     kafka = testKafka('ledger-test');
-    topic = topicNames(uniqueName('hub')).ledger;
-    await ensureTopics(kafka, [{ topic, partitions: 2 }]);
+    const names = topicNames(uniqueName('hub'));
+    topic = names.ledger;
+    outboxTopic = names.outbox('user-lifecycle');
+    await ensureTopics(kafka, [
+      { topic, partitions: 2 },
+      { topic: outboxTopic, partitions: 2 },
+    ]);
     const admin = kafka.admin();
     await admin.connect();
     await waitFor(() => admin.fetchTopicOffsets(topic).then(() => true), { what: 'partition leaders' });
+    await waitFor(() => admin.fetchTopicOffsets(outboxTopic).then(() => true), { what: 'partition leaders' });
     await admin.disconnect();
     producer = kafka.producer({ idempotent: true });
     await producer.connect();
@@ -153,6 +162,7 @@ describe('ledger writer', () => {
     writer = await startLedgerWriter({
       kafka,
       topic,
+      outboxTopics: [outboxTopic],
       groupId,
       store: faulty,
       log: pino({ level: 'silent' }),
@@ -303,6 +313,65 @@ describe('ledger writer', () => {
     }
     await waitFor(async () => (await metricValue(metrics.ledgerLag)) === 0, { what: 'lag 0' });
     await waitFor(async () => (await metricValue(metrics.ledgerOldestAge)) === 0, { what: 'oldest age 0' });
+  });
+
+  it("reads an event, its payload and fan-out from its committed outbox records, never an aborted one's", async () => {
+    const tenant = 'tenant-outbox';
+    const receivedAt = iso(Date.now() - 1000);
+    const outboxRecord = (eventId: string, subscriptionId: string, first: { fanOut: number } | undefined) => ({
+      key: tenant,
+      value: Buffer.from(JSON.stringify({ eventId, subscriptionId })),
+      headers: {
+        ce_specversion: '1.0',
+        ce_id: eventId,
+        ce_type: 'com.example.user.created',
+        ce_source: '//identity',
+        'content-type': 'application/json',
+        'hub-subscription-id': subscriptionId,
+        'hub-tenant-id': tenant,
+        'hub-domain': 'user-lifecycle',
+        'hub-received-at': receivedAt,
+        ...(first
+          ? {
+              [LEDGER_EVENT_HEADER]: encodeLedgerEventHeader({
+                match: { sourceService: 'identity', eventType: 'USER', resourceType: 'USER', operationType: 'CREATE' },
+                fanOut: first.fanOut,
+                ingest: { topic: 'platform.events.v1', partition: 0, offset: '7' },
+              }),
+            }
+          : {}),
+      },
+    });
+    const txProducer = kafka.producer({ transactionalId: uniqueName('tx'), idempotent: true, maxInFlightRequests: 1 });
+    await txProducer.connect();
+    const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
+    try {
+      const commit = async (messages: ReturnType<typeof outboxRecord>[], abort = false) => {
+        const tx = await txProducer.transaction();
+        await tx.send({ topic: outboxTopic, messages });
+        await (abort ? tx.abort() : tx.commit());
+      };
+      await commit([outboxRecord(a, 'sub-1', { fanOut: 2 }), outboxRecord(a, 'sub-2', undefined)]);
+      await commit([outboxRecord(b, 'sub-1', { fanOut: 1 })], true);
+      // The sentinel: same key, so the same partition, after the aborted transaction.
+      await commit([outboxRecord(c, 'sub-1', { fanOut: 1 })]);
+    } finally {
+      await txProducer.disconnect();
+    }
+    await waitFor(() => event(c), { what: 'the event committed after the aborted one' });
+    expect(await event(b)).toBeNull();
+    const row = await event(a);
+    expect(row).toMatchObject({ tenantId: tenant, fanOut: 2, domain: 'user-lifecycle', ingestOffset: '7' });
+    expect(Buffer.from(row!.payloadBody!).toString()).toBe(JSON.stringify({ eventId: a, subscriptionId: 'sub-1' }));
+    expect(row!.payloadHeaders).toMatchObject({ ce_id: a, 'content-type': 'application/json' });
+    expect(Object.keys(row!.payloadHeaders as object).some((k) => k.startsWith('hub-'))).toBe(false);
+    expect((await deliveries(a)).map((d) => [d.subscriptionId, d.status])).toEqual([
+      ['sub-1', 'PENDING'],
+      ['sub-2', 'PENDING'],
+    ]);
+    // The outbox-processor's outcome, later, moves a delivery on; the outbox record read again does not move it back.
+    await send([aDelivery({ eventId: a, tenantId: tenant, receivedAt }, 'sub-2', Date.now())]);
+    await waitFor(async () => (await deliveries(a))[1]?.status === 'DELIVERED', { what: 'sub-2 delivered' });
   });
 
   it('skips a record Postgres refuses and writes the rest of its batch', async () => {

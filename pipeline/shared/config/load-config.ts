@@ -95,7 +95,7 @@ export const ledgerEnv = {
   LEDGER_ENABLED: env
     .bool(true)
     .describe(
-      'Record every event, delivery and attempt in the delivery ledger (`<prefix>.ledger.v1`, written to Postgres by the dlt-processor). `false` turns it off (no event log, no replay of delivered events).',
+      'Record every event, delivery and attempt in the delivery ledger (written to Postgres by the dlt-processor: the events from their outbox records, marked `hub-ledger-event`; the outcomes from `<prefix>.ledger.v1`). `false` turns it off (no event log, no replay of delivered events).',
     ),
 };
 

@@ -3,7 +3,9 @@
  * the ledger writer (dlt-processor) batches into Postgres (LedgerEvent, LedgerDelivery, LedgerAttempt; partitioned
  * by day on the event's `receivedAt`).
  *
- *   event-processor ── event (in the same transaction as the event's outbox records: one per ingested event)
+ *   event-processor ── no record of its own: the ledger writer reads each event (and its payload) from the event's
+ *                      first outbox record, marked `hub-ledger-event` (ledger-from-outbox.ts); an `event` record on
+ *                      this topic (from an event-processor before that change) is read as ever
  *   outbox-processor ─ attempt (one per HTTP attempt) + delivery (the delivery's new state), acknowledged by the
  *                      broker before the outbox record's offset is committed
  *   dlt-processor ──── attempt + delivery for scheduled retries and replays (same records)
@@ -42,6 +44,11 @@ export const ledgerEventSchema = z.object({
   ingest: z.object({ topic: z.string(), partition: z.number().int(), offset: z.string() }).optional(),
   /** The subscriptions it was fanned out to (one PENDING delivery each). */
   subscriptionIds: z.array(z.string()),
+  /**
+   * How many subscriptions it was fanned out to, when `subscriptionIds` names only some: an event read from its first
+   * outbox record (ledger-from-outbox.ts) names that record's subscription; the others come with their own records.
+   */
+  fanOut: z.number().int().nonnegative().optional(),
   /** The CloudEvent as delivered: binary-mode headers (ce_*) and the data, base64 (for replay). */
   payload: z.object({ headers: z.record(z.string(), z.string()), body: z.string() }),
 });

@@ -196,7 +196,7 @@ export function prepareBatch(records: LedgerRecord[]): PreparedBatch {
     if (rec.kind === 'event') {
       const key = `${rec.eventId}\u0000${receivedAt}`;
       if (events.has(key)) continue;
-      events.set(key, { ...rec, at, receivedAt, fanOut: rec.subscriptionIds.length });
+      events.set(key, { ...rec, at, receivedAt, fanOut: rec.fanOut ?? rec.subscriptionIds.length });
       // One PENDING row per subscription, unless the batch has more to say about the delivery (one row either way:
       // one write instead of two when the event and its outcome arrive together, as at saturation).
       for (const subscriptionId of rec.subscriptionIds)
