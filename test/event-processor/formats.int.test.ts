@@ -1,6 +1,7 @@
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { EventProcessor } from '../../pipeline/event-processor/main';
 import { schemaUri } from '../../pipeline/event-processor/schema-decoder.confluent';
+import { LEDGER_EVENT_HEADER } from '../../pipeline/shared/ledger/ledger-from-outbox';
 import { HUB_HEADERS } from '../../pipeline/shared/topics';
 import { type RegisteredPlatformSchemas, registerPlatformSchemas } from '../../scripts/register-schemas';
 import {
@@ -68,11 +69,19 @@ describe('event-processor ingest formats', () => {
     const views = out
       .sort((a, b) => Number(a.offset) - Number(b.offset))
       .map((r) => {
-        // When the hub ingested it (the ledger's partition key) differs per record; everything else is the same.
-        // Registry-decoded events also name their schema (checked below).
-        const { [HUB_HEADERS.receivedAt]: receivedAt, ce_dataschema: dataschema, ...headers } = r.headers;
+        // When the hub ingested it (the ledger's partition key) and where the input lay (the ledger's note on the
+        // event's first record) differ per record; everything else is the same. Registry-decoded events also name
+        // their schema (checked below).
+        const {
+          [HUB_HEADERS.receivedAt]: receivedAt,
+          [LEDGER_EVENT_HEADER]: ledgerNote,
+          ce_dataschema: dataschema,
+          ...headers
+        } = r.headers;
         expect(Number.isNaN(Date.parse(String(receivedAt)))).toBe(false);
-        return { key: r.key, headers, value: r.value!.toString('utf8'), dataschema };
+        const { ingest, ...note } = JSON.parse(String(ledgerNote));
+        expect(ingest).toMatchObject({ topic: s.ingestTopic, partition: 0 });
+        return { key: r.key, headers, ledgerNote: note, value: r.value!.toString('utf8'), dataschema };
       });
     const expected = views[2]!; // the raw JSON one
     expect(expected.headers).toMatchObject({
