@@ -704,7 +704,7 @@ async function hubRun(
         .map(([k, v]) => `${k} ${v}`)
         .join(', ')} (${((cpuAll * 1000) / (events * fanout)).toFixed(3)} ms per delivery in all)`,
     );
-    if (!opts.ledgerOff) result.ledger = await ledgerCatchUp(b.databaseUrl, events * fanout, start, label);
+    if (!opts.ledgerOff) result.ledger = await ledgerCatchUp(b.databaseUrl, events, events * fanout, start, label);
     if (opts.rate60 || opts.soakS) {
       const rate = RATE || Math.max(1, Math.floor(0.6 * result.eventsPerSec));
       const phaseS = opts.soakS ?? Math.min(RATE_PHASE_S, events / rate);
@@ -950,7 +950,7 @@ async function ingestPaths(kafka: Kafka, brokers: string, adminUrl: string, sub:
  * After the saturation phase: waits until the ledger holds every delivery as DELIVERED and every event, and reports
  * how long after the last delivery that was (the writer's lag draining) and the rows written per second.
  */
-async function ledgerCatchUp(databaseUrl: string, deliveries: number, startMs: number, label: string) {
+async function ledgerCatchUp(databaseUrl: string, events: number, deliveries: number, startMs: number, label: string) {
   const pg = new Client({ connectionString: databaseUrl });
   await pg.connect();
   try {
@@ -961,7 +961,9 @@ async function ledgerCatchUp(databaseUrl: string, deliveries: number, startMs: n
                 (SELECT count(*) FROM "LedgerEvent") AS e, (SELECT count(*) FROM "LedgerAttempt") AS a`,
       );
       const d = Number(rows[0]!.d);
-      if (d >= deliveries) {
+      // Caught up: every delivery DELIVERED and every event on record (the events come from the outbox topics, the
+      // outcomes from the ledger topic: either can be the later).
+      if (d >= deliveries && Number(rows[0]!.e) >= events) {
         const now = performance.now();
         const total = d + Number(rows[0]!.e) + Number(rows[0]!.a);
         return {
@@ -971,7 +973,9 @@ async function ledgerCatchUp(databaseUrl: string, deliveries: number, startMs: n
         };
       }
       if (performance.now() - lastDelivery > 300_000) {
-        say(`${label}: the ledger did not catch up within 300 s (${d}/${deliveries} deliveries recorded)`);
+        say(
+          `${label}: the ledger did not catch up within 300 s (${d}/${deliveries} deliveries, ${rows[0]!.e}/${events} events recorded)`,
+        );
         return { catchUpS: Number.NaN, rows: d, rowsPerSec: Number.NaN };
       }
       await new Promise((r) => setTimeout(r, 250));
