@@ -5,7 +5,7 @@
  *
  *   npm run bench -- [--events 100000] [--fanout 1,10] [--partitions 6] [--skip-failure]
  *                    [--only-failure] [--only-registry] [--skip-registry] [--growth] [--million] [--soak 600]
- *                    [--profile DIR] [--env K=V,...]
+ *                    [--profile DIR] [--env K=V,...] [--ledger-rounds 2] [--nice-only]
  *
  * Scenarios (each hub run is the real hub as `npm start` runs it: all four services as separate processes started
  * by the launcher, the real broker, a fresh Postgres database, signing, acks=all, read_committed):
@@ -13,8 +13,9 @@
  *   raw-passthrough   kafkajs consume -> produce -> consume -> undici POST, none of the hub's logic (the hops)
  *   hub fan-out N     platform events -> event-processor -> outbox-processor -> subscriber, at saturation (all
  *                     events produced as fast as the producer goes) and then at a fixed 60% of the measured rate
- *   ledger on / off   fan-out 1 with the delivery ledger off and on, alternated twice (off, on, off, on); the faster
- *                     run of each is compared, and the ledger's catch-up after saturation and its rows/s reported
+ *   ledger on / off   fan-out 1 with the delivery ledger off and on, twice each in a counterbalanced order (off, on,
+ *                     on, off; `--ledger-rounds N` for more); the faster run of each is compared, and the ledger's
+ *                     catch-up after saturation and its rows/s reported
  *   dlt persist       always-failing subscriber, MAX_ATTEMPTS=1 -> DLT topic -> dlt-processor rows/s
  *   bulk replay       the subscriber recovers; POST /v1/failed-events/replay over all those rows -> rows/s
  *   ingest <format>   the event-processor's ingest rate (records consumed -> outbox records and offsets committed,
@@ -53,7 +54,7 @@ import { IngestServiceClient } from '../schemas/proto/gen/integrationhub/v1/inge
 import { insecureClient, protoCloudEvent, publishStream } from '../scripts/demo/grpc-client';
 import { hubTopicSpecs } from '../scripts/hub/infra';
 import { cpuOfCommand, cpuSince, procStats } from '../scripts/hub/proc-stats';
-import type { ServiceName } from '../scripts/hub/services';
+import { SERVICES as SERVICE_SPECS, type ServiceName } from '../scripts/hub/services';
 import { type Hub, startHub } from '../scripts/hub/start-hub';
 import { resolveKafka } from '../scripts/local-kafka';
 import { type PlatformEncoder, platformEncoder } from '../scripts/register-schemas';
@@ -111,6 +112,13 @@ const BATCH = (() => {
  * (before / after a change) are compared at the same load.
  */
 const RATE = Number(arg('rate', '0'));
+/**
+ * `--nice-only`: the dlt-processor at its nice value without SCHED_IDLE (the launcher's default before 2026-12-02):
+ * the experiment that compares the two.
+ */
+const NICE_ONLY = process.argv.includes('--nice-only');
+/** `--ledger-rounds N` (default 2): rounds of the ledger off / on pair, each round's order the reverse of the last's. */
+const LEDGER_ROUNDS = Math.max(1, Number(arg('ledger-rounds', '2')));
 const TENANTS = 100;
 /** "Cost per delivery flat from fan-out 1 to 100": within this factor (runs of one build differ by up to ~10%). */
 const FANOUT_FLAT = 1.15;
@@ -488,6 +496,7 @@ async function startBenchHub(
     endpointAllowHosts: '127.0.0.1',
     env: EXTRA_ENV,
     serviceEnv,
+    ...(NICE_ONLY ? { niceness: { 'dlt-processor': SERVICE_SPECS['dlt-processor'].niceness } } : {}),
     nodeArgs: [...(PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${resolve(PROFILE_DIR)}`] : []), ...NODE_ARGS],
     logSink: (service, line) => {
       lastLines.push(`${service} ${line}`);
@@ -966,6 +975,7 @@ async function ledgerCatchUp(databaseUrl: string, events: number, deliveries: nu
       if (d >= deliveries && Number(rows[0]!.e) >= events) {
         const now = performance.now();
         const total = d + Number(rows[0]!.e) + Number(rows[0]!.a);
+        await sayLedgerWrites(pg, deliveries, label);
         return {
           catchUpS: Math.round((now - lastDelivery) / 100) / 10,
           rows: total,
@@ -983,6 +993,28 @@ async function ledgerCatchUp(databaseUrl: string, events: number, deliveries: nu
   } finally {
     await pg.end();
   }
+}
+
+/**
+ * What Postgres did for the ledger, per delivery: row versions inserted into each table (index entries follow them),
+ * updates and how many were HOT (no index entry), and the database's commits. The statistics are flushed by the
+ * backends within a second or so of a transaction, so the figures can trail the last batch a little.
+ */
+async function sayLedgerWrites(pg: Client, deliveries: number, label: string) {
+  const { rows } = await pg.query<{ parent: string; ins: string; upd: string; hot: string }>(
+    `SELECT p.relname AS parent, sum(s.n_tup_ins) AS ins, sum(s.n_tup_upd) AS upd, sum(s.n_tup_hot_upd) AS hot
+     FROM pg_stat_user_tables s JOIN pg_inherits i ON i.inhrelid = s.relid JOIN pg_class p ON p.oid = i.inhparent
+     WHERE p.relname LIKE 'Ledger%' GROUP BY p.relname ORDER BY p.relname`,
+  );
+  const db = await pg.query<{ commits: string }>(
+    'SELECT xact_commit AS commits FROM pg_stat_database WHERE datname = current_database()',
+  );
+  const per = (n: string | number) => (Number(n) / deliveries).toFixed(2);
+  say(
+    `${label}: ledger writes per delivery: ${rows
+      .map((r) => `${r.parent} ${per(r.ins)} inserted, ${per(r.upd)} updated (${per(r.hot)} HOT)`)
+      .join('; ')}; ${per(db.rows[0]?.commits ?? 0)} commits (database, all clients)`,
+  );
 }
 
 /**
@@ -1151,30 +1183,42 @@ async function main() {
       results.push(await rawPassthrough(kafka, sub));
     }
     // Fan-out 1 with the delivery ledger off too: what the ledger costs, in the same run. Hub runs on this box vary
-    // by up to 25% from one to the next (the first of a bench is the slowest), so the two are alternated, off / on /
-    // off / on, and the faster run of each kind is compared.
+    // by up to 40% from one to the next, and drift: the later hubs of a bench run slower (BENCHMARKS.md), so the
+    // order is counterbalanced, off / on / on / off (ABBA: each kind once early and once late), and the faster run
+    // of each kind is compared.
     if (IDLE_S > 0) idle = await idleRun(kafka, kafkaHandle.brokers, adminUrl, sub, IDLE_S);
     const ledgerPair = !only && FANOUTS.includes(1);
     const offRuns: Result[] = [];
     const onRuns: Result[] = [];
-    for (let round = 0; round < (ledgerPair ? 2 : 0); round++) {
-      offRuns.push(
-        await hubRun(kafka, kafkaHandle.brokers, adminUrl, sub, 1, EVENTS, {
-          ledgerOff: true,
-          label: 'hub fan-out 1 (ledger off)',
-        }),
-      );
-      onRuns.push(
-        await hubRun(kafka, kafkaHandle.brokers, adminUrl, sub, 1, EVENTS, {
-          rate60: round === 1,
-          label: round === 1 ? 'hub fan-out 1' : 'hub fan-out 1 (ledger on, first round)',
-        }),
-      );
+    const rounds = ledgerPair ? LEDGER_ROUNDS : 0;
+    for (let round = 0; round < rounds; round++) {
+      const off = async () =>
+        offRuns.push(
+          await hubRun(kafka, kafkaHandle.brokers, adminUrl, sub, 1, EVENTS, {
+            ledgerOff: true,
+            label: 'hub fan-out 1 (ledger off)',
+          }),
+        );
+      const last = round === rounds - 1;
+      const on = async () =>
+        onRuns.push(
+          await hubRun(kafka, kafkaHandle.brokers, adminUrl, sub, 1, EVENTS, {
+            rate60: last,
+            label: last ? 'hub fan-out 1' : `hub fan-out 1 (ledger on, round ${round + 1})`,
+          }),
+        );
+      if (round % 2 === 0) {
+        await off();
+        await on();
+      } else {
+        await on();
+        await off();
+      }
     }
     const best = (runs: Result[]) => runs.reduce((a, b) => (b.deliveriesPerSec > a.deliveriesPerSec ? b : a));
     if (ledgerPair) {
       say(
-        `ledger off: ${offRuns.map((r) => Math.round(r.deliveriesPerSec)).join(', ')} deliveries/s; on: ${onRuns.map((r) => Math.round(r.deliveriesPerSec)).join(', ')}`,
+        `ledger off: ${offRuns.map((r) => Math.round(r.deliveriesPerSec)).join(', ')} deliveries/s; on: ${onRuns.map((r) => Math.round(r.deliveriesPerSec)).join(', ')} (in the order run: ${Array.from({ length: rounds }, (_, r) => (r % 2 === 0 ? 'off, on' : 'on, off')).join(', ')})`,
       );
       results.push(...onRuns.filter((r) => r.scenario === 'hub fan-out 1'), best(offRuns));
       ledgerBest = { on: best(onRuns).deliveriesPerSec, off: best(offRuns).deliveriesPerSec };

@@ -1,15 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
-import { lowerCpuPriority } from './cpu-priority';
+import { lowerCpuPriority, SCHED_IDLE, threadPriorities } from './cpu-priority';
 
-/** The nice value of each thread of `pid`, from /proc/<pid>/task/<tid>/stat (field 19). */
-function threadNices(pid: number): number[] {
-  return readdirSync(`/proc/${pid}/task`).map((tid) => {
-    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-    // Fields after the command name (which may hold spaces) start past the last ')'.
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
-  });
-}
+const threadNices = (pid: number) => threadPriorities(pid).map((t) => t.nice);
 
 const linux = process.platform === 'linux';
 
@@ -20,12 +12,25 @@ describe('lowerCpuPriority', () => {
     child = undefined;
   });
 
+  const CHILD = `
+    const { Worker } = require('node:worker_threads');
+    process.stdout.write('up\\n');
+    process.stdin.on('data', () => {
+      const w = new Worker('setInterval(() => {}, 1000)', { eval: true });
+      w.on('online', () => process.stdout.write('worker\\n'));
+    });
+    setInterval(() => {}, 1000);`;
+  const line = (expected: string) =>
+    new Promise<void>((resolve) =>
+      child!.stdout!.on('data', (d: Buffer) => {
+        if (d.toString().includes(expected)) resolve();
+      }),
+    );
+
   const startChild = async (): Promise<number> => {
     // A Node process has several threads (V8 platform workers, libuv): all of them must be lowered.
-    child = spawn(process.execPath, ['-e', 'process.stdout.write("up\\n"); setInterval(() => {}, 1000)'], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    await new Promise<void>((resolve) => child!.stdout!.once('data', () => resolve()));
+    child = spawn(process.execPath, ['-e', CHILD], { stdio: ['pipe', 'pipe', 'inherit'] });
+    await line('up');
     return child.pid!;
   };
 
@@ -39,6 +44,27 @@ describe('lowerCpuPriority', () => {
     expect(r.set).toBe(before.length);
     expect(threadNices(pid).every((n) => n === 7)).toBe(true);
   });
+
+  (linux ? it : it.skip)(
+    'puts every thread under SCHED_IDLE as well, keeping the nice value (reason to skip: a Linux policy)',
+    async () => {
+      const pid = await startChild();
+      expect(threadPriorities(pid).some((t) => t.policy === SCHED_IDLE)).toBe(false);
+      const r = lowerCpuPriority(19, pid, { idle: true });
+      expect(r.errors).toEqual([]);
+      expect(r.idle).toBe(true);
+      const after = threadPriorities(pid);
+      expect(after.length).toBeGreaterThan(1);
+      expect(after.every((t) => t.policy === SCHED_IDLE && t.nice === 19)).toBe(true);
+      // A thread made later inherits it: a worker thread (and the threads it brings) started now.
+      const worker = line('worker');
+      child!.stdin!.write('go\n');
+      await worker;
+      const later = threadPriorities(pid);
+      expect(later.length).toBeGreaterThan(after.length);
+      expect(later.filter((t) => t.policy !== SCHED_IDLE || t.nice !== 19)).toEqual([]);
+    },
+  );
 
   it('leaves the priority alone at 0', async () => {
     const r = lowerCpuPriority(0, process.pid);

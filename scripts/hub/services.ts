@@ -24,6 +24,11 @@ export interface ServiceSpec {
    * deliveries. A real deployment gives each service its own CPU budget instead.
    */
   niceness: number;
+  /**
+   * SCHED_IDLE as well (Linux, cpu-priority.ts): the process runs only on CPU no normal task wants, and gives it
+   * up the moment one wakes.
+   */
+  idlePolicy?: boolean;
 }
 
 export const SERVICES: Record<ServiceName, ServiceSpec> = {
@@ -62,8 +67,10 @@ export const SERVICES: Record<ServiceName, ServiceSpec> = {
     // Dead letters are persisted and retried on a schedule of seconds, the delivery ledger written behind the
     // deliveries: background work. 19 rather than 10 (BENCHMARKS.md, 2026-12-02): at 10 the ledger writer still
     // took as much CPU while the hub was saturated as at 0 (6.4-7.1 s per 20,000 deliveries), at 19 3.2-5.7 s,
-    // and the ledger still caught up within 4.4 s of the last delivery.
+    // and the ledger still caught up within 4.4 s of the last delivery. SCHED_IDLE too: at nice 19 alone a woken
+    // event- or outbox-processor thread could wait a time slice behind it (cpu-priority.ts).
     niceness: 19,
+    idlePolicy: true,
   },
 };
 

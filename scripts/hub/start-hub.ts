@@ -81,7 +81,7 @@ export interface StartHubOptions {
   env?: Record<string, string>;
   /** Environment per service (wins over `env`). */
   serviceEnv?: Partial<Record<ServiceName, Record<string, string>>>;
-  /** CPU priority (nice value) per service instead of `SERVICES[name].niceness`. */
+  /** CPU priority (nice value, normal scheduling policy) per service instead of the service's default. */
   niceness?: Partial<Record<ServiceName, number>>;
   /** Inherit the launcher's own environment in the children (default true). */
   inheritEnv?: boolean;
@@ -398,8 +398,15 @@ export async function startHub(opts: StartHubOptions = {}): Promise<Hub> {
         onLine: (line, stream) => sink(label, line, stream),
       });
       // Every thread the process has by now (later ones inherit it); a platform that refuses leaves it as it is.
-      const niceness = opts.niceness?.[name] ?? SERVICES[name].niceness;
-      if (niceness > 0 && child.pid !== undefined) lowerCpuPriority(niceness, child.pid);
+      // A priority given in the options replaces the service's whole default (its nice value and SCHED_IDLE).
+      const given = opts.niceness?.[name];
+      const niceness = given ?? SERVICES[name].niceness;
+      const idle = given === undefined && SERVICES[name].idlePolicy === true;
+      if ((niceness > 0 || idle) && child.pid !== undefined) {
+        const set = lowerCpuPriority(niceness, child.pid, { idle });
+        // Not an error: the service runs, only at a higher priority than meant (e.g. no `chrt` on this host).
+        if (set.errors.length > 0) say(`${label}: CPU priority partly set (${set.errors.join('; ')})`);
+      }
       return { id: instanceId, port, url: `http://${urlHost(host)}:${port}`, child };
     };
 

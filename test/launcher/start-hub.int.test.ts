@@ -5,10 +5,11 @@
  * others keep running, giving up after too many crashes, stop() during a backoff, kill/restart/scale.
  * The real infrastructure and the real services are exercised by test/e2e/hub.int.test.ts.
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { getPriority, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { SCHED_IDLE, threadPriorities } from '../../scripts/hub/cpu-priority';
 import type { InfraHandle, InfraOptions } from '../../scripts/hub/infra';
 import { isAlive } from '../../scripts/hub/lock';
 import { SERVICE_NAMES, SERVICES, type ServiceName, STOP_ORDER } from '../../scripts/hub/services';
@@ -148,14 +149,16 @@ describe('hub launcher supervision', () => {
     );
     expect(SERVICES['dlt-processor'].niceness).toBeGreaterThan(0);
     if (process.platform === 'linux') {
-      // Every thread of it, not only the main one (Linux keeps a nice value per thread).
-      const dlt = hub.instances('dlt-processor')[0]!.child.pid!;
-      const nices = readdirSync(`/proc/${dlt}/task`).map((tid) => {
-        const stat = readFileSync(`/proc/${dlt}/task/${tid}/stat`, 'utf8');
-        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
-      });
-      expect(nices.length).toBeGreaterThan(1);
-      expect(new Set(nices)).toEqual(new Set([SERVICES['dlt-processor'].niceness]));
+      // Every thread of it, not only the main one (Linux keeps a nice value per thread), under SCHED_IDLE too; the
+      // delivery path's threads at normal priority.
+      const of = (n: ServiceName) => threadPriorities(hub.instances(n)[0]!.child.pid!);
+      const dlt = of('dlt-processor');
+      expect(dlt.length).toBeGreaterThan(1);
+      expect(SERVICES['dlt-processor'].idlePolicy).toBe(true);
+      expect(new Set(dlt.map((t) => `${t.nice}/${t.policy}`))).toEqual(
+        new Set([`${SERVICES['dlt-processor'].niceness}/${SCHED_IDLE}`]),
+      );
+      expect(new Set(of('outbox-processor').map((t) => `${t.nice}/${t.policy}`))).toEqual(new Set(['0/0']));
     }
     await hub.stop();
     expect(readFileSync(orderFile, 'utf8').trim().split('\n')).toEqual([...STOP_ORDER]);
