@@ -27,7 +27,7 @@ import { pauseWhileDbAway } from '../shared/kafka/pause-while-db-away';
 import { ledgerRecordsOfOutbox } from '../shared/ledger/ledger-from-outbox';
 import { decodeLedgerMessage, type LedgerRecord } from '../shared/ledger/ledger-record';
 import {
-  admissible,
+  admissibility,
   LEDGER_TABLES,
   type LedgerWriterStore,
   retentionCutoff,
@@ -179,21 +179,22 @@ export async function startLedgerWriter(opts: LedgerWriterOptions): Promise<Ledg
     async handle(batch, ctx) {
       // Unresolved records are fetched again from the last resolved offset once the topic resumes.
       if (batch.messages.length === 0 || db.paused()) return;
-      const now = new Date();
+      const admissible = admissibility(new Date(), retentionDays);
       const records: { offset: string; record: LedgerRecord }[] = [];
       const skipped: Skipped[] = [];
+      // Written if admissible; past retention dropped quietly; anything else skipped with its reason.
+      const take = (offset: string, record: LedgerRecord) => {
+        const ok = admissible(record);
+        if (ok.ok) records.push({ offset, record });
+        else if (!ok.expired) skipped.push({ offset, reason: ok.reason });
+      };
       const fromOutbox = batch.topic !== opts.topic;
       for (const m of batch.messages) {
         if (fromOutbox) {
           // An outbox record: its event (the first of an event) or its PENDING delivery.
           const read = ledgerRecordsOfOutbox(m);
           if ('reason' in read) skipped.push({ offset: m.offset, reason: read.reason });
-          else
-            for (const record of read.records) {
-              const ok = admissible(record, now, retentionDays);
-              if (ok.ok) records.push({ offset: m.offset, record });
-              else if (!ok.expired) skipped.push({ offset: m.offset, reason: ok.reason });
-            }
+          else for (const record of read.records) take(m.offset, record);
           continue;
         }
         // A bundle of ledger records (ledger-record.ts): its valid entries are written, the others skipped.
@@ -203,11 +204,7 @@ export async function startLedgerWriter(opts: LedgerWriterOptions): Promise<Ledg
             offset: decoded.records.length + decoded.invalid.length > 1 ? `${m.offset}#${bad.index}` : m.offset,
             reason: bad.reason,
           });
-        for (const record of decoded.records) {
-          const ok = admissible(record, now, retentionDays);
-          if (ok.ok) records.push({ offset: m.offset, record });
-          else if (!ok.expired) skipped.push({ offset: m.offset, reason: ok.reason });
-        }
+        for (const record of decoded.records) take(m.offset, record);
       }
       const key = tp(batch.topic, batch.partition);
       lag.set(key, Number(batch.offsetLagLow()) + 1);

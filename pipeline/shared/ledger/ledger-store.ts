@@ -97,39 +97,31 @@ export function retentionCutoff(now: Date, retentionDays: number): string {
   return utcDay(new Date(now.getTime() - retentionDays * DAY_MS));
 }
 
+export type Admissible = { ok: true } | { ok: false; expired: true } | { ok: false; expired: false; reason: string };
+
 /**
  * Whether the writer should write a record now: `expired` when its day is past retention (it would be dropped
  * within the hour, and writing it would bring a dropped day back), `invalid` (with the reason) when its
  * `receivedAt` is more than a day ahead of this clock (it would make partitions for days that have not come) or
- * outside what Postgres stores.
+ * outside what Postgres stores. One check per batch: the cut-off is computed once, for every record it is asked about.
  */
-export function admissible(
-  r: LedgerRecord,
-  now: Date,
-  retentionDays: number,
-): { ok: true } | { ok: false; expired: true } | { ok: false; expired: false; reason: string } {
-  const at = Date.parse(r.receivedAt);
-  const year = new Date(at).getUTCFullYear();
-  if (year < 1970 || year > 9999)
-    return { ok: false, expired: false, reason: `receivedAt out of range: ${r.receivedAt}` };
-  if (at > now.getTime() + DAY_MS)
-    return { ok: false, expired: false, reason: `receivedAt more than a day ahead: ${r.receivedAt}` };
-  if (at < cutoffMsOf(now, retentionDays)) return { ok: false, expired: true };
-  return { ok: true };
+export function admissibility(now: Date, retentionDays: number): (r: LedgerRecord) => Admissible {
+  const cutoffMs = Date.parse(`${retentionCutoff(now, retentionDays)}T00:00:00.000Z`);
+  const aheadMs = now.getTime() + DAY_MS;
+  return (r) => {
+    const at = Date.parse(r.receivedAt);
+    const year = new Date(at).getUTCFullYear();
+    if (year < 1970 || year > 9999)
+      return { ok: false, expired: false, reason: `receivedAt out of range: ${r.receivedAt}` };
+    if (at > aheadMs) return { ok: false, expired: false, reason: `receivedAt more than a day ahead: ${r.receivedAt}` };
+    if (at < cutoffMs) return { ok: false, expired: true };
+    return { ok: true };
+  };
 }
 
-/** The first instant of retentionCutoff's day; kept for the last (now, days) asked (a writer's batch asks per record). */
-let lastCutoff: { now: number; days: number; ms: number } | undefined;
-function cutoffMsOf(now: Date, retentionDays: number): number {
-  const n = now.getTime();
-  if (lastCutoff?.now !== n || lastCutoff.days !== retentionDays)
-    lastCutoff = {
-      now: n,
-      days: retentionDays,
-      ms: Date.parse(`${retentionCutoff(now, retentionDays)}T00:00:00.000Z`),
-    };
-  return lastCutoff.ms;
-}
+/** admissibility for one record. */
+export const admissible = (r: LedgerRecord, now: Date, retentionDays: number): Admissible =>
+  admissibility(now, retentionDays)(r);
 
 /** ISO with milliseconds, UTC; what the processors write (`toISOString()`) passes as it is, without a Date. */
 const msIso = (s: string) => (ISO_MS_Z.test(s) ? s : new Date(s).toISOString());
