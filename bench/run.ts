@@ -1018,10 +1018,14 @@ async function sayLedgerWrites(pg: Client, events: number, deliveries: number, l
     'SELECT xact_commit AS commits FROM pg_stat_database WHERE datname = current_database()',
   );
   const per = (n: string | number) => (Number(n) / deliveries).toFixed(2);
+  const commits = Number(db.rows[0]?.commits ?? 0);
+  const rowsIn = rows.reduce((n, r) => n + Number(r.ins) + Number(r.upd), 0);
   say(
     `${label}: ledger writes per delivery: ${rows
       .map((r) => `${r.parent} ${per(r.ins)} inserted, ${per(r.upd)} updated (${per(r.hot)} HOT)`)
-      .join('; ')}; ${per(db.rows[0]?.commits ?? 0)} commits (database, all clients)`,
+      .join(
+        '; ',
+      )}; ${commits} commits (database, all clients: ~${Math.round(rowsIn / Math.max(1, commits))} rows each)`,
   );
 }
 

@@ -5,7 +5,9 @@
  * or a PENDING delivery (ledger-from-outbox.ts): the event-processor sends no ledger record of its own.
  *
  *   eachBatch ─ decode every record (a bundle of ledger records, ledger-record.ts; an entry that is not a ledger
- *   record -> warn + hub_ledger_records_invalid_total, skipped; past retention -> skipped) ─ store.write (ONE call, one transaction, idempotent) ─▶ resolve + commit lastOffset+1
+ *   record -> warn + hub_ledger_records_invalid_total, skipped; past retention -> skipped) ─ store.write (ONE call, one
+ *   transaction, idempotent; batches of other partitions that arrive while one is written share the next
+ *   transaction, coalesce-writes.ts) ─▶ resolve + commit lastOffset+1
  *        │ write throws (persist-batch.ts, shared with the DLT consumer)
  *        ├ RecordRefusedError (Postgres refuses what a record holds) ─▶ write record by record; a record still
  *        │     refused is logged, counted invalid and skipped (never a stuck partition)
@@ -24,6 +26,7 @@ import { errorMessage } from '../shared/errors';
 import { FETCH_MAX_WAIT_MS } from '../shared/kafka/client';
 import { runConsumer } from '../shared/kafka/consumer-runner';
 import { pauseWhileDbAway } from '../shared/kafka/pause-while-db-away';
+import { coalesceWrites } from '../shared/ledger/coalesce-writes';
 import { ledgerRecordsOfOutbox } from '../shared/ledger/ledger-from-outbox';
 import { decodeLedgerMessage, type LedgerRecord } from '../shared/ledger/ledger-record';
 import {
@@ -37,6 +40,9 @@ import type { Logger } from '../shared/logging/logger';
 import type { DeliveryFactSink } from './fact-producer.kafka';
 import type { DltMetrics } from './metrics';
 import { createBatchWriter } from './persist-batch';
+
+/** Ledger records one transaction takes at most when partition batches are merged (one batch is never split). */
+const COALESCE_MAX_RECORDS = 20_000;
 
 export interface LedgerWriterOptions {
   kafka: Kafka;
@@ -54,9 +60,11 @@ export interface LedgerWriterOptions {
   retentionIntervalMs?: number;
   metrics?: Pick<DltMetrics, 'ledgerRows' | 'ledgerLag' | 'ledgerOldestAge' | 'ledgerInvalid'>;
   /**
-   * Partitions written in parallel (default 4). Ledger bundles are unkeyed, so one delivery's records sit in any
-   * partition and concurrent transactions (partitions, writer instances) write the same rows: the store takes its
-   * row locks in one global order so they cannot deadlock (ledger-store.ts), and retries a deadlock it meets anyway.
+   * Partition batches in hand at once (default 4): one is written while the others wait to share the next
+   * transaction (coalesce-writes.ts; 12 made no larger transactions in the bench: BENCHMARKS.md, 2026-12-02). Ledger bundles are unkeyed, so
+   * one delivery's records sit in any partition and concurrent transactions (writer instances, a rollout) write the
+   * same rows: the store takes its row locks in one global order so they cannot deadlock (ledger-store.ts), and
+   * retries a deadlock it meets anyway.
    */
   concurrency?: number;
   /** Upper bound of the probe backoff while Postgres is away (default 5 s). */
@@ -141,8 +149,14 @@ export async function startLedgerWriter(opts: LedgerWriterOptions): Promise<Ledg
   const written = (counts: Record<string, number>) => {
     for (const table of LEDGER_TABLES) if (counts[table]) metrics?.ledgerRows.inc({ table }, counts[table]);
   };
+  // Partitions written in parallel share transactions (coalesce-writes.ts): what arrives while one is written goes
+  // into the next.
+  const storeWrite = coalesceWrites((records: LedgerRecord[]) => opts.store.write(records), {
+    maxRecords: COALESCE_MAX_RECORDS,
+    none: { LedgerEvent: 0, LedgerDelivery: 0, LedgerAttempt: 0 },
+  });
   const writer = createBatchWriter<{ offset: string; record: LedgerRecord }>({
-    write: async (records) => written(await opts.store.write(records.map((r) => r.record))),
+    write: async (records) => written(await storeWrite(records.map((r) => r.record))),
     alive: db.alive,
     pauseUntilBack: db.pauseUntilBack,
     log,

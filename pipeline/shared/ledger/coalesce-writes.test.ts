@@ -1,0 +1,80 @@
+import { coalesceWrites } from './coalesce-writes';
+
+/** A store whose calls wait until released, recording what each call was given. */
+function gatedStore(failOn?: (records: string[]) => Error | undefined) {
+  const calls: string[][] = [];
+  const gates: (() => void)[] = [];
+  const write = (records: string[]) => {
+    calls.push([...records]);
+    return new Promise<number>((resolve, reject) => {
+      gates.push(() => {
+        const err = failOn?.(records);
+        if (err) reject(err);
+        else resolve(records.length);
+      });
+    });
+  };
+  /** Releases the oldest waiting call, then lets the coalescer start its next one. */
+  const release = async () => {
+    gates.shift()?.();
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+  };
+  return { calls, write, release };
+}
+
+describe('coalesceWrites', () => {
+  it('writes the first batch at once and merges those that arrive meanwhile into one call', async () => {
+    const s = gatedStore();
+    const write = coalesceWrites(s.write, { maxRecords: 100, none: 0 });
+    const a = write(['a1', 'a2']);
+    expect(s.calls).toEqual([['a1', 'a2']]);
+    const b = write(['b1']);
+    const c = write(['c1', 'c2']);
+    expect(s.calls).toHaveLength(1);
+    await s.release();
+    expect(await a).toBe(2);
+    expect(s.calls).toEqual([
+      ['a1', 'a2'],
+      ['b1', 'c1', 'c2'],
+    ]);
+    await s.release();
+    // The merged call's answer goes to its first caller, nothing to the others: the sum stays right.
+    expect([await b, await c]).toEqual([3, 0]);
+  });
+
+  it('never merges past maxRecords, and never splits one batch', async () => {
+    const s = gatedStore();
+    const write = coalesceWrites(s.write, { maxRecords: 3, none: 0 });
+    const all = [write(['a']), write(['b1', 'b2']), write(['c']), write(['d1', 'd2', 'd3', 'd4'])];
+    for (let i = 0; i < 4; i++) await s.release();
+    await Promise.all(all);
+    expect(s.calls).toEqual([['a'], ['b1', 'b2', 'c'], ['d1', 'd2', 'd3', 'd4']]);
+  });
+
+  it('answers a refusal to the caller whose records caused it: a failed merge is written again batch by batch', async () => {
+    const s = gatedStore((records) => (records.includes('bad') ? new Error('refused: bad') : undefined));
+    const write = coalesceWrites(s.write, { maxRecords: 100, none: 0 });
+    const a = write(['a']);
+    const b = write(['b1', 'bad']);
+    const c = write(['c']);
+    const settled = Promise.allSettled([a, b, c]);
+    for (let i = 0; i < 4; i++) await s.release();
+    const [ra, rb, rc] = await settled;
+    expect(ra).toEqual({ status: 'fulfilled', value: 1 });
+    expect(rb).toMatchObject({ status: 'rejected', reason: new Error('refused: bad') });
+    expect(rc).toEqual({ status: 'fulfilled', value: 1 });
+    expect(s.calls).toEqual([['a'], ['b1', 'bad', 'c'], ['b1', 'bad'], ['c']]);
+  });
+
+  it('goes on after a failure: a later write is written', async () => {
+    const s = gatedStore((records) => (records.includes('x') ? new Error('down') : undefined));
+    const write = coalesceWrites(s.write, { maxRecords: 100, none: 0 });
+    const x = write(['x']);
+    const settledX = x.catch((e: Error) => e.message);
+    await s.release();
+    expect(await settledX).toBe('down');
+    const y = write(['y']);
+    await s.release();
+    expect(await y).toBe(1);
+  });
+});
