@@ -15,8 +15,9 @@
  * delivery path is a chain of short wake-ups (a fetch answered, a transaction committed, an HTTP response), and
  * each could wait behind the background work. A SCHED_IDLE task is preempted as soon as any normal task wakes (the
  * kernel's wake-up rule for the idle policy) and otherwise runs as nice 19 would. Measured (BENCHMARKS.md,
- * 2026-12-02, 05:40-06:30): with the ledger writer at nice 19 the hub delivered 0.55-0.73x its ledger-off rate, at
- * SCHED_IDLE 0.85-0.87x, and the outbox-processor spent a third less CPU per delivery. Set with util-linux's
+ * 2026-12-02, 05:27): with the dlt-processor at nice 19 the hub delivered 0.60-0.81x its ledger-off rate (mean of
+ * the runs, six benches), under SCHED_IDLE 0.84-0.88x (four), and the outbox-processor's CPU per delivery with the
+ * ledger on rose by 15% over the ledger-off runs instead of 26%. Set with util-linux's
  * `chrt` (Node has no sched_setscheduler); without it the nice value stays and the reason is returned. Threads
  * made later inherit the policy too.
  */
