@@ -61,10 +61,10 @@ export interface LedgerWriterOptions {
   metrics?: Pick<DltMetrics, 'ledgerRows' | 'ledgerLag' | 'ledgerOldestAge' | 'ledgerInvalid'>;
   /**
    * Partition batches in hand at once (default 4): one is written while the others wait to share the next
-   * transaction (coalesce-writes.ts; 12 made no larger transactions in the bench: BENCHMARKS.md, 2026-12-02). Ledger bundles are unkeyed, so
-   * one delivery's records sit in any partition and concurrent transactions (writer instances, a rollout) write the
-   * same rows: the store takes its row locks in one global order so they cannot deadlock (ledger-store.ts), and
-   * retries a deadlock it meets anyway.
+   * transaction (coalesce-writes.ts; 12 made no larger transactions in the bench: BENCHMARKS.md, 2026-12-02).
+   * Ledger bundles are unkeyed, so one delivery's records sit in any partition and concurrent transactions (writer
+   * instances, a rollout) write the same rows: the store takes its row locks in one global order so they cannot
+   * deadlock (ledger-store.ts), and retries a deadlock it meets anyway.
    */
   concurrency?: number;
   /** Upper bound of the probe backoff while Postgres is away (default 5 s). */

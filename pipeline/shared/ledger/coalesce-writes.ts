@@ -9,7 +9,9 @@
  *   write(A) ─ nothing running ─▶ written at once, alone (no wait is added)
  *   write(B), write(C) while A runs ─▶ queued; when A is done, B + C in one call (up to `maxRecords`)
  *   the merged call fails ─▶ B and C written again each on its own, so that a refusal (one bad record) or a
- *   failure is answered to the caller whose records it concerns, exactly as without merging
+ *   failure is answered to the caller whose records it concerns, exactly as without merging (any error: one that
+ *   only looks like the database's, a timeout say, may still be one batch's doing; with the database away the
+ *   callers learn it one after the other)
  *
  * Each caller's promise settles with the call that wrote its records. What a merged call answers (row counts) goes to
  * its first caller and `none` to the others, so sums over the callers stay right.
