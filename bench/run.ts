@@ -1195,9 +1195,9 @@ async function main() {
       results.push(await rawPassthrough(kafka, sub));
     }
     // Fan-out 1 with the delivery ledger off too: what the ledger costs, in the same run. Hub runs on this box vary
-    // by up to 40% from one to the next, and drift: the later hubs of a bench run slower (BENCHMARKS.md), so the
-    // order is counterbalanced, off / on / on / off (ABBA: each kind once early and once late), and the faster run
-    // of each kind is compared.
+    // by up to 50% from one to the next, and drift within a bench (BENCHMARKS.md, 2026-12-02), so the order is
+    // counterbalanced, off / on / on / off (ABBA: each kind once early and once late), and the faster run of each
+    // kind is compared.
     if (IDLE_S > 0) idle = await idleRun(kafka, kafkaHandle.brokers, adminUrl, sub, IDLE_S);
     const ledgerPair = !only && FANOUTS.includes(1);
     const offRuns: Result[] = [];

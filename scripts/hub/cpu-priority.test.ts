@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { lowerCpuPriority, SCHED_IDLE, threadPriorities } from './cpu-priority';
+import { SCHED_IDLE, threadPriorities } from '../../test/support/thread-priorities';
+import { lowerCpuPriority } from './cpu-priority';
 
 const threadNices = (pid: number) => threadPriorities(pid).map((t) => t.nice);
 

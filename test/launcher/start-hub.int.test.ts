@@ -9,11 +9,11 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { createServer, type Server } from 'node:net';
 import { getPriority, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { SCHED_IDLE, threadPriorities } from '../../scripts/hub/cpu-priority';
 import type { InfraHandle, InfraOptions } from '../../scripts/hub/infra';
 import { isAlive } from '../../scripts/hub/lock';
 import { SERVICE_NAMES, SERVICES, type ServiceName, STOP_ORDER } from '../../scripts/hub/services';
 import { type Hub, HubStartError, type StartHubOptions, startHub } from '../../scripts/hub/start-hub';
+import { SCHED_IDLE, threadPriorities } from '../support/thread-priorities';
 
 const FAKE_SERVICE = `
 const http = require('node:http');

@@ -119,10 +119,6 @@ export function admissibility(now: Date, retentionDays: number): (r: LedgerRecor
   };
 }
 
-/** admissibility for one record. */
-export const admissible = (r: LedgerRecord, now: Date, retentionDays: number): Admissible =>
-  admissibility(now, retentionDays)(r);
-
 /** ISO with milliseconds, UTC; what the processors write (`toISOString()`) passes as it is, without a Date. */
 const msIso = (s: string) => (ISO_MS_Z.test(s) ? s : new Date(s).toISOString());
 
