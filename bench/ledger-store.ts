@@ -8,15 +8,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { Client } from 'pg';
+import { Client, Pool } from 'pg';
 import {
   decodeLedgerMessage,
   encodeLedgerBundle,
   encodeLedgerRecord,
   type LedgerRecord,
 } from '../pipeline/shared/ledger/ledger-record';
-import { LedgerWriterStorePrisma } from '../pipeline/shared/ledger/ledger-store.prisma';
-import { createPrismaClient } from '../prisma/client';
+import { LedgerWriterStorePg } from '../pipeline/shared/ledger/ledger-store.pg';
 import { migrate } from '../prisma/migrate';
 
 const arg = (name: string, d: number) => {
@@ -131,9 +130,9 @@ async function main() {
     const u = new URL(adminUrl);
     u.pathname = `/${name}`;
     await migrate(u.toString());
-    const prisma = createPrismaClient(u.toString(), { poolSize: 4 });
+    const pool = new Pool({ connectionString: u.toString(), max: 2 });
     try {
-      const store = new LedgerWriterStorePrisma(prisma);
+      const store = new LedgerWriterStorePg(pool);
       await store.ping();
       await store.ensureDays([new Date().toISOString().slice(0, 10)]);
       const raw = records(EVENTS);
@@ -161,7 +160,7 @@ async function main() {
           `ms CPU per delivery: writer ${per(node)} (decode ${per(decodeUs / 1e6)}), postgres ${per(pg)}, total ${per(node + pg)}`,
       );
     } finally {
-      await prisma.$disconnect();
+      await pool.end();
       await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
     }
   }

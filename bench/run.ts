@@ -964,17 +964,24 @@ async function ledgerCatchUp(databaseUrl: string, events: number, deliveries: nu
   await pg.connect();
   try {
     const lastDelivery = performance.now();
+    let atLast: number | undefined;
     for (;;) {
       const { rows } = await pg.query<{ d: string; e: string; a: string }>(
         `SELECT (SELECT count(*) FROM "LedgerDelivery" WHERE status = 'DELIVERED') AS d,
                 (SELECT count(*) FROM "LedgerEvent") AS e, (SELECT count(*) FROM "LedgerAttempt") AS a`,
       );
       const d = Number(rows[0]!.d);
+      const sum = d + Number(rows[0]!.e) + Number(rows[0]!.a);
+      atLast ??= sum;
       // Caught up: every delivery DELIVERED and every event on record (the events come from the outbox topics, the
       // outcomes from the ledger topic: either can be the later).
       if (d >= deliveries && Number(rows[0]!.e) >= events) {
         const now = performance.now();
-        const total = d + Number(rows[0]!.e) + Number(rows[0]!.a);
+        const total = sum;
+        const afterS = (now - lastDelivery) / 1000;
+        say(
+          `${label}: ledger rows at the last delivery ${atLast} of ${total}; the ${total - atLast} after it in ${afterS.toFixed(1)} s (${afterS > 0 ? Math.round((total - atLast) / afterS) : 0} rows/s)`,
+        );
         await sayLedgerWrites(pg, events, deliveries, label);
         return {
           catchUpS: Math.round((now - lastDelivery) / 100) / 10,

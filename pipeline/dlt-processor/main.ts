@@ -7,6 +7,7 @@
  *   writer (ledger topic ─▶ Postgres + delivery facts).
  */
 import { hostname } from 'node:os';
+import { Pool } from 'pg';
 import { createPrismaClient } from '../../prisma/client';
 import { migrate } from '../../prisma/migrate';
 import { createAuditSink } from '../shared/audit/audit';
@@ -24,7 +25,7 @@ import { errorMessage } from '../shared/errors';
 import { ensureTopics } from '../shared/kafka/admin';
 import { createKafka } from '../shared/kafka/client';
 import { LedgerOutboxPrisma, outboxLedgerSink } from '../shared/ledger/ledger-outbox.prisma';
-import { LedgerWriterStorePrisma } from '../shared/ledger/ledger-store.prisma';
+import { LedgerWriterStorePg } from '../shared/ledger/ledger-store.pg';
 import { createLogger, type Logger } from '../shared/logging/logger';
 import { collectProcessMetrics } from '../shared/metrics/process';
 import { FailureStorePrisma } from '../shared/parked/failure-store.prisma';
@@ -260,14 +261,22 @@ async function main(): Promise<void> {
     firstDelay: (row) =>
       scheduledDelay(scheduleFor(directory.get(row.subscriptionId)), 0, row.retryAfterMs, config.RETRY_AFTER_MAX_MS),
   });
-  const ledgerWriter = config.LEDGER_ENABLED
+  // The ledger writer's own connections (node-postgres directly: ledger-store.pg.ts); one transaction at a time.
+  const ledgerPool = config.LEDGER_ENABLED
+    ? new Pool({ connectionString: config.DATABASE_URL, max: 2, application_name: 'dlt-processor-ledger' })
+    : undefined;
+  // An idle connection the server closed is dropped by the pool; the error must not crash the process.
+  ledgerPool?.on('error', (err) =>
+    log.info({ err: errorMessage(err) }, 'ledger connection closed; reconnecting on use'),
+  );
+  const ledgerWriter = ledgerPool
     ? await startLedgerWriter({
         onFatal,
         kafka,
         topic: topics.ledger,
         outboxTopics: topics.allOutbox(),
         groupId: `${config.GROUP_ID}-ledger`,
-        store: new LedgerWriterStorePrisma(prisma, { log: log.child({ component: 'ledger-writer' }) }),
+        store: new LedgerWriterStorePg(ledgerPool, { log: log.child({ component: 'ledger-writer' }) }),
         log,
         retentionDays: config.LOG_RETENTION_DAYS,
         metrics,
@@ -292,6 +301,7 @@ async function main(): Promise<void> {
     try {
       await consumer?.stop();
       await ledgerWriter?.stop();
+      await ledgerPool?.end();
       await scheduler.stop();
       cleanup?.stop();
       gauges.stop();

@@ -12,7 +12,7 @@ import { type LedgerWriter, startLedgerWriter } from '../../pipeline/dlt-process
 import { type DeliveredFactsMode, FACT_TYPES, type FactCloudEvent } from '../../pipeline/shared/facts/fact';
 import { ensureTopics } from '../../pipeline/shared/kafka/admin';
 import { encodeLedgerBundle, encodeLedgerRecord, type LedgerRecord } from '../../pipeline/shared/ledger/ledger-record';
-import { LedgerWriterStorePrisma } from '../../pipeline/shared/ledger/ledger-store.prisma';
+import { LedgerWriterStorePg } from '../../pipeline/shared/ledger/ledger-store.pg';
 import { topicNames } from '../../pipeline/shared/topics';
 import { anEventWithDeliveries, LEDGER_TRACE } from '../fixtures/ledger-records';
 import { createTestDatabase, type TestDatabase } from '../support/db';
@@ -54,7 +54,7 @@ describe('delivery facts', () => {
       kafka,
       topic: topics.ledger,
       groupId,
-      store: new LedgerWriterStorePrisma(db.prisma),
+      store: new LedgerWriterStorePg(db.pool()),
       log: pino({ level: 'silent' }),
       maxBackoffMs: 200,
       facts: kafkaDeliveryFacts(producer, topics.facts, mode),

@@ -34,7 +34,7 @@ import type { HubApp } from '../../pipeline/shared/http/create-app';
 import { ensureTopics } from '../../pipeline/shared/kafka/admin';
 import type { LedgerSink } from '../../pipeline/shared/ledger/ledger';
 import { LedgerOutboxPrisma } from '../../pipeline/shared/ledger/ledger-outbox.prisma';
-import { LedgerWriterStorePrisma } from '../../pipeline/shared/ledger/ledger-store.prisma';
+import { LedgerWriterStorePg } from '../../pipeline/shared/ledger/ledger-store.pg';
 import type { FailureStore } from '../../pipeline/shared/parked/failure-store';
 import { FailureStorePrisma } from '../../pipeline/shared/parked/failure-store.prisma';
 import { startSubscriptionDirectory } from '../../pipeline/shared/subscriptions/directory.kafka';
@@ -235,7 +235,7 @@ export async function startDltHarness(
       kafka,
       topic: topics.ledger,
       groupId: uniqueName('dlt-ledger'),
-      store: new LedgerWriterStorePrisma(db.prisma),
+      store: new LedgerWriterStorePg(db.pool()),
       log,
       metrics,
       maxBackoffMs: 500,

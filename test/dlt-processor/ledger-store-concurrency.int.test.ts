@@ -8,7 +8,7 @@
  * the test counts those lines). Without the store's lock order this fails within the first rounds (40P01).
  */
 import { randomUUID } from 'node:crypto';
-import { Client } from 'pg';
+import { Client, Pool } from 'pg';
 import pino from 'pino';
 import { errorMessage } from '../../pipeline/shared/errors';
 import type {
@@ -17,8 +17,7 @@ import type {
   LedgerEvent,
   LedgerRecord,
 } from '../../pipeline/shared/ledger/ledger-record';
-import { LedgerWriterStorePrisma } from '../../pipeline/shared/ledger/ledger-store.prisma';
-import { createPrismaClient } from '../../prisma/client';
+import { LedgerWriterStorePg } from '../../pipeline/shared/ledger/ledger-store.pg';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { waitFor } from '../support/kafka';
 
@@ -97,14 +96,14 @@ function anAttempt(e: LedgerEvent, subscriptionId: string, atMs: number): Ledger
 
 describe('ledger store, concurrent writers', () => {
   let db: TestDatabase;
-  let store: LedgerWriterStorePrisma;
+  let store: LedgerWriterStorePg;
   /** The store's log lines at debug and above (a deadlock it retried is one of them). */
   const lines: { level: number; msg: string }[] = [];
 
   beforeAll(async () => {
     db = await createTestDatabase();
     const log = pino({ level: 'debug' }, { write: (s: string) => lines.push(JSON.parse(s)) });
-    store = new LedgerWriterStorePrisma(db.prisma, { log });
+    store = new LedgerWriterStorePg(db.pool(), { log });
   });
   afterAll(async () => {
     await db?.drop();
@@ -168,9 +167,10 @@ describe('ledger store, concurrent writers', () => {
     // The store's sessions detect the deadlock (their deadlock_timeout, 2 s, runs out first), so its transaction is
     // the one Postgres aborts; 2 s leaves the test time to close the cycle before the check.
     await db.prisma.$executeRawUnsafe(`ALTER DATABASE "${db.name}" SET deadlock_timeout = '2s'`);
-    const prisma = createPrismaClient(db.url, { poolSize: 2 });
+    // New sessions, which take the database's deadlock_timeout set above.
+    const pool = new Pool({ connectionString: db.url, max: 2 });
     const retried: { level: number; msg: string }[] = [];
-    const victim = new LedgerWriterStorePrisma(prisma, {
+    const victim = new LedgerWriterStorePg(pool, {
       log: pino({ level: 'debug' }, { write: (s: string) => retried.push(JSON.parse(s)) }),
     });
     const other = new Client({ connectionString: db.url });
@@ -202,7 +202,7 @@ describe('ledger store, concurrent writers', () => {
       expect(await written).toEqual({ LedgerEvent: 0, LedgerAttempt: 2, LedgerDelivery: 2 });
     } finally {
       await other.end();
-      await prisma.$disconnect();
+      await pool.end();
     }
     expect(retried.map((l) => [l.level, l.msg])).toEqual([[30, 'ledger write deadlocked; retrying']]);
     const rows = await db.prisma.ledgerDelivery.findMany({

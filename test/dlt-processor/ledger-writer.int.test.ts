@@ -20,7 +20,7 @@ import {
 } from '../../pipeline/shared/ledger/ledger-record';
 import type { LedgerWriterStore } from '../../pipeline/shared/ledger/ledger-store';
 import { partitionName, utcDay } from '../../pipeline/shared/ledger/ledger-store';
-import { LedgerWriterStorePrisma } from '../../pipeline/shared/ledger/ledger-store.prisma';
+import { LedgerWriterStorePg } from '../../pipeline/shared/ledger/ledger-store.pg';
 import { topicNames } from '../../pipeline/shared/topics';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { testKafka, uniqueName, waitFor } from '../support/kafka';
@@ -97,7 +97,7 @@ describe('ledger writer', () => {
   let db: TestDatabase;
   let kafka: Kafka;
   let producer: Producer;
-  let store: LedgerWriterStorePrisma;
+  let store: LedgerWriterStorePg;
   let metrics: DltMetrics;
   let writer: LedgerWriter;
   let topic: string;
@@ -146,7 +146,7 @@ describe('ledger writer', () => {
     await admin.disconnect();
     producer = kafka.producer({ idempotent: true });
     await producer.connect();
-    store = new LedgerWriterStorePrisma(db.prisma);
+    store = new LedgerWriterStorePg(db.pool());
     const faulty: LedgerWriterStore = {
       write: (r) => (away ? Promise.reject(new Error('connect ECONNREFUSED')) : store.write(r)),
       ensureDays: (d) => store.ensureDays(d),

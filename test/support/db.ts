@@ -1,6 +1,6 @@
 /** A fresh, migrated database per test file, dropped afterwards. */
 import { randomUUID } from 'node:crypto';
-import { Client } from 'pg';
+import { Client, Pool } from 'pg';
 import { createPrismaClient, type PrismaClient } from '../../prisma/client';
 import { migrate } from '../../prisma/migrate';
 import { DEFAULT_ADMIN_URL } from './postgres-global';
@@ -29,6 +29,8 @@ export interface TestDatabase {
   name: string;
   url: string;
   prisma: PrismaClient;
+  /** A node-postgres pool on the database (made on first use, ended by drop): what the ledger writer's store takes. */
+  pool(): Pool;
   drop(): Promise<void>;
 }
 
@@ -38,12 +40,18 @@ export async function createTestDatabase(opts: { migrate?: boolean } = {}): Prom
   const url = databaseUrl(name);
   if (opts.migrate !== false) await migrate(url);
   const prisma = createPrismaClient(url, { poolSize: 5 });
+  let pool: Pool | undefined;
   return {
     name,
     url,
     prisma,
+    pool: () => {
+      pool ??= new Pool({ connectionString: url, max: 4 });
+      return pool;
+    },
     async drop() {
       await prisma.$disconnect().catch(() => {});
+      await pool?.end().catch(() => {});
       await admin((c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
     },
   };

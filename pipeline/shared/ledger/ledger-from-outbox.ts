@@ -7,7 +7,7 @@
  *     ledger topic, and turns each record into ledger records:
  *       first record ─▶ the event (id, tenant, type, source, subject, domain, trace id, received at, fan-out, the
  *                       ingest position, and the payload as delivered: its ce_* headers and data) + its PENDING delivery
- *       any other    ─▶ its PENDING delivery (a state that never replaces a later one: ledger-store.prisma.ts)
+ *       any other    ─▶ its PENDING delivery (a state that never replaces a later one: ledger-store.pg.ts)
  *
  * Why: the event record carried the delivered CloudEvent (~2.2 KB of a ~2.8 KB record, base64 in JSON) inside the
  * event-processor's transaction, where every byte is encoded, checksummed and written by the broker on the hot path
@@ -110,7 +110,7 @@ export function ledgerRecordsOfOutbox(m: OutboxMessage): { records: LedgerRecord
         ...(ev.ingest ? { ingest: ev.ingest } : {}),
         subscriptionIds: [subscriptionId],
         fanOut: ev.fanOut,
-        payload: { headers: payloadHeaders, body: m.value ? m.value.toString('base64') : '' },
+        payload: { headers: payloadHeaders, body: m.value ?? Buffer.alloc(0) },
       },
     ],
   };

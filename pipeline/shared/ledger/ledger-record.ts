@@ -105,12 +105,27 @@ export const ledgerRecordSchema = z.discriminatedUnion('kind', [
   ledgerAttemptSchema,
   ledgerDeliverySchema,
 ]);
-export type LedgerRecord = z.infer<typeof ledgerRecordSchema>;
-export type LedgerEvent = z.infer<typeof ledgerEventSchema>;
+/**
+ * An event record. Its payload body is base64 text as it travels on the ledger topic, or the bytes themselves when
+ * the writer read the event from its outbox record (ledger-from-outbox.ts): those never travel again, and the store
+ * writes the bytes as they are.
+ */
+export type LedgerEvent = Omit<z.infer<typeof ledgerEventSchema>, 'payload'> & {
+  payload: { headers: Record<string, string>; body: string | Buffer };
+};
 export type LedgerAttempt = z.infer<typeof ledgerAttemptSchema>;
 export type LedgerDelivery = z.infer<typeof ledgerDeliverySchema>;
+export type LedgerRecord = LedgerEvent | LedgerAttempt | LedgerDelivery;
 
-export const encodeLedgerRecord = (r: LedgerRecord): Buffer => Buffer.from(JSON.stringify(r));
+/** JSON (a payload body held as bytes goes as base64, as the topic's schema says). */
+export const encodeLedgerRecord = (r: LedgerRecord): Buffer =>
+  Buffer.from(
+    JSON.stringify(
+      r.kind === 'event' && Buffer.isBuffer(r.payload.body)
+        ? { ...r, payload: { ...r.payload, body: r.payload.body.toString('base64') } }
+        : r,
+    ),
+  );
 
 /**
  * Ledger records travel in bundles: one Kafka record holding a JSON array of many ledger records (each encoded by

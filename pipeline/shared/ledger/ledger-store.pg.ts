@@ -1,0 +1,397 @@
+/**
+ * The ledger writer's store on Postgres (node-postgres): one transaction per batch, multi-row statements of
+ * at most CHUNK rows (unnest: one array parameter per column), idempotent under redelivery.
+ *
+ *   ensureDays (the batch's days' partitions, cached) ─▶ BEGIN
+ *     LedgerEvent     INSERT … ON CONFLICT ("eventId", "receivedAt") DO NOTHING
+ *     LedgerAttempt   INSERT … ON CONFLICT ("attemptId", "receivedAt") DO NOTHING RETURNING the delivery key:
+ *                     the attempt rows inserted (a redelivered attempt is not, so it never counts twice), per delivery
+ *     LedgerDelivery  every delivery the batch touches, one upsert: "attempts" grows by its attempt rows inserted;
+ *                     status / reason / lastStatusCode / nextAttemptAt only from a delivery record whose `at` is not
+ *                     older than the row's "updatedAt" (processes' records arrive out of order); a PENDING row (an
+ *                     event's fan-out) is made if missing and changes nothing else
+ *   COMMIT   (a deadlock, which the lock order below should make impossible, is retried a few times)
+ *
+ * Lock order (ledger-store.ts says why): the tables in the order above, each table's rows sorted by primary key
+ * (prepareBatch) and chunked in that order, and every INSERT … SELECT consumes its rows in array order (`WITH
+ * ORDINALITY … ORDER BY`), so a row is locked (inserted, or found conflicting) in that order whatever plan Postgres
+ * picks. The attempt counts go from the attempt statements to the delivery statements through this process (an
+ * interactive transaction), so that all attempt rows are locked before any delivery row.
+ *
+ * A PENDING row made from the event record is stamped with the event's "receivedAt", the earliest instant of the
+ * delivery: any delivery record supersedes it.
+ */
+import type { Pool, PoolClient } from 'pg';
+import type { Logger } from '../logging/logger';
+import { RecordRefusedError } from '../parked/failure-store';
+import type { LedgerAttempt, LedgerRecord } from './ledger-record';
+import {
+  createPartitionSql,
+  dayOfPartition,
+  daysOf,
+  deliveryKeyOf,
+  LEDGER_TABLES,
+  type LedgerTable,
+  type LedgerWriteCounts,
+  type LedgerWriterStore,
+  type PreparedBatch,
+  type PreparedDelivery,
+  type PreparedEvent,
+  partitionName,
+  prepareBatch,
+  utcDay,
+} from './ledger-store';
+
+/** Rows per statement. */
+const CHUNK = 500;
+/** Data exception (22), integrity constraint (23), program limit e.g. index row size (54): the data is at fault. */
+const DATA_FAULT = /^(22|23|54)/;
+/** check_violation: also what Postgres answers for a row no partition accepts (its day was dropped meanwhile). */
+const NO_PARTITION = '23514';
+/** deadlock_detected */
+const DEADLOCK = '40P01';
+/**
+ * How long one batch's transaction may take (SET LOCAL statement_timeout, per statement): a batch of thousands of
+ * rows, waiting behind another partition's write on a busy Postgres, can take seconds. A statement past it fails the
+ * batch, which is rolled back and fetched again.
+ */
+const STATEMENT_TIMEOUT_MS = 30_000;
+
+/** The SQLSTATE of a Postgres error (node-postgres puts it in `code`), if it is one. */
+export function pgState(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+}
+
+function chunks<T>(rows: T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < rows.length; i += CHUNK) out.push(rows.slice(i, i + CHUNK));
+  return out;
+}
+
+/**
+ * On node-postgres directly, not Prisma: the writer's statements carry a few large array parameters, and Prisma's
+ * layer per statement (its query interpreter, parameter checks, tracing scopes) cost as much CPU as building them
+ * (BENCHMARKS.md, 2026-12-03). The pool is the writer's own (the caller's: `close` ends it).
+ */
+export class LedgerWriterStorePg implements LedgerWriterStore {
+  /** Days whose three partitions are known to exist. */
+  private readonly days = new Set<string>();
+
+  private readonly log?: Logger;
+  private readonly deadlockRetries: number;
+
+  constructor(
+    private readonly pool: Pool,
+    opts: {
+      /** Where a retried deadlock is told (info). */
+      log?: Logger;
+      /** Retries of a write Postgres aborted as a deadlock (default 3). */
+      deadlockRetries?: number;
+    } = {},
+  ) {
+    this.log = opts.log;
+    this.deadlockRetries = opts.deadlockRetries ?? 3;
+  }
+
+  async ping(): Promise<void> {
+    await this.pool.query('SELECT 1');
+  }
+
+  async ensureDays(days: string[]): Promise<void> {
+    for (const day of days) {
+      if (this.days.has(day)) continue;
+      for (const table of LEDGER_TABLES) await this.createPartition(table, day);
+      this.days.add(day);
+    }
+  }
+
+  private async createPartition(table: LedgerTable, day: string): Promise<void> {
+    try {
+      await this.pool.query(createPartitionSql(table, day));
+    } catch (err) {
+      // Another writer created it between our IF NOT EXISTS check and the catalog insert: duplicate_table (42P07),
+      // or a unique violation on the catalog (23505). Either way it is there now; anything else is a failure.
+      const name = partitionName(table, day);
+      const { rows } = await this.pool.query<{ exists: boolean }>('SELECT to_regclass($1) IS NOT NULL AS exists', [
+        `"${name}"`,
+      ]);
+      if (!rows[0]?.exists) throw err;
+    }
+  }
+
+  async dropPartitionsBefore(day: string | Date): Promise<string[]> {
+    const cutoff = typeof day === 'string' ? utcDay(`${day}T00:00:00.000Z`) : utcDay(day);
+    const { rows: parts } = await this.pool.query<{ parent: string; child: string }>(
+      `SELECT p.relname AS parent, c.relname AS child
+       FROM pg_inherits i
+       JOIN pg_class c ON c.oid = i.inhrelid
+       JOIN pg_class p ON p.oid = i.inhparent
+       JOIN pg_namespace n ON n.oid = p.relnamespace
+       WHERE n.nspname = current_schema() AND p.relname = ANY($1::text[])`,
+      [[...LEDGER_TABLES]],
+    );
+    const dropped = new Set<string>();
+    for (const { parent, child } of parts) {
+      const d = dayOfPartition(parent as LedgerTable, child);
+      if (d === undefined || d >= cutoff) continue;
+      this.days.delete(d);
+      await this.pool.query(`DROP TABLE IF EXISTS "${partitionName(parent as LedgerTable, d)}"`);
+      dropped.add(d);
+    }
+    return [...dropped].sort();
+  }
+
+  async write(records: LedgerRecord[]): Promise<LedgerWriteCounts> {
+    if (records.length === 0) return { LedgerEvent: 0, LedgerDelivery: 0, LedgerAttempt: 0 };
+    const days = daysOf(records);
+    const b = prepareBatch(records);
+    try {
+      await this.ensureDays(days);
+      return await this.writeRetrying(b);
+    } catch (err) {
+      if (pgState(err) === NO_PARTITION) {
+        // A partition we knew of is gone (retention of another instance): make the days again, once.
+        for (const d of days) this.days.delete(d);
+        try {
+          await this.ensureDays(days);
+          return await this.writeRetrying(b);
+        } catch (again) {
+          throw refused(again);
+        }
+      }
+      throw refused(err);
+    }
+  }
+
+  /**
+   * The safety net under the lock order: a deadlock (which the order should make impossible between writers; a
+   * writer of another version during a rollout, or DDL on a ledger table, could still be part of one) is retried
+   * at once a few times, instead of failing the batch (which pauses the topic and fetches it again).
+   */
+  private async writeRetrying(b: PreparedBatch): Promise<LedgerWriteCounts> {
+    for (let retry = 0; ; retry++) {
+      try {
+        return await this.writeRows(b);
+      } catch (err) {
+        if (pgState(err) !== DEADLOCK || retry >= this.deadlockRetries) throw err;
+        this.log?.info({ retry: retry + 1, rows: b.deliveries.length }, 'ledger write deadlocked; retrying');
+        // Postgres rolled this transaction back and let the other go on; a little jitter keeps them apart.
+        await new Promise((r) => setTimeout(r, 10 + Math.random() * 40 * (retry + 1)));
+      }
+    }
+  }
+
+  private async writeRows(b: PreparedBatch): Promise<LedgerWriteCounts> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query(`BEGIN; SET LOCAL statement_timeout = ${STATEMENT_TIMEOUT_MS}`);
+      try {
+        const counts = await writeInTransaction(client, b);
+        await client.query('COMMIT');
+        return counts;
+      } catch (err) {
+        try {
+          await client.query('ROLLBACK');
+        } catch (rollback) {
+          // The connection is gone or unusable: it is destroyed, not returned to the pool.
+          broken = rollback as Error;
+        }
+        throw err;
+      }
+    } finally {
+      client.release(broken);
+    }
+  }
+}
+
+async function writeInTransaction(client: PoolClient, b: PreparedBatch): Promise<LedgerWriteCounts> {
+  const counts: LedgerWriteCounts = { LedgerEvent: 0, LedgerDelivery: 0, LedgerAttempt: 0 };
+  for (const rows of chunks(b.events)) counts.LedgerEvent += (await client.query(insertEvents(rows))).rowCount ?? 0;
+  // Attempt rows inserted, per delivery key: what each delivery's "attempts" grows by.
+  const inserted = new Map<string, number>();
+  for (const rows of chunks(b.attempts))
+    for (const r of (await client.query<InsertedAttempts>(insertAttempts(rows))).rows) {
+      const key = deliveryKeyOf(r);
+      inserted.set(key, (inserted.get(key) ?? 0) + r.n);
+      counts.LedgerAttempt += r.n;
+    }
+  for (const rows of chunks(b.deliveries))
+    counts.LedgerDelivery +=
+      (
+        await client.query(
+          upsertDeliveries(
+            rows,
+            rows.map((d) => inserted.get(deliveryKeyOf(d)) ?? 0),
+          ),
+        )
+      ).rowCount ?? 0;
+  return counts;
+}
+
+interface Statement {
+  text: string;
+  values: unknown[];
+}
+
+const INSERT_EVENTS = `
+  INSERT INTO "LedgerEvent" ("eventId", "receivedAt", "tenantId", "type", "source", "subject", "match", "domain",
+    "traceId", "fanOut", "ingestTopic", "ingestPartition", "ingestOffset", "payloadHeaders", "payloadBody")
+  SELECT v.event_id, (v.received_at AT TIME ZONE 'UTC'), v.tenant_id, v.type, v.source, v.subject, v.match::jsonb,
+    v.domain, v.trace_id, v.fan_out, v.ingest_topic, v.ingest_partition, v.ingest_offset, v.headers::jsonb,
+    substring($17::bytea FROM v.body_at + 1 FOR v.body_len)
+  FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+    $9::text[], $10::int[], $11::text[], $12::int[], $13::text[], $14::text[], $15::int[], $16::int[]) WITH ORDINALITY
+    AS v(event_id, received_at, tenant_id, type, source, subject, match, domain, trace_id, fan_out, ingest_topic,
+      ingest_partition, ingest_offset, headers, body_at, body_len, ord)
+  ORDER BY v.ord
+  ON CONFLICT ("eventId", "receivedAt") DO NOTHING`;
+
+/**
+ * Timestamps travel as ISO strings and become UTC `timestamp(3)` (`AT TIME ZONE 'UTC'`), as Prisma stores DateTime.
+ * The payload bodies travel as ONE bytea parameter (sent in binary: no base64, no escaping) and each row takes its
+ * slice of it.
+ */
+function insertEvents(rows: PreparedEvent[]): Statement {
+  const col = <T>(f: (r: PreparedEvent) => T) => rows.map(f);
+  const bodies = rows.map((r) =>
+    typeof r.payload.body === 'string' ? Buffer.from(r.payload.body, 'base64') : r.payload.body,
+  );
+  const at: number[] = [];
+  let offset = 0;
+  for (const b of bodies) {
+    at.push(offset);
+    offset += b.length;
+  }
+  return {
+    text: INSERT_EVENTS,
+    values: [
+      col((r) => r.eventId),
+      col((r) => r.receivedAt),
+      col((r) => r.tenantId),
+      col((r) => r.type),
+      col((r) => r.source),
+      col((r) => r.subject ?? null),
+      col((r) => JSON.stringify(r.match)),
+      col((r) => r.domain),
+      col((r) => r.traceId ?? null),
+      col((r) => r.fanOut),
+      col((r) => r.ingest?.topic ?? null),
+      col((r) => r.ingest?.partition ?? null),
+      col((r) => r.ingest?.offset ?? null),
+      col((r) => JSON.stringify(r.payload.headers)),
+      at,
+      bodies.map((b) => b.length),
+      Buffer.concat(bodies, offset),
+    ],
+  };
+}
+
+/** Attempt rows inserted for one delivery (its key as prepareBatch writes it: ISO with milliseconds, UTC). */
+interface InsertedAttempts {
+  eventId: string;
+  subscriptionId: string;
+  receivedAt: string;
+  n: number;
+}
+
+const INSERT_ATTEMPTS = `
+  WITH ins AS (
+    INSERT INTO "LedgerAttempt" ("attemptId", "receivedAt", "eventId", "subscriptionId", "tenantId", "attemptedAt",
+      "source", "attempt", "durationMs", "statusCode", "errorCode", "responseSnippet")
+    SELECT v.attempt_id, (v.received_at AT TIME ZONE 'UTC'), v.event_id, v.subscription_id, v.tenant_id,
+      (v.at AT TIME ZONE 'UTC'), v.source, v.attempt, v.duration_ms, v.status_code, v.error_code, v.snippet
+    FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[],
+      $8::int[], $9::int[], $10::int[], $11::text[], $12::text[]) WITH ORDINALITY
+      AS v(attempt_id, received_at, event_id, subscription_id, tenant_id, at, source, attempt, duration_ms,
+        status_code, error_code, snippet, ord)
+    ORDER BY v.ord
+    ON CONFLICT ("attemptId", "receivedAt") DO NOTHING
+    RETURNING "eventId", "subscriptionId", "receivedAt"
+  )
+  SELECT "eventId", "subscriptionId", to_char("receivedAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "receivedAt",
+    count(*)::int AS n
+  FROM ins GROUP BY 1, 2, 3`;
+
+/** Inserts the attempts; answers the rows inserted (a redelivered attempt is not), counted per delivery. */
+function insertAttempts(rows: LedgerAttempt[]): Statement {
+  const col = <T>(f: (r: LedgerAttempt) => T) => rows.map(f);
+  return {
+    text: INSERT_ATTEMPTS,
+    values: [
+      col((r) => r.attemptId),
+      col((r) => r.receivedAt),
+      col((r) => r.eventId),
+      col((r) => r.subscriptionId),
+      col((r) => r.tenantId),
+      col((r) => r.at),
+      col((r) => r.source),
+      col((r) => r.attempt),
+      col((r) => r.durationMs),
+      col((r) => r.statusCode),
+      col((r) => r.errorCode),
+      col((r) => r.responseSnippet),
+    ],
+  };
+}
+
+/** Whether a proposed row moves the delivery to its state (see upsertDeliveries). */
+const MOVES = `(EXCLUDED."updatedAt" >= d."updatedAt"
+    AND NOT (EXCLUDED."status" = 'PENDING' AND EXCLUDED."updatedAt" = EXCLUDED."receivedAt"))`;
+
+const UPSERT_DELIVERIES = `
+  INSERT INTO "LedgerDelivery" AS d ("eventId", "subscriptionId", "receivedAt", "tenantId", "status", "reason",
+    "attempts", "lastStatusCode", "nextAttemptAt", "updatedAt")
+  SELECT v.event_id, v.subscription_id, (v.received_at AT TIME ZONE 'UTC'), v.tenant_id,
+    coalesce(v.status, 'PENDING'), v.reason, v.attempts, v.last_status, (v.next_at AT TIME ZONE 'UTC'),
+    (coalesce(v.at, v.received_at) AT TIME ZONE 'UTC')
+  FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::int[], $8::int[],
+    $9::timestamptz[], $10::timestamptz[])
+    WITH ORDINALITY AS v(event_id, subscription_id, received_at, tenant_id, status, reason, attempts, last_status,
+      next_at, at, ord)
+  ORDER BY v.ord
+  ON CONFLICT ("eventId", "subscriptionId", "receivedAt") DO UPDATE SET
+    "attempts" = d."attempts" + EXCLUDED."attempts",
+    "status" = CASE WHEN ${MOVES} THEN EXCLUDED."status" ELSE d."status" END,
+    "reason" = CASE WHEN ${MOVES} THEN EXCLUDED."reason" ELSE d."reason" END,
+    "lastStatusCode" = CASE WHEN ${MOVES} THEN EXCLUDED."lastStatusCode" ELSE d."lastStatusCode" END,
+    "nextAttemptAt" = CASE WHEN ${MOVES} THEN EXCLUDED."nextAttemptAt" ELSE d."nextAttemptAt" END,
+    "updatedAt" = CASE WHEN ${MOVES} THEN EXCLUDED."updatedAt" ELSE d."updatedAt" END
+  WHERE ${MOVES} OR EXCLUDED."attempts" > 0`;
+
+/**
+ * Every delivery of the batch, inserted or updated in one statement per chunk, whatever made it (one sorted list:
+ * see the top; PENDING rows in a statement of their own would lock out of order). `attempts[i]` is what row i's
+ * count grows by. A row without a delivery record in the batch is proposed as the state every delivery starts in:
+ * PENDING, stamped with the event's "receivedAt". That state never replaces a row's (the row is PENDING already, or
+ * has moved on), it only adds its attempts; the statement tells it from EXCLUDED, the one row it sees (a delivery
+ * record of PENDING made at the very instant the event was received would be read the same way, and say nothing
+ * more). A row proposed from a delivery record moves to it unless the row's "updatedAt" is newer. A row that
+ * changes nothing is locked, not rewritten.
+ */
+function upsertDeliveries(rows: PreparedDelivery[], attempts: number[]): Statement {
+  const col = <T>(f: (r: PreparedDelivery) => T) => rows.map(f);
+  return {
+    text: UPSERT_DELIVERIES,
+    values: [
+      col((r) => r.eventId),
+      col((r) => r.subscriptionId),
+      col((r) => r.receivedAt),
+      col((r) => r.tenantId),
+      col((r) => r.delivery?.status ?? null),
+      col((r) => r.delivery?.reason ?? null),
+      attempts,
+      col((r) => r.delivery?.lastStatusCode ?? null),
+      col((r) => r.delivery?.nextAttemptAt ?? null),
+      col((r) => r.delivery?.at ?? null),
+    ],
+  };
+}
+
+/** A data fault (Postgres refuses what the records hold) becomes RecordRefusedError; anything else as it is. */
+function refused(err: unknown): unknown {
+  const state = pgState(err);
+  if (state && DATA_FAULT.test(state)) return new RecordRefusedError((err as Error).message, state);
+  return err;
+}
