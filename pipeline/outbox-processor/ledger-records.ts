@@ -15,7 +15,7 @@
 import { randomUUID } from 'node:crypto';
 import { headerString } from '../shared/cloudevents/header-value';
 import { safeSnippet } from '../shared/delivery/snippet';
-import type { LedgerDeliveryStatus, LedgerRecord } from '../shared/ledger/ledger-record';
+import type { LedgerDelivery, LedgerDeliveryStatus, LedgerRecord } from '../shared/ledger/ledger-record';
 import { HUB_HEADERS } from '../shared/topics';
 import type { OutboxRecord } from './decode-record';
 import type { DeliveryOutcome, OutboxItem } from './handler';
@@ -44,12 +44,19 @@ function statusOf(outcome: Outcome): { status: LedgerDeliveryStatus; reason: str
   }
 }
 
-/** The trace id of a W3C traceparent, as the delivery record's optional `traceId` (the facts carry it). */
-const traceIdOf = (traceparent: string | undefined) => {
-  const id = traceparent?.split('-')[1];
-  return id ? { traceId: id } : {};
+/** The trace id of a W3C traceparent (`00-<32 hex>-<16 hex>-<2 hex>`), or undefined. */
+const traceIdOf = (traceparent: string | undefined): string | undefined => {
+  if (traceparent === undefined || traceparent.charCodeAt(2) !== 45 /* - */) return undefined;
+  const end = traceparent.indexOf('-', 3);
+  return end > 3 ? traceparent.slice(3, end) : undefined;
 };
 
+/**
+ * One record per delivery, its attempts inside it (the writer stores them as attempt rows). Built as one object
+ * literal of a fixed shape (optional fields undefined, which JSON leaves out): on the delivery path of every record,
+ * and JSON.stringify's fast path takes such objects; spreads made slow dictionary objects of them
+ * (BENCHMARKS.md, 2026-12-03).
+ */
 export function ledgerRecordsOf(
   item: OutboxItem,
   message: Pick<OutboxRecord, 'headers'>,
@@ -57,36 +64,34 @@ export function ledgerRecordsOf(
   at: Date,
 ): LedgerRecord[] {
   const receivedAt = headerString(message.headers?.[HUB_HEADERS.receivedAt]) ?? item.event.time ?? at.toISOString();
-  const base = { eventId: item.event.id, tenantId: item.tenantId, subscriptionId: item.subscriptionId, receivedAt };
   const tries = 'tries' in outcome ? (outcome.tries ?? []) : [];
   const { status, reason } = statusOf(outcome);
-  // One record per delivery: its attempts travel inside it (the writer stores them as attempt rows).
-  const records: LedgerRecord[] = [
-    {
-      kind: 'delivery',
-      at: at.toISOString(),
-      ...base,
-      status,
-      reason,
-      ...traceIdOf(item.event.extensions.traceparent),
-      attempts: tries.length,
-      lastStatusCode: tries.at(-1)?.status ?? null,
-      nextAttemptAt: null,
-      ...(tries.length > 0
-        ? {
-            tries: tries.map((t, i) => ({
-              at: t.at.toISOString(),
-              attemptId: randomUUID(),
-              source: 'OUTBOX' as const,
-              attempt: i + 1,
-              durationMs: Math.max(0, Math.round(t.durationMs)),
-              statusCode: t.status ?? null,
-              errorCode: t.errorCode ?? null,
-              responseSnippet: safeSnippet(t.responseSnippet),
-            })),
-          }
-        : {}),
-    },
-  ];
-  return records;
+  const record: LedgerDelivery = {
+    kind: 'delivery',
+    at: at.toISOString(),
+    eventId: item.event.id,
+    tenantId: item.tenantId,
+    subscriptionId: item.subscriptionId,
+    receivedAt,
+    status,
+    reason,
+    traceId: traceIdOf(item.event.extensions.traceparent),
+    attempts: tries.length,
+    lastStatusCode: tries.at(-1)?.status ?? null,
+    nextAttemptAt: null,
+    tries:
+      tries.length > 0
+        ? tries.map((t, i) => ({
+            at: t.at.toISOString(),
+            attemptId: randomUUID(),
+            source: 'OUTBOX' as const,
+            attempt: i + 1,
+            durationMs: Math.max(0, Math.round(t.durationMs)),
+            statusCode: t.status ?? null,
+            errorCode: t.errorCode ?? null,
+            responseSnippet: safeSnippet(t.responseSnippet),
+          }))
+        : undefined,
+  };
+  return [record];
 }

@@ -3,8 +3,9 @@ import { cpSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
+import { int4Array, textArray } from '../../pipeline/shared/postgres/binary-array';
 import { checksum, migrate, migrationsDir } from '../../prisma/migrate';
-import { createTestDatabase, type TestDatabase } from '../support/db';
+import { createTestDatabase, databaseUrl, type TestDatabase } from '../support/db';
 
 describe('Postgres through Prisma on a migrated database', () => {
   let db: TestDatabase;
@@ -86,5 +87,26 @@ describe('Postgres through Prisma on a migrated database', () => {
     const { rows } = await c.query('SELECT count(*)::int AS n FROM "FailedEvent"');
     await c.end();
     expect(rows[0].n).toBe(1);
+  });
+});
+
+describe('binary array parameters (pipeline/shared/postgres/binary-array.ts) on a real Postgres', () => {
+  it('arrive as the values they were built from', async () => {
+    const c = new Client({ connectionString: databaseUrl('postgres') });
+    await c.connect();
+    try {
+      const texts = ['', 'a "quoted" \\ back,slash {braces}', null, 'é ü 日本 🎉', 'x'.repeat(100_000), 'NULL'];
+      const ints = [0, -2147483648, 2147483647, null, 42];
+      const { rows } = await c.query<{ t: (string | null)[]; i: (number | null)[]; n: number; e: string[] }>(
+        'SELECT $1::text[] AS t, $2::int[] AS i, cardinality($1::text[]) AS n, $3::text[] AS e',
+        [textArray(texts), int4Array(ints), textArray([])],
+      );
+      expect(rows[0]!.t).toEqual(texts);
+      expect(rows[0]!.i).toEqual(ints);
+      expect(rows[0]!.n).toBe(texts.length);
+      expect(rows[0]!.e).toEqual([]);
+    } finally {
+      await c.end();
+    }
   });
 });

@@ -34,7 +34,10 @@ describe('ledgerRecordsOfOutbox', () => {
     // Encoded for the ledger topic, a record the writer's own decoder accepts, its body the same bytes in base64.
     const decoded = decodeLedgerMessage(encodeLedgerRecord(r.records[0]!));
     expect(decoded.invalid).toEqual([]);
-    expect(decoded.records[0]).toMatchObject({ kind: 'event', payload: { body: Buffer.from('{"userId":"u-1"}').toString('base64') } });
+    expect(decoded.records[0]).toMatchObject({
+      kind: 'event',
+      payload: { body: Buffer.from('{"userId":"u-1"}').toString('base64') },
+    });
     expect(r.records[0]).toEqual({
       kind: 'event',
       at: receivedAt,

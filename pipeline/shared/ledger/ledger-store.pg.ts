@@ -24,6 +24,7 @@
 import type { Pool, PoolClient } from 'pg';
 import type { Logger } from '../logging/logger';
 import { RecordRefusedError } from '../parked/failure-store';
+import { int4Array, textArray } from '../postgres/binary-array';
 import type { LedgerAttempt, LedgerRecord } from './ledger-record';
 import {
   createPartitionSql,
@@ -238,10 +239,10 @@ interface Statement {
 const INSERT_EVENTS = `
   INSERT INTO "LedgerEvent" ("eventId", "receivedAt", "tenantId", "type", "source", "subject", "match", "domain",
     "traceId", "fanOut", "ingestTopic", "ingestPartition", "ingestOffset", "payloadHeaders", "payloadBody")
-  SELECT v.event_id, (v.received_at AT TIME ZONE 'UTC'), v.tenant_id, v.type, v.source, v.subject, v.match::jsonb,
-    v.domain, v.trace_id, v.fan_out, v.ingest_topic, v.ingest_partition, v.ingest_offset, v.headers::jsonb,
-    substring($17::bytea FROM v.body_at + 1 FOR v.body_len)
-  FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+  SELECT v.event_id, (v.received_at::timestamptz AT TIME ZONE 'UTC'), v.tenant_id, v.type, v.source, v.subject,
+    v.match::jsonb, v.domain, v.trace_id, v.fan_out, v.ingest_topic, v.ingest_partition, v.ingest_offset,
+    v.headers::jsonb, substring($17::bytea FROM v.body_at + 1 FOR v.body_len)
+  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
     $9::text[], $10::int[], $11::text[], $12::int[], $13::text[], $14::text[], $15::int[], $16::int[]) WITH ORDINALITY
     AS v(event_id, received_at, tenant_id, type, source, subject, match, domain, trace_id, fan_out, ingest_topic,
       ingest_partition, ingest_offset, headers, body_at, body_len, ord)
@@ -250,11 +251,12 @@ const INSERT_EVENTS = `
 
 /**
  * Timestamps travel as ISO strings and become UTC `timestamp(3)` (`AT TIME ZONE 'UTC'`), as Prisma stores DateTime.
- * The payload bodies travel as ONE bytea parameter (sent in binary: no base64, no escaping) and each row takes its
- * slice of it.
+ * Every column is one array parameter in the binary format (binary-array.ts); the payload bodies travel as ONE
+ * bytea parameter (no base64, no escaping) and each row takes its slice of it.
  */
 function insertEvents(rows: PreparedEvent[]): Statement {
-  const col = <T>(f: (r: PreparedEvent) => T) => rows.map(f);
+  const text = (f: (r: PreparedEvent) => string | null | undefined) => textArray(rows.map(f));
+  const int = (f: (r: PreparedEvent) => number | null | undefined) => int4Array(rows.map(f));
   const bodies = rows.map((r) =>
     typeof r.payload.body === 'string' ? Buffer.from(r.payload.body, 'base64') : r.payload.body,
   );
@@ -267,22 +269,22 @@ function insertEvents(rows: PreparedEvent[]): Statement {
   return {
     text: INSERT_EVENTS,
     values: [
-      col((r) => r.eventId),
-      col((r) => r.receivedAt),
-      col((r) => r.tenantId),
-      col((r) => r.type),
-      col((r) => r.source),
-      col((r) => r.subject ?? null),
-      col((r) => JSON.stringify(r.match)),
-      col((r) => r.domain),
-      col((r) => r.traceId ?? null),
-      col((r) => r.fanOut),
-      col((r) => r.ingest?.topic ?? null),
-      col((r) => r.ingest?.partition ?? null),
-      col((r) => r.ingest?.offset ?? null),
-      col((r) => JSON.stringify(r.payload.headers)),
-      at,
-      bodies.map((b) => b.length),
+      text((r) => r.eventId),
+      text((r) => r.receivedAt),
+      text((r) => r.tenantId),
+      text((r) => r.type),
+      text((r) => r.source),
+      text((r) => r.subject),
+      text((r) => JSON.stringify(r.match)),
+      text((r) => r.domain),
+      text((r) => r.traceId),
+      int((r) => r.fanOut),
+      text((r) => r.ingest?.topic),
+      int((r) => r.ingest?.partition),
+      text((r) => r.ingest?.offset),
+      text((r) => JSON.stringify(r.payload.headers)),
+      int4Array(at),
+      int4Array(bodies.map((b) => b.length)),
       Buffer.concat(bodies, offset),
     ],
   };
@@ -300,10 +302,11 @@ const INSERT_ATTEMPTS = `
   WITH ins AS (
     INSERT INTO "LedgerAttempt" ("attemptId", "receivedAt", "eventId", "subscriptionId", "tenantId", "attemptedAt",
       "source", "attempt", "durationMs", "statusCode", "errorCode", "responseSnippet")
-    SELECT v.attempt_id, (v.received_at AT TIME ZONE 'UTC'), v.event_id, v.subscription_id, v.tenant_id,
-      (v.at AT TIME ZONE 'UTC'), v.source, v.attempt, v.duration_ms, v.status_code, v.error_code, v.snippet
-    FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[],
-      $8::int[], $9::int[], $10::int[], $11::text[], $12::text[]) WITH ORDINALITY
+    SELECT v.attempt_id::uuid, (v.received_at::timestamptz AT TIME ZONE 'UTC'), v.event_id, v.subscription_id,
+      v.tenant_id, (v.at::timestamptz AT TIME ZONE 'UTC'), v.source, v.attempt, v.duration_ms, v.status_code,
+      v.error_code, v.snippet
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[],
+      $9::int[], $10::int[], $11::text[], $12::text[]) WITH ORDINALITY
       AS v(attempt_id, received_at, event_id, subscription_id, tenant_id, at, source, attempt, duration_ms,
         status_code, error_code, snippet, ord)
     ORDER BY v.ord
@@ -316,22 +319,23 @@ const INSERT_ATTEMPTS = `
 
 /** Inserts the attempts; answers the rows inserted (a redelivered attempt is not), counted per delivery. */
 function insertAttempts(rows: LedgerAttempt[]): Statement {
-  const col = <T>(f: (r: LedgerAttempt) => T) => rows.map(f);
+  const text = (f: (r: LedgerAttempt) => string | null | undefined) => textArray(rows.map(f));
+  const int = (f: (r: LedgerAttempt) => number | null | undefined) => int4Array(rows.map(f));
   return {
     text: INSERT_ATTEMPTS,
     values: [
-      col((r) => r.attemptId),
-      col((r) => r.receivedAt),
-      col((r) => r.eventId),
-      col((r) => r.subscriptionId),
-      col((r) => r.tenantId),
-      col((r) => r.at),
-      col((r) => r.source),
-      col((r) => r.attempt),
-      col((r) => r.durationMs),
-      col((r) => r.statusCode),
-      col((r) => r.errorCode),
-      col((r) => r.responseSnippet),
+      text((r) => r.attemptId),
+      text((r) => r.receivedAt),
+      text((r) => r.eventId),
+      text((r) => r.subscriptionId),
+      text((r) => r.tenantId),
+      text((r) => r.at),
+      text((r) => r.source),
+      int((r) => r.attempt),
+      int((r) => r.durationMs),
+      int((r) => r.statusCode),
+      text((r) => r.errorCode),
+      text((r) => r.responseSnippet),
     ],
   };
 }
@@ -343,11 +347,11 @@ const MOVES = `(EXCLUDED."updatedAt" >= d."updatedAt"
 const UPSERT_DELIVERIES = `
   INSERT INTO "LedgerDelivery" AS d ("eventId", "subscriptionId", "receivedAt", "tenantId", "status", "reason",
     "attempts", "lastStatusCode", "nextAttemptAt", "updatedAt")
-  SELECT v.event_id, v.subscription_id, (v.received_at AT TIME ZONE 'UTC'), v.tenant_id,
-    coalesce(v.status, 'PENDING'), v.reason, v.attempts, v.last_status, (v.next_at AT TIME ZONE 'UTC'),
-    (coalesce(v.at, v.received_at) AT TIME ZONE 'UTC')
-  FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::int[], $8::int[],
-    $9::timestamptz[], $10::timestamptz[])
+  SELECT v.event_id, v.subscription_id, (v.received_at::timestamptz AT TIME ZONE 'UTC'), v.tenant_id,
+    coalesce(v.status, 'PENDING'), v.reason, v.attempts, v.last_status, (v.next_at::timestamptz AT TIME ZONE 'UTC'),
+    (coalesce(v.at, v.received_at)::timestamptz AT TIME ZONE 'UTC')
+  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[], $8::int[],
+    $9::text[], $10::text[])
     WITH ORDINALITY AS v(event_id, subscription_id, received_at, tenant_id, status, reason, attempts, last_status,
       next_at, at, ord)
   ORDER BY v.ord
@@ -371,20 +375,21 @@ const UPSERT_DELIVERIES = `
  * changes nothing is locked, not rewritten.
  */
 function upsertDeliveries(rows: PreparedDelivery[], attempts: number[]): Statement {
-  const col = <T>(f: (r: PreparedDelivery) => T) => rows.map(f);
+  const text = (f: (r: PreparedDelivery) => string | null | undefined) => textArray(rows.map(f));
+  const int = (f: (r: PreparedDelivery) => number | null | undefined) => int4Array(rows.map(f));
   return {
     text: UPSERT_DELIVERIES,
     values: [
-      col((r) => r.eventId),
-      col((r) => r.subscriptionId),
-      col((r) => r.receivedAt),
-      col((r) => r.tenantId),
-      col((r) => r.delivery?.status ?? null),
-      col((r) => r.delivery?.reason ?? null),
-      attempts,
-      col((r) => r.delivery?.lastStatusCode ?? null),
-      col((r) => r.delivery?.nextAttemptAt ?? null),
-      col((r) => r.delivery?.at ?? null),
+      text((r) => r.eventId),
+      text((r) => r.subscriptionId),
+      text((r) => r.receivedAt),
+      text((r) => r.tenantId),
+      text((r) => r.delivery?.status),
+      text((r) => r.delivery?.reason),
+      int4Array(attempts),
+      int((r) => r.delivery?.lastStatusCode),
+      text((r) => r.delivery?.nextAttemptAt),
+      text((r) => r.delivery?.at),
     ],
   };
 }
