@@ -261,9 +261,10 @@ async function main(): Promise<void> {
     firstDelay: (row) =>
       scheduledDelay(scheduleFor(directory.get(row.subscriptionId)), 0, row.retryAfterMs, config.RETRY_AFTER_MAX_MS),
   });
-  // The ledger writer's own connections (node-postgres directly: ledger-store.pg.ts); one transaction at a time.
+  // The ledger writer's own connections (node-postgres directly: ledger-store.pg.ts): two transactions at a time,
+  // and one for its pings and partition work.
   const ledgerPool = config.LEDGER_ENABLED
-    ? new Pool({ connectionString: config.DATABASE_URL, max: 2, application_name: 'dlt-processor-ledger' })
+    ? new Pool({ connectionString: config.DATABASE_URL, max: 3, application_name: 'dlt-processor-ledger' })
     : undefined;
   // An idle connection the server closed is dropped by the pool; the error must not crash the process.
   ledgerPool?.on('error', (err) =>

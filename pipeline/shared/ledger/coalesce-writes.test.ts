@@ -77,4 +77,25 @@ describe('coalesceWrites', () => {
     await s.release();
     expect(await y).toBe(1);
   });
+
+  it('runs up to `parallel` calls at once; what arrives while they run is merged into the next', async () => {
+    const s = gatedStore();
+    const write = coalesceWrites(s.write, { maxRecords: 100, none: 0, parallel: 2 });
+    const a = write(['a']);
+    const b = write(['b']);
+    // Two calls in flight, each alone.
+    expect(s.calls).toEqual([['a'], ['b']]);
+    const c = write(['c']);
+    const d = write(['d1', 'd2']);
+    expect(s.calls).toHaveLength(2);
+    await s.release();
+    expect(await a).toBe(1);
+    // A slot came free: the two waiting batches share one call while `b` still runs.
+    expect(s.calls).toEqual([['a'], ['b'], ['c', 'd1', 'd2']]);
+    const e = write(['e']);
+    expect(s.calls).toHaveLength(3);
+    for (let i = 0; i < 3; i++) await s.release();
+    expect([await b, await c, await d, await e]).toEqual([1, 3, 0, 1]);
+    expect(s.calls).toEqual([['a'], ['b'], ['c', 'd1', 'd2'], ['e']]);
+  });
 });

@@ -6,8 +6,8 @@
  * CPU per delivery and the writer 0.10-0.12, in transactions of ~1,500 rows 0.05 and 0.08 (bench/ledger-store.ts,
  * BENCHMARKS.md 2026-12-02). The ledger writer's partition batches are mostly of the small kind.
  *
- *   write(A) ─ nothing running ─▶ written at once, alone (no wait is added)
- *   write(B), write(C) while A runs ─▶ queued; when A is done, B + C in one call (up to `maxRecords`)
+ *   write(A) ─ fewer than `parallel` calls running ─▶ written at once, alone (no wait is added)
+ *   write(B), write(C) while `parallel` calls run ─▶ queued; when one is done, B + C in one call (up to `maxRecords`)
  *   the merged call fails ─▶ B and C written again each on its own, so that a refusal (one bad record) or a
  *   failure is answered to the caller whose records it concerns, exactly as without merging (any error: one that
  *   only looks like the database's, a timeout say, may still be one batch's doing; with the database away the
@@ -30,10 +30,16 @@ export function coalesceWrites<R, C>(
     maxRecords: number;
     /** What the other callers of a merged call get. */
     none: C;
+    /**
+     * Calls running at once (default 1). With 2, one transaction is built and sent while another executes, and
+     * Postgres works on two at once (its backends are processes: one core each).
+     */
+    parallel?: number;
   },
 ): (records: R[]) => Promise<C> {
   let queue: Pending<R, C>[] = [];
-  let running = false;
+  let running = 0;
+  const parallel = Math.max(1, opts.parallel ?? 1);
 
   const alone = async (p: Pending<R, C>) => {
     try {
@@ -57,7 +63,7 @@ export function coalesceWrites<R, C>(
   };
 
   const drain = async () => {
-    running = true;
+    running++;
     try {
       while (queue.length > 0) {
         const group = nextGroup();
@@ -75,13 +81,13 @@ export function coalesceWrites<R, C>(
         for (const [i, p] of group.entries()) p.resolve(i === 0 ? counts : opts.none);
       }
     } finally {
-      running = false;
+      running--;
     }
   };
 
   return (records) =>
     new Promise<C>((resolve, reject) => {
       queue.push({ records, resolve, reject });
-      if (!running) void drain();
+      if (running < parallel) void drain();
     });
 }

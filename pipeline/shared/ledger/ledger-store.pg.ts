@@ -1,6 +1,7 @@
 /**
- * The ledger writer's store on Postgres (node-postgres): one transaction per batch, multi-row statements of
- * at most CHUNK rows (unnest: one array parameter per column), idempotent under redelivery.
+ * The ledger writer's store on Postgres (node-postgres): one transaction per batch, multi-row statements of at most
+ * CHUNK rows (unnest: one array parameter per column, each in Postgres's binary array format, the payload bodies as
+ * one bytea parameter: postgres/binary-array.ts), idempotent under redelivery.
  *
  *   ensureDays (the batch's days' partitions, cached) ─▶ BEGIN
  *     LedgerEvent     INSERT … ON CONFLICT ("eventId", "receivedAt") DO NOTHING
@@ -231,6 +232,14 @@ async function writeInTransaction(client: PoolClient, b: PreparedBatch): Promise
   return counts;
 }
 
+/** Column builders over a chunk's rows: each column one array parameter in the binary format. */
+function columns<T>(rows: T[]) {
+  return {
+    text: (f: (r: T) => string | null | undefined) => textArray(rows.map(f)),
+    int: (f: (r: T) => number | null | undefined) => int4Array(rows.map(f)),
+  };
+}
+
 interface Statement {
   text: string;
   values: unknown[];
@@ -255,8 +264,7 @@ const INSERT_EVENTS = `
  * bytea parameter (no base64, no escaping) and each row takes its slice of it.
  */
 function insertEvents(rows: PreparedEvent[]): Statement {
-  const text = (f: (r: PreparedEvent) => string | null | undefined) => textArray(rows.map(f));
-  const int = (f: (r: PreparedEvent) => number | null | undefined) => int4Array(rows.map(f));
+  const { text, int } = columns(rows);
   const bodies = rows.map((r) =>
     typeof r.payload.body === 'string' ? Buffer.from(r.payload.body, 'base64') : r.payload.body,
   );
@@ -319,8 +327,7 @@ const INSERT_ATTEMPTS = `
 
 /** Inserts the attempts; answers the rows inserted (a redelivered attempt is not), counted per delivery. */
 function insertAttempts(rows: LedgerAttempt[]): Statement {
-  const text = (f: (r: LedgerAttempt) => string | null | undefined) => textArray(rows.map(f));
-  const int = (f: (r: LedgerAttempt) => number | null | undefined) => int4Array(rows.map(f));
+  const { text, int } = columns(rows);
   return {
     text: INSERT_ATTEMPTS,
     values: [
@@ -375,8 +382,7 @@ const UPSERT_DELIVERIES = `
  * changes nothing is locked, not rewritten.
  */
 function upsertDeliveries(rows: PreparedDelivery[], attempts: number[]): Statement {
-  const text = (f: (r: PreparedDelivery) => string | null | undefined) => textArray(rows.map(f));
-  const int = (f: (r: PreparedDelivery) => number | null | undefined) => int4Array(rows.map(f));
+  const { text, int } = columns(rows);
   return {
     text: UPSERT_DELIVERIES,
     values: [
