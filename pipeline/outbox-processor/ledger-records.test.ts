@@ -1,5 +1,6 @@
 import { aSnapshot } from '../../test/fixtures/subscriptions';
 import { permanent, retriable } from '../shared/errors';
+import { decodeLedgerMessage, encodeLedgerRecord } from '../shared/ledger/ledger-record';
 import { ledgerRecordsOf } from './ledger-records';
 
 const item = {
@@ -85,5 +86,20 @@ describe('ledger records of an outbox outcome', () => {
   ] as const)('maps %o to %s', (outcome, status) => {
     const r = ledgerRecordsOf(item, message, outcome as never, at);
     expect(r.at(-1)).toMatchObject({ kind: 'delivery', status });
+  });
+
+  it("carries the event's W3C trace id, and encodes without the fields it does not have", () => {
+    const traced = {
+      ...item,
+      event: { ...item.event, extensions: { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' } },
+    };
+    const [r] = ledgerRecordsOf(traced, message, { type: 'delivered', attempts: 2, status: 204, tries }, at);
+    expect(r).toMatchObject({ traceId: '4bf92f3577b34da6a3ce929d0e0e4736' });
+    // No traceparent, no attempts: neither key is written (the topic's schema has them optional, not null).
+    const [bare] = ledgerRecordsOf(item, message, { type: 'held', reason: 'subscription paused' }, at);
+    const json = JSON.parse(encodeLedgerRecord(bare!).toString());
+    expect(Object.keys(json)).not.toContain('traceId');
+    expect(Object.keys(json)).not.toContain('tries');
+    expect(decodeLedgerMessage(encodeLedgerRecord(bare!)).invalid).toEqual([]);
   });
 });

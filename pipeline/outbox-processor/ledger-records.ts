@@ -55,7 +55,7 @@ const traceIdOf = (traceparent: string | undefined): string | undefined => {
  * One record per delivery, its attempts inside it (the writer stores them as attempt rows). Built as one object
  * literal of a fixed shape (optional fields undefined, which JSON leaves out): on the delivery path of every record,
  * and JSON.stringify's fast path takes such objects; spreads made slow dictionary objects of them
- * (BENCHMARKS.md, 2026-12-03).
+ * (BENCHMARKS.md, 2026-12-02, 09:15 section).
  */
 export function ledgerRecordsOf(
   item: OutboxItem,

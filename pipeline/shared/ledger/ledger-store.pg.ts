@@ -53,14 +53,14 @@ const NO_PARTITION = '23514';
 /** deadlock_detected */
 const DEADLOCK = '40P01';
 /**
- * How long one batch's transaction may take (SET LOCAL statement_timeout, per statement): a batch of thousands of
- * rows, waiting behind another partition's write on a busy Postgres, can take seconds. A statement past it fails the
- * batch, which is rolled back and fetched again.
+ * How long one statement of a batch's transaction may run (SET LOCAL statement_timeout): a chunk of rows waiting
+ * behind another transaction's row locks on a busy Postgres can take seconds. A statement past it fails the batch,
+ * which is rolled back and fetched again.
  */
 const STATEMENT_TIMEOUT_MS = 30_000;
 
 /** The SQLSTATE of a Postgres error (node-postgres puts it in `code`), if it is one. */
-export function pgState(err: unknown): string | undefined {
+function pgState(err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
 }
@@ -74,7 +74,8 @@ function chunks<T>(rows: T[]): T[][] {
 /**
  * On node-postgres directly, not Prisma: the writer's statements carry a few large array parameters, and Prisma's
  * layer per statement (its query interpreter, parameter checks, tracing scopes) cost as much CPU as building them
- * (BENCHMARKS.md, 2026-12-03). The pool is the writer's own (the caller's: `close` ends it).
+ * (BENCHMARKS.md, 2026-12-02, 09:15 section). The pool is the caller's (the dlt-processor gives the writer one of
+ * its own and ends it at shutdown).
  */
 export class LedgerWriterStorePg implements LedgerWriterStore {
   /** Days whose three partitions are known to exist. */
