@@ -213,4 +213,54 @@ describe('ledger store, concurrent writers', () => {
       ['DELIVERED', 1],
     ]);
   });
+
+  it('fails a write whose connection is lost mid-transaction, without crashing the process, and writes the next', async () => {
+    const pool = new Pool({ connectionString: db.url, max: 2 });
+    pool.on('error', () => {});
+    const store = new LedgerWriterStorePg(pool);
+    const e = anEvent(Date.now() - 30_000);
+    await store.write([e]);
+    const [sub] = e.subscriptionIds;
+    const other = new Client({ connectionString: db.url });
+    await other.connect();
+    try {
+      const otherPid = (await other.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+      // Another client holds the delivery row, so the store's transaction waits inside, on it.
+      await other.query('BEGIN');
+      await other.query(`SELECT 1 FROM "LedgerDelivery" WHERE "eventId" = $1 AND "subscriptionId" = $2 FOR UPDATE`, [
+        e.eventId,
+        sub,
+      ]);
+      const outcome = anOutcome(e, sub!, Date.now());
+      const written = store.write([outcome]);
+      const settled = written.then(
+        () => 'written',
+        (err: Error) => err.message,
+      );
+      let waiting: number | undefined;
+      await waitFor(
+        async () => {
+          const { rows } = await other.query<{ pid: number }>(
+            `SELECT l.pid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+             WHERE NOT l.granted AND a.datname = current_database() AND l.pid <> $1`,
+            [otherPid],
+          );
+          waiting = rows[0]?.pid;
+          return waiting !== undefined;
+        },
+        { what: "the store's transaction waiting on the row", intervalMs: 10 },
+      );
+      // Postgres ends that backend: node-postgres fails the statement and emits 'error' on the checked-out client.
+      await other.query('SELECT pg_terminate_backend($1)', [waiting]);
+      expect(await settled).toMatch(/terminat/i);
+      await other.query('ROLLBACK');
+      // The lost connection was destroyed, not returned to the pool: the same batch is written on a new one.
+      expect(await store.write([outcome])).toMatchObject({ LedgerAttempt: 1, LedgerDelivery: 1 });
+      const row = await db.prisma.ledgerDelivery.findFirst({ where: { eventId: e.eventId, subscriptionId: sub } });
+      expect([row?.status, row?.attempts]).toEqual(['DELIVERED', 1]);
+    } finally {
+      await other.end();
+      await pool.end();
+    }
+  });
 });

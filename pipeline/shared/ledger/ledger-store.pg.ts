@@ -188,6 +188,12 @@ export class LedgerWriterStorePg implements LedgerWriterStore {
   private async writeRows(b: PreparedBatch): Promise<LedgerWriteCounts> {
     const client = await this.pool.connect();
     let broken: Error | undefined;
+    // The connection lost while checked out (the server restarted, the backend terminated) is told as an 'error'
+    // event besides the failed statement; with no listener the process would crash. The client is destroyed.
+    const lost = (err: Error) => {
+      broken = err;
+    };
+    client.on('error', lost);
     try {
       await client.query(`BEGIN; SET LOCAL statement_timeout = ${STATEMENT_TIMEOUT_MS}`);
       try {
@@ -204,6 +210,7 @@ export class LedgerWriterStorePg implements LedgerWriterStore {
         throw err;
       }
     } finally {
+      client.removeListener('error', lost);
       client.release(broken);
     }
   }
