@@ -977,16 +977,15 @@ async function ledgerCatchUp(databaseUrl: string, events: number, deliveries: nu
       // outcomes from the ledger topic: either can be the later).
       if (d >= deliveries && Number(rows[0]!.e) >= events) {
         const now = performance.now();
-        const total = sum;
         const afterS = (now - lastDelivery) / 1000;
         say(
-          `${label}: ledger rows at the last delivery ${atLast} of ${total}; the ${total - atLast} after it in ${afterS.toFixed(1)} s (${afterS > 0 ? Math.round((total - atLast) / afterS) : 0} rows/s)`,
+          `${label}: ledger rows at the last delivery ${atLast} of ${sum}; the ${sum - atLast} after it in ${afterS.toFixed(1)} s (${afterS > 0 ? Math.round((sum - atLast) / afterS) : 0} rows/s)`,
         );
         await sayLedgerWrites(pg, events, deliveries, label);
         return {
           catchUpS: Math.round((now - lastDelivery) / 100) / 10,
-          rows: total,
-          rowsPerSec: Math.round(total / ((now - startMs) / 1000)),
+          rows: sum,
+          rowsPerSec: Math.round(sum / ((now - startMs) / 1000)),
         };
       }
       if (performance.now() - lastDelivery > 300_000) {

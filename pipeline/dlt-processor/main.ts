@@ -267,9 +267,7 @@ async function main(): Promise<void> {
     ? new Pool({ connectionString: config.DATABASE_URL, max: 3, application_name: 'dlt-processor-ledger' })
     : undefined;
   // An idle connection the server closed is dropped by the pool; the error must not crash the process.
-  ledgerPool?.on('error', (err) =>
-    log.info({ err: errorMessage(err) }, 'ledger connection closed; reconnecting on use'),
-  );
+  ledgerPool?.on('error', (err) => log.warn({ err: errorMessage(err) }, 'idle Postgres connection failed'));
   const ledgerWriter = ledgerPool
     ? await startLedgerWriter({
         onFatal,

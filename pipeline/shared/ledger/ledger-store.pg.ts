@@ -24,8 +24,8 @@
  */
 import type { Pool, PoolClient } from 'pg';
 import type { Logger } from '../logging/logger';
-import { RecordRefusedError } from '../parked/failure-store';
 import { int4Array, textArray } from '../postgres/binary-array';
+import { refusedOr, sqlStateOf } from '../postgres/sql-state';
 import type { LedgerAttempt, LedgerRecord } from './ledger-record';
 import {
   createPartitionSql,
@@ -46,8 +46,6 @@ import {
 
 /** Rows per statement. */
 const CHUNK = 500;
-/** Data exception (22), integrity constraint (23), program limit e.g. index row size (54): the data is at fault. */
-const DATA_FAULT = /^(22|23|54)/;
 /** check_violation: also what Postgres answers for a row no partition accepts (its day was dropped meanwhile). */
 const NO_PARTITION = '23514';
 /** deadlock_detected */
@@ -58,12 +56,6 @@ const DEADLOCK = '40P01';
  * which is rolled back and fetched again.
  */
 const STATEMENT_TIMEOUT_MS = 30_000;
-
-/** The SQLSTATE of a Postgres error (node-postgres puts it in `code`), if it is one. */
-function pgState(err: unknown): string | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
-}
 
 function chunks<T>(rows: T[]): T[][] {
   const out: T[][] = [];
@@ -153,17 +145,17 @@ export class LedgerWriterStorePg implements LedgerWriterStore {
       await this.ensureDays(days);
       return await this.writeRetrying(b);
     } catch (err) {
-      if (pgState(err) === NO_PARTITION) {
+      if (sqlStateOf(err) === NO_PARTITION) {
         // A partition we knew of is gone (retention of another instance): make the days again, once.
         for (const d of days) this.days.delete(d);
         try {
           await this.ensureDays(days);
           return await this.writeRetrying(b);
         } catch (again) {
-          throw refused(again);
+          throw refusedOr(again);
         }
       }
-      throw refused(err);
+      throw refusedOr(err);
     }
   }
 
@@ -177,7 +169,7 @@ export class LedgerWriterStorePg implements LedgerWriterStore {
       try {
         return await this.writeRows(b);
       } catch (err) {
-        if (pgState(err) !== DEADLOCK || retry >= this.deadlockRetries) throw err;
+        if (sqlStateOf(err) !== DEADLOCK || retry >= this.deadlockRetries) throw err;
         this.log?.info({ retry: retry + 1, rows: b.deliveries.length }, 'ledger write deadlocked; retrying');
         // Postgres rolled this transaction back and let the other go on; a little jitter keeps them apart.
         await new Promise((r) => setTimeout(r, 10 + Math.random() * 40 * (retry + 1)));
@@ -406,11 +398,4 @@ function upsertDeliveries(rows: PreparedDelivery[], attempts: number[]): Stateme
       text((r) => r.delivery?.at),
     ],
   };
-}
-
-/** A data fault (Postgres refuses what the records hold) becomes RecordRefusedError; anything else as it is. */
-function refused(err: unknown): unknown {
-  const state = pgState(err);
-  if (state && DATA_FAULT.test(state)) return new RecordRefusedError((err as Error).message, state);
-  return err;
 }

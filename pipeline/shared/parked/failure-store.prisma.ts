@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { Prisma, type PrismaClient } from '../../../prisma/client';
 import type { LedgerRecord } from '../ledger/ledger-record';
+import { refusedOr } from '../postgres/sql-state';
 import { decodeCursor, encodeCursor } from './cursor';
 import type { FailureStatus } from './failure-store';
 import {
@@ -48,26 +49,8 @@ const UNRESOLVED = ['PENDING', 'RETRYING', 'HELD', 'FAILED'];
 /** Rows per INSERT statement (one array parameter per column). */
 const CHUNK = 500;
 
-/** SQLSTATE of a Postgres error as Prisma's pg driver adapter reports it. */
-export function sqlStateOf(err: unknown): string | undefined {
-  const e = err as { meta?: { driverAdapterError?: { cause?: { originalCode?: string; code?: string } } } };
-  const cause = e?.meta?.driverAdapterError?.cause;
-  const code = cause?.originalCode ?? cause?.code;
-  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
-}
-
 /** Timestamps travel as ISO strings and become UTC `timestamp(3)` (`AT TIME ZONE 'UTC'`), as Prisma stores DateTime. */
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
-
-/** Data exception (22), integrity constraint (23), program limit e.g. index row size (54): the data is at fault. */
-const DATA_FAULT = /^(22|23|54)/;
-
-/** A data fault as RecordRefusedError (trying the same data again cannot help); anything else as it is. */
-function refusedOr(err: unknown): unknown {
-  if (err instanceof RecordRefusedError) return err;
-  const state = sqlStateOf(err);
-  return state && DATA_FAULT.test(state) ? new RecordRefusedError((err as Error).message, state) : err;
-}
 
 function toStored(r: Row): StoredFailure {
   return {
@@ -153,9 +136,7 @@ export class FailureStorePrisma implements FailureStore {
     try {
       await this.upsert(rows);
     } catch (err) {
-      const state = sqlStateOf(err);
-      if (state && DATA_FAULT.test(state)) throw new RecordRefusedError((err as Error).message, state);
-      throw err;
+      throw refusedOr(err);
     }
   }
 
