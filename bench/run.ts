@@ -713,7 +713,7 @@ async function hubRun(
         .map(([k, v]) => `${k} ${v}`)
         .join(', ')} (${((cpuAll * 1000) / (events * fanout)).toFixed(3)} ms per delivery in all)`,
     );
-    if (!opts.ledgerOff) result.ledger = await ledgerCatchUp(b.databaseUrl, events, events * fanout, start, label);
+    if (!opts.ledgerOff) result.ledger = await ledgerCatchUp(b, events, events * fanout, start, label);
     if (opts.rate60 || opts.soakS) {
       const rate = RATE || Math.max(1, Math.floor(0.6 * result.eventsPerSec));
       const phaseS = opts.soakS ?? Math.min(RATE_PHASE_S, events / rate);
@@ -955,46 +955,85 @@ async function ingestPaths(kafka: Kafka, brokers: string, adminUrl: string, sub:
   }
 }
 
+/** The ledger writer's own figures, from the dlt-processor's /metrics: its lag and the rows it wrote per table. */
+async function scrapeLedger(hub: Hub): Promise<{ lag: number; rows: Record<string, number> } | undefined> {
+  const text = await fetch(hub.urls['dlt-processor'].metrics)
+    .then((r) => r.text())
+    .catch(() => '');
+  let lag: number | undefined;
+  const rows: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    const l = /^hub_ledger_writer_lag ([0-9.e+-]+)$/.exec(line);
+    if (l) lag = Number(l[1]);
+    const r = /^hub_ledger_rows_written_total\{table="(\w+)"\} ([0-9.e+-]+)$/.exec(line);
+    if (r) rows[r[1]!] = Number(r[2]);
+  }
+  return lag === undefined ? undefined : { lag, rows };
+}
+
+/** Every delivery DELIVERED and every event on record, counted in Postgres (the events come from the outbox topics,
+ * the outcomes from the ledger topic: either can be the later). */
+async function ledgerCounts(pg: Client) {
+  const { rows } = await pg.query<{ d: string; e: string; a: string }>(
+    `SELECT (SELECT count(*) FROM "LedgerDelivery" WHERE status = 'DELIVERED') AS d,
+            (SELECT count(*) FROM "LedgerEvent") AS e, (SELECT count(*) FROM "LedgerAttempt") AS a`,
+  );
+  const d = Number(rows[0]!.d);
+  const e = Number(rows[0]!.e);
+  return { delivered: d, events: e, sum: d + e + Number(rows[0]!.a) };
+}
+
 /**
  * After the saturation phase: waits until the ledger holds every delivery as DELIVERED and every event, and reports
  * how long after the last delivery that was (the writer's lag draining) and the rows written per second.
+ *
+ * Watched through the writer's own metrics (hub_ledger_writer_lag 0, and at least one event row and one attempt row
+ * written per event and per delivery), polled every 100 ms, then confirmed once by counting the rows in Postgres.
+ * Not by counting every poll: three count(*) over 100,000+ rows take ~150 ms of Postgres CPU each time, which slowed
+ * the catch-up it measured (2026-12-02, BENCHMARKS.md).
  */
-async function ledgerCatchUp(databaseUrl: string, events: number, deliveries: number, startMs: number, label: string) {
-  const pg = new Client({ connectionString: databaseUrl });
+async function ledgerCatchUp(b: BenchHub, events: number, deliveries: number, startMs: number, label: string) {
+  const pg = new Client({ connectionString: b.databaseUrl });
   await pg.connect();
   try {
     const lastDelivery = performance.now();
-    let atLast: number | undefined;
+    const atLast = (await ledgerCounts(pg)).sum;
     for (;;) {
-      const { rows } = await pg.query<{ d: string; e: string; a: string }>(
-        `SELECT (SELECT count(*) FROM "LedgerDelivery" WHERE status = 'DELIVERED') AS d,
-                (SELECT count(*) FROM "LedgerEvent") AS e, (SELECT count(*) FROM "LedgerAttempt") AS a`,
-      );
-      const d = Number(rows[0]!.d);
-      const sum = d + Number(rows[0]!.e) + Number(rows[0]!.a);
-      atLast ??= sum;
-      // Caught up: every delivery DELIVERED and every event on record (the events come from the outbox topics, the
-      // outcomes from the ledger topic: either can be the later).
-      if (d >= deliveries && Number(rows[0]!.e) >= events) {
+      const m = await scrapeLedger(b.hub);
+      const caughtUp =
+        m !== undefined &&
+        m.lag === 0 &&
+        (m.rows.LedgerEvent ?? 0) >= events &&
+        (m.rows.LedgerAttempt ?? 0) >= deliveries;
+      if (caughtUp) {
         const now = performance.now();
-        const afterS = (now - lastDelivery) / 1000;
+        const c = await ledgerCounts(pg);
+        if (c.delivered >= deliveries && c.events >= events) {
+          const afterS = (now - lastDelivery) / 1000;
+          say(
+            `${label}: ledger rows at the last delivery ${atLast} of ${c.sum}; the ${c.sum - atLast} after it in ${afterS.toFixed(1)} s (${afterS > 0 ? Math.round((c.sum - atLast) / afterS) : 0} rows/s)`,
+          );
+          await sayLedgerWrites(pg, events, deliveries, label);
+          return {
+            catchUpS: Math.round((now - lastDelivery) / 100) / 10,
+            rows: c.sum,
+            rowsPerSec: Math.round(c.sum / ((now - startMs) / 1000)),
+          };
+        }
         say(
-          `${label}: ledger rows at the last delivery ${atLast} of ${sum}; the ${sum - atLast} after it in ${afterS.toFixed(1)} s (${afterS > 0 ? Math.round((sum - atLast) / afterS) : 0} rows/s)`,
+          `${label}: the writer's metrics say caught up but Postgres holds ${c.delivered}/${deliveries} deliveries DELIVERED, ${c.events}/${events} events; waiting`,
         );
-        await sayLedgerWrites(pg, events, deliveries, label);
-        return {
-          catchUpS: Math.round((now - lastDelivery) / 100) / 10,
-          rows: sum,
-          rowsPerSec: Math.round(sum / ((now - startMs) / 1000)),
-        };
+        await new Promise((r) => setTimeout(r, 1000));
+        continue;
       }
       if (performance.now() - lastDelivery > 300_000) {
+        const c = await ledgerCounts(pg);
         say(
-          `${label}: the ledger did not catch up within 300 s (${d}/${deliveries} deliveries, ${rows[0]!.e}/${events} events recorded)`,
+          `${label}: the ledger did not catch up within 300 s (${c.delivered}/${deliveries} deliveries, ${c.events}/${events} events recorded; writer lag ${m?.lag ?? 'unknown'})`,
         );
-        return { catchUpS: Number.NaN, rows: d, rowsPerSec: Number.NaN };
+        return { catchUpS: Number.NaN, rows: c.delivered, rowsPerSec: Number.NaN };
       }
-      await new Promise((r) => setTimeout(r, 250));
+      await new Promise((r) => setTimeout(r, 100));
     }
   } finally {
     await pg.end();

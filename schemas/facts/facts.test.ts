@@ -72,7 +72,15 @@ function expectValid(f: FactRecord | undefined): FactRecord {
     [FACT_HEADERS.schemaVersion]: '1',
     'content-type': 'application/cloudevents+json; charset=utf-8',
   });
-  if (event.data.tenantId !== null) expect(f!.headers[FACT_HEADERS.tenantId]).toBe(event.data.tenantId);
+  // exactly these headers; a fact about no tenant has neither the tenant header nor the `tenantid` extension
+  const mirrored = Object.values(FACT_HEADERS).filter(
+    (h) => event.data.tenantId !== null || h !== FACT_HEADERS.tenantId,
+  );
+  expect(Object.keys(f!.headers).sort()).toEqual(['content-type', ...mirrored].sort());
+  if (event.data.tenantId !== null) {
+    expect(f!.headers[FACT_HEADERS.tenantId]).toBe(event.data.tenantId);
+    expect(event.tenantid).toBe(event.data.tenantId);
+  } else expect(Object.keys(event)).not.toContain('tenantid');
   expect(f!.key).toBe(event.data.tenantId ?? '_hub');
   expect(event.id).toBe(event.data.eventId);
   expect(event.traceparent.split('-')[1]).toBe(event.data.traceId);
