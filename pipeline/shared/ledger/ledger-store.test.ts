@@ -4,6 +4,7 @@ import {
   createPartitionSql,
   dayOfPartition,
   daysOf,
+  deliveryKeyOf,
   nextDay,
   partitionName,
   prepareBatch,
@@ -126,6 +127,39 @@ describe('prepareBatch', () => {
     // s1 (the event's and the attempt's) is one row; s2 is the event's PENDING row.
     expect(keys(b)).toEqual(['e1/s1/-', 'e1/s2/-']);
     expect(b.deliveries[1]).toMatchObject({ tenantId: 't1', receivedAt: received });
+  });
+
+  it('leaves out a PENDING-only proposal for a delivery written before, and nothing else', () => {
+    const written = new Set([
+      deliveryKeyOf({ eventId: 'e1', subscriptionId: 's1', receivedAt: received }),
+      deliveryKeyOf({ eventId: 'e1', subscriptionId: 's2', receivedAt: received }),
+      deliveryKeyOf({ eventId: 'e2', subscriptionId: 's1', receivedAt: received }),
+      deliveryKeyOf({ eventId: 'e3', subscriptionId: 's1', receivedAt: received }),
+    ]);
+    const b = prepareBatch(
+      [
+        // e1/s1, e1/s2: the event's fan-out, both written before -> left out; the event row stays
+        event(),
+        // e2/s1: a PENDING delivery record (an outbox record after the event's first) -> left out
+        delivery({ eventId: 'e2', status: 'PENDING', at: received }),
+        // e3/s1: written before, but the batch has an attempt for it -> kept (its attempt count grows)
+        event({ eventId: 'e3', subscriptionIds: ['s1'] }),
+        attempt({ eventId: 'e3' }),
+        // e4/s1: not written before -> its PENDING row
+        event({ eventId: 'e4', subscriptionIds: ['s1'] }),
+        // e5/s1: a PENDING delivery record for a delivery not written before -> kept
+        delivery({ eventId: 'e5', status: 'PENDING', at: received }),
+      ],
+      { written: (k) => written.has(k) },
+    );
+    expect(b.events.map((e) => e.eventId)).toEqual(['e1', 'e3', 'e4']);
+    expect(keys(b)).toEqual(['e3/s1/-', 'e4/s1/-', 'e5/s1/PENDING']);
+    expect(b.deliveries.map((d) => d.key)).toEqual(b.deliveries.map((d) => deliveryKeyOf(d)));
+    // a status other than PENDING for a written key is always kept
+    const later = prepareBatch([delivery({ eventId: 'e2', status: 'DELIVERED' })], { written: (k) => written.has(k) });
+    expect(keys(later)).toEqual(['e2/s1/DELIVERED']);
+    // without `written`, every proposal is there
+    expect(keys(prepareBatch([event()]))).toEqual(['e1/s1/-', 'e1/s2/-']);
   });
 
   it('keeps the latest delivery record per key (a tie: the later one)', () => {

@@ -130,6 +130,8 @@ export interface DeliveryKey {
 export type PreparedEvent = LedgerEvent & { fanOut: number };
 /** One delivery a batch touches: its latest delivery record, if the batch holds one (else a PENDING row). */
 export interface PreparedDelivery extends DeliveryKey {
+  /** deliveryKeyOf(this) */
+  key: string;
   tenantId: string;
   /** The latest delivery record of the batch (ties: the later in the batch). */
   delivery?: LedgerDelivery;
@@ -158,16 +160,27 @@ const sortedByKey = <T>(m: Map<string, T>): T[] => [...m.keys()].sort().map((k) 
  * A batch's rows: normalised timestamps, one row per key (a redelivered record in the same batch is written once;
  * one statement cannot touch a row twice), each table's rows sorted by key so concurrent writers lock rows in the
  * same order (see the top of this file).
+ *
+ * `written`: delivery keys whose row is known to be in Postgres (committed by this writer). A delivery the batch
+ * only proposes as PENDING (an event's fan-out, a PENDING delivery record, no attempt) changes nothing on a row that
+ * exists, so it is left out for those keys: after a saturation run the writer's backlog is the events, whose
+ * deliveries' outcomes it wrote long before, and each such proposal cost Postgres a no-op upsert (a unique-index probe
+ * and a row lock, ~5 µs; BENCHMARKS.md, 2026-12-02, 12:30 section).
  */
-export function prepareBatch(records: LedgerRecord[]): PreparedBatch {
+export function prepareBatch(
+  records: LedgerRecord[],
+  opts: { written?: (deliveryKey: string) => boolean } = {},
+): PreparedBatch {
   const events = new Map<string, PreparedEvent>();
   const attempts = new Map<string, LedgerAttempt>();
   const deliveries = new Map<string, PreparedDelivery>();
+  /** Deliveries the batch says more about than PENDING: an attempt, or a delivery record of another status. */
+  const news = new Set<string>();
   const deliveryOf = (k: DeliveryKey, tenantId: string): PreparedDelivery => {
     const key = deliveryKeyOf(k);
     let d = deliveries.get(key);
     if (!d) {
-      d = { eventId: k.eventId, subscriptionId: k.subscriptionId, receivedAt: k.receivedAt, tenantId };
+      d = { key, eventId: k.eventId, subscriptionId: k.subscriptionId, receivedAt: k.receivedAt, tenantId };
       deliveries.set(key, d);
     }
     return d;
@@ -176,7 +189,7 @@ export function prepareBatch(records: LedgerRecord[]): PreparedBatch {
     const key = attemptKeyOf(a);
     if (attempts.has(key)) return;
     attempts.set(key, a);
-    deliveryOf(a, a.tenantId);
+    news.add(deliveryOf(a, a.tenantId).key);
   };
   for (const rec of records) {
     const receivedAt = msIso(rec.receivedAt);
@@ -209,8 +222,11 @@ export function prepareBatch(records: LedgerRecord[]): PreparedBatch {
         nextAttemptAt: rec.nextAttemptAt === null ? null : msIso(rec.nextAttemptAt),
       };
       const row = deliveryOf(d, d.tenantId);
+      if (d.status !== 'PENDING') news.add(row.key);
       if (!row.delivery || Date.parse(d.at) >= Date.parse(row.delivery.at)) row.delivery = d;
     }
   }
+  const written = opts.written;
+  if (written) for (const [key] of deliveries) if (!news.has(key) && written(key)) deliveries.delete(key);
   return { events: sortedByKey(events), attempts: sortedByKey(attempts), deliveries: sortedByKey(deliveries) };
 }
