@@ -5,6 +5,11 @@
  * and the Postgres backends' CPU (from /proc) per delivery.
  *
  *   npm run build && node dist/bench/ledger-store.js [--events 20000] [--batch 1000] [--body-bytes 1024]
+ *     [--outcomes-first] [--remember 100000]
+ *
+ * `--outcomes-first`: every delivery record before every event record, as the writer is left after a saturation run
+ * (the outcomes written during it, the events read from the outbox topics afterwards); the second half, the events,
+ * is reported on its own line. `--remember N`: the store's `rememberDeliveries` (0: none).
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -29,6 +34,8 @@ const ROUNDS = arg('rounds', 2);
 const BUNDLE = arg('bundle', 50);
 /** Bytes of each event's payload body (the hub bench sends ~1 KB events). */
 const BODY_BYTES = arg('body-bytes', 1024);
+const OUTCOMES_FIRST = process.argv.includes('--outcomes-first');
+const REMEMBER = arg('remember', 100_000);
 
 /** utime + stime of a process, seconds (clock ticks of 100 Hz). */
 function cpuOf(pid: number): number {
@@ -44,6 +51,7 @@ function cpuOf(pid: number): number {
 /** Kafka record values: bundles of `BUNDLE` ledger records, events and deliveries interleaved. */
 function records(n: number): Buffer[] {
   const out: Buffer[] = [];
+  const later: Buffer[] = [];
   const fields = { userId: 'u-123456', email: 'someone@example.com', roles: ['admin', 'viewer'], pad: '' };
   fields.pad = 'x'.repeat(Math.max(0, BODY_BYTES - JSON.stringify(fields).length));
   const body = Buffer.from(JSON.stringify(fields)).toString('base64');
@@ -105,8 +113,12 @@ function records(n: number): Buffer[] {
         },
       ],
     };
-    out.push(encodeLedgerRecord(event), encodeLedgerRecord(delivery));
+    if (OUTCOMES_FIRST) {
+      out.push(encodeLedgerRecord(delivery));
+      later.push(encodeLedgerRecord(event));
+    } else out.push(encodeLedgerRecord(event), encodeLedgerRecord(delivery));
   }
+  out.push(...later);
   const bundles: Buffer[] = [];
   for (let i = 0; i < out.length; i += BUNDLE) bundles.push(encodeLedgerBundle(out.slice(i, i + BUNDLE)));
   return bundles;
@@ -132,7 +144,7 @@ async function main() {
     await migrate(u.toString());
     const pool = new Pool({ connectionString: u.toString(), max: 2 });
     try {
-      const store = new LedgerWriterStorePg(pool);
+      const store = new LedgerWriterStorePg(pool, { rememberDeliveries: REMEMBER });
       await store.ping();
       await store.ensureDays([new Date().toISOString().slice(0, 10)]);
       const raw = records(EVENTS);
@@ -141,7 +153,12 @@ async function main() {
       const cpu0 = process.cpuUsage();
       const t0 = performance.now();
       let decodeUs = 0;
+      /** With --outcomes-first: where the events begin, and the clocks there. */
+      const half = raw.length / 2;
+      let mid: { t: number; cpu: NodeJS.CpuUsage; pg: number } | undefined;
       for (let i = 0; i < raw.length; i += Math.max(1, Math.round(BATCH / BUNDLE))) {
+        if (OUTCOMES_FIRST && !mid && i >= half)
+          mid = { t: performance.now(), cpu: process.cpuUsage(), pg: pids.reduce((s, p) => s + cpuOf(p), 0) };
         const d0 = process.cpuUsage();
         const batch: LedgerRecord[] = [];
         for (const b of raw.slice(i, i + Math.max(1, Math.round(BATCH / BUNDLE))))
@@ -155,6 +172,15 @@ async function main() {
       const pg = (await backendPids(admin, name)).reduce((s, p) => s + cpuOf(p), 0) - pg0;
       const node = (cpu.user + cpu.system) / 1e6;
       const per = (s: number) => ((s * 1000) / EVENTS).toFixed(3);
+      if (mid) {
+        const c = process.cpuUsage(mid.cpu);
+        const w = (performance.now() - mid.t) / 1000;
+        const pgEvents = (await backendPids(admin, name)).reduce((s, p) => s + cpuOf(p), 0) - mid.pg;
+        const nodeEvents = (c.user + c.system) / 1e6;
+        console.log(
+          `round ${round + 1}, the events after their outcomes (remember ${REMEMBER}): ${Math.round(EVENTS / w)} events/s; ms CPU per event: writer ${per(nodeEvents)}, postgres ${per(pgEvents)}, total ${per(nodeEvents + pgEvents)}`,
+        );
+      }
       console.log(
         `round ${round + 1}: ${EVENTS} deliveries (${EVENTS * 2} ledger records in ${raw.length} bundles) in ${wall.toFixed(2)} s = ${Math.round(EVENTS / wall)}/s; ` +
           `ms CPU per delivery: writer ${per(node)} (decode ${per(decodeUs / 1e6)}), postgres ${per(pg)}, total ${per(node + pg)}`,

@@ -11,15 +11,11 @@ import { randomUUID } from 'node:crypto';
 import { Client, Pool } from 'pg';
 import pino from 'pino';
 import { errorMessage } from '../../pipeline/shared/errors';
-import type {
-  LedgerAttempt,
-  LedgerDelivery,
-  LedgerEvent,
-  LedgerRecord,
-} from '../../pipeline/shared/ledger/ledger-record';
+import type { LedgerAttempt, LedgerEvent, LedgerRecord } from '../../pipeline/shared/ledger/ledger-record';
 import { LedgerWriterStorePg } from '../../pipeline/shared/ledger/ledger-store.pg';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { waitFor } from '../support/kafka';
+import { deliveredOutcome as anOutcome } from '../support/ledger-records';
 
 jest.setTimeout(120_000);
 
@@ -43,35 +39,6 @@ function anEvent(receivedAtMs: number): LedgerEvent {
     receivedAt: iso(receivedAtMs),
     subscriptionIds: Array.from({ length: SUBSCRIPTIONS }, (_, i) => `sub-${i}`),
     payload: { headers: { ce_id: 'x' }, body: Buffer.from('{}').toString('base64') },
-  };
-}
-
-/** The outbox-processor's record: the outcome with the attempt that led to it inside. */
-function anOutcome(e: LedgerEvent, subscriptionId: string, atMs: number): LedgerDelivery {
-  return {
-    kind: 'delivery',
-    at: iso(atMs),
-    eventId: e.eventId,
-    tenantId: e.tenantId,
-    subscriptionId,
-    receivedAt: e.receivedAt,
-    status: 'DELIVERED',
-    reason: null,
-    attempts: 1,
-    lastStatusCode: 200,
-    nextAttemptAt: null,
-    tries: [
-      {
-        at: iso(atMs - 1),
-        attemptId: randomUUID(),
-        source: 'OUTBOX',
-        attempt: 1,
-        durationMs: 3,
-        statusCode: 200,
-        errorCode: null,
-        responseSnippet: null,
-      },
-    ],
   };
 }
 

@@ -9,9 +9,10 @@
  * retention drops.
  */
 import { randomUUID } from 'node:crypto';
-import type { LedgerDelivery, LedgerEvent } from '../../pipeline/shared/ledger/ledger-record';
+import type { LedgerEvent } from '../../pipeline/shared/ledger/ledger-record';
 import { LedgerWriterStorePg } from '../../pipeline/shared/ledger/ledger-store.pg';
 import { createTestDatabase, type TestDatabase } from '../support/db';
+import { deliveredOutcome } from '../support/ledger-records';
 
 jest.setTimeout(60_000);
 
@@ -34,33 +35,9 @@ function anEvent(eventId: string, subscriptionIds: string[]): LedgerEvent {
   };
 }
 
-function delivered(eventId: string, subscriptionId: string): LedgerDelivery {
-  return {
-    kind: 'delivery',
-    at: new Date().toISOString(),
-    eventId,
-    tenantId: 'tenant-r',
-    subscriptionId,
-    receivedAt,
-    status: 'DELIVERED',
-    reason: null,
-    attempts: 1,
-    lastStatusCode: 200,
-    nextAttemptAt: null,
-    tries: [
-      {
-        at: new Date().toISOString(),
-        attemptId: randomUUID(),
-        source: 'OUTBOX',
-        attempt: 1,
-        durationMs: 2,
-        statusCode: 200,
-        errorCode: null,
-        responseSnippet: null,
-      },
-    ],
-  };
-}
+/** The outbox-processor's record of a first-try success for (eventId, subscriptionId). */
+const delivered = (eventId: string, subscriptionId: string) =>
+  deliveredOutcome({ eventId, tenantId: 'tenant-r', receivedAt }, subscriptionId);
 
 describe('ledger store: deliveries remembered as written', () => {
   let db: TestDatabase;

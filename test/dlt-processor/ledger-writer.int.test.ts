@@ -14,7 +14,6 @@ import { encodeLedgerEventHeader, LEDGER_EVENT_HEADER } from '../../pipeline/sha
 import {
   encodeLedgerRecord,
   type LedgerAttempt,
-  type LedgerDelivery,
   type LedgerEvent,
   type LedgerRecord,
 } from '../../pipeline/shared/ledger/ledger-record';
@@ -24,6 +23,7 @@ import { LedgerWriterStorePg } from '../../pipeline/shared/ledger/ledger-store.p
 import { topicNames } from '../../pipeline/shared/topics';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { testKafka, uniqueName, waitFor } from '../support/kafka';
+import { aDelivery } from '../support/ledger-records';
 
 jest.setTimeout(90_000);
 
@@ -69,27 +69,6 @@ const anAttempt = (e: LedgerEvent, subscriptionId: string, atMs: number, o: Part
     responseSnippet: null,
     ...o,
   }) satisfies LedgerAttempt;
-const aDelivery = (
-  e: Pick<LedgerEvent, 'eventId' | 'tenantId' | 'receivedAt'>,
-  subscriptionId: string,
-  atMs: number,
-  o: Partial<LedgerDelivery> = {},
-) =>
-  ({
-    kind: 'delivery',
-    at: iso(atMs),
-    eventId: e.eventId,
-    tenantId: e.tenantId,
-    subscriptionId,
-    receivedAt: e.receivedAt,
-    status: 'DELIVERED',
-    reason: null,
-    attempts: 1,
-    lastStatusCode: 200,
-    nextAttemptAt: null,
-    ...o,
-  }) satisfies LedgerDelivery;
-
 const metricValue = async (m: { get(): Promise<{ values: { value: number; labels: object }[] }> }, labels = {}) =>
   (await m.get()).values.find((v) => JSON.stringify(v.labels) === JSON.stringify(labels))?.value ?? 0;
 
