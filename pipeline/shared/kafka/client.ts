@@ -4,6 +4,7 @@ import './kafkajs-coordinator-cache';
 import './kafkajs-crc32c';
 import './kafkajs-encoder-alloc';
 import './kafkajs-idle-fix';
+import './kafkajs-record-encoder';
 import './kafkajs-rejoin-hold';
 
 // kafkajs warns at every producer made without `createPartitioner` that its default changed in v2: a WARN at every

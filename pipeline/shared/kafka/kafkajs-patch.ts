@@ -1,8 +1,10 @@
 /**
- * The one way the hub changes kafkajs 2.2.4's internals (kafkajs-idle-fix.ts, kafkajs-coordinator-cache.ts,
- * kafkajs-rejoin-hold.ts, kafkajs-encoder-alloc.ts): replace one method of the class an internal module exports, once per process, and only
- * when the method is there in the form the patch was written for. A kafkajs that moved or changed it is left alone
- * (the patch reports false and the hub runs on kafkajs's own behaviour).
+ * How the hub changes kafkajs 2.2.4's internals (kafkajs-idle-fix.ts, kafkajs-coordinator-cache.ts,
+ * kafkajs-rejoin-hold.ts, kafkajs-encoder-alloc.ts): replace one method of the class an internal module exports, once
+ * per process, and only when the method is there in the form the patch was written for. A kafkajs that moved or
+ * changed it is left alone (the patch reports false and the hub runs on kafkajs's own behaviour). A function that
+ * kafkajs binds when a module loads (the checksum, the record encoder) is replaced in Node's module cache instead,
+ * under the same rules (kafkajs-crc32c.ts, kafkajs-record-encoder.ts).
  */
 // biome-ignore lint/suspicious/noExplicitAny: kafkajs's internal methods have no types.
 export type KafkajsMethod = (this: any, ...args: any[]) => any;
