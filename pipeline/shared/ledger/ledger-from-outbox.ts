@@ -94,7 +94,8 @@ export function ledgerRecordsOfOutbox(m: OutboxMessage): { records: LedgerRecord
   const subject = headerString(h.ce_subject);
   const traceId = headerString(h.ce_traceparent)?.slice(3, 35);
   // One literal of a fixed shape (an absent subject, trace id or ingest position is `undefined`, which JSON leaves
-  // out as it did the absent key): spread-built objects are slower to read and encode (outbox-processor/ledger-records.ts says why).
+  // out as it did the absent key): spread-built objects are slower to read and encode
+  // (outbox-processor/ledger-records.ts says why).
   const event: LedgerEvent = {
     kind: 'event',
     at: receivedAt,
