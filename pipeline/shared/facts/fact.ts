@@ -165,18 +165,18 @@ function buildFact(
     e.tenantId !== null
       ? {
           'content-type': FACT_CONTENT_TYPE,
-          'cs-event-type': e.eventType,
-          'cs-tenant-id': e.tenantId,
-          'cs-trace-id': traceId,
-          'cs-correlation-id': e.correlationId,
-          'cs-schema-version': FACT_SCHEMA_VERSION,
+          [FACT_HEADERS.eventType]: e.eventType,
+          [FACT_HEADERS.tenantId]: e.tenantId,
+          [FACT_HEADERS.traceId]: traceId,
+          [FACT_HEADERS.correlationId]: e.correlationId,
+          [FACT_HEADERS.schemaVersion]: FACT_SCHEMA_VERSION,
         }
       : {
           'content-type': FACT_CONTENT_TYPE,
-          'cs-event-type': e.eventType,
-          'cs-trace-id': traceId,
-          'cs-correlation-id': e.correlationId,
-          'cs-schema-version': FACT_SCHEMA_VERSION,
+          [FACT_HEADERS.eventType]: e.eventType,
+          [FACT_HEADERS.traceId]: traceId,
+          [FACT_HEADERS.correlationId]: e.correlationId,
+          [FACT_HEADERS.schemaVersion]: FACT_SCHEMA_VERSION,
         };
   return { topic, key: e.tenantId ?? GLOBAL_FACT_KEY, value: Buffer.from(JSON.stringify(event)), headers, event };
 }
@@ -304,24 +304,16 @@ export function deliveryFactOf(
     correlationId: d.eventId,
     causationId: d.eventId,
     occurredAt: d.at,
-    payload:
-      reason === null
-        ? {
-            webhookEventId: d.eventId,
-            subscriptionId: d.subscriptionId,
-            receivedAt: d.receivedAt,
-            attempts: d.attempts,
-            lastStatusCode: d.lastStatusCode,
-          }
-        : {
-            webhookEventId: d.eventId,
-            subscriptionId: d.subscriptionId,
-            receivedAt: d.receivedAt,
-            attempts: d.attempts,
-            lastStatusCode: d.lastStatusCode,
-            reason,
-            code: REASON_CODE.exec(reason)?.[1] ?? null,
-          },
+    // A delivered fact has no reason and no code: `undefined`, which JSON leaves out (one shape for both).
+    payload: {
+      webhookEventId: d.eventId,
+      subscriptionId: d.subscriptionId,
+      receivedAt: d.receivedAt,
+      attempts: d.attempts,
+      lastStatusCode: d.lastStatusCode,
+      reason: reason ?? undefined,
+      code: reason === null ? undefined : (REASON_CODE.exec(reason)?.[1] ?? null),
+    },
   });
 }
 
