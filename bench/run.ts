@@ -29,6 +29,7 @@
  *   --facts-pair      fan-out 1 with WebhookDelivered facts off and on (FACTS_DELIVERED none / all), alternated
  *                     twice; their cost as a ratio in the same run (`--only-facts`: just this)
  *   --node-args F     extra Node.js flags for every service process (a memory or GC experiment)
+ *   --service-env S:K=V  extra environment for one service (`dlt-processor:NODE_OPTIONS=--max-semi-space-size=64`)
  *   --batch N,W       fan-out 1 (ledger on) with every subscription batched (`batch: { maxEvents: N, maxWaitMs: W }`),
  *                     beside the unbatched runs: deliveries (events delivered) per second and latency at 60%
  *   --rate N          the fixed-rate phase at N events/s instead of 60% of the measured maximum (before/after pairs)
@@ -93,6 +94,16 @@ const ONLY_FACTS = process.argv.includes('--only-facts');
 const PROFILE_DIR = arg('profile', '');
 /** Extra Node.js flags for every service (`--node-args "--max-semi-space-size=32"`): a memory or GC experiment. */
 const NODE_ARGS = arg('node-args', '').split(' ').filter(Boolean);
+/**
+ * `--service-env SERVICE:K=V,SERVICE:K2=V2`: extra environment for one service (e.g.
+ * `dlt-processor:NODE_OPTIONS=--max-semi-space-size=64`), merged over what a run sets.
+ */
+const SERVICE_ENV: Partial<Record<ServiceName, Record<string, string>>> = {};
+for (const spec of arg('service-env', '').split(',').filter(Boolean)) {
+  const service = spec.slice(0, spec.indexOf(':')) as ServiceName;
+  const kv = spec.slice(spec.indexOf(':') + 1);
+  SERVICE_ENV[service] = { ...SERVICE_ENV[service], [kv.slice(0, kv.indexOf('='))]: kv.slice(kv.indexOf('=') + 1) };
+}
 /** `--env K=V,K2=V2`: extra environment for every service (tuning experiments). */
 const EXTRA_ENV: Record<string, string> = Object.fromEntries(
   arg('env', '')
@@ -495,7 +506,9 @@ async function startBenchHub(
     logLevel: 'warn',
     endpointAllowHosts: '127.0.0.1',
     env: EXTRA_ENV,
-    serviceEnv,
+    serviceEnv: Object.fromEntries(
+      SERVICES.map((name) => [name, { ...serviceEnv[name], ...SERVICE_ENV[name] }]),
+    ) as typeof serviceEnv,
     ...(NICE_ONLY ? { niceness: { 'dlt-processor': SERVICE_SPECS['dlt-processor'].niceness } } : {}),
     nodeArgs: [...(PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${resolve(PROFILE_DIR)}`] : []), ...NODE_ARGS],
     logSink: (service, line) => {

@@ -4,6 +4,7 @@ import './kafkajs-coordinator-cache';
 import './kafkajs-crc32c';
 import './kafkajs-encoder-alloc';
 import './kafkajs-idle-fix';
+import './kafkajs-record-decoder';
 import './kafkajs-record-encoder';
 import './kafkajs-rejoin-hold';
 

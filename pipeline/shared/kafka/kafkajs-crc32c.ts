@@ -11,6 +11,8 @@
  * kafkajs is left alone.
  */
 
+import { replaceKafkajsModule } from './kafkajs-patch';
+
 const POLY = 0x82f63b78;
 const T: Int32Array[] = Array.from({ length: 8 }, () => new Int32Array(256));
 for (let n = 0; n < 256; n++) {
@@ -62,25 +64,13 @@ export function crc32c(buf: Uint8Array): number {
 export const kafkajsChecksum = (buffer: Uint8Array): number => crc32c(buffer);
 
 /** Puts `crc32c` in place of kafkajs's checksum module; false when kafkajs is left alone (see the top). */
-export function applyKafkajsCrc32c(): boolean {
-  let encoderPath: string;
-  let crcPath: string;
-  try {
-    encoderPath = require.resolve('kafkajs/src/protocol/recordBatch/v0');
-    crcPath = require.resolve('kafkajs/src/protocol/recordBatch/crc32C');
-  } catch {
-    return false;
-  }
-  require(crcPath);
-  const mod = require.cache[crcPath];
-  if (!mod) return false;
-  if (mod.exports === kafkajsChecksum) return true;
-  // The encoder bound the original already: changing the module now would change nothing.
-  if (require.cache[encoderPath]) return false;
-  // The known form: a function of one buffer. Checked against the known value of "123456789" (0xE3069283).
-  if (typeof mod.exports !== 'function' || mod.exports(Buffer.from('123456789')) !== 0xe3069283) return false;
-  mod.exports = kafkajsChecksum;
-  return true;
-}
+export const applyKafkajsCrc32c = (): boolean =>
+  replaceKafkajsModule<(b: Uint8Array) => number>(
+    'kafkajs/src/protocol/recordBatch/crc32C',
+    'kafkajs/src/protocol/recordBatch/v0',
+    () => kafkajsChecksum,
+    // The known form: a function of one buffer. Checked against the known value of "123456789" (0xE3069283).
+    (original) => original(Buffer.from('123456789')) === 0xe3069283,
+  );
 
 applyKafkajsCrc32c();

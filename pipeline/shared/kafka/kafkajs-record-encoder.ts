@@ -17,6 +17,8 @@
  * already, or the module is not the known form, kafkajs is left alone.
  */
 
+import { replaceKafkajsModule } from './kafkajs-patch';
+
 // biome-ignore lint/suspicious/noExplicitAny: kafkajs's internal class has no types.
 type Encoder = any;
 type HeaderValue = Buffer | string | null | undefined;
@@ -129,34 +131,21 @@ export function recordEncoder(EncoderClass: new () => Encoder, fallback: (r: Kaf
   };
 }
 
-const PATCHED = Symbol.for('integration-hub.kafkajs-record-encoder');
-
 /** Puts `encodeRecord` in place of kafkajs's record module; false when kafkajs is left alone (see the top). */
 export function applyKafkajsRecordEncoder(): boolean {
-  let recordPath: string;
-  let producePath: string;
   let EncoderClass: new () => Encoder;
   try {
-    recordPath = require.resolve(RECORD_MODULE);
-    producePath = require.resolve(PRODUCE_REQUEST_MODULE);
     EncoderClass = require('kafkajs/src/protocol/encoder');
   } catch {
     return false;
   }
-  require(recordPath);
-  const mod = require.cache[recordPath];
-  if (!mod) return false;
-  if ((mod.exports as { [PATCHED]?: boolean })[PATCHED]) return true;
-  // The produce request bound the original already: changing the module now would change nothing.
-  if (require.cache[producePath]) return false;
-  // The known form: a function of one record that returns an Encoder holding the record's bytes.
-  const original = mod.exports;
-  if (typeof original !== 'function' || !String(original).includes('writeVarIntArray(headersArray.map(Header))'))
-    return false;
-  const patched = recordEncoder(EncoderClass, original);
-  (patched as unknown as { [PATCHED]: boolean })[PATCHED] = true;
-  mod.exports = patched;
-  return true;
+  return replaceKafkajsModule<(r: KafkajsRecordInput) => Encoder>(
+    RECORD_MODULE,
+    PRODUCE_REQUEST_MODULE,
+    (original) => recordEncoder(EncoderClass, original),
+    // The known form: a function of one record that returns an Encoder holding the record's bytes.
+    (original) => String(original).includes('writeVarIntArray(headersArray.map(Header))'),
+  );
 }
 
 applyKafkajsRecordEncoder();
