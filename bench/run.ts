@@ -29,6 +29,7 @@
  *   --facts-pair      fan-out 1 with WebhookDelivered facts off and on (FACTS_DELIVERED none / all), alternated
  *                     twice; their cost as a ratio in the same run (`--only-facts`: just this)
  *   --node-args F     extra Node.js flags for every service process (a memory or GC experiment)
+ *   --dlt-nice N      the dlt-processor at nice N without SCHED_IDLE (to profile it: see DLT_NICE)
  *   --service-env S:K=V  extra environment for one service (`dlt-processor:NODE_OPTIONS=--max-semi-space-size=64`)
  *   --batch N,W       fan-out 1 (ledger on) with every subscription batched (`batch: { maxEvents: N, maxWaitMs: W }`),
  *                     beside the unbatched runs: deliveries (events delivered) per second and latency at 60%
@@ -128,6 +129,11 @@ const RATE = Number(arg('rate', '0'));
  * the experiment that compares the two.
  */
 const NICE_ONLY = process.argv.includes('--nice-only');
+/**
+ * `--dlt-nice N`: the dlt-processor at nice N without SCHED_IDLE (0: as the other services), e.g. to profile it: under
+ * SCHED_IDLE its CPU profile counts the time it waits preempted to whatever it was running.
+ */
+const DLT_NICE = arg('dlt-nice', '');
 /** `--ledger-rounds N` (default 2): rounds of the ledger off / on pair, each round's order the reverse of the last's. */
 const LEDGER_ROUNDS = Math.max(1, Number(arg('ledger-rounds', '2')));
 const TENANTS = 100;
@@ -510,6 +516,7 @@ async function startBenchHub(
       SERVICES.map((name) => [name, { ...serviceEnv[name], ...SERVICE_ENV[name] }]),
     ) as typeof serviceEnv,
     ...(NICE_ONLY ? { niceness: { 'dlt-processor': SERVICE_SPECS['dlt-processor'].niceness } } : {}),
+    ...(DLT_NICE !== '' ? { niceness: { 'dlt-processor': Number(DLT_NICE) } } : {}),
     nodeArgs: [...(PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${resolve(PROFILE_DIR)}`] : []), ...NODE_ARGS],
     logSink: (service, line) => {
       lastLines.push(`${service} ${line}`);

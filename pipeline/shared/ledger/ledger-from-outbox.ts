@@ -86,9 +86,10 @@ export function ledgerRecordsOfOutbox(m: OutboxMessage): { records: LedgerRecord
   if (!type || !source || !domain) return { reason: 'outbox record without ce_type, ce_source or hub-domain' };
   // The payload as delivered: the CloudEvent's binary-mode headers (not the hub's own) and its data.
   const payloadHeaders: Record<string, string> = {};
-  for (const [k, v] of Object.entries(h)) {
-    if (k.startsWith('hub-')) continue;
-    const str = headerString(v);
+  // for-in over the decoder's plain object (no entries array per record).
+  for (const k in h) {
+    if (k.startsWith('hub-') || !Object.hasOwn(h, k)) continue;
+    const str = headerString(h[k]);
     if (str !== undefined) payloadHeaders[k] = str;
   }
   const subject = headerString(h.ce_subject);
