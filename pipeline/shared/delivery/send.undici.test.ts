@@ -1,0 +1,75 @@
+/**
+ * The sender's bound on the whole exchange (`totalTimeoutMs`), against a real local HTTP server: a subscriber that
+ * never answers, or answers and then trickles its body, is cut at the bound (the per-phase timeouts are far longer
+ * here). (That its timer ends with the exchange, unlike AbortSignal.timeout's, shows in the bench's heap and RSS,
+ * not here: Node lists neither unref'd timer among its active resources.)
+ */
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { classifyError } from './classify-response';
+import { HttpSender } from './send.undici';
+
+describe('HttpSender: the whole-exchange bound', () => {
+  let server: Server;
+  let url: string;
+  const open = new Set<ServerResponse>();
+  const trickles = new Set<NodeJS.Timeout>();
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      open.add(res);
+      res.on('close', () => open.delete(res));
+      if (req.url === '/silent') return; // never answers
+      if (req.url === '/trickle') {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        const t = setInterval(() => res.write('.'), 50);
+        trickles.add(t);
+        res.on('close', () => clearInterval(t));
+        return;
+      }
+      res.end('ok');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    for (const t of trickles) clearInterval(t);
+    for (const res of open) res.destroy();
+    await new Promise((r) => server.close(r));
+  });
+
+  const sender = () =>
+    new HttpSender({
+      allowHosts: ['127.0.0.1'],
+      headersTimeoutMs: 60_000,
+      bodyTimeoutMs: 60_000,
+      totalTimeoutMs: 300,
+    });
+
+  it('rejects a request whose answer never comes, as a timeout', async () => {
+    const s = sender();
+    try {
+      const err = await s.send({ url: `${url}/silent`, headers: {}, body: '{}' }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeDefined();
+      expect((err as Error).name).toBe('TimeoutError');
+      expect(classifyError(err)).toMatchObject({ kind: 'retriable' });
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('cuts a body that trickles on, keeping the status and what came', async () => {
+    const s = sender();
+    try {
+      const r = await s.send({ url: `${url}/trickle`, headers: {}, body: '{}' });
+      expect(r.status).toBe(200);
+      expect(r.truncated).toBe(true);
+      expect(r.snippet).toMatch(/^\.*$/);
+    } finally {
+      await s.close();
+    }
+  });
+});
