@@ -123,7 +123,8 @@ export function createDeliveryHandler(deps: DeliveryHandlerDeps) {
     }
     if (gate.type === 'hold') return { type: 'held', reason: gate.reason };
     let sub = gate.sub;
-    deps.audit.record({ ...base, stage: 'OUTBOX_SEND' });
+    // Audit entries as literals of one shape (no spreads: JSON.stringify walks spread-built objects slowly).
+    deps.audit.record({ eventId: event.id, tenantId, traceId, subscriptionId, stage: 'OUTBOX_SEND' });
     const policy = sub.maxAttempts ? { ...deps.policy, maxAttempts: sub.maxAttempts } : deps.policy;
     const breaker = deps.breakerFor(sub.endpointUrl);
     const firstAttemptAt = now();
@@ -190,7 +191,10 @@ export function createDeliveryHandler(deps: DeliveryHandlerDeps) {
         breaker.record(result.outcome === 'delivered' || result.failure?.kind === 'permanent');
       deps.onAttempt?.(result, attempt, sub);
       deps.audit.record({
-        ...base,
+        eventId: event.id,
+        tenantId,
+        traceId,
+        subscriptionId,
         stage: 'HTTP_SEND',
         attempt,
         status: result.status,
