@@ -99,7 +99,7 @@ export class HttpSender implements Sender {
     // The whole-exchange bound, rejecting as AbortSignal.timeout would (a DOMException named TimeoutError), but
     // cleared when the exchange ends: AbortSignal.timeout's signal and timer live for the whole bound (30 s) after
     // the request, ~1.1 KB of heap each, which at 4,000 deliveries/s kept ~120,000 of them (~130 MB) for the garbage
-    // collector to trace (BENCHMARKS.md, 2026-12-02, 16:30 section).
+    // collector to trace (BENCHMARKS.md, 2026-12-02, 16:25 section).
     const deadline = new AbortController();
     const timer = setTimeout(
       () => deadline.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')),

@@ -2,7 +2,7 @@
  * kafkajs 2.2.4 decodes each fetched record (`protocol/recordBatch/record/v0/decoder`) with its headers folded by
  * `reduce((obj, h) => ({ ...obj, [h.key]: … }), {})`: a new object per header, each a copy of the last (quadratic in
  * the headers, and objects V8 keeps in dictionary mode), and its timestamp and offset through `Long` objects (one
- * per varlong byte, then `add` and `toString`). Profiled at saturation (2026-12-02, BENCHMARKS.md 16:30 section) it
+ * per varlong byte, then `add` and `toString`). Profiled at saturation (2026-12-02, BENCHMARKS.md 16:25 section) it
  * was the ledger writer's largest function after the garbage collector (it reads every outbox record, ~12 headers
  * each), and the outbox-processor pays it for every delivery.
  *

@@ -161,7 +161,7 @@ const sortedByKey = <T>(m: Map<string, T>): T[] => [...m.keys()].sort().map((k) 
 /**
  * An attempt row: one literal of a fixed shape, for an attempt record or one carried by a delivery record (rows
  * built by spreading are objects V8 keeps in dictionary mode, slower to build and to read; prepareBatch was 17 µs per
- * delivery with them, BENCHMARKS.md 2026-12-02, 16:30 section).
+ * delivery with them, BENCHMARKS.md 2026-12-02, 16:25 section).
  */
 function attemptRow(
   t: InlineAttempt,
