@@ -56,7 +56,7 @@ import { IngestServiceClient } from '../schemas/proto/gen/integrationhub/v1/inge
 import { insecureClient, protoCloudEvent, publishStream } from '../scripts/demo/grpc-client';
 import { hubTopicSpecs } from '../scripts/hub/infra';
 import { cpuOfCommand, cpuSince, procStats } from '../scripts/hub/proc-stats';
-import { SERVICES as SERVICE_SPECS, type ServiceName } from '../scripts/hub/services';
+import { isServiceName, SERVICE_NAMES, SERVICES as SERVICE_SPECS, type ServiceName } from '../scripts/hub/services';
 import { type Hub, startHub } from '../scripts/hub/start-hub';
 import { resolveKafka } from '../scripts/local-kafka';
 import { type PlatformEncoder, platformEncoder } from '../scripts/register-schemas';
@@ -95,23 +95,24 @@ const ONLY_FACTS = process.argv.includes('--only-facts');
 const PROFILE_DIR = arg('profile', '');
 /** Extra Node.js flags for every service (`--node-args "--max-semi-space-size=32"`): a memory or GC experiment. */
 const NODE_ARGS = arg('node-args', '').split(' ').filter(Boolean);
+/** A comma-separated flag's items. */
+const listArg = (name: string) => arg(name, '').split(',').filter(Boolean);
+/** `s` split at the first `sep` (`K=V`, `SERVICE:K=V`). */
+const splitAt = (s: string, sep: string): [string, string] => [s.slice(0, s.indexOf(sep)), s.slice(s.indexOf(sep) + 1)];
+/** `--env K=V,K2=V2`: extra environment for every service (tuning experiments). */
+const EXTRA_ENV: Record<string, string> = Object.fromEntries(listArg('env').map((kv) => splitAt(kv, '=')));
 /**
  * `--service-env SERVICE:K=V,SERVICE:K2=V2`: extra environment for one service (e.g.
  * `dlt-processor:NODE_OPTIONS=--max-semi-space-size=64`), merged over what a run sets.
  */
 const SERVICE_ENV: Partial<Record<ServiceName, Record<string, string>>> = {};
-for (const spec of arg('service-env', '').split(',').filter(Boolean)) {
-  const service = spec.slice(0, spec.indexOf(':')) as ServiceName;
-  const kv = spec.slice(spec.indexOf(':') + 1);
-  SERVICE_ENV[service] = { ...SERVICE_ENV[service], [kv.slice(0, kv.indexOf('='))]: kv.slice(kv.indexOf('=') + 1) };
+for (const spec of listArg('service-env')) {
+  const [service, kv] = splitAt(spec, ':');
+  if (!isServiceName(service))
+    throw new Error(`--service-env ${spec}: no service "${service}" (one of ${SERVICE_NAMES.join(', ')})`);
+  const [k, v] = splitAt(kv, '=');
+  SERVICE_ENV[service] = { ...SERVICE_ENV[service], [k]: v };
 }
-/** `--env K=V,K2=V2`: extra environment for every service (tuning experiments). */
-const EXTRA_ENV: Record<string, string> = Object.fromEntries(
-  arg('env', '')
-    .split(',')
-    .filter(Boolean)
-    .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
-);
 /** `--batch N,W`: a fan-out 1 run with batched subscriptions (maxEvents N, maxWaitMs W) beside the unbatched ones. */
 const BATCH = (() => {
   const v = arg('batch', '');

@@ -41,6 +41,7 @@ import {
   type PreparedEvent,
   partitionName,
   prepareBatch,
+  rememberedAsWritten,
   utcDay,
 } from './ledger-store';
 
@@ -105,9 +106,7 @@ export class LedgerWriterStorePg implements LedgerWriterStore {
   private remember(b: PreparedBatch): void {
     if (this.rememberDeliveries === 0) return;
     for (const d of b.deliveries) {
-      // Only a state after PENDING: a PENDING row's delivery has its outcome still to come, which is written whatever
-      // the memory says; its event's proposal came with it or before. Half the keys (and of this loop's cost).
-      if (d.delivery === undefined || d.delivery.status === 'PENDING') continue;
+      if (!rememberedAsWritten(d)) continue;
       // Re-inserted: a key written again moves to the young end.
       this.written.delete(d.key);
       this.written.add(d.key);

@@ -151,6 +151,14 @@ export interface PreparedBatch {
   deliveries: PreparedDelivery[];
 }
 
+/**
+ * Whether a written delivery row is one whose key a store should remember for `prepareBatch`'s `written`: a state
+ * past PENDING. Its event's PENDING proposal may still come (after a saturation run it does, long after); a PENDING
+ * row's outcome is still to come and is written whatever the memory says, and its event's proposal came with it or
+ * before. So remembering PENDING rows would only double the memory's keys and work.
+ */
+export const rememberedAsWritten = (d: PreparedDelivery): boolean =>
+  d.delivery !== undefined && d.delivery.status !== 'PENDING';
 /** A delivery's key as one string: distinct keys, distinct strings (Postgres text holds no NUL). */
 export const deliveryKeyOf = (k: DeliveryKey) => `${k.eventId}\u0000${k.subscriptionId}\u0000${k.receivedAt}`;
 /** An attempt's key; the id in lower case, as Postgres compares uuids. */
