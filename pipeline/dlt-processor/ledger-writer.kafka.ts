@@ -6,16 +6,17 @@
  *
  *   eachBatch ─ decode every record (a bundle of ledger records, ledger-record.ts; an entry that is not a ledger
  *   record -> warn + hub_ledger_records_invalid_total, skipped; past retention -> skipped) ─ store.write (ONE call, one
- *   transaction, idempotent; batches of other partitions that arrive while one is written share the next
- *   transaction, coalesce-writes.ts) ─▶ resolve + commit lastOffset+1
+ *   transaction, idempotent; the batches of one fetch are gathered for GATHER_MS and share transactions, and those
+ *   that arrive while one is written share the next: coalesce-writes.ts) ─▶ resolve + commit lastOffset+1 (the
+ *   fetch's commits as one request: consumer-runner.ts)
  *        │ write throws (persist-batch.ts, shared with the DLT consumer)
  *        ├ RecordRefusedError (Postgres refuses what a record holds) ─▶ write record by record; a record still
  *        │     refused is logged, counted invalid and skipped (never a stuck partition)
  *        └ anything else (Postgres away) ─▶ pause the topic, nothing resolved or committed; probe with backoff;
  *              resume when it answers: the batch is fetched again. The same batch failing MAX_STRIKES rounds while
  *              Postgres answers is taken apart record by record.
- *   then, with `facts`: the batch's DELIVERED / FAILED delivery records as facts (fact-producer.kafka.ts), acked
- *   before the commit; a failed produce leaves the batch unresolved and seeks back to it (written again, idempotent;
+ *   then, with `facts`: the batch's DELIVERED / FAILED delivery records as facts (fact-producer.kafka.ts; the
+ *   fetch's batches' facts produced together), acked before the commit; a failed produce leaves the batch unresolved and seeks back to it (written again, idempotent;
  *   its facts produced again with the same ids), so a fact is never dropped.
  *
  * Partitions: today's and tomorrow's at start, each batch's days before it is written (store.write); retention
@@ -41,8 +42,28 @@ import type { DeliveryFactSink } from './fact-producer.kafka';
 import type { DltMetrics } from './metrics';
 import { createBatchWriter } from './persist-batch';
 
-/** Ledger records one transaction takes at most when partition batches are merged (one batch is never split). */
-const COALESCE_MAX_RECORDS = 20_000;
+/**
+ * Ledger records one transaction takes at most when partition batches are merged (one batch is never split). Postgres's
+ * CPU per row is flat from ~1,000 rows a transaction (bench/ledger-store.ts: 0.08 ms per delivery at 200, 0.05-0.06
+ * at 1,000 and at 5,000), so a catch-up's 10 MB fetch is written as several transactions, two at once.
+ */
+const COALESCE_MAX_RECORDS = 5_000;
+/**
+ * How long the first partition batch of a fetch waits for the others (they arrive within a few milliseconds: kafkajs
+ * hands a fetch's batches to its workers together and fetches again only when all are done).
+ */
+const GATHER_MS = 10;
+/**
+ * The fetch waits for this much (or FETCH_MAX_WAIT_MS): at saturation the outbox and ledger topics grow by ~6-8 MB/s,
+ * so a fetch holds several hundred deliveries and its one transaction is near the cheap size. 256 KB fetches made
+ * transactions of ~190 deliveries during a saturation run (526 commits for 100,000; Postgres 0.077 ms of CPU per
+ * delivery), 1 MB ones ~390 (258 commits; 0.057 ms). Never above kafkajs's `maxBytesPerPartition` (1 MB): when only
+ * one partition is behind, a fetch can hold no more than that, and each one waited out FETCH_MAX_WAIT_MS (2 MB: the
+ * catch-up after a saturation run took 19 s instead of 6.6). BENCHMARKS.md, 2026-12-02, 21:30 section.
+ */
+const FETCH_MIN_BYTES = 1024 * 1024;
+/** Partition batches in hand at once: every partition of a fetch (the ledger topic's and the four outbox topics'). */
+const CONCURRENCY = 64;
 /**
  * Transactions in flight at once (the store's lock order lets them overlap without deadlocks): while Postgres
  * executes one, the next is built, and a backlog is written on two cores. After 100,000 events at saturation the
@@ -66,9 +87,10 @@ export interface LedgerWriterOptions {
   retentionIntervalMs?: number;
   metrics?: Pick<DltMetrics, 'ledgerRows' | 'ledgerLag' | 'ledgerOldestAge' | 'ledgerInvalid'>;
   /**
-   * Partition batches in hand at once (default 4): two are written while the others wait to share the next
-   * transaction (coalesce-writes.ts; 12 made no larger transactions in the bench, 8 with 24 MB fetches a slower
-   * catch-up: BENCHMARKS.md, 2026-12-02).
+   * Partition batches in hand at once (default 64: every partition of a fetch). A fetch's batches are gathered for
+   * GATHER_MS and written together, up to COALESCE_MAX_RECORDS per transaction, two transactions at once
+   * (coalesce-writes.ts). Without the gathering, 12 made no larger transactions than 4 (the first two batches of
+   * each fetch went alone): BENCHMARKS.md, 2026-12-02.
    * Ledger bundles are unkeyed, so one delivery's records sit in any partition and concurrent transactions (writer
    * instances, a rollout) write the same rows: the store takes its row locks in one global order so they cannot
    * deadlock (ledger-store.ts), and retries a deadlock it meets anyway.
@@ -113,7 +135,8 @@ export async function startLedgerWriter(opts: LedgerWriterOptions): Promise<Ledg
     readUncommitted: false,
     maxWaitTimeInMs: FETCH_MAX_WAIT_MS,
     // Off the hot path: fetch bigger batches (up to FETCH_MAX_WAIT_MS late), so each transaction writes more rows.
-    minBytes: 256 * 1024,
+    minBytes: FETCH_MIN_BYTES,
+    maxBytesPerPartition: FETCH_MIN_BYTES,
     sessionTimeout: opts.sessionTimeoutMs ?? 10_000,
     heartbeatInterval: heartbeatMs,
   });
@@ -162,7 +185,16 @@ export async function startLedgerWriter(opts: LedgerWriterOptions): Promise<Ledg
     maxRecords: COALESCE_MAX_RECORDS,
     none: { LedgerEvent: 0, LedgerDelivery: 0, LedgerAttempt: 0 },
     parallel: COALESCE_PARALLEL,
+    gatherMs: GATHER_MS,
   });
+  // The facts of a fetch's batches (written in one transaction, so done together) as one produce, not one each.
+  const factsEmit = opts.facts
+    ? coalesceWrites((records: LedgerRecord[]) => opts.facts!.emit(records), {
+        maxRecords: COALESCE_MAX_RECORDS * 2,
+        none: 0,
+        gatherMs: 1,
+      })
+    : undefined;
   const writer = createBatchWriter<{ offset: string; record: LedgerRecord }>({
     write: async (records) => written(await storeWrite(records.map((r) => r.record))),
     alive: db.alive,
@@ -195,7 +227,7 @@ export async function startLedgerWriter(opts: LedgerWriterOptions): Promise<Ledg
     // A new group reads the outbox topics from their start: the events produced before the writer first joined are
     // on record too (a group that has offsets goes on from them).
     fromBeginning: true,
-    concurrency: opts.concurrency ?? 4,
+    concurrency: opts.concurrency ?? CONCURRENCY,
     heartbeatMs,
     onFatal: opts.onFatal,
     async handle(batch, ctx) {
@@ -240,9 +272,9 @@ export async function startLedgerWriter(opts: LedgerWriterOptions): Promise<Ledg
         skipped.push({ offset, reason: `refused by Postgres: ${errorMessage(err)}` });
       };
       if (records.length > 0 && !(await writer.persist(records, key, batch.firstOffset() ?? '', refused))) return;
-      if (records.length > 0 && opts.facts) {
+      if (records.length > 0 && factsEmit) {
         try {
-          await opts.facts.emit(records.map((r) => r.record));
+          await factsEmit(records.map((r) => r.record));
           await opts.afterFacts?.();
         } catch (err) {
           // Nothing resolved or committed: the batch is read again from its first offset (the rows are idempotent).

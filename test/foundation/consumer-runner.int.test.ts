@@ -187,4 +187,50 @@ describe('consumer runner', () => {
     }
     expect(seen).toBe(5);
   });
+
+  it('the commits of batches that finish together go to the broker as one request', async () => {
+    const topic = uniqueName('runner-commit-merge');
+    await createTopic(topic, 3);
+    for (const partition of [0, 1, 2]) await produce(topic, 2 + partition, partition);
+    const groupId = uniqueName('runner-commit-merge');
+    const consumer = consumerOf(groupId);
+    const commits = jest.spyOn(consumer, 'commitOffsets');
+    // The three partitions' batches of the first fetch are held until all three are in hand, then commit together.
+    let arrived = 0;
+    let allIn!: () => void;
+    const together = new Promise<void>((r) => {
+      allIn = r;
+    });
+    runners.push(
+      await runConsumer({
+        consumer,
+        name: 'test',
+        log,
+        topics: [topic],
+        concurrency: 3,
+        async handle(_batch, ctx) {
+          if (++arrived === 3) allIn();
+          await together;
+          await ctx.commitBatch();
+        },
+      }),
+    );
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await waitFor(
+        async () => {
+          const [t] = await admin.fetchOffsets({ groupId, topics: [topic] });
+          return t!.partitions.every((p) => p.offset === String(2 + p.partition));
+        },
+        { what: 'offsets 2, 3 and 4 committed' },
+      );
+    } finally {
+      await admin.disconnect();
+    }
+    expect(commits).toHaveBeenCalledTimes(1);
+    expect(commits.mock.calls[0]![0]).toEqual(
+      expect.arrayContaining([0, 1, 2].map((partition) => ({ topic, partition, offset: String(2 + partition) }))),
+    );
+  });
 });

@@ -1,9 +1,10 @@
 /**
  * The sender's bound on the whole exchange (`totalTimeoutMs`), against a real local HTTP server: a subscriber that
  * never answers, or answers and then trickles its body, is cut at the bound (the per-phase timeouts are far longer
- * here). (That its timer ends with the exchange, unlike AbortSignal.timeout's, shows in the bench's heap and RSS,
- * not here: Node lists neither unref'd timer among its active resources.)
+ * here). Requests started close together share one deadline signal (a slot); a finished request leaves no listener on
+ * it, so a slot holds only the requests still running.
  */
+import { getEventListeners } from 'node:events';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { classifyError } from './classify-response';
@@ -68,6 +69,41 @@ describe('HttpSender: the whole-exchange bound', () => {
       expect(r.status).toBe(200);
       expect(r.truncated).toBe(true);
       expect(r.snippet).toMatch(/^\.*$/);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('bounds many requests started together (they share deadline slots) each as a timeout', async () => {
+    const s = sender();
+    try {
+      const names = await Promise.all(
+        Array.from({ length: 20 }, () =>
+          s.send({ url: `${url}/silent`, headers: {}, body: '{}' }).then(
+            () => undefined,
+            (e: unknown) => (e as Error).name,
+          ),
+        ),
+      );
+      expect(names).toEqual(Array(20).fill('TimeoutError'));
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('leaves no listener on the shared deadline once the exchanges are over', async () => {
+    // A long bound: 250 ms slots.
+    const s = new HttpSender({ allowHosts: ['127.0.0.1'], totalTimeoutMs: 25_000 });
+    const slotSignal = () => (s as unknown as { slot?: { signal: AbortSignal } }).slot?.signal;
+    try {
+      const sends = Array.from({ length: 20 }, () => s.send({ url, headers: {}, body: '{}' }));
+      const signal = slotSignal();
+      expect(signal).toBeDefined();
+      const waiting = getEventListeners(signal!, 'abort').length;
+      expect(waiting).toBeGreaterThan(0);
+      const rs = await Promise.all(sends);
+      expect(rs.map((r) => r.status)).toEqual(Array(20).fill(200));
+      expect(getEventListeners(signal!, 'abort')).toHaveLength(0);
     } finally {
       await s.close();
     }

@@ -11,6 +11,7 @@
  *   the shared policy (`net/ssrf-policy.ts`), so the address connected to is the address checked and DNS
  *   rebinding cannot reach an internal host. IP literals never reach a lookup, so they are checked here first.
  */
+import { setMaxListeners } from 'node:events';
 import { Pool } from 'undici';
 import { BlockedAddressError, createSafeLookup } from '../net/safe-lookup';
 import { checkAddress, classifyIp } from '../net/ssrf-policy';
@@ -41,12 +42,40 @@ export class HttpSender implements Sender {
   private readonly opts: SenderOptions;
   private readonly lookup: ReturnType<typeof createSafeLookup>;
   private readonly sweeper: NodeJS.Timeout;
+  /** The deadline slot requests join (see `deadlineSignal`). */
+  private slot: { signal: AbortSignal; endsAt: number } | undefined;
 
   constructor(opts: Partial<SenderOptions> = {}) {
     this.opts = { ...DEFAULT_SENDER, ...opts };
     this.lookup = createSafeLookup({ allowHosts: this.opts.allowHosts }, this.opts.lookup);
     this.sweeper = setInterval(() => this.closeIdle(), Math.max(1000, Math.floor(this.opts.poolIdleMs / 2)));
     this.sweeper.unref();
+  }
+
+  /**
+   * The whole-exchange bound (`totalTimeoutMs`), rejecting as AbortSignal.timeout would (a DOMException named
+   * TimeoutError). Requests started within the same slot (1% of the bound, at most 250 ms) share one controller and
+   * one timer, which fires `totalTimeoutMs` after the slot's end: each request is bounded at `totalTimeoutMs` to 1%
+   * more. undici removes a request's abort listener when its response ends, so a slot's signal holds only requests
+   * still running. One AbortSignal.timeout per request kept its signal and timer for the whole bound (~1.1 KB of heap
+   * each, ~130 MB at 4,000 deliveries/s); one controller and timer per request cost ~5% of the outbox-processor's CPU
+   * (BENCHMARKS.md, 2026-12-02 and 2026-12-03).
+   */
+  private deadlineSignal(): AbortSignal {
+    const now = performance.now();
+    let slot = this.slot;
+    if (slot === undefined || now >= slot.endsAt) {
+      const slotMs = Math.max(1, Math.min(250, Math.floor(this.opts.totalTimeoutMs / 100)));
+      const controller = new AbortController();
+      // Thousands of requests may wait on one slot's signal: not a leak (Node warns past 10 listeners otherwise).
+      setMaxListeners(0, controller.signal);
+      slot = this.slot = { signal: controller.signal, endsAt: now + slotMs };
+      setTimeout(
+        () => controller.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')),
+        this.opts.totalTimeoutMs + slotMs,
+      ).unref();
+    }
+    return slot.signal;
   }
 
   /** Origins with an open pool (metrics, tests). */
@@ -96,23 +125,13 @@ export class HttpSender implements Sender {
     const entry = this.pool(url.origin);
     entry.active++;
     entry.lastUsed = Date.now();
-    // The whole-exchange bound, rejecting as AbortSignal.timeout would (a DOMException named TimeoutError), but
-    // cleared when the exchange ends: AbortSignal.timeout's signal and timer live for the whole bound (30 s) after
-    // the request, ~1.1 KB of heap each, which at 4,000 deliveries/s kept ~120,000 of them (~130 MB) for the garbage
-    // collector to trace (BENCHMARKS.md, 2026-12-02, 16:25 section).
-    const deadline = new AbortController();
-    const timer = setTimeout(
-      () => deadline.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')),
-      this.opts.totalTimeoutMs,
-    );
-    timer.unref();
     try {
       const res = await entry.pool.request({
         path: `${url.pathname}${url.search}`,
         method: req.method ?? 'POST',
         headers: req.headers,
         body: req.body,
-        signal: deadline.signal,
+        signal: this.deadlineSignal(),
       });
       const chunks: Buffer[] = [];
       let size = 0;
@@ -149,7 +168,6 @@ export class HttpSender implements Sender {
         durationMs: Math.round(performance.now() - started),
       };
     } finally {
-      clearTimeout(timer);
       entry.active--;
       entry.lastUsed = Date.now();
     }

@@ -6,6 +6,7 @@
  *        │                                                                  ctx.heartbeat()  a rebalance found here drains
  *        │                                                                  ctx.acquire(s)   a slot, heartbeating while full
  *        │                                                                  ctx.commitBatch() resolve + commit the batch
+ *        │                                                                  (the commits of one turn: one request)
  *        ├─ rebalance (found by a heartbeat, or kafkajs's REBALANCING) ─▶ revoke: abort the generation's signal,
  *        │        opts.onRevoke(deadline) (e.g. wait for in-flight work, flush commits), then let kafkajs re-join
  *        ├─ stop(graceMs) ─▶ pause fetching, abort waits, wait for running batches, opts.onStop(deadline), disconnect
@@ -191,6 +192,22 @@ export async function runConsumer(opts: ConsumerRunnerOptions): Promise<Consumer
   // above makes that wait for this drain, as a batch that found it waits (see eachBatch below).
   consumer.on(consumer.events.REBALANCING, () => void drain());
 
+  // Commits asked for in the same turn of the event loop go to the broker as ONE OffsetCommit request: the batches of
+  // one fetch finish together (a writer's shared transaction), and each partition's own request was one write to
+  // __consumer_offsets apiece.
+  let commits = new Map<string, { topic: string; partition: number; offset: string }>();
+  let committing: Promise<void> | undefined;
+  const commitSoon = (o: { topic: string; partition: number; offset: string }): Promise<void> => {
+    commits.set(`${o.topic}\u0000${o.partition}`, o);
+    committing ??= new Promise<void>((r) => setImmediate(r)).then(() => {
+      const offsets = [...commits.values()];
+      commits = new Map();
+      committing = undefined;
+      return consumer.commitOffsets(offsets);
+    });
+    return committing;
+  };
+
   const context = (
     batch: Batch,
     p: { resolveOffset(o: string): void; heartbeat(): Promise<void>; isRunning(): boolean; isStale(): boolean },
@@ -237,7 +254,7 @@ export async function runConsumer(opts: ConsumerRunnerOptions): Promise<Consumer
         for (const m of batch.messages) p.resolveOffset(m.offset);
         const next = (BigInt(batch.lastOffset()) + 1n).toString();
         try {
-          await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }]);
+          await commitSoon({ topic: batch.topic, partition: batch.partition, offset: next });
         } catch (err) {
           // What the batch did is done; an uncommitted offset only means its records are read (and handled) again.
           log.warn({ err: errorMessage(err), topic: batch.topic, partition: batch.partition }, 'offset commit failed');

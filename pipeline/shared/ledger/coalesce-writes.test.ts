@@ -98,4 +98,51 @@ describe('coalesceWrites', () => {
     expect([await b, await c, await d, await e]).toEqual([1, 3, 0, 1]);
     expect(s.calls).toEqual([['a'], ['b'], ['c', 'd1', 'd2'], ['e']]);
   });
+
+  it('with gatherMs, holds the first call for those that arrive meanwhile; a free slot gathers again', async () => {
+    jest.useFakeTimers();
+    try {
+      const s = gatedStore();
+      const write = coalesceWrites(s.write, { maxRecords: 10, none: 0, parallel: 2, gatherMs: 10 });
+      const first = [write(['a']), write(['b1', 'b2']), write(['c'])];
+      // Nothing written before the window ends.
+      expect(s.calls).toEqual([]);
+      jest.advanceTimersByTime(10);
+      expect(s.calls).toEqual([['a', 'b1', 'b2', 'c']]);
+      // One call runs, a slot is free: the next arrivals are gathered for the second slot.
+      const second = [write(['d']), write(['e'])];
+      expect(s.calls).toHaveLength(1);
+      jest.advanceTimersByTime(10);
+      expect(s.calls).toEqual([
+        ['a', 'b1', 'b2', 'c'],
+        ['d', 'e'],
+      ]);
+      for (let i = 0; i < 2; i++) await s.release();
+      expect(await Promise.all([...first, ...second])).toEqual([4, 0, 0, 2, 0]);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('with gatherMs, starts at once when maxRecords are queued, and adds no wait while calls are running', async () => {
+    jest.useFakeTimers();
+    try {
+      const s = gatedStore();
+      const write = coalesceWrites(s.write, { maxRecords: 3, none: 0, gatherMs: 10 });
+      const a = write(['a1', 'a2']);
+      expect(s.calls).toEqual([]);
+      const b = write(['b']);
+      // Three queued: the window is not waited out.
+      expect(s.calls).toEqual([['a1', 'a2', 'b']]);
+      const c = write(['c']);
+      // The slot is taken: `c` waits for it, not for a timer.
+      expect(s.calls).toHaveLength(1);
+      await s.release();
+      expect(s.calls).toEqual([['a1', 'a2', 'b'], ['c']]);
+      await s.release();
+      expect([await a, await b, await c]).toEqual([3, 0, 1]);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
 });

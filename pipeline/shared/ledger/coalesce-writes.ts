@@ -7,6 +7,7 @@
  * BENCHMARKS.md 2026-12-02). The ledger writer's partition batches are mostly of the small kind.
  *
  *   write(A) ─ fewer than `parallel` calls running ─▶ written at once, alone (no wait is added)
+ *            └ with `gatherMs`: held that long (or until `maxRecords` are queued) for the calls that arrive meanwhile
  *   write(B), write(C) while `parallel` calls run ─▶ queued; when one is done, B + C in one call (up to `maxRecords`)
  *   the merged call fails ─▶ B and C written again each on its own, so that a refusal (one bad record) or a
  *   failure is answered to the caller whose records it concerns, exactly as without merging (any error: one that
@@ -35,11 +36,20 @@ export function coalesceWrites<R, C>(
      * Postgres works on two at once (its backends are processes: one core each).
      */
     parallel?: number;
+    /**
+     * How long a call that could be written at once waits for others to join it (default 0: not at all). The ledger
+     * writer's partition batches of one fetch arrive within a few milliseconds of each other; written as they came,
+     * the first two went alone and each fetch made several small transactions.
+     */
+    gatherMs?: number;
   },
 ): (records: R[]) => Promise<C> {
   let queue: Pending<R, C>[] = [];
+  let queued = 0;
   let running = 0;
   const parallel = Math.max(1, opts.parallel ?? 1);
+  const gatherMs = opts.gatherMs ?? 0;
+  let gathering: NodeJS.Timeout | undefined;
 
   const alone = async (p: Pending<R, C>) => {
     try {
@@ -59,6 +69,7 @@ export function coalesceWrites<R, C>(
     }
     const group = queue.slice(0, i);
     queue = queue.slice(i);
+    queued -= n;
     return group;
   };
 
@@ -85,9 +96,19 @@ export function coalesceWrites<R, C>(
     }
   };
 
+  /** Starts as many calls as may run (each takes its group synchronously, before its first await). */
+  const start = () => {
+    clearTimeout(gathering);
+    gathering = undefined;
+    while (running < parallel && queue.length > 0) void drain();
+  };
+
   return (records) =>
     new Promise<C>((resolve, reject) => {
       queue.push({ records, resolve, reject });
-      if (running < parallel) void drain();
+      queued += records.length;
+      if (running >= parallel) return; // a running call takes the queue when it is done
+      if (gatherMs <= 0 || queued >= opts.maxRecords) start();
+      else gathering ??= setTimeout(start, gatherMs);
     });
 }
