@@ -7,6 +7,7 @@
 import { getEventListeners } from 'node:events';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { BlockedAddressError } from '../net/safe-lookup';
 import { classifyError } from './classify-response';
 import { HttpSender } from './send.undici';
 
@@ -104,6 +105,26 @@ describe('HttpSender: the whole-exchange bound', () => {
       const rs = await Promise.all(sends);
       expect(rs.map((r) => r.status)).toEqual(Array(20).fill(200));
       expect(getEventListeners(signal!, 'abort')).toHaveLength(0);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('refuses a blocked address literal and a non-HTTP scheme every time, the parsed URL remembered', async () => {
+    const s = new HttpSender({ allowHosts: ['127.0.0.1'] });
+    try {
+      for (let i = 0; i < 2; i++) {
+        await expect(
+          s.send({ url: 'http://169.254.169.254/latest/meta-data', headers: {}, body: '{}' }),
+        ).rejects.toThrow(BlockedAddressError);
+        await expect(s.send({ url: 'ftp://example.com/x', headers: {}, body: '{}' })).rejects.toMatchObject({
+          code: 'ERR_INVALID_URL',
+          message: 'unsupported URL scheme ftp:',
+        });
+        expect((await s.send({ url: `${url}/?n=${i}`, headers: {}, body: '{}' })).status).toBe(200);
+      }
+      // No pool was opened for what was refused.
+      expect(s.origins()).toEqual([url]);
     } finally {
       await s.close();
     }
