@@ -193,10 +193,13 @@ export async function startLedgerWriter(opts: LedgerWriterOptions): Promise<Ledg
         maxRecords: COALESCE_MAX_RECORDS * 2,
         none: 0,
         gatherMs: 1,
+        // A failed produce is the broker's, not one batch's: every batch of it is read again (below), at once.
+        splitOnFailure: false,
       })
     : undefined;
   const writer = createBatchWriter<{ offset: string; record: LedgerRecord }>({
     write: async (records) => written(await storeWrite(records.map((r) => r.record))),
+    writeAlone: async (records) => written(await opts.store.write(records.map((r) => r.record))),
     alive: db.alive,
     pauseUntilBack: db.pauseUntilBack,
     log,

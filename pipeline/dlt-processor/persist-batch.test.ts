@@ -81,6 +81,30 @@ describe('createBatchWriter', () => {
     expect(pauses).toEqual([]);
   });
 
+  it('writes the records of a batch taken apart through writeAlone when there is one', async () => {
+    const batches: string[][] = [];
+    const singles: string[][] = [];
+    const writer = createBatchWriter<string>({
+      write: async (records) => {
+        batches.push(records);
+        if (records.includes('bad')) throw new RecordRefusedError('invalid byte sequence', '22021');
+      },
+      writeAlone: async (records) => {
+        singles.push(records);
+        if (records.includes('bad')) throw new RecordRefusedError('invalid byte sequence', '22021');
+      },
+      alive: async () => true,
+      pauseUntilBack: () => {},
+      log: pino({ level: 'silent' }),
+      takenApart: 'taken apart',
+    });
+    const { refused, onRefused } = refusedOf();
+    expect(await writer.persist(['a', 'bad', 'c'], 0, '10', onRefused)).toBe(true);
+    expect(batches).toEqual([['a', 'bad', 'c']]);
+    expect(singles).toEqual([['a'], ['bad'], ['c']]);
+    expect(refused).toEqual(['bad']);
+  });
+
   it('pauses when Postgres goes away while the batch is written record by record', async () => {
     let up = true;
     const { writer, stored, pauses } = scripted(

@@ -21,6 +21,11 @@ export const MAX_STRIKES = 5;
 export interface BatchWriterOptions<R> {
   /** One transaction for the records given. */
   write(records: R[]): Promise<void>;
+  /**
+   * One transaction for one record, when a batch is taken apart (default `write`): the ledger writer's `write` waits
+   * to share its transaction with other batches, which would hold each of thousands of single records as long.
+   */
+  writeAlone?(records: R[]): Promise<void>;
   /** True when Postgres answers a ping in time. */
   alive(): Promise<boolean>;
   /** Pauses the topics (once) and probes until Postgres is back. */
@@ -71,7 +76,7 @@ export function createBatchWriter<R>(opts: BatchWriterOptions<R>): BatchWriter<R
         let last: unknown;
         for (let attempt = 0; attempt < 2; attempt++) {
           try {
-            await opts.write([record]);
+            await (opts.writeAlone ?? opts.write)([record]);
             last = undefined;
             break;
           } catch (err) {

@@ -188,14 +188,19 @@ describe('consumer runner', () => {
     expect(seen).toBe(5);
   });
 
-  it('the commits of batches that finish together go to the broker as one request', async () => {
-    const topic = uniqueName('runner-commit-merge');
-    await createTopic(topic, 3);
-    for (const partition of [0, 1, 2]) await produce(topic, 2 + partition, partition);
-    const groupId = uniqueName('runner-commit-merge');
+  /**
+   * `counts[p]` records on partition p of a new topic, consumed by a runner whose batches (one per partition, all of
+   * the first fetch) are held until all are in hand and then commit together; resolves once every partition's offset
+   * is committed, with the consumer's commitOffsets calls (`prepare` may script them first).
+   */
+  async function commitTogether(name: string, counts: number[], prepare?: (commits: jest.SpyInstance) => void) {
+    const topic = uniqueName(name);
+    await createTopic(topic, counts.length);
+    for (const [partition, n] of counts.entries()) await produce(topic, n, partition);
+    const groupId = uniqueName(name);
     const consumer = consumerOf(groupId);
     const commits = jest.spyOn(consumer, 'commitOffsets');
-    // The three partitions' batches of the first fetch are held until all three are in hand, then commit together.
+    prepare?.(commits);
     let arrived = 0;
     let allIn!: () => void;
     const together = new Promise<void>((r) => {
@@ -207,9 +212,9 @@ describe('consumer runner', () => {
         name: 'test',
         log,
         topics: [topic],
-        concurrency: 3,
+        concurrency: counts.length,
         async handle(_batch, ctx) {
-          if (++arrived === 3) allIn();
+          if (++arrived === counts.length) allIn();
           await together;
           await ctx.commitBatch();
         },
@@ -221,16 +226,29 @@ describe('consumer runner', () => {
       await waitFor(
         async () => {
           const [t] = await admin.fetchOffsets({ groupId, topics: [topic] });
-          return t!.partitions.every((p) => p.offset === String(2 + p.partition));
+          return t!.partitions.every((p) => p.offset === String(counts[p.partition]));
         },
-        { what: 'offsets 2, 3 and 4 committed' },
+        { what: `offsets ${counts.join(', ')} committed` },
       );
     } finally {
       await admin.disconnect();
     }
-    expect(commits).toHaveBeenCalledTimes(1);
-    expect(commits.mock.calls[0]![0]).toEqual(
+    return { topic, calls: commits.mock.calls.map((c) => c[0]) };
+  }
+
+  it('the commits of batches that finish together go to the broker as one request', async () => {
+    const { topic, calls } = await commitTogether('runner-commit-merge', [2, 3, 4]);
+    expect(calls).toHaveLength(1);
+    expect(calls[0]).toEqual(
       expect.arrayContaining([0, 1, 2].map((partition) => ({ topic, partition, offset: String(2 + partition) }))),
     );
+  });
+
+  it('a merged commit that fails is tried again partition by partition, each batch on its own', async () => {
+    const { calls } = await commitTogether('runner-commit-split', [3, 3], (commits) =>
+      commits.mockRejectedValueOnce(new Error('one partition of the request failed')),
+    );
+    // The merged request (failed), then one request per partition.
+    expect(calls.map((offsets) => offsets.length)).toEqual([2, 1, 1]);
   });
 });

@@ -92,6 +92,30 @@ describe('HttpSender: the whole-exchange bound', () => {
     }
   });
 
+  it("bounds each request from its own start, not from its slot's first request", async () => {
+    const s = sender();
+    try {
+      const timed = async () => {
+        const started = performance.now();
+        const name = await s.send({ url: `${url}/silent`, headers: {}, body: '{}' }).then(
+          () => undefined,
+          (e: unknown) => (e as Error).name,
+        );
+        return { name, afterMs: performance.now() - started };
+      };
+      const first = timed();
+      // A second wave 150 ms later: a shared timer of the first wave's would cut these at ~150 ms.
+      await new Promise((r) => setTimeout(r, 150));
+      const second = await Promise.all(Array.from({ length: 5 }, timed));
+      for (const r of [await first, ...second]) {
+        expect(r.name).toBe('TimeoutError');
+        expect(r.afterMs).toBeGreaterThanOrEqual(295); // the bound (300 ms), less the timer's 1 ms rounding and more
+      }
+    } finally {
+      await s.close();
+    }
+  });
+
   it('leaves no listener on the shared deadline once the exchanges are over', async () => {
     // A long bound: 250 ms slots.
     const s = new HttpSender({ allowHosts: ['127.0.0.1'], totalTimeoutMs: 25_000 });

@@ -197,15 +197,23 @@ export async function runConsumer(opts: ConsumerRunnerOptions): Promise<Consumer
   // __consumer_offsets apiece.
   let commits = new Map<string, { topic: string; partition: number; offset: string }>();
   let committing: Promise<void> | undefined;
-  const commitSoon = (o: { topic: string; partition: number; offset: string }): Promise<void> => {
-    commits.set(`${o.topic}\u0000${o.partition}`, o);
+  const commitSoon = async (o: { topic: string; partition: number; offset: string }): Promise<void> => {
+    const key = `${o.topic}\u0000${o.partition}`;
+    const prior = commits.get(key);
+    if (prior === undefined || BigInt(prior.offset) < BigInt(o.offset)) commits.set(key, o);
     committing ??= new Promise<void>((r) => setImmediate(r)).then(() => {
       const offsets = [...commits.values()];
       commits = new Map();
       committing = undefined;
       return consumer.commitOffsets(offsets);
     });
-    return committing;
+    try {
+      await committing;
+    } catch {
+      // kafkajs fails the whole request for one partition's error: each caller tries its own on its own, so a bad
+      // partition fails only its own commit.
+      await consumer.commitOffsets([o]);
+    }
   };
 
   const context = (

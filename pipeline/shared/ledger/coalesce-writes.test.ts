@@ -145,4 +145,42 @@ describe('coalesceWrites', () => {
       jest.useRealTimers();
     }
   });
+
+  it('with gatherMs, a lone write after a merged call still waits out the window (what was queued is forgotten)', async () => {
+    jest.useFakeTimers();
+    try {
+      const s = gatedStore();
+      const write = coalesceWrites(s.write, { maxRecords: 4, none: 0, gatherMs: 10 });
+      const first = [write(['a1', 'a2']), write(['b1'])];
+      jest.advanceTimersByTime(10);
+      expect(s.calls).toEqual([['a1', 'a2', 'b1']]);
+      await s.release();
+      await Promise.all(first);
+      // Three records were queued and taken: a lone write of two does not reach maxRecords (4), so it waits.
+      const next = write(['c1', 'c2']);
+      expect(s.calls).toHaveLength(1);
+      jest.advanceTimersByTime(10);
+      expect(s.calls).toEqual([
+        ['a1', 'a2', 'b1'],
+        ['c1', 'c2'],
+      ]);
+      await s.release();
+      expect(await next).toBe(2);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('with splitOnFailure false, answers a failed merged call to all its callers and writes nothing again', async () => {
+    const s = gatedStore(() => new Error('broker away'));
+    const write = coalesceWrites(s.write, { maxRecords: 100, none: 0, splitOnFailure: false });
+    const a = write(['a']);
+    const b = write(['b']);
+    const c = write(['c']);
+    const settled = Promise.allSettled([a, b, c]);
+    for (let i = 0; i < 2; i++) await s.release();
+    const [ra, rb, rc] = await settled;
+    expect([ra.status, rb.status, rc.status]).toEqual(['rejected', 'rejected', 'rejected']);
+    expect(s.calls).toEqual([['a'], ['b', 'c']]);
+  });
 });

@@ -9,7 +9,8 @@
  *   write(A) ─ fewer than `parallel` calls running ─▶ written at once, alone (no wait is added)
  *            └ with `gatherMs`: held that long (or until `maxRecords` are queued) for the calls that arrive meanwhile
  *   write(B), write(C) while `parallel` calls run ─▶ queued; when one is done, B + C in one call (up to `maxRecords`)
- *   the merged call fails ─▶ B and C written again each on its own, so that a refusal (one bad record) or a
+ *   the merged call fails ─▶ B and C written again each on its own (unless `splitOnFailure: false`: both get
+ *   the error), so that a refusal (one bad record) or a
  *   failure is answered to the caller whose records it concerns, exactly as without merging (any error: one that
  *   only looks like the database's, a timeout say, may still be one batch's doing; with the database away the
  *   callers learn it one after the other)
@@ -42,6 +43,12 @@ export function coalesceWrites<R, C>(
      * the first two went alone and each fetch made several small transactions.
      */
     gatherMs?: number;
+    /**
+     * When a merged call fails, write each caller's records again on its own (default true: a refusal is answered to
+     * the batch that caused it). False: every caller of the merged call gets its error (a failure that is never one
+     * batch's, such as a produce to a broker that is away, would otherwise be waited out once per caller in turn).
+     */
+    splitOnFailure?: boolean;
   },
 ): (records: R[]) => Promise<C> {
   let queue: Pending<R, C>[] = [];
@@ -85,8 +92,9 @@ export function coalesceWrites<R, C>(
         let counts: C;
         try {
           counts = await write(group.flatMap((p) => p.records));
-        } catch {
-          for (const p of group) await alone(p);
+        } catch (err) {
+          if (opts.splitOnFailure === false) for (const p of group) p.reject(err);
+          else for (const p of group) await alone(p);
           continue;
         }
         for (const [i, p] of group.entries()) p.resolve(i === 0 ? counts : opts.none);
