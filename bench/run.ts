@@ -31,6 +31,8 @@
  *   --node-args F     extra Node.js flags for every service process (a memory or GC experiment)
  *   --dlt-nice N      the dlt-processor at nice N without SCHED_IDLE (to profile it: see DLT_NICE)
  *   --service-env S:K=V  extra environment for one service (`dlt-processor:NODE_OPTIONS=--max-semi-space-size=64`)
+ *                     (`dlt-processor:LEDGER_ENABLED=false`: the ledger's records emitted, none written: the
+ *                     delivery path's own share of the ledger's cost; no catch-up measured)
  *   --batch N,W       fan-out 1 (ledger on) with every subscription batched (`batch: { maxEvents: N, maxWaitMs: W }`),
  *                     beside the unbatched runs: deliveries (events delivered) per second and latency at 60%
  *   --rate N          the fixed-rate phase at N events/s instead of 60% of the measured maximum (before/after pairs)
@@ -113,6 +115,11 @@ for (const spec of listArg('service-env')) {
   const [k, v] = splitAt(kv, '=');
   SERVICE_ENV[service] = { ...SERVICE_ENV[service], [k]: v };
 }
+/**
+ * `--service-env dlt-processor:LEDGER_ENABLED=false`: the processors emit every ledger record but nothing writes them
+ * (the delivery path's own share of the ledger's cost); the ledger-on runs then have no catch-up to wait for.
+ */
+const WRITER_STOPPED = SERVICE_ENV['dlt-processor']?.LEDGER_ENABLED === 'false';
 /** `--batch N,W`: a fan-out 1 run with batched subscriptions (maxEvents N, maxWaitMs W) beside the unbatched ones. */
 const BATCH = (() => {
   const v = arg('batch', '');
@@ -734,7 +741,9 @@ async function hubRun(
         .map(([k, v]) => `${k} ${v}`)
         .join(', ')} (${((cpuAll * 1000) / (events * fanout)).toFixed(3)} ms per delivery in all)`,
     );
-    if (!opts.ledgerOff) result.ledger = await ledgerCatchUp(b, events, events * fanout, start, label);
+    if (!opts.ledgerOff && WRITER_STOPPED)
+      say(`${label}: the ledger writer is not running (--service-env dlt-processor:LEDGER_ENABLED=false): no catch-up`);
+    else if (!opts.ledgerOff) result.ledger = await ledgerCatchUp(b, events, events * fanout, start, label);
     if (opts.rate60 || opts.soakS) {
       const rate = RATE || Math.max(1, Math.floor(0.6 * result.eventsPerSec));
       const phaseS = opts.soakS ?? Math.min(RATE_PHASE_S, events / rate);
