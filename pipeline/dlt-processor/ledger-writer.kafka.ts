@@ -5,24 +5,30 @@
  * or a PENDING delivery (ledger-from-outbox.ts): the event-processor sends no ledger record of its own.
  *
  *   eachBatch ─ decode every record (a bundle of ledger records, ledger-record.ts; an entry that is not a ledger
- *   record -> warn + hub_ledger_records_invalid_total, skipped; past retention -> skipped) ─ store.write (ONE call, one
- *   transaction, idempotent; the batches of one fetch are gathered for GATHER_MS and share transactions, and those
- *   that arrive while one is written share the next: coalesce-writes.ts) ─▶ resolve + commit lastOffset+1 (the
- *   fetch's commits as one request: consumer-runner.ts)
+ *   record -> warn + hub_ledger_records_invalid_total, skipped; past retention -> skipped) ─ take IN_FLIGHT_BYTES
+ *   (waiting, heartbeating, while full) ─ resolve the batch and return: kafkajs fetches the next batches while this
+ *   one is written (it fetches from a broker again only when every batch of the last fetch has returned)
+ *     in the background: store.write (ONE call, one transaction, idempotent; batches in flight together are gathered
+ *     for GATHER_MS and share transactions, two at once: coalesce-writes.ts) ─▶ facts ─▶ commit lastOffset+1, in
+ *     each partition's order (a batch's commit waits for every earlier batch of its partition; the commits of one
+ *     turn as one request: consumer-runner.ts). A rebalance or a stop waits for this work before it goes on.
  *        │ write throws (persist-batch.ts, shared with the DLT consumer)
  *        ├ RecordRefusedError (Postgres refuses what a record holds) ─▶ write record by record; a record still
  *        │     refused is logged, counted invalid and skipped (never a stuck partition)
- *        └ anything else (Postgres away) ─▶ pause the topic, nothing resolved or committed; probe with backoff;
- *              resume when it answers: the batch is fetched again. The same batch failing MAX_STRIKES rounds while
- *              Postgres answers is taken apart record by record.
- *   then, with `facts`: the batch's DELIVERED / FAILED delivery records as facts (fact-producer.kafka.ts; the
- *   fetch's batches' facts produced together), acked before the commit; a failed produce leaves the batch unresolved and seeks back to it (written again, idempotent;
- *   its facts produced again with the same ids), so a fact is never dropped.
+ *        └ anything else (Postgres away) ─▶ pause the topics, probe with backoff, resume when it answers; the
+ *              partition is rewound to the batch (kafkajs `seek`) and nothing of it from there on is committed, so
+ *              the batch and the ones handed on after it are fetched again. The same batch failing MAX_STRIKES
+ *              rounds while Postgres answers is taken apart record by record.
+ *   facts (with `facts`): the batch's DELIVERED / FAILED delivery records as facts (fact-producer.kafka.ts; batches
+ *   in flight together produce theirs together), acknowledged before the commit; a failed produce rewinds the
+ *   partition as above (written again, idempotent; its facts produced again with the same ids), so a fact is never
+ *   dropped.
  *
  * Partitions: today's and tomorrow's at start, each batch's days before it is written (store.write); retention
  * drops whole day partitions older than `retentionDays`, at start and every hour.
  */
 import type { Consumer, Kafka } from 'kafkajs';
+import { ByteBudget, KeyedSerialQueue } from '../shared/concurrency';
 import { errorMessage } from '../shared/errors';
 import { FETCH_MAX_WAIT_MS } from '../shared/kafka/client';
 import { runConsumer } from '../shared/kafka/consumer-runner';
@@ -70,6 +76,12 @@ const CONCURRENCY = 64;
  * ledger caught up in 10.7-17.2 s with two against 15.2-24.1 s with one (BENCHMARKS.md, 2026-12-02, 09:15-10:30).
  */
 const COALESCE_PARALLEL = 2;
+/**
+ * Bytes of records (their values) handed on and not yet committed. A batch's offsets are resolved when it is handed
+ * on, so kafkajs fetches the next while its transaction runs (it fetches from a broker again only when every batch
+ * of the last fetch has returned), and committed once it is written, in each partition's order. About two fetches.
+ */
+const IN_FLIGHT_BYTES = 16 * 1024 * 1024;
 
 export interface LedgerWriterOptions {
   kafka: Kafka;
@@ -152,8 +164,44 @@ export async function startLedgerWriter(opts: LedgerWriterOptions): Promise<Ledg
   };
   const ageTimer = setInterval(showAge, 1000);
   ageTimer.unref();
+  /**
+   * Per topic partition of this group generation: its batches handed on and not yet committed (oldest first), the
+   * offset after the last one committed, the high watermark last seen, and how often it was rewound (a batch not
+   * written: the partition is read again from that batch, and what was handed on after it is not committed).
+   */
+  interface PartitionState {
+    epoch: number;
+    inflight: { first: bigint; at: number }[];
+    done?: bigint;
+    hw: bigint;
+    /** The `at` of the oldest record of a batch not written (rewound), until a batch of the partition is. */
+    unwrittenAt?: number;
+  }
+  let parts = new Map<string, PartitionState>();
+  let generation = 0;
+  const partitionState = (key: string): PartitionState => {
+    const known = parts.get(key);
+    if (known) return known;
+    const p: PartitionState = { epoch: 0, inflight: [], hw: 0n };
+    parts.set(key, p);
+    return p;
+  };
+  /** The partition's lag (records from its oldest unwritten one to its high watermark) and oldest unwritten record. */
+  const showPartition = (key: string, p: PartitionState) => {
+    const from = p.inflight[0]?.first ?? p.done ?? p.hw;
+    lag.set(key, Math.max(0, Number(p.hw - from)));
+    const at = p.inflight.reduce((min, b) => Math.min(min, b.at), p.unwrittenAt ?? Number.POSITIVE_INFINITY);
+    if (Number.isFinite(at)) oldest.set(key, at);
+    else oldest.delete(key);
+    showLag();
+    showAge();
+  };
   consumer.on(consumer.events.GROUP_JOIN, () => {
-    // Partitions may have moved to another instance: what they were is that instance's to show now.
+    // Partitions may have moved to another instance: what they were is that instance's to show now. Work handed on
+    // in the last generation finishes on its own state (it never rewinds a partition of this one: this generation
+    // reads from the committed offsets, which are before anything that generation did not write).
+    generation++;
+    parts = new Map();
     lag.clear();
     oldest.clear();
     showLag();
@@ -161,11 +209,27 @@ export async function startLedgerWriter(opts: LedgerWriterOptions): Promise<Ledg
   });
   consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
     // A fetch of transaction markers only (no records reach eachBatch): the partition is caught up to it.
-    if (e.payload.batchSize === 0 && allTopics.includes(e.payload.topic)) {
-      lag.set(tp(e.payload.topic, e.payload.partition), Number(e.payload.offsetLag));
+    const key = tp(e.payload.topic, e.payload.partition);
+    if (e.payload.batchSize === 0 && allTopics.includes(e.payload.topic) && !parts.get(key)?.inflight.length) {
+      lag.set(key, Number(e.payload.offsetLag));
       showLag();
     }
   });
+  /** Bytes of records handed on and not yet committed (IN_FLIGHT_BYTES). */
+  const inFlight = new ByteBudget(IN_FLIGHT_BYTES);
+  const commitOrder = new KeyedSerialQueue();
+  /** The work handed on and not finished (written, facts produced, committed), for a rebalance or a stop to wait on. */
+  const pending = new Set<Promise<void>>();
+  const settled = async (deadline: number): Promise<void> => {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...pending]),
+      new Promise((r) => {
+        timer = setTimeout(r, Math.max(0, deadline - Date.now()));
+      }),
+    ]);
+    clearTimeout(timer);
+  };
 
   const db = pauseWhileDbAway({
     consumer,
@@ -236,9 +300,15 @@ export async function startLedgerWriter(opts: LedgerWriterOptions): Promise<Ledg
     async handle(batch, ctx) {
       // Unresolved records are fetched again from the last resolved offset once the topic resumes.
       if (batch.messages.length === 0 || db.paused()) return;
+      const key = tp(batch.topic, batch.partition);
+      const part = partitionState(key);
+      // A batch handled after its partition was rewound and before kafkajs applied the seek is read again from there.
+      const epoch = part.epoch;
+      const gen = generation;
       const admissible = admissibility(new Date(), retentionDays);
       const records: { offset: string; record: LedgerRecord }[] = [];
       const skipped: Skipped[] = [];
+      let bytes = 0;
       // Written if admissible; past retention dropped quietly; anything else skipped with its reason.
       const take = (offset: string, record: LedgerRecord) => {
         const ok = admissible(record);
@@ -247,6 +317,7 @@ export async function startLedgerWriter(opts: LedgerWriterOptions): Promise<Ledg
       };
       const fromOutbox = batch.topic !== opts.topic;
       for (const m of batch.messages) {
+        bytes += m.value?.length ?? 0;
         if (fromOutbox) {
           // An outbox record: its event (the first of an event) or its PENDING delivery.
           const read = ledgerRecordsOfOutbox(m);
@@ -263,49 +334,90 @@ export async function startLedgerWriter(opts: LedgerWriterOptions): Promise<Ledg
           });
         for (const record of decoded.records) take(m.offset, record);
       }
-      const key = tp(batch.topic, batch.partition);
-      lag.set(key, Number(batch.offsetLagLow()) + 1);
-      showLag();
-      if (records.length > 0) {
-        const first = records.reduce((min, r) => Math.min(min, Date.parse(r.record.at)), Number.POSITIVE_INFINITY);
-        oldest.set(key, Math.min(first, oldest.get(key) ?? first));
-        showAge();
+      // In flight at most IN_FLIGHT_BYTES (the wait heartbeats); not live any more: left unresolved, read again.
+      if (!(await ctx.acquire(inFlight.slots(bytes)))) return;
+      if (part.epoch !== epoch) {
+        inFlight.give(bytes);
+        return;
       }
+      const first = batch.firstOffset() ?? batch.messages[0]!.offset;
+      const next = (BigInt(batch.lastOffset()) + 1n).toString();
+      // Resolved now, committed once written: kafkajs fetches the next batch while this one's transaction runs.
+      ctx.resolve(batch.lastOffset());
+      const at = records.reduce((min, r) => Math.min(min, Date.parse(r.record.at)), Number.POSITIVE_INFINITY);
+      const mine = { first: BigInt(first), at };
+      part.inflight.push(mine);
+      part.hw = BigInt(batch.highWatermark);
+      showPartition(key, part);
       const refused = ({ offset }: { offset: string }, err: unknown) => {
         skipped.push({ offset, reason: `refused by Postgres: ${errorMessage(err)}` });
       };
-      if (records.length > 0 && !(await writer.persist(records, key, batch.firstOffset() ?? '', refused))) return;
-      if (records.length > 0 && factsEmit) {
-        try {
-          await factsEmit(records.map((r) => r.record));
-          await opts.afterFacts?.();
-        } catch (err) {
-          // Nothing resolved or committed: the batch is read again from its first offset (the rows are idempotent).
-          factFailures++;
-          const backoffMs = Math.min(opts.maxBackoffMs ?? 5000, 100 * 2 ** Math.min(factFailures, 6));
-          log.warn(
-            { err: errorMessage(err), partition: batch.partition, backoffMs },
-            'facts not produced; the ledger batch will be read again',
-          );
-          await new Promise((r) => setTimeout(r, backoffMs));
-          consumer.seek({ topic: batch.topic, partition: batch.partition, offset: batch.firstOffset() ?? '0' });
-          return;
+      const work = (async (): Promise<boolean> => {
+        if (records.length > 0 && !(await writer.persist(records, key, first, refused))) return false;
+        if (records.length > 0 && factsEmit) {
+          try {
+            await factsEmit(records.map((r) => r.record));
+            await opts.afterFacts?.();
+          } catch (err) {
+            // Nothing committed: the batch is read again from its first offset (the rows are idempotent; its facts
+            // are produced again with the same ids).
+            factFailures++;
+            const backoffMs = Math.min(opts.maxBackoffMs ?? 5000, 100 * 2 ** Math.min(factFailures, 6));
+            log.warn(
+              { err: errorMessage(err), partition: batch.partition, backoffMs },
+              'facts not produced; the ledger batch will be read again',
+            );
+            await new Promise((r) => setTimeout(r, backoffMs));
+            return false;
+          }
+          factFailures = 0;
         }
-        factFailures = 0;
-      }
-      await ctx.commitBatch();
-      oldest.delete(key);
-      lag.set(key, Number(batch.offsetLag()));
-      showLag();
-      showAge();
-      for (const s of skipped)
-        log.warn(
-          { topic: batch.topic, partition: batch.partition, offset: s.offset, reason: s.reason },
-          'ledger record skipped',
-        );
-      if (skipped.length > 0) metrics?.ledgerInvalid.inc(skipped.length);
+        return true;
+      })();
+      // Commits in the partition's order: a batch's offset only after every earlier batch of it was written.
+      const done = commitOrder
+        .run(key, async () => {
+          const ok = await work.catch(() => false);
+          if (part.epoch !== epoch) return; // an earlier batch of the partition failed: read again from there
+          if (!ok) {
+            // A generation later the partition is read from its committed offset, before this batch: no rewind.
+            if (gen !== generation) return;
+            // Not written (Postgres away: the topics are paused until it is back) or its facts not produced: this
+            // partition is read again from this batch's first offset; the batches after it are not committed.
+            part.epoch++;
+            part.done = BigInt(first);
+            part.unwrittenAt = Math.min(part.unwrittenAt ?? at, at);
+            try {
+              consumer.seek({ topic: batch.topic, partition: batch.partition, offset: first });
+            } catch (err) {
+              // The consumer is stopping: nothing was committed past this batch, so the next start reads it again.
+              log.info({ err: errorMessage(err), partition: batch.partition }, 'ledger batch left for the next start');
+            }
+            return;
+          }
+          await ctx.commit(next);
+          part.done = BigInt(next);
+          part.unwrittenAt = undefined;
+          for (const s of skipped)
+            log.warn(
+              { topic: batch.topic, partition: batch.partition, offset: s.offset, reason: s.reason },
+              'ledger record skipped',
+            );
+          if (skipped.length > 0) metrics?.ledgerInvalid.inc(skipped.length);
+        })
+        .catch((err) => log.warn({ err: errorMessage(err), partition: batch.partition }, 'ledger batch not finished'))
+        .finally(() => {
+          part.inflight.splice(part.inflight.indexOf(mine), 1);
+          showPartition(key, part);
+          inFlight.give(bytes);
+          pending.delete(done);
+        });
+      pending.add(done);
       await ctx.heartbeat();
     },
+    // A rebalance or a stop waits for what is in flight (its commits still count in this generation).
+    onRevoke: (deadline) => settled(deadline),
+    onStop: (deadline) => settled(deadline),
   });
   return {
     paused: () => db.paused(),

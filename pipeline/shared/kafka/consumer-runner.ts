@@ -45,6 +45,12 @@ export interface BatchContext {
   acquire(slots: Slots): Promise<boolean>;
   /** Resolves every record of the batch and commits past its last (a failed commit only means a re-read). */
   commitBatch(): Promise<void>;
+  /**
+   * Commits the batch's partition up to `next` (the offset after the last record done) and resolves nothing: for
+   * work that finishes after its batch returned, whose offsets the handler resolved itself so that kafkajs fetches
+   * on meanwhile (the ledger writer). Commits of one turn go as one request; a failed commit only means a re-read.
+   */
+  commit(next: string): Promise<void>;
 }
 
 export interface ConsumerRunnerOptions {
@@ -230,6 +236,14 @@ export async function runConsumer(opts: ConsumerRunnerOptions): Promise<Consumer
         else log.debug({ err: errorMessage(err), topic: batch.topic, partition: batch.partition }, 'heartbeat failed');
       }
     };
+    const commit = async (next: string) => {
+      try {
+        await commitSoon({ topic: batch.topic, partition: batch.partition, offset: next });
+      } catch (err) {
+        // What the batch did is done; an uncommitted offset only means its records are read (and handled) again.
+        log.warn({ err: errorMessage(err), topic: batch.topic, partition: batch.partition }, 'offset commit failed');
+      }
+    };
     return {
       live,
       revoked,
@@ -260,14 +274,9 @@ export async function runConsumer(opts: ConsumerRunnerOptions): Promise<Consumer
       },
       async commitBatch() {
         for (const m of batch.messages) p.resolveOffset(m.offset);
-        const next = (BigInt(batch.lastOffset()) + 1n).toString();
-        try {
-          await commitSoon({ topic: batch.topic, partition: batch.partition, offset: next });
-        } catch (err) {
-          // What the batch did is done; an uncommitted offset only means its records are read (and handled) again.
-          log.warn({ err: errorMessage(err), topic: batch.topic, partition: batch.partition }, 'offset commit failed');
-        }
+        await commit((BigInt(batch.lastOffset()) + 1n).toString());
       },
+      commit,
     };
   };
 
