@@ -176,6 +176,8 @@ export async function startLedgerWriter(opts: LedgerWriterOptions): Promise<Ledg
     hw: bigint;
     /** The `at` of the oldest record of a batch not written (rewound), until a batch of the partition is. */
     unwrittenAt?: number;
+    /** Where a fetch of transaction markers only left kafkajs (no records reach eachBatch): read up to there. */
+    markers?: bigint;
   }
   let parts = new Map<string, PartitionState>();
   let generation = 0;
@@ -188,7 +190,8 @@ export async function startLedgerWriter(opts: LedgerWriterOptions): Promise<Ledg
   };
   /** The partition's lag (records from its oldest unwritten one to its high watermark) and oldest unwritten record. */
   const showPartition = (key: string, p: PartitionState) => {
-    const from = p.inflight[0]?.first ?? p.done ?? p.hw;
+    const read = p.markers !== undefined && (p.done === undefined || p.markers > p.done) ? p.markers : p.done;
+    const from = p.inflight[0]?.first ?? read ?? p.hw;
     lag.set(key, Math.max(0, Number(p.hw - from)));
     const at = p.inflight.reduce((min, b) => Math.min(min, b.at), p.unwrittenAt ?? Number.POSITIVE_INFINITY);
     if (Number.isFinite(at)) oldest.set(key, at);
@@ -208,12 +211,15 @@ export async function startLedgerWriter(opts: LedgerWriterOptions): Promise<Ledg
     showAge();
   });
   consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
-    // A fetch of transaction markers only (no records reach eachBatch): the partition is caught up to it.
+    if (e.payload.batchSize !== 0 || !allTopics.includes(e.payload.topic)) return;
+    // A fetch of transaction markers only (no records reach eachBatch): the partition is read up to its high
+    // watermark, once what is in flight before the markers is written.
     const key = tp(e.payload.topic, e.payload.partition);
-    if (e.payload.batchSize === 0 && allTopics.includes(e.payload.topic) && !parts.get(key)?.inflight.length) {
-      lag.set(key, Number(e.payload.offsetLag));
-      showLag();
-    }
+    const p = partitionState(key);
+    const hw = BigInt(e.payload.highWatermark);
+    if (hw > p.hw) p.hw = hw;
+    if (p.markers === undefined || hw > p.markers) p.markers = hw;
+    showPartition(key, p);
   });
   /** Bytes of records handed on and not yet committed (IN_FLIGHT_BYTES). */
   const inFlight = new ByteBudget(IN_FLIGHT_BYTES);
@@ -347,7 +353,7 @@ export async function startLedgerWriter(opts: LedgerWriterOptions): Promise<Ledg
       const at = records.reduce((min, r) => Math.min(min, Date.parse(r.record.at)), Number.POSITIVE_INFINITY);
       const mine = { first: BigInt(first), at };
       part.inflight.push(mine);
-      part.hw = BigInt(batch.highWatermark);
+      if (BigInt(batch.highWatermark) > part.hw) part.hw = BigInt(batch.highWatermark);
       showPartition(key, part);
       const refused = ({ offset }: { offset: string }, err: unknown) => {
         skipped.push({ offset, reason: `refused by Postgres: ${errorMessage(err)}` });
@@ -386,6 +392,7 @@ export async function startLedgerWriter(opts: LedgerWriterOptions): Promise<Ledg
             // partition is read again from this batch's first offset; the batches after it are not committed.
             part.epoch++;
             part.done = BigInt(first);
+            part.markers = undefined;
             part.unwrittenAt = Math.min(part.unwrittenAt ?? at, at);
             try {
               consumer.seek({ topic: batch.topic, partition: batch.partition, offset: first });

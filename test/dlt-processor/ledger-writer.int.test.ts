@@ -351,6 +351,8 @@ describe('ledger writer', () => {
     // The outbox-processor's outcome, later, moves a delivery on; the outbox record read again does not move it back.
     await send([aDelivery({ eventId: a, tenantId: tenant, receivedAt }, 'sub-2', Date.now())]);
     await waitFor(async () => (await deliveries(a))[1]?.status === 'DELIVERED', { what: 'sub-2 delivered' });
+    // Everything read and written, the transaction markers after the last record included: no lag left.
+    await waitFor(async () => (await metricValue(metrics.ledgerLag)) === 0, { what: 'the writer lag back to 0' });
   });
 
   it('skips a record Postgres refuses and writes the rest of its batch', async () => {
