@@ -70,6 +70,22 @@ describe('createBatchWriter', () => {
     expect(pauses).toHaveLength(MAX_STRIKES);
   });
 
+  it('counts each batch on its own: a later batch of the partition failing in the same rounds does not reset it', async () => {
+    // Each round the batch at 10 (with the bad record) fails, and so does the batch handed on after it (at 12).
+    const { writer, stored } = scripted((rs) =>
+      rs.includes('bad') || rs.includes('d') ? new Error('timeout') : undefined,
+    );
+    for (let round = 1; round < MAX_STRIKES; round++) {
+      expect(await writer.persist(['a', 'bad'], 0, '10', () => {})).toBe(false);
+      expect(await writer.persist(['d'], 0, '12', () => {})).toBe(false);
+    }
+    // The fifth round of the batch at 10 takes it apart ('bad' alone still fails: handed to onRefused).
+    const refused: string[] = [];
+    expect(await writer.persist(['a', 'bad'], 0, '10', (r) => void refused.push(r))).toBe(true);
+    expect(stored).toEqual(['a']);
+    expect(refused).toEqual(['bad']);
+  });
+
   it('writes a refused batch record by record at once, handing what is still refused to onRefused', async () => {
     const { writer, stored, pauses } = scripted((rs) =>
       rs.includes('bad') ? new RecordRefusedError('invalid byte sequence', '22021') : undefined,

@@ -17,6 +17,8 @@ import { RecordRefusedError } from '../shared/parked/failure-store';
 
 /** Rounds a batch may fail while Postgres answers before its records are written one by one. */
 export const MAX_STRIKES = 5;
+/** Batches whose strikes are counted at once (the oldest counted forgotten first). */
+const MAX_COUNTED = 10_000;
 
 export interface BatchWriterOptions<R> {
   /** One transaction for the records given. */
@@ -49,22 +51,30 @@ export interface BatchWriter<R> {
 }
 
 export function createBatchWriter<R>(opts: BatchWriterOptions<R>): BatchWriter<R> {
-  /** Consecutive failures of the same batch while Postgres answers pings, per partition. */
-  const strikes = new Map<string | number, { offset: string; n: number }>();
+  /**
+   * Consecutive failures of a batch while Postgres answers pings, per partition and first offset: a writer that hands
+   * its batches on (the ledger writer) has several of one partition in flight, and a later one failing in the same
+   * round must not start the count of the batch it is read again from over (it would never be taken apart).
+   */
+  const strikes = new Map<string, number>();
+  const strikeKey = (partitionKey: string | number, firstOffset: string) => `${partitionKey}\u0000${firstOffset}`;
   return {
     async persist(records, partitionKey, firstOffset, onRefused) {
+      const key = strikeKey(partitionKey, firstOffset);
       try {
         await opts.write(records);
-        strikes.delete(partitionKey);
+        strikes.delete(key);
         return true;
       } catch (err) {
         if (!(err instanceof RecordRefusedError)) {
           // Unavailable (or a fault we cannot name): pause and try again. A batch that keeps failing while
           // Postgres answers is taken apart after a few rounds, so one bad record cannot hold the partition.
           const up = await opts.alive();
-          const prior = strikes.get(partitionKey);
-          const n = up ? (prior?.offset === firstOffset ? prior.n : 0) + 1 : 0;
-          strikes.set(partitionKey, { offset: firstOffset, n });
+          const n = up ? (strikes.get(key) ?? 0) + 1 : 0;
+          strikes.delete(key);
+          strikes.set(key, n);
+          // Bounded: batches handed on after a failed one are read again from elsewhere and never finish here.
+          if (strikes.size > MAX_COUNTED) strikes.delete(strikes.keys().next().value as string);
           if (n < MAX_STRIKES) {
             opts.pauseUntilBack(err, up);
             return false;
@@ -96,7 +106,7 @@ export function createBatchWriter<R>(opts: BatchWriterOptions<R>): BatchWriter<R
           return false;
         }
       }
-      strikes.delete(partitionKey);
+      strikes.delete(key);
       return true;
     },
   };
