@@ -414,8 +414,10 @@ export async function startLedgerWriter(opts: LedgerWriterOptions): Promise<Ledg
         })
         .catch((err) => log.warn({ err: errorMessage(err), partition: batch.partition }, 'ledger batch not finished'))
         .finally(() => {
-          part.inflight.splice(part.inflight.indexOf(mine), 1);
-          showPartition(key, part);
+          const i = part.inflight.indexOf(mine);
+          if (i >= 0) part.inflight.splice(i, 1);
+          // A partition of an earlier generation is another instance's to show now (or shown afresh by this one).
+          if (parts.get(key) === part) showPartition(key, part);
           inFlight.give(bytes);
           pending.delete(done);
         });
