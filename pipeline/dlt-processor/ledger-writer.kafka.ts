@@ -28,7 +28,7 @@
  * drops whole day partitions older than `retentionDays`, at start and every hour.
  */
 import type { Consumer, Kafka } from 'kafkajs';
-import { ByteBudget, KeyedSerialQueue } from '../shared/concurrency';
+import { ByteBudget, KeyedSerialQueue, Semaphore } from '../shared/concurrency';
 import { errorMessage } from '../shared/errors';
 import { FETCH_MAX_WAIT_MS } from '../shared/kafka/client';
 import { runConsumer } from '../shared/kafka/consumer-runner';
@@ -224,18 +224,8 @@ export async function startLedgerWriter(opts: LedgerWriterOptions): Promise<Ledg
   /** Bytes of records handed on and not yet committed (IN_FLIGHT_BYTES). */
   const inFlight = new ByteBudget(IN_FLIGHT_BYTES);
   const commitOrder = new KeyedSerialQueue();
-  /** The work handed on and not finished (written, facts produced, committed), for a rebalance or a stop to wait on. */
-  const pending = new Set<Promise<void>>();
-  const settled = async (deadline: number): Promise<void> => {
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.allSettled([...pending]),
-      new Promise((r) => {
-        timer = setTimeout(r, Math.max(0, deadline - Date.now()));
-      }),
-    ]);
-    clearTimeout(timer);
-  };
+  /** The batches handed on and not finished (written, facts produced, committed): a rebalance or a stop waits on it. */
+  const handedOn = new Semaphore(Number.POSITIVE_INFINITY);
 
   const db = pauseWhileDbAway({
     consumer,
@@ -381,7 +371,8 @@ export async function startLedgerWriter(opts: LedgerWriterOptions): Promise<Ledg
         return true;
       })();
       // Commits in the partition's order: a batch's offset only after every earlier batch of it was written.
-      const done = commitOrder
+      handedOn.tryAcquire();
+      void commitOrder
         .run(key, async () => {
           const ok = await work.catch(() => false);
           if (part.epoch !== epoch) return; // an earlier batch of the partition failed: read again from there
@@ -419,14 +410,13 @@ export async function startLedgerWriter(opts: LedgerWriterOptions): Promise<Ledg
           // A partition of an earlier generation is another instance's to show now (or shown afresh by this one).
           if (parts.get(key) === part) showPartition(key, part);
           inFlight.give(bytes);
-          pending.delete(done);
+          handedOn.release();
         });
-      pending.add(done);
       await ctx.heartbeat();
     },
     // A rebalance or a stop waits for what is in flight (its commits still count in this generation).
-    onRevoke: (deadline) => settled(deadline),
-    onStop: (deadline) => settled(deadline),
+    onRevoke: async (deadline) => void (await handedOn.whenIdle(deadline)),
+    onStop: async (deadline) => void (await handedOn.whenIdle(deadline)),
   });
   return {
     paused: () => db.paused(),
