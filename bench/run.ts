@@ -1259,6 +1259,7 @@ async function main() {
   const results: Result[] = [];
   const growth: Result[] = [];
   let ledgerBest: { on: number; off: number } | undefined;
+  let ledgerMean: { on: number; off: number } | undefined;
   let batchedBest: number | undefined;
   let factsBest: { none: Result; all: Result } | undefined;
   let idle: Awaited<ReturnType<typeof idleRun>> | undefined;
@@ -1303,12 +1304,14 @@ async function main() {
       }
     }
     const best = (runs: Result[]) => runs.reduce((a, b) => (b.deliveriesPerSec > a.deliveriesPerSec ? b : a));
+    const meanRate = (runs: Result[]) => runs.reduce((n, r) => n + r.deliveriesPerSec, 0) / runs.length;
     if (ledgerPair) {
       say(
         `ledger off: ${offRuns.map((r) => Math.round(r.deliveriesPerSec)).join(', ')} deliveries/s; on: ${onRuns.map((r) => Math.round(r.deliveriesPerSec)).join(', ')} (in the order run: ${Array.from({ length: rounds }, (_, r) => (r % 2 === 0 ? 'off, on' : 'on, off')).join(', ')})`,
       );
       results.push(...onRuns.filter((r) => r.scenario === 'hub fan-out 1'), best(offRuns));
       ledgerBest = { on: best(onRuns).deliveriesPerSec, off: best(offRuns).deliveriesPerSec };
+      ledgerMean = { on: meanRate(onRuns), off: meanRate(offRuns) };
     }
     if (BATCH) {
       const label = `hub fan-out 1, batched (${BATCH.maxEvents} events / ${BATCH.maxWaitMs} ms)`;
@@ -1397,6 +1400,11 @@ async function main() {
   if (ledgerBest)
     ratios['hub fan-out 1, ledger on / ledger off (deliveries/s, the faster run of each)'] =
       ledgerBest.on / ledgerBest.off;
+  // The same pair by the means of every run of each kind: one lucky or unlucky run moves it less (identical hub runs
+  // on a two-vCPU box differ by 15-30%, BENCHMARKS.md 2026-12-03 09:20 section).
+  if (ledgerMean && LEDGER_ROUNDS > 1)
+    ratios['hub fan-out 1, ledger on / ledger off (deliveries/s, the mean of the runs of each)'] =
+      ledgerMean.on / ledgerMean.off;
   if (batchedBest && ledgerBest)
     ratios['hub fan-out 1, batched / unbatched, ledger on (deliveries/s, faster of two runs each)'] =
       batchedBest / ledgerBest.on;

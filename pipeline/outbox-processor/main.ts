@@ -211,6 +211,7 @@ export async function startOutboxProcessor(
     handle: hooks.wrapHandle ? hooks.wrapHandle(handle) : handle,
     lanes,
     ledgerTopic: config.LEDGER_ENABLED ? topics.ledger : undefined,
+    ledgerLingerMs: config.LEDGER_LINGER_MS,
     scheduleFor: (sub) => sub.retrySchedule ?? hooks.retrySchedule ?? config.DELIVERY_RETRY_SCHEDULE,
     retryAfterCapMs: config.RETRY_AFTER_MAX_MS,
     orderedLaneQueue: config.ORDERED_LANE_QUEUE,

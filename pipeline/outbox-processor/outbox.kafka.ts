@@ -76,6 +76,8 @@ export interface OutboxRunnerOptions {
    */
   ledger?: LedgerSink;
   ledgerTopic?: string;
+  /** How long a ledger bundle gathers outcome records before it is produced (LEDGER_LINGER_MS; ledger-sink.kafka.ts). */
+  ledgerLingerMs?: number;
   /** The retry schedule of a subscription, for the first scheduled attempt of a parked lane head. */
   scheduleFor?: (sub: SubscriptionSnapshot) => readonly number[];
   retryAfterCapMs?: number;
@@ -156,7 +158,9 @@ export async function startOutboxConsumer(opts: OutboxRunnerOptions): Promise<Ou
   const producer = opts.kafka.producer({ idempotent: true, maxInFlightRequests: 5 });
   await producer.connect();
   const dlt = new BatchingProducer(producer);
-  const ledger = opts.ledgerTopic ? kafkaLedgerSink(dlt, opts.ledgerTopic) : opts.ledger;
+  const ledger = opts.ledgerTopic
+    ? kafkaLedgerSink(dlt, opts.ledgerTopic, { lingerMs: opts.ledgerLingerMs })
+    : opts.ledger;
   const heartbeatInterval = Math.min(3_000, Math.floor((opts.sessionTimeoutMs ?? 30_000) / 3));
   const consumer: Consumer = opts.kafka.consumer({
     groupId: opts.groupId,

@@ -43,6 +43,19 @@ describe('kafkaLedgerSink', () => {
     expect(settled).toBe(2);
   });
 
+  it('gathers for 25 ms by default (LEDGER_LINGER_MS): emits within the window share one bundle', async () => {
+    const { producer, sends } = fakeProducer();
+    const sink = kafkaLedgerSink(producer, 'ledger');
+    void sink.emit([delivery('e1')]);
+    jest.advanceTimersByTime(20);
+    void sink.emit([delivery('e2')]);
+    jest.advanceTimersByTime(4);
+    expect(sends).toHaveLength(0);
+    jest.advanceTimersByTime(1);
+    expect(sends).toHaveLength(1);
+    expect(eventIdsOf(sends[0]!.records[0]!)).toEqual(['e1', 'e2']);
+  });
+
   it('cuts bundles at maxBytes (exactly: the bundle as sent), a record past it alone', async () => {
     const { producer, sends } = fakeProducer();
     const one = Buffer.byteLength(JSON.stringify(delivery('e0')));
