@@ -5,7 +5,7 @@
  *
  *   npm run bench -- [--events 100000] [--fanout 1,10] [--partitions 6] [--skip-failure]
  *                    [--only-failure] [--only-registry] [--skip-registry] [--growth] [--million] [--soak 600]
- *                    [--profile DIR] [--env K=V,...] [--ledger-rounds 2] [--nice-only]
+ *                    [--profile DIR] [--keep-logs DIR] [--env K=V,...] [--ledger-rounds 2] [--nice-only]
  *
  * Scenarios (each hub run is the real hub as `npm start` runs it: all four services as separate processes started
  * by the launcher, the real broker, a fresh Postgres database, signing, acks=all, read_committed):
@@ -41,9 +41,9 @@
  */
 import { fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { type Admin, Kafka, logLevel } from 'kafkajs';
 import { Client } from 'pg';
 import { Pool } from 'undici';
@@ -95,6 +95,11 @@ const FACTS_PAIR = process.argv.includes('--facts-pair') || process.argv.include
 const ONLY_FACTS = process.argv.includes('--only-facts');
 /** `--profile DIR`: every service runs with --cpu-prof and writes its profile to DIR when it stops. */
 const PROFILE_DIR = arg('profile', '');
+/**
+ * `--keep-logs DIR`: every hub's log lines (LOG_LEVEL=warn: warnings and errors) appended to DIR/<database>.log as
+ * they come, not only its last 50 printed when a run fails (e.g. to read why one catch-up was slow).
+ */
+const KEEP_LOGS_DIR = arg('keep-logs', '');
 /** Extra Node.js flags for every service (`--node-args "--max-semi-space-size=32"`): a memory or GC experiment. */
 const NODE_ARGS = arg('node-args', '').split(' ').filter(Boolean);
 /** A comma-separated flag's items. */
@@ -506,6 +511,12 @@ async function startBenchHub(
   u.pathname = `/${dbName}`;
   const dataDir = mkdtempSync(join(tmpdir(), 'hub-bench-'));
   const lastLines: string[] = [];
+  const logFile = KEEP_LOGS_DIR ? join(resolve(KEEP_LOGS_DIR), `${dbName}.log`) : undefined;
+  if (logFile) {
+    mkdirSync(dirname(logFile), { recursive: true });
+    writeFileSync(logFile, ''); // there even when nothing is logged (a healthy run logs nothing at warn)
+    say(`hub logs (warn and above) -> ${logFile}`);
+  }
   const hub = await startHub({
     dataDir,
     kafkaBrokers: brokers,
@@ -527,6 +538,7 @@ async function startBenchHub(
     ...(DLT_NICE !== '' ? { niceness: { 'dlt-processor': Number(DLT_NICE) } } : {}),
     nodeArgs: [...(PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${resolve(PROFILE_DIR)}`] : []), ...NODE_ARGS],
     logSink: (service, line) => {
+      if (logFile) appendFileSync(logFile, `${new Date().toISOString()} ${service} ${line}\n`);
       lastLines.push(`${service} ${line}`);
       if (lastLines.length > 50) lastLines.shift();
     },
