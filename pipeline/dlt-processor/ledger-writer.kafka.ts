@@ -226,6 +226,7 @@ export async function startLedgerWriter(opts: LedgerWriterOptions): Promise<Ledg
   const commitOrder = new KeyedSerialQueue();
   /** The batches handed on and not finished (written, facts produced, committed): a rebalance or a stop waits on it. */
   const handedOn = new Semaphore(Number.POSITIVE_INFINITY);
+  const handedOnDone = async (deadline: number) => void (await handedOn.whenIdle(deadline));
 
   const db = pauseWhileDbAway({
     consumer,
@@ -415,8 +416,8 @@ export async function startLedgerWriter(opts: LedgerWriterOptions): Promise<Ledg
       await ctx.heartbeat();
     },
     // A rebalance or a stop waits for what is in flight (its commits still count in this generation).
-    onRevoke: async (deadline) => void (await handedOn.whenIdle(deadline)),
-    onStop: async (deadline) => void (await handedOn.whenIdle(deadline)),
+    onRevoke: handedOnDone,
+    onStop: handedOnDone,
   });
   return {
     paused: () => db.paused(),

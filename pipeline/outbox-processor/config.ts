@@ -1,6 +1,7 @@
 /** outbox-processor configuration: one zod schema over the environment, parsed once. */
 import { z } from 'zod';
 import { commonEnv, env, ledgerEnv, loadConfig, scheduleEnv } from '../shared/config/load-config';
+import { LEDGER_LINGER_MS_DEFAULT } from '../shared/ledger/ledger-record';
 
 export const outboxConfigSchema = z.object({
   ...commonEnv,
@@ -96,7 +97,7 @@ export const outboxConfigSchema = z.object({
   BREAKER_HALF_OPEN_PROBES: env.int(1, 1).describe('Circuit breaker: probe requests let through when half-open.'),
   COMMIT_INTERVAL_MS: env.int(200, 10).describe('How often the contiguous completed offsets are committed.'),
   LEDGER_LINGER_MS: env
-    .int(25, 0)
+    .int(LEDGER_LINGER_MS_DEFAULT, 0)
     .describe(
       "How long outcome records gather into one delivery-ledger bundle before it is produced (acks=-1); a record's offset is committed after its bundle is acknowledged, every COMMIT_INTERVAL_MS anyway. Fewer, larger produces: at 5 ms the broker's and this process's CPU per delivery rose by 3 and 4-7 CPU-s per 100,000 deliveries, at 25 ms by 0.5 and ~0 (BENCHMARKS.md, 2026-12-03).",
     ),

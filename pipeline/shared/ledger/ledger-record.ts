@@ -135,6 +135,9 @@ export const encodeLedgerRecord = (r: LedgerRecord): Buffer =>
  */
 export const LEDGER_BUNDLE_MAX_BYTES = 256 * 1024;
 
+/** How long a processor gathers records into one bundle by default (the outbox-processor's LEDGER_LINGER_MS). */
+export const LEDGER_LINGER_MS_DEFAULT = 25;
+
 const OPEN = Buffer.from('[');
 const COMMA = Buffer.from(',');
 const CLOSE = Buffer.from(']');

@@ -13,7 +13,13 @@
 import { groupByBytes } from '../group-by-bytes';
 import type { BatchingProducer } from '../kafka/batching-producer';
 import type { LedgerSink } from './ledger';
-import { bundleEntryBytes, encodeLedgerBundle, encodeLedgerRecord, LEDGER_BUNDLE_MAX_BYTES } from './ledger-record';
+import {
+  bundleEntryBytes,
+  encodeLedgerBundle,
+  encodeLedgerRecord,
+  LEDGER_BUNDLE_MAX_BYTES,
+  LEDGER_LINGER_MS_DEFAULT,
+} from './ledger-record';
 
 interface Pending {
   encoded: Buffer[];
@@ -26,7 +32,7 @@ export function kafkaLedgerSink(
   topic: string,
   opts: { lingerMs?: number; maxBytes?: number } = {},
 ): LedgerSink {
-  const lingerMs = opts.lingerMs ?? 25;
+  const lingerMs = opts.lingerMs ?? LEDGER_LINGER_MS_DEFAULT;
   const maxBytes = opts.maxBytes ?? LEDGER_BUNDLE_MAX_BYTES;
   let pending: Pending[] = [];
   let bytes = 0;
