@@ -1,4 +1,9 @@
-import { LEDGER_EVENT_HEADER, ledgerRecordsOfOutbox } from './ledger-from-outbox';
+import {
+  checkedLedgerEventHeader,
+  LEDGER_EVENT_HEADER,
+  ledgerEventHeaderSchema,
+  ledgerRecordsOfOutbox,
+} from './ledger-from-outbox';
 import { decodeLedgerMessage, encodeLedgerRecord } from './ledger-record';
 import { prepareBatch } from './ledger-store';
 
@@ -113,5 +118,43 @@ describe('ledgerRecordsOfOutbox', () => {
     expect(ledgerRecordsOfOutbox(base({ [LEDGER_EVENT_HEADER]: '{"fanOut":0}' }))).toEqual({
       reason: expect.stringContaining(LEDGER_EVENT_HEADER),
     });
+  });
+});
+
+describe('checkedLedgerEventHeader (the writer reads the header without zod)', () => {
+  const header = JSON.parse(eventHeader) as Record<string, unknown>;
+  const odd: unknown[] = [undefined, null, 0, -1, 1.5, 'x', [], {}, true];
+  const change = (o: Record<string, unknown>, key: string, v: unknown) => ({ ...o, [key]: v });
+  const variants: unknown[] = [header, { ...header, ingest: undefined }, { ...header, extra: 1 }];
+  for (const key of Object.keys(header)) for (const v of odd) variants.push(change(header, key, v));
+  for (const part of ['match', 'ingest'] as const) {
+    const inner = header[part] as Record<string, unknown>;
+    for (const key of Object.keys(inner))
+      for (const v of odd) variants.push(change(header, part, change(inner, key, v)));
+    variants.push(change(header, part, { ...inner, extra: 1 }));
+  }
+
+  it('passes what the event-processor writes, and only what the schema accepts unchanged', () => {
+    expect(checkedLedgerEventHeader(header)).toBe(header);
+    let fast = 0;
+    for (const v of variants) {
+      const checked = checkedLedgerEventHeader(v);
+      if (!checked) continue;
+      fast++;
+      const zod = ledgerEventHeaderSchema.safeParse(v);
+      expect(zod.success).toBe(true);
+      expect(zod.data).toStrictEqual(checked);
+    }
+    expect(fast).toBeGreaterThan(1);
+  });
+
+  it('leaves the verdict and the reason on a header it does not pass to zod', () => {
+    for (const v of variants) {
+      const read = ledgerRecordsOfOutbox(base({ [LEDGER_EVENT_HEADER]: JSON.stringify(v ?? null) }));
+      const zod = ledgerEventHeaderSchema.safeParse(JSON.parse(JSON.stringify(v ?? null)));
+      if (zod.success)
+        expect('records' in read && read.records[0]).toMatchObject({ kind: 'event', fanOut: zod.data.fanOut });
+      else expect(read).toEqual({ reason: `${LEDGER_EVENT_HEADER}: ${zod.error.issues[0]?.message ?? 'invalid'}` });
+    }
   });
 });

@@ -4,9 +4,11 @@
  * one bytea parameter: postgres/binary-array.ts), idempotent under redelivery.
  *
  *   ensureDays (the batch's days' partitions, cached) ─▶ BEGIN
- *     LedgerEvent     INSERT … ON CONFLICT ("eventId", "receivedAt") DO NOTHING
- *     LedgerAttempt   INSERT … ON CONFLICT ("attemptId", "receivedAt") DO NOTHING RETURNING the delivery key:
- *                     the attempt rows inserted (a redelivered attempt is not, so it never counts twice), per delivery
+ *     LedgerEvent     INSERT (fresh) / INSERT … ON CONFLICT ("eventId", "receivedAt") DO NOTHING (idempotent)
+ *     LedgerAttempt   INSERT (fresh): every attempt row of the batch is new /
+ *                     INSERT … ON CONFLICT ("attemptId", "receivedAt") DO NOTHING RETURNING the delivery key
+ *                     (idempotent): the attempt rows inserted (a redelivered attempt is not, so it never counts
+ *                     twice), per delivery
  *     LedgerDelivery  every delivery the batch touches, one upsert: "attempts" grows by its attempt rows inserted;
  *                     status / reason / lastStatusCode / nextAttemptAt only from a delivery record whose `at` is not
  *                     older than the row's "updatedAt" (processes' records arrive out of order); a PENDING row (an
@@ -21,6 +23,13 @@
  *
  * A PENDING row made from the event record is stamped with the event's "receivedAt", the earliest instant of the
  * delivery: any delivery record supersedes it.
+ *
+ * Fresh first: almost every batch holds only events and attempts that are not in the tables yet, and a plain INSERT
+ * costs Postgres less than one with ON CONFLICT (a speculative insertion: an index probe before the insert and a
+ * confirmation record in the WAL for every row), ~10% of its CPU per delivery here (BENCHMARKS.md, 2026-12-03, 12:50
+ * section). A batch that holds a row already written (a redelivery after a crash or a rebalance, a replay) fails
+ * that INSERT with unique_violation, is rolled back and written again idempotently, and so are the batches after it
+ * until one of them finds every row new.
  */
 import type { Pool, PoolClient } from 'pg';
 import type { Logger } from '../logging/logger';
@@ -51,6 +60,8 @@ const CHUNK = 500;
 const NO_PARTITION = '23514';
 /** deadlock_detected */
 const DEADLOCK = '40P01';
+/** unique_violation: a fresh write met a row already written. */
+const UNIQUE_VIOLATION = '23505';
 /**
  * How long one statement of a batch's transaction may run (SET LOCAL statement_timeout): a chunk of rows waiting
  * behind another transaction's row locks on a busy Postgres can take seconds. A statement past it fails the batch,
@@ -83,6 +94,8 @@ export class LedgerWriterStorePg implements LedgerWriterStore {
    */
   private readonly written = new Set<string>();
   private readonly rememberDeliveries: number;
+  /** A fresh write met a row already written: batches are written idempotently until one finds every row new. */
+  private idempotent = false;
 
   constructor(
     private readonly pool: Pool,
@@ -225,7 +238,22 @@ export class LedgerWriterStorePg implements LedgerWriterStore {
     }
   }
 
+  /** Fresh first (see the top), idempotently when a row of the batch was written before. */
   private async writeRows(b: PreparedBatch): Promise<LedgerWriteCounts> {
+    if (!this.idempotent) {
+      try {
+        return await this.transaction(b, false);
+      } catch (err) {
+        if (sqlStateOf(err) !== UNIQUE_VIOLATION) throw err;
+        this.idempotent = true;
+      }
+    }
+    const counts = await this.transaction(b, true);
+    if (counts.LedgerEvent === b.events.length && counts.LedgerAttempt === b.attempts.length) this.idempotent = false;
+    return counts;
+  }
+
+  private async transaction(b: PreparedBatch, idempotent: boolean): Promise<LedgerWriteCounts> {
     const client = await this.pool.connect();
     let broken: Error | undefined;
     // The connection lost while checked out (the server restarted, the backend terminated) is told as an 'error'
@@ -237,7 +265,7 @@ export class LedgerWriterStorePg implements LedgerWriterStore {
     try {
       await client.query(`BEGIN; SET LOCAL statement_timeout = ${STATEMENT_TIMEOUT_MS}`);
       try {
-        const counts = await writeInTransaction(client, b);
+        const counts = await writeInTransaction(client, b, idempotent);
         await client.query('COMMIT');
         return counts;
       } catch (err) {
@@ -256,17 +284,33 @@ export class LedgerWriterStorePg implements LedgerWriterStore {
   }
 }
 
-async function writeInTransaction(client: PoolClient, b: PreparedBatch): Promise<LedgerWriteCounts> {
+async function writeInTransaction(
+  client: PoolClient,
+  b: PreparedBatch,
+  idempotent: boolean,
+): Promise<LedgerWriteCounts> {
   const counts: LedgerWriteCounts = { LedgerEvent: 0, LedgerDelivery: 0, LedgerAttempt: 0 };
-  for (const rows of chunks(b.events)) counts.LedgerEvent += (await client.query(insertEvents(rows))).rowCount ?? 0;
+  for (const rows of chunks(b.events))
+    counts.LedgerEvent += (await client.query(insertEvents(rows, idempotent))).rowCount ?? 0;
   // Attempt rows inserted, per delivery key: what each delivery's "attempts" grows by.
   const inserted = new Map<string, number>();
-  for (const rows of chunks(b.attempts))
-    for (const r of (await client.query<InsertedAttempts>(insertAttempts(rows))).rows) {
+  for (const rows of chunks(b.attempts)) {
+    if (!idempotent) {
+      // Every row is inserted (or the statement fails: unique_violation).
+      await client.query(insertAttempts(rows, false));
+      for (const r of rows) {
+        const key = deliveryKeyOf(r);
+        inserted.set(key, (inserted.get(key) ?? 0) + 1);
+      }
+      counts.LedgerAttempt += rows.length;
+      continue;
+    }
+    for (const r of (await client.query<InsertedAttempts>(insertAttempts(rows, true))).rows) {
       const key = deliveryKeyOf(r);
       inserted.set(key, (inserted.get(key) ?? 0) + r.n);
       counts.LedgerAttempt += r.n;
     }
+  }
   for (const rows of chunks(b.deliveries))
     counts.LedgerDelivery +=
       (
@@ -303,7 +347,8 @@ const INSERT_EVENTS = `
     $9::text[], $10::int[], $11::text[], $12::int[], $13::text[], $14::text[], $15::int[], $16::int[]) WITH ORDINALITY
     AS v(event_id, received_at, tenant_id, type, source, subject, match, domain, trace_id, fan_out, ingest_topic,
       ingest_partition, ingest_offset, headers, body_at, body_len, ord)
-  ORDER BY v.ord
+  ORDER BY v.ord`;
+const INSERT_EVENTS_IDEMPOTENT = `${INSERT_EVENTS}
   ON CONFLICT ("eventId", "receivedAt") DO NOTHING`;
 
 /**
@@ -311,7 +356,7 @@ const INSERT_EVENTS = `
  * Every column is one array parameter in the binary format (binary-array.ts); the payload bodies travel as ONE
  * bytea parameter (no base64, no escaping) and each row takes its slice of it.
  */
-function insertEvents(rows: PreparedEvent[]): Statement {
+function insertEvents(rows: PreparedEvent[], idempotent: boolean): Statement {
   const { text, int } = columns(rows);
   const bodies = rows.map((r) =>
     typeof r.payload.body === 'string' ? Buffer.from(r.payload.body, 'base64') : r.payload.body,
@@ -323,7 +368,7 @@ function insertEvents(rows: PreparedEvent[]): Statement {
     offset += b.length;
   }
   return {
-    text: INSERT_EVENTS,
+    text: idempotent ? INSERT_EVENTS_IDEMPOTENT : INSERT_EVENTS,
     values: [
       text((r) => r.eventId),
       text((r) => r.receivedAt),
@@ -354,8 +399,7 @@ interface InsertedAttempts {
   n: number;
 }
 
-const INSERT_ATTEMPTS = `
-  WITH ins AS (
+const INSERT_ATTEMPT_ROWS = `
     INSERT INTO "LedgerAttempt" ("attemptId", "receivedAt", "eventId", "subscriptionId", "tenantId", "attemptedAt",
       "source", "attempt", "durationMs", "statusCode", "errorCode", "responseSnippet")
     SELECT v.attempt_id::uuid, (v.received_at::timestamptz AT TIME ZONE 'UTC'), v.event_id, v.subscription_id,
@@ -365,7 +409,9 @@ const INSERT_ATTEMPTS = `
       $9::int[], $10::int[], $11::text[], $12::text[]) WITH ORDINALITY
       AS v(attempt_id, received_at, event_id, subscription_id, tenant_id, at, source, attempt, duration_ms,
         status_code, error_code, snippet, ord)
-    ORDER BY v.ord
+    ORDER BY v.ord`;
+const INSERT_ATTEMPTS_IDEMPOTENT = `
+  WITH ins AS (${INSERT_ATTEMPT_ROWS}
     ON CONFLICT ("attemptId", "receivedAt") DO NOTHING
     RETURNING "eventId", "subscriptionId", "receivedAt"
   )
@@ -373,11 +419,14 @@ const INSERT_ATTEMPTS = `
     count(*)::int AS n
   FROM ins GROUP BY 1, 2, 3`;
 
-/** Inserts the attempts; answers the rows inserted (a redelivered attempt is not), counted per delivery. */
-function insertAttempts(rows: LedgerAttempt[]): Statement {
+/**
+ * Inserts the attempts. Idempotent: answers the rows inserted (a redelivered attempt is not), counted per delivery;
+ * fresh: every row is inserted, or the statement fails.
+ */
+function insertAttempts(rows: LedgerAttempt[], idempotent: boolean): Statement {
   const { text, int } = columns(rows);
   return {
-    text: INSERT_ATTEMPTS,
+    text: idempotent ? INSERT_ATTEMPTS_IDEMPOTENT : INSERT_ATTEMPT_ROWS,
     values: [
       text((r) => r.attemptId),
       text((r) => r.receivedAt),
