@@ -5,7 +5,7 @@
  *
  *   npm run bench -- [--events 100000] [--fanout 1,10] [--partitions 6] [--skip-failure]
  *                    [--only-failure] [--only-registry] [--skip-registry] [--growth] [--million] [--soak 600]
- *                    [--profile DIR] [--keep-logs DIR] [--env K=V,...] [--ledger-rounds 2] [--nice-only]
+ *                    [--profile DIR] [--keep-logs DIR] [--env K=V,...] [--ledger-rounds 2] [--nice-only] [--broker-c1]
  *
  * Scenarios (each hub run is the real hub as `npm start` runs it: all four services as separate processes started
  * by the launcher, the real broker, a fresh Postgres database, signing, acks=all, read_committed):
@@ -93,6 +93,11 @@ const MILLION = process.argv.includes('--million');
  */
 const FACTS_PAIR = process.argv.includes('--facts-pair') || process.argv.includes('--only-facts');
 const ONLY_FACTS = process.argv.includes('--only-facts');
+/**
+ * `--broker-c1`: the local broker's JIT stops at C1 (`-XX:TieredStopAtLevel=1`), as tests start it, instead of the
+ * production JIT (every tier) the bench gives it by default (since 2026-12-03 13:26; earlier figures are C1's).
+ */
+const BROKER_C1 = process.argv.includes('--broker-c1');
 /** `--profile DIR`: every service runs with --cpu-prof and writes its profile to DIR when it stops. */
 const PROFILE_DIR = arg('profile', '');
 /**
@@ -1264,7 +1269,9 @@ async function main() {
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
   say(`machine: ${machine}; events ${EVENTS}, fan-out ${FANOUTS.join('/')}, ${PARTITIONS} partitions`);
   const only = ONLY_FAILURE || ONLY_REGISTRY || ONLY_IDLE || ONLY_INGEST || ONLY_FACTS;
-  const kafkaHandle = await resolveKafka({ heapMb: 1024, log: (l) => say(l) });
+  // A broker with its JIT's every tier, as in production (see LocalKafkaOptions.fullJit); `--broker-c1` as tests run it.
+  const kafkaHandle = await resolveKafka({ heapMb: 1024, fullJit: !BROKER_C1, log: (l) => say(l) });
+  if (!process.env.KAFKA_BROKERS) say(`broker JIT: ${BROKER_C1 ? 'C1 only (--broker-c1)' : 'C1 and C2 (production)'}`);
   const kafka = new Kafka({ brokers: kafkaHandle.brokers.split(','), clientId: 'bench', logLevel: logLevel.NOTHING });
   const adminUrl = process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/test';
   const sub = await startSubscriber();

@@ -76,6 +76,12 @@ export interface LocalKafkaOptions {
   port?: number;
   controllerPort?: number;
   heapMb?: number;
+  /**
+   * Every tier of the JIT (C2), as a production broker runs: slower to start and warm up, less CPU per request once
+   * warm. Off by default: tests and the embedded hub start brokers often and run them briefly, so C1 alone
+   * (`-XX:TieredStopAtLevel=1`) serves them better. The bench's broker runs with it (bench/run.ts).
+   */
+  fullJit?: boolean;
   readyTimeoutMs?: number;
   log?: (line: string) => void;
 }
@@ -209,7 +215,7 @@ async function startLocalKafkaOnce(opts: LocalKafkaOptions): Promise<LocalKafka>
     `-Xmx${opts.heapMb ?? 512}m`,
     '-XX:+UseG1GC',
     '-XX:MaxGCPauseMillis=20',
-    '-XX:TieredStopAtLevel=1',
+    ...(opts.fullJit ? [] : ['-XX:TieredStopAtLevel=1']),
     '-Djava.awt.headless=true',
     `-Dlog4j2.configurationFile=${join(ROOT, 'scripts', 'kafka', 'log4j2.properties')}`,
     `-Dkafka.logs.dir=${dataDir}`,

@@ -34,9 +34,9 @@ export const dltConfigSchema = z.object({
       "Hosts allowed although they are or resolve to internal addresses (same list as the outbox-processor's).",
     ),
   SESSION_TIMEOUT_MS: env
-    .int(10_000, 6_000)
+    .int(30_000, 6_000)
     .describe(
-      "Session timeout of the DLT consumer group: how fast a crashed instance's partitions move, and how soon a restarted instance is back.",
+      "Session timeout of the DLT and ledger consumer groups: how fast a crashed instance's partitions move, and how soon a restarted instance is back. 30 s (Kafka's own default is 45 s): the service runs at background priority (SCHED_IDLE under the launcher), and on a host saturated by the delivery path it can get no CPU for over 10 s, miss its heartbeats and be put out of both groups (a rebalance, and its batches in flight read again).",
     ),
   SCHEDULER_INTERVAL_MS: env
     .int(1000, 10)

@@ -4,10 +4,11 @@
  *   items (in order) + sizeOf + maxBytes ─▶ consecutive groups, each summing to at most maxBytes
  *
  * Its users: the event-processor's produce requests inside one transaction (ingest.kafka.ts), the ledger bundles
- * (ledger-record.ts: ledger-sink.kafka.ts, ingest.kafka.ts) and the dlt-processor's fact requests
- * (fact-producer.kafka.ts). The reason is the same each time: kafkajs puts one request's records for a partition
- * into one record batch, and the broker refuses a batch above message.max.bytes (1 MiB by default). Each caller
- * owns its `sizeOf` (what one item costs in its request or bundle) and its limit.
+ * (ledger-record.ts: ledger-sink.kafka.ts, ingest.kafka.ts), the dlt-processor's fact requests
+ * (fact-producer.kafka.ts) and the audit requests of one flush (audit.kafka.ts). The reason is the same each time:
+ * kafkajs puts one request's records for a partition into one record batch, and the broker refuses a batch above
+ * message.max.bytes (1 MiB by default). Each caller owns its `sizeOf` (what one item costs in its request or bundle)
+ * and its limit.
  */
 
 /**
