@@ -3,6 +3,7 @@
  * a slot gives the wait up at stop (no hang, no leaked waiter), a second member joining makes the first drain
  * (onRevoke) before it re-joins, and commitBatch commits past the batch's last record.
  */
+import { getEventListeners, getMaxListeners } from 'node:events';
 import type { Consumer } from 'kafkajs';
 import pino from 'pino';
 import { Semaphore } from '../../pipeline/shared/concurrency';
@@ -58,6 +59,36 @@ describe('consumer runner', () => {
     expect(got).toBe(false);
     expect(slots.waiting).toBe(0);
     expect(slots.inUse).toBe(1); // still only the test's own
+  });
+
+  it('many batches waiting for slots at once raise no listener-leak warning (their waits share one signal)', async () => {
+    const topic = uniqueName('runner-many');
+    await createTopic(topic, 12);
+    for (let p = 0; p < 12; p++) await produce(topic, 2, p);
+    const slots = new Semaphore(1);
+    slots.tryAcquire();
+    let revoked: AbortSignal | undefined;
+    const runner = await runConsumer({
+      consumer: consumerOf(uniqueName('runner-many')),
+      name: 'test',
+      log,
+      topics: [topic],
+      concurrency: 12,
+      heartbeatMs: 500,
+      async handle(_batch, ctx) {
+        revoked = ctx.revoked;
+        await ctx.acquire(slots);
+      },
+    });
+    runners.push(runner);
+    await waitFor(() => slots.waiting === 12, { what: 'twelve batches waiting for the slot' });
+    // Each wait listens on the generation's signal: twelve at once. Node warns (MaxListenersExceededWarning, on
+    // stderr) past ten listeners on one AbortSignal unless its limit is lifted, as the runner does for this one.
+    // (Jest's sandboxed `process` never sees the warning itself, so the limit is what is checked.)
+    expect(getEventListeners(revoked!, 'abort')).toHaveLength(12);
+    expect(getMaxListeners(revoked!)).toBe(Number.POSITIVE_INFINITY);
+    await runner.stop(10_000);
+    expect(slots.waiting).toBe(0);
   });
 
   it('a member joining makes the first drain (onRevoke) before it re-joins, and a waiting batch stops waiting', async () => {

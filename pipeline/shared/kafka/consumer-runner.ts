@@ -25,6 +25,7 @@
  * deliveries are), it would re-join at once: kafkajs-rejoin-hold.ts makes that re-join await the same drain.
  * (Models: Hookdeck Outpost's internal/consumer/consumer.go, bullmq's AsyncFifoQueue.)
  */
+import { setMaxListeners } from 'node:events';
 import type { Batch, Consumer } from 'kafkajs';
 import type { Slots } from '../concurrency';
 import { errorMessage } from '../errors';
@@ -143,8 +144,17 @@ export async function runConsumer(opts: ConsumerRunnerOptions): Promise<Consumer
   const heartbeatMs = opts.heartbeatMs ?? 3_000;
   const running = new Counter();
   let stopping = false;
-  /** This generation's: aborted by a rebalance's drain and by stop (a new one per group join). */
-  let revokeCtl = new AbortController();
+  /**
+   * This generation's: aborted by a rebalance's drain and by stop (a new one per group join). Every batch waiting in
+   * `acquire` listens on it, dozens at once in the ledger writer: no listener limit (Node warns past ten, on stderr;
+   * Infinity rather than 0, which Node 20's `getMaxListeners` cannot read back).
+   */
+  const generationCtl = () => {
+    const ctl = new AbortController();
+    setMaxListeners(Number.POSITIVE_INFINITY, ctl.signal);
+    return ctl;
+  };
+  let revokeCtl = generationCtl();
   let draining: Promise<void> | undefined;
 
   onPermanentCrash(consumer, log, opts.name, opts.onFatal);
@@ -183,7 +193,7 @@ export async function runConsumer(opts: ConsumerRunnerOptions): Promise<Consumer
   let releaseHold: (() => void) | undefined;
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     draining = undefined;
-    revokeCtl = new AbortController();
+    revokeCtl = generationCtl();
     releaseHold?.();
     releaseHold = undefined;
     if (stopping) {
