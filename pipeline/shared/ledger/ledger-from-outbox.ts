@@ -18,7 +18,7 @@
 import { z } from 'zod';
 import { headerString } from '../cloudevents/header-value';
 import { HUB_HEADERS } from '../topics';
-import type { LedgerEvent, LedgerRecord } from './ledger-record';
+import { isObject, type LedgerEvent, type LedgerRecord, onlyKeys } from './ledger-record';
 
 /** On an event's first outbox record: what the ledger's event row needs beyond the record's own headers. */
 export const LEDGER_EVENT_HEADER = 'hub-ledger-event';
@@ -40,28 +40,22 @@ export const encodeLedgerEventHeader = (h: LedgerEventHeader): string => JSON.st
 const HEADER_KEYS: ReadonlySet<string> = new Set(Object.keys(ledgerEventHeaderSchema.shape));
 const MATCH_KEYS: ReadonlySet<string> = new Set(Object.keys(ledgerEventHeaderSchema.shape.match.shape));
 const INGEST_KEYS: ReadonlySet<string> = new Set(Object.keys(ledgerEventHeaderSchema.shape.ingest.unwrap().shape));
-type Fields = Record<string, unknown>;
-const isObject = (v: unknown): v is Fields => typeof v === 'object' && v !== null && !Array.isArray(v);
-const only = (o: Fields, keys: ReadonlySet<string>): boolean => {
-  for (const k in o) if (!keys.has(k)) return false;
-  return true;
-};
 
 /**
  * The header as the event-processor writes it, checked without zod (one per event; ledger-record.ts says why); a
  * value it does not pass, zod decides (and names what is wrong). It passes only what the schema accepts unchanged.
  */
 export function checkedLedgerEventHeader(v: unknown): LedgerEventHeader | undefined {
-  if (!isObject(v) || !only(v, HEADER_KEYS)) return undefined;
+  if (!isObject(v) || !onlyKeys(v, HEADER_KEYS)) return undefined;
   const { match: m, ingest: i, fanOut } = v;
-  if (!isObject(m) || !only(m, MATCH_KEYS)) return undefined;
+  if (!isObject(m) || !onlyKeys(m, MATCH_KEYS)) return undefined;
   for (const k of MATCH_KEYS) if (typeof m[k] !== 'string') return undefined;
   if (!Number.isSafeInteger(fanOut) || (fanOut as number) <= 0) return undefined;
   if (
     i !== undefined &&
     !(
       isObject(i) &&
-      only(i, INGEST_KEYS) &&
+      onlyKeys(i, INGEST_KEYS) &&
       typeof i.topic === 'string' &&
       Number.isSafeInteger(i.partition) &&
       typeof i.offset === 'string'

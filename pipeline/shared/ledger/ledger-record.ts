@@ -205,10 +205,11 @@ const DELIVERY_KEYS: ReadonlySet<string> = new Set(Object.keys(ledgerDeliverySch
 const ATTEMPT_KEYS: ReadonlySet<string> = new Set(Object.keys(ledgerAttemptSchema.shape));
 const INLINE_ATTEMPT_KEYS: ReadonlySet<string> = new Set(Object.keys(inlineAttemptSchema.shape));
 
-type Fields = Record<string, unknown>;
-const isObject = (v: unknown): v is Fields => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** A JSON object's fields (for the hand checks here and in ledger-from-outbox.ts). */
+export type Fields = Record<string, unknown>;
+export const isObject = (v: unknown): v is Fields => typeof v === 'object' && v !== null && !Array.isArray(v);
 /** No key beyond `keys` (inherited ones included: for-in sees them too, and they go to zod). */
-function onlyKeys(o: Fields, keys: ReadonlySet<string>): boolean {
+export function onlyKeys(o: Fields, keys: ReadonlySet<string>): boolean {
   for (const k in o) if (!keys.has(k)) return false;
   return true;
 }

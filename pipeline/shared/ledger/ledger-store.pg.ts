@@ -26,8 +26,8 @@
  *
  * Fresh first: almost every batch holds only events and attempts that are not in the tables yet, and a plain INSERT
  * costs Postgres less than one with ON CONFLICT (a speculative insertion: an index probe before the insert and a
- * confirmation record in the WAL for every row), ~10% of its CPU per delivery here (BENCHMARKS.md, 2026-12-03, 12:50
- * section). A batch that holds a row already written (a redelivery after a crash or a rebalance, a replay) fails
+ * confirmation record in the WAL for every row); with the attempts counted here instead of by RETURNING … GROUP BY,
+ * ~18% of its CPU per delivery (bench/ledger-store.ts; BENCHMARKS.md, 2026-12-03, 12:50 section). A batch that holds a row already written (a redelivery after a crash or a rebalance, a replay) fails
  * that INSERT with unique_violation, is rolled back and written again idempotently, and so are the batches after it
  * until one of them finds every row new.
  */
