@@ -13,7 +13,7 @@
  */
 import type { Producer } from 'kafkajs';
 import { type DeliveredFactsMode, deliveryFactsOf, type FactRecord, type FactTopics } from '../shared/facts/fact';
-import { groupByBytes } from '../shared/group-by-bytes';
+import { groupByBytes, producedRecordBytes } from '../shared/group-by-bytes';
 import type { LedgerRecord } from '../shared/ledger/ledger-record';
 
 /** Port: produces the facts of ledger records; resolves with how many once they are acknowledged. */
@@ -24,11 +24,8 @@ export interface DeliveryFactSink {
 /** Bytes of facts per produce request (see above). */
 export const FACTS_REQUEST_BYTES = 512 * 1024;
 
-/** What a fact costs in a produce request: value, headers and the record's own overhead. */
-export const factBytes = (f: FactRecord): number =>
-  Buffer.byteLength(f.value) +
-  Object.entries(f.headers).reduce((n, [k, v]) => n + k.length + Buffer.byteLength(String(v)), 0) +
-  64;
+/** What a fact costs in a produce request: value, key, headers and the record's own overhead. */
+export const factBytes = (f: FactRecord): number => producedRecordBytes(f);
 
 export function kafkaDeliveryFacts(producer: Producer, topics: FactTopics, mode: DeliveredFactsMode): DeliveryFactSink {
   return {

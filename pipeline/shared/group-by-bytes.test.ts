@@ -1,4 +1,4 @@
-import { groupByBytes } from './group-by-bytes';
+import { groupByBytes, producedRecordBytes } from './group-by-bytes';
 
 const length = (s: string) => s.length;
 const sizes = (groups: string[][]) => groups.map((g) => g.map(length));
@@ -44,5 +44,15 @@ describe('groupByBytes', () => {
 
   it('counts zero-sized items without closing a group', () => {
     expect(sizes(groupByBytes([item(100), '', '', item(1)], length, 100))).toEqual([[100, 0, 0], [1]]);
+  });
+});
+
+describe('producedRecordBytes', () => {
+  it("counts a record's value, key and headers in UTF-8 bytes, and its framing", () => {
+    expect(producedRecordBytes({ value: 'abc' })).toBe(3 + 64);
+    expect(producedRecordBytes({ key: 'tenant-é', value: Buffer.alloc(10) })).toBe(10 + 9 + 64);
+    expect(producedRecordBytes({ key: null, value: 'ü', headers: { 'content-type': 'x', id: '€' } })).toBe(
+      2 + 64 + 12 + 1 + 2 + 3,
+    );
   });
 });

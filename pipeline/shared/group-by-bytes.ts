@@ -33,3 +33,17 @@ export function groupByBytes<T>(items: readonly T[], sizeOf: (item: T) => number
   if (group.length > 0) groups.push(group);
   return groups;
 }
+
+/**
+ * What one Kafka record costs in a produce request: its value, key and headers, and ~64 bytes of the record's own
+ * framing (lengths, offsets, attributes). The `sizeOf` of callers whose items are whole records (facts, audit).
+ */
+export function producedRecordBytes(r: {
+  key?: string | null;
+  value: string | Buffer;
+  headers?: Record<string, string>;
+}): number {
+  let n = Buffer.byteLength(r.value) + (r.key ? Buffer.byteLength(r.key) : 0) + 64;
+  for (const k in r.headers) n += k.length + Buffer.byteLength(r.headers[k]!);
+  return n;
+}

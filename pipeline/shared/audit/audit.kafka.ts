@@ -11,20 +11,16 @@
  * (BENCHMARKS.md, 2026-12-03, 12:50 section; found in `npm run bench -- --keep-logs`).
  */
 import type { Producer } from 'kafkajs';
-import { groupByBytes } from '../group-by-bytes';
+import { groupByBytes, producedRecordBytes } from '../group-by-bytes';
 import type { AuditProducer } from './audit';
 
 /** Bytes of audit records per produce request (below the broker's default 1 MiB batch limit, whatever the partition). */
 export const AUDIT_REQUEST_BYTES = 512 * 1024;
 
-/** What a record costs in a request: value, key, headers and the record's own overhead. */
-const recordBytes = (m: { key: string; value: string; headers: Record<string, string> }): number =>
-  Buffer.byteLength(m.value) + Buffer.byteLength(m.key) + 64 + Object.keys(m.headers).length * 64;
-
 export function kafkaAuditProducer(producer: Producer, topic: string): AuditProducer {
   return {
     async send(messages) {
-      for (const part of groupByBytes(messages, recordBytes, AUDIT_REQUEST_BYTES))
+      for (const part of groupByBytes(messages, producedRecordBytes, AUDIT_REQUEST_BYTES))
         await producer.send({ topic, acks: 1, messages: part });
     },
   };
